@@ -1,0 +1,30 @@
+// CLI plumbing shared by every command: the flags spelled the same everywhere (--json,
+// --threads, --seed) and the one place where errors become messages and exit codes.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+
+#include <CLI/CLI.hpp>
+
+namespace gearbox {
+
+struct CommonOptions {
+  bool json = false;       // stdout carries exactly one JSON document; progress on stderr
+  int threads = 0;         // 0 = default_threads()
+  std::uint64_t seed = 0;  // every random choice derives from it
+};
+
+// Adds --json, --threads and --seed to `app`, writing into `opts`.
+void add_common_flags(CLI::App& app, CommonOptions& opts);
+
+// Adds only --threads and --seed (for commands whose output is not a report).
+void add_threads_seed_flags(CLI::App& app, CommonOptions& opts);
+
+// Parses argv and runs the chosen subcommand's callback. Help goes to `out` (exit 0); a parse
+// error, gearbox::Error or other exception becomes one line "gearbox: error: ..." on `err`,
+// and the return value is the exit code (0 ok, 1 runtime failure, 2 usage or bad input).
+int run_cli(CLI::App& app, int argc, const char* const* argv, std::ostream& out,
+            std::ostream& err);
+
+}  // namespace gearbox
