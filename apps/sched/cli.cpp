@@ -1,5 +1,5 @@
 // `gearbox sched ...`: the sched engine's commands.
-#include "commands.hpp"
+#include "../commands.hpp"
 #include "gearbox/sched/engine_info.hpp"
 
 namespace gearbox::apps {

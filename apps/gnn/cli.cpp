@@ -1,5 +1,5 @@
 // `gearbox gnn ...`: the gnn engine's commands.
-#include "commands.hpp"
+#include "../commands.hpp"
 #include "gearbox/gnn/engine_info.hpp"
 
 namespace gearbox::apps {

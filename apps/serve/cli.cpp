@@ -1,5 +1,5 @@
 // `gearbox serve ...`: the serve engine's commands.
-#include "commands.hpp"
+#include "../commands.hpp"
 #include "gearbox/serve/engine_info.hpp"
 
 namespace gearbox::apps {
