@@ -1,0 +1,94 @@
+// Tokenizers built from GGUF metadata (tokenizer.ggml.*): SentencePiece-style `llama`
+// (scores, byte fallback <0xNN>, "▁" for spaces) and GPT-2 byte-level BPE `gpt2` (merges,
+// byte-to-unicode mapping, pre-tokenizer split). Special tokens (BOS/EOS/EOT, control tokens)
+// and the model's chat template.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gearbox::serve {
+
+class GgufFile;
+
+struct ChatMessage {
+  std::string role;  // "system", "user", "assistant"
+  std::string content;
+};
+
+class Tokenizer {
+ public:
+  // Reads the tokenizer from `file`. Throws Error::input naming the key when the vocabulary,
+  // scores, merges or token types are missing or inconsistent, or the model is unknown.
+  static std::unique_ptr<Tokenizer> from_gguf(const GgufFile& file);
+  virtual ~Tokenizer() = default;
+
+  // "llama" or "gpt2" (tokenizer.ggml.model).
+  virtual const std::string& kind() const = 0;
+  int n_vocab() const { return static_cast<int>(pieces_.size()); }
+
+  // Token ids for `text` (UTF-8; invalid bytes are encoded as bytes). add_bos prepends BOS
+  // when the model uses one; parse_special turns the text of control tokens such as
+  // "<|im_start|>" into their ids (only for trusted text such as chat templates).
+  virtual std::vector<std::int32_t> encode(std::string_view text, bool add_bos,
+                                           bool parse_special = false) const = 0;
+  // The bytes of one token as it appears in text (control tokens give their text, BOS/EOS
+  // give "" ); may be part of a UTF-8 character. Throws Error::input for an out-of-range id.
+  virtual std::string token_bytes(std::int32_t id) const = 0;
+  // Concatenated bytes of `ids` (leading space of SentencePiece output removed after BOS).
+  std::string decode(std::span<const std::int32_t> ids) const;
+
+  // The raw vocabulary string of a token (as stored in the file).
+  const std::string& piece(std::int32_t id) const;
+  // The id of the vocabulary entry spelled exactly `piece`, or -1.
+  std::int32_t find_piece(std::string_view piece) const;
+
+  std::int32_t bos() const { return bos_; }  // -1 when none
+  std::int32_t eos() const { return eos_; }  // -1 when none
+  bool add_bos() const { return add_bos_; }  // whether prompts start with BOS
+  // True for tokens that end generation (EOS, EOT, <|im_end|>, <|endoftext|>, ...).
+  bool is_end_of_generation(std::int32_t id) const;
+  // True for control tokens (not normal text).
+  bool is_control(std::int32_t id) const;
+
+  // The Jinja chat template stored in the file ("" when none).
+  const std::string& chat_template() const { return chat_template_; }
+  // Renders `messages` with the model's template family (ChatML, as SmolLM2 and Qwen use,
+  // Llama-2 [INST], Llama-3, Gemma are recognised from the template text). Throws
+  // Error::input when the file has no template or one of an unknown family.
+  std::string apply_chat_template(std::span<const ChatMessage> messages,
+                                  bool add_generation_prompt) const;
+
+ protected:
+  Tokenizer() = default;
+  std::vector<std::string> pieces_;
+  std::vector<std::int32_t> token_type_;  // GGUF token types (1 normal, 3 control, 6 byte,..)
+  std::int32_t bos_ = -1, eos_ = -1;
+  bool add_bos_ = false;
+  std::vector<std::int32_t> end_tokens_;
+  std::string chat_template_;
+  std::vector<std::pair<std::string, std::int32_t>> sorted_pieces_;  // for find_piece()
+  void index_pieces();
+};
+
+// Turns a stream of tokens into valid UTF-8 text pieces: bytes of a character split over
+// tokens are held back until it is complete (for streaming output).
+class DetokenizeStream {
+ public:
+  explicit DetokenizeStream(const Tokenizer& tok) : tok_(tok) {}
+  // The text that is complete after `id` (possibly empty).
+  std::string push(std::int32_t id);
+  // Whatever is held back (incomplete UTF-8 at the end is returned as is).
+  std::string flush();
+
+ private:
+  const Tokenizer& tok_;
+  std::string pending_;
+  bool first_ = true;
+};
+
+}  // namespace gearbox::serve
