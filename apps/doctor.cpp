@@ -57,8 +57,7 @@ void print_text(const Json& j) {
             << "compiler:   " << j["compiler"].get<std::string>() << "\n"
             << "cpu:        " << j["cpu"]["model"].get<std::string>() << ", "
             << j["cpu"]["logical_cores"] << " logical cores, AVX2 " << yes(j["cpu"]["avx2"])
-            << ", FMA " << yes(j["cpu"]["fma"]) << ", AVX-512 " << yes(j["cpu"]["avx512f"])
-            << "\n"
+            << ", FMA " << yes(j["cpu"]["fma"]) << ", AVX-512 " << yes(j["cpu"]["avx512f"]) << "\n"
             << "threads:    " << j["threads"] << "\n"
             << "blas:       " << j["blas"].get<std::string>() << "\n"
             << "cuda build: " << (j["cuda"]["built"].get<bool>() ? "on (sm_90 + PTX)" : "off")

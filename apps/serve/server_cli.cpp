@@ -3,6 +3,8 @@
 
 namespace gearbox::apps {
 
-void register_serve_server_commands(CLI::App& serve) { (void)serve; }
+void register_serve_server_commands(CLI::App& serve) {
+  (void)serve;
+}
 
 }  // namespace gearbox::apps

@@ -102,8 +102,10 @@ const GpuSpec& GpuCatalog::get(std::string_view name) const {
   if (const GpuSpec* g = find(name)) return *g;
   std::string known;
   for (const auto& g : gpus_) known += (known.empty() ? "" : ", ") + g.name;
-  throw Error::input("unknown GPU type").field("gpu").expected("one of " + known).found(
-      std::string(name));
+  throw Error::input("unknown GPU type")
+      .field("gpu")
+      .expected("one of " + known)
+      .found(std::string(name));
 }
 
 }  // namespace gearbox

@@ -1,7 +1,7 @@
 #include "gearbox/core/machine.hpp"
 
-#include <algorithm>
 #include <cblas.h>
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -96,8 +96,8 @@ MachineProfile probe_machine(int threads) {
       z(x.size(), 0.0f);
   const double t_gemm = best_seconds(
       [&] {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, m, m, 1.0f, x.data(), m,
-                    y.data(), m, 0.0f, z.data(), m);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, m, m, 1.0f, x.data(), m, y.data(),
+                    m, 0.0f, z.data(), m);
       },
       3);
   p.fp32_gflops = 2.0 * m * m * static_cast<double>(m) / t_gemm / 1e9;
@@ -108,7 +108,8 @@ MachineProfile probe_machine(int threads) {
 MachineProfile machine_profile(int threads) {
   const int t = ThreadScope(threads).threads();
   std::string cpu = cpu_info().model;
-  std::replace_if(cpu.begin(), cpu.end(), [](char ch) { return !std::isalnum(ch); }, '_');
+  std::replace_if(
+      cpu.begin(), cpu.end(), [](char ch) { return !std::isalnum(ch); }, '_');
   const auto file = cache_dir() / ("machine-" + cpu + "-" + std::to_string(t) + ".json");
   try {
     std::ifstream in(file);

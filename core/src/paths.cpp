@@ -1,8 +1,8 @@
 #include "gearbox/core/paths.hpp"
 
+#include <unistd.h>
 #include <cstdlib>
 #include <system_error>
-#include <unistd.h>
 
 namespace gearbox {
 

@@ -29,6 +29,8 @@ int set_threads(int n) {
 
 ThreadScope::ThreadScope(int n) : previous_(omp_get_max_threads()), threads_(set_threads(n)) {}
 
-ThreadScope::~ThreadScope() { set_threads(previous_); }
+ThreadScope::~ThreadScope() {
+  set_threads(previous_);
+}
 
 }  // namespace gearbox

@@ -16,8 +16,9 @@ struct CliRun {
 };
 
 // Runs a small app shaped like gearbox's: root -> "tool" subcommand with the common flags.
-CliRun run(std::vector<const char*> args, CommonOptions& opts, bool& ran,
-        std::function<void()> body = [] {}) {
+CliRun run(
+    std::vector<const char*> args, CommonOptions& opts, bool& ran,
+    std::function<void()> body = [] {}) {
   CLI::App app{"test", "gearbox"};
   app.require_subcommand(1);
   auto* sub = app.add_subcommand("tool", "a tool");

@@ -10,7 +10,8 @@ TEST(Error, FormatsFileLineFieldExpectedFound) {
                       .field("col")
                       .expected("1..10")
                       .found("12");
-  EXPECT_STREQ(e.what(), "graph.mtx:17: field 'col': index out of range (expected 1..10, found 12)");
+  EXPECT_STREQ(e.what(),
+               "graph.mtx:17: field 'col': index out of range (expected 1..10, found 12)");
   EXPECT_EQ(e.line(), 17u);
   EXPECT_EQ(e.field_name(), "col");
 }

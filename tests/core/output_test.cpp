@@ -20,7 +20,9 @@ TEST(Output, CsvQuotesOnlyWhenNeeded) {
 
 TEST(Output, JsonIsOneDocumentAndNonFiniteBecomesNull) {
   std::ostringstream out;
-  Json j{{"a", 1.5}, {"nan", std::nan("")}, {"inf", std::numeric_limits<double>::infinity()},
+  Json j{{"a", 1.5},
+         {"nan", std::nan("")},
+         {"inf", std::numeric_limits<double>::infinity()},
          {"nested", {{"x", std::nan("")}}}};
   write_json(out, j, -1);
   const Json back = Json::parse(out.str());

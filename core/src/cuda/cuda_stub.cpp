@@ -4,8 +4,12 @@
 
 namespace gearbox {
 
-bool cuda_built() { return false; }
-std::vector<CudaDevice> cuda_devices() { return {}; }
+bool cuda_built() {
+  return false;
+}
+std::vector<CudaDevice> cuda_devices() {
+  return {};
+}
 double cuda_copy_bandwidth_gbs(std::size_t) {
   throw Error::runtime("this gearbox was built without CUDA");
 }

@@ -24,7 +24,6 @@ void add_threads_seed_flags(CLI::App& app, CommonOptions& opts);
 // Parses argv and runs the chosen subcommand's callback. Help goes to `out` (exit 0); a parse
 // error, gearbox::Error or other exception becomes one line "gearbox: error: ..." on `err`,
 // and the return value is the exit code (0 ok, 1 runtime failure, 2 usage or bad input).
-int run_cli(CLI::App& app, int argc, const char* const* argv, std::ostream& out,
-            std::ostream& err);
+int run_cli(CLI::App& app, int argc, const char* const* argv, std::ostream& out, std::ostream& err);
 
 }  // namespace gearbox

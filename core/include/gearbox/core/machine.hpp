@@ -9,7 +9,7 @@
 namespace gearbox {
 
 struct CpuInfo {
-  std::string model;     // from /proc/cpuinfo, "unknown" if unreadable
+  std::string model;  // from /proc/cpuinfo, "unknown" if unreadable
   int logical_cores = 0;
   bool avx2 = false, fma = false, avx512f = false;
 };
@@ -21,10 +21,10 @@ CpuInfo cpu_info();
 std::string blas_info();
 
 struct MachineProfile {
-  int threads = 1;                // threads the figures were measured with
-  double mem_bw_gbs = 0;          // triad bytes (2 reads + 1 write) per second, best of runs
-  double fp32_gflops = 0;         // SGEMM FLOP/s, best of runs
-  double seconds_to_probe = 0;    // how long measuring took
+  int threads = 1;              // threads the figures were measured with
+  double mem_bw_gbs = 0;        // triad bytes (2 reads + 1 write) per second, best of runs
+  double fp32_gflops = 0;       // SGEMM FLOP/s, best of runs
+  double seconds_to_probe = 0;  // how long measuring took
   nlohmann::json to_json() const;
   static MachineProfile from_json(const nlohmann::json& j);
 };
