@@ -1,0 +1,52 @@
+// OpenAI-format response bodies: whole completions, server-sent-event chunks ending in
+// `data: [DONE]`, and error objects.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "gearbox/serve/server/api_request.hpp"
+
+namespace gearbox::serve::server {
+
+struct Usage {
+  std::size_t prompt_tokens = 0;
+  std::size_t completion_tokens = 0;
+};
+
+// Formats the responses of one request (one id, model and creation time for all its chunks).
+class ResponseFormatter {
+ public:
+  ResponseFormatter(Endpoint endpoint, std::string id, std::string model, std::int64_t created);
+
+  // The non-streaming body: choices[0] with the text (or message) and finish_reason, and usage.
+  nlohmann::json complete(const std::string& text, const std::string& finish_reason,
+                          const Usage& usage) const;
+  // One SSE event "data: {...}\n\n" carrying `delta` (the chat role on the first chunk).
+  std::string chunk(const std::string& delta, bool first) const;
+  // The closing events: a chunk with finish_reason and usage, a usage-only chunk when
+  // `usage_chunk` (stream_options.include_usage), then "data: [DONE]\n\n".
+  std::string finish(const std::string& finish_reason, const Usage& usage, bool usage_chunk) const;
+
+  const std::string& id() const { return id_; }
+
+ private:
+  nlohmann::json envelope(bool streaming) const;
+
+  Endpoint endpoint_;
+  std::string id_;
+  std::string model_;
+  std::int64_t created_;
+};
+
+// {"error": {"message", "type", "param", "code"}}: param is the offending field or null.
+nlohmann::json error_body(const std::string& message, const std::string& type,
+                          const std::string& param);
+
+// "data: <json>\n\n".
+std::string sse_event(const nlohmann::json& payload);
+
+}  // namespace gearbox::serve::server

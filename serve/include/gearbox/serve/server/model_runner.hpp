@@ -1,0 +1,76 @@
+// The seam between the server's scheduler and an inference engine. The scheduler decides which
+// tokens run; a ModelRunner only executes them (prefill a chunk of one sequence, one batched
+// decode step) and owns the model's vocabulary. All calls come from the scheduler's one thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace gearbox::serve::server {
+
+using Token = std::int32_t;
+using SequenceId = std::uint64_t;
+
+// One chat message as the OpenAI API gives it.
+struct ChatMessage {
+  std::string role;  // "system", "user" or "assistant"
+  std::string content;
+};
+
+// The per-request `cap` extension: a long-context policy and its knobs, spelled as on the CLI
+// (`streaming:sink=4,window=1024`). An empty policy means the server's default.
+struct CapSpec {
+  std::string policy;
+  std::vector<std::pair<std::string, std::string>> knobs;  // in request order
+  // "NAME[:K=V,...]", or "" when no policy was chosen.
+  std::string to_string() const;
+};
+
+// One slot of a batched decode step: feed `token` to sequence `seq`.
+struct DecodeSlot {
+  SequenceId seq = 0;
+  Token token = 0;
+};
+
+class ModelRunner {
+ public:
+  virtual ~ModelRunner() = default;
+
+  // The model's name as /v1/models lists it.
+  virtual std::string name() const = 0;
+  // Number of logits per position.
+  virtual int vocab_size() const = 0;
+  // Tokens (prompt plus generated) one sequence may hold under `cap`. Throws gearbox::Error
+  // (kind input, field "cap...") when the policy or a knob is unknown or invalid.
+  virtual std::size_t context_limit(const CapSpec& cap) const = 0;
+  // Bytes of KV cache one token of one sequence occupies (for block accounting).
+  virtual std::size_t kv_bytes_per_token() const = 0;
+
+  // Tokenizes `text`, prefixed by BOS when `add_bos`.
+  virtual std::vector<Token> encode(std::string_view text, bool add_bos) const = 0;
+  // The bytes token `t` stands for (may be part of a UTF-8 character).
+  virtual std::string token_text(Token t) const = 0;
+  // The prompt text the model's chat template makes of `messages`, ending where the assistant's
+  // reply begins.
+  virtual std::string chat_prompt(std::span<const ChatMessage> messages) const = 0;
+  // True for tokens that end generation (EOS, end-of-turn).
+  virtual bool is_end_of_generation(Token t) const = 0;
+
+  // Starts an empty sequence `id` under `cap` (already validated by context_limit).
+  virtual void open_sequence(SequenceId id, const CapSpec& cap) = 0;
+  // Appends `tokens` (non-empty) to sequence `id`'s cache; returns the next-token logits after
+  // the last of them (vocab_size() floats).
+  virtual std::vector<float> prefill(SequenceId id, std::span<const Token> tokens) = 0;
+  // One decode step for every slot at once (distinct sequences); `logits` is resized to
+  // slots.size() x vocab_size(), row i holding slot i's next-token logits.
+  virtual void decode(std::span<const DecodeSlot> slots, std::vector<float>& logits) = 0;
+  // Forgets sequence `id` and frees its cache. Unknown ids are ignored.
+  virtual void close_sequence(SequenceId id) = 0;
+};
+
+}  // namespace gearbox::serve::server
