@@ -1,0 +1,213 @@
+#include "gearbox/gnn/generators.hpp"
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <random>
+
+#include "gearbox/core/error.hpp"
+#include "gearbox/gnn/text_file.hpp"
+
+namespace gearbox::gnn {
+
+namespace {
+
+// splitmix64: small, fast, good enough for graph generation.
+struct Rng {
+  std::uint64_t s;
+  std::uint64_t next() {
+    std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+  std::uint64_t below(std::uint64_t n) { return n ? next() % n : 0; }
+};
+
+std::map<std::string, std::string> spec_fields(const std::string& spec, const std::string& kind) {
+  std::map<std::string, std::string> kv;
+  std::string rest = spec.substr(kind.size() + 1);
+  std::size_t pos = 0;
+  while (pos <= rest.size() && !rest.empty()) {
+    std::size_t end = rest.find(',', pos);
+    if (end == std::string::npos) end = rest.size();
+    const std::string item = rest.substr(pos, end - pos);
+    const std::size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw Error::usage("bad generator parameter").field(kind).expected("key=value").found(item);
+    kv[item.substr(0, eq)] = item.substr(eq + 1);
+    pos = end + 1;
+    if (end == rest.size()) break;
+  }
+  return kv;
+}
+
+double number(const std::map<std::string, std::string>& kv, const std::string& key, double def,
+              double lo, double hi) {
+  auto it = kv.find(key);
+  if (it == kv.end()) return def;
+  float v = 0;
+  if (!parse_float(it->second, v) || v < lo || v > hi)
+    throw Error::usage("bad generator parameter")
+        .field(key)
+        .expected("a number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]")
+        .found(it->second);
+  // Integers beyond float precision: reparse exactly.
+  std::uint64_t u = 0;
+  if (parse_u64(it->second, u)) return static_cast<double>(u);
+  return v;
+}
+
+void check_keys(const std::map<std::string, std::string>& kv,
+                std::initializer_list<const char*> known) {
+  for (const auto& [k, v] : kv)
+    if (std::none_of(known.begin(), known.end(), [&](const char* x) { return k == x; }))
+      throw Error::usage("unknown generator parameter").field(k);
+}
+
+void check_memory(double entries) {
+  const double need = entries * 2 * 12 * 2;  // COO both directions + CSR
+  if (need > static_cast<double>(memory_budget_bytes()))
+    throw Error::usage("generated graph does not fit in memory")
+        .expected("<= " + std::to_string(memory_budget_bytes()) + " bytes")
+        .found(std::to_string(static_cast<std::uint64_t>(need)) + " bytes");
+}
+
+Csr undirected_from_pairs(index_t n, std::vector<index_t>& src, std::vector<index_t>& dst) {
+  Coo coo;
+  coo.rows = coo.cols = n;
+  const std::size_t m = src.size();
+  coo.row.resize(2 * m);
+  coo.col.resize(2 * m);
+  for (std::size_t k = 0; k < m; ++k) {
+    coo.row[2 * k] = src[k];
+    coo.col[2 * k] = dst[k];
+    coo.row[2 * k + 1] = dst[k];
+    coo.col[2 * k + 1] = src[k];
+  }
+  src.clear();
+  src.shrink_to_fit();
+  dst.clear();
+  dst.shrink_to_fit();
+  Csr a = coo_to_csr(coo, Duplicates::kKeepOne);
+  // Drop self loops (kept out during generation, but be safe).
+  Csr out;
+  out.rows = out.cols = n;
+  out.rowptr.assign(static_cast<std::size_t>(n) + 1, 0);
+  out.col.reserve(a.col.size());
+  for (index_t r = 0; r < n; ++r) {
+    for (offset_t k = a.rowptr[r]; k < a.rowptr[r + 1]; ++k)
+      if (a.col[k] != r) out.col.push_back(a.col[k]);
+    out.rowptr[r + 1] = static_cast<offset_t>(out.col.size());
+  }
+  out.val.assign(out.col.size(), 1.0f);
+  return out;
+}
+
+}  // namespace
+
+bool is_generator_spec(const std::string& spec) {
+  return spec.rfind("sbm:", 0) == 0 || spec.rfind("rmat:", 0) == 0;
+}
+
+SbmParams parse_sbm_spec(const std::string& spec) {
+  auto kv = spec_fields(spec, "sbm");
+  check_keys(kv, {"n", "block", "din", "dout", "seed"});
+  SbmParams p;
+  p.n = static_cast<std::int64_t>(number(kv, "n", 10000, 1, 2e9));
+  p.block = static_cast<std::int64_t>(number(kv, "block", 256, 1, 2e9));
+  p.din = number(kv, "din", 16, 0, 1e6);
+  p.dout = number(kv, "dout", 4, 0, 1e6);
+  p.seed = static_cast<std::uint64_t>(number(kv, "seed", 0, 0, 1.8e19));
+  check_memory(static_cast<double>(p.n) * (p.din + p.dout) / 2);
+  return p;
+}
+
+RmatParams parse_rmat_spec(const std::string& spec) {
+  auto kv = spec_fields(spec, "rmat");
+  check_keys(kv, {"scale", "ef", "seed", "a", "b", "c"});
+  RmatParams p;
+  p.scale = static_cast<int>(number(kv, "scale", 16, 1, 30));
+  p.edge_factor = number(kv, "ef", 16, 0, 1e4);
+  p.a = number(kv, "a", 0.57, 0, 1);
+  p.b = number(kv, "b", 0.19, 0, 1);
+  p.c = number(kv, "c", 0.19, 0, 1);
+  if (p.a + p.b + p.c > 1.0) throw Error::usage("rmat: a + b + c must be <= 1");
+  p.seed = static_cast<std::uint64_t>(number(kv, "seed", 0, 0, 1.8e19));
+  check_memory(std::ldexp(1.0, p.scale) * p.edge_factor);
+  return p;
+}
+
+Csr generate_sbm(const SbmParams& p, std::vector<std::int32_t>* community) {
+  const index_t n = static_cast<index_t>(p.n);
+  const std::int64_t block = std::max<std::int64_t>(1, std::min(p.block, p.n));
+  Rng rng{p.seed * 0x2545f4914f6cdd1dull + 1};
+  // Shuffled ids: node with "planted" id i gets id perm[i].
+  std::vector<index_t> perm(static_cast<std::size_t>(n));
+  std::iota(perm.begin(), perm.end(), 0);
+  for (index_t i = n - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(i + 1)]);
+  std::vector<index_t> src, dst;
+  const double m_est = static_cast<double>(n) * (p.din + p.dout) / 2 * 1.05;
+  src.reserve(static_cast<std::size_t>(m_est));
+  dst.reserve(static_cast<std::size_t>(m_est));
+  // Each node draws Poisson-ish (rounded with random remainder) half of its expected degree:
+  // the other half arrives from its neighbours' draws.
+  auto draws = [&rng](double half) {
+    const double fl = std::floor(half);
+    return static_cast<std::int64_t>(fl) + (rng.uniform() < half - fl ? 1 : 0);
+  };
+  for (index_t i = 0; i < n; ++i) {
+    const std::int64_t c0 = (i / block) * block;
+    const std::int64_t csize = std::min<std::int64_t>(block, p.n - c0);
+    const std::int64_t kin = csize > 1 ? draws(p.din / 2) : 0;
+    for (std::int64_t k = 0; k < kin; ++k) {
+      index_t j = static_cast<index_t>(c0 + static_cast<std::int64_t>(rng.below(csize - 1)));
+      if (j >= i) ++j;  // skip self
+      src.push_back(perm[i]);
+      dst.push_back(perm[j]);
+    }
+    const std::int64_t outside = p.n - csize;
+    const std::int64_t kout = outside > 0 ? draws(p.dout / 2) : 0;
+    for (std::int64_t k = 0; k < kout; ++k) {
+      std::int64_t j = static_cast<std::int64_t>(rng.below(outside));
+      if (j >= c0) j += csize;
+      src.push_back(perm[i]);
+      dst.push_back(perm[j]);
+    }
+  }
+  if (community) {
+    community->assign(static_cast<std::size_t>(n), 0);
+    for (index_t i = 0; i < n; ++i) (*community)[perm[i]] = static_cast<std::int32_t>(i / block);
+  }
+  return undirected_from_pairs(n, src, dst);
+}
+
+Csr generate_rmat(const RmatParams& p) {
+  const index_t n = static_cast<index_t>(std::int64_t{1} << p.scale);
+  const std::int64_t m = static_cast<std::int64_t>(static_cast<double>(n) * p.edge_factor);
+  std::vector<index_t> src(static_cast<std::size_t>(m)), dst(static_cast<std::size_t>(m));
+  const double ab = p.a + p.b, abc = p.a + p.b + p.c;
+#pragma omp parallel
+  {
+#pragma omp for schedule(static)
+    for (std::int64_t e = 0; e < m; ++e) {
+      Rng rng{p.seed * 0x9e3779b97f4a7c15ull +
+              static_cast<std::uint64_t>(e) * 0xd1b54a32d192ed03ull};
+      std::int64_t u = 0, v = 0;
+      for (int bit = 0; bit < p.scale; ++bit) {
+        const double x = rng.uniform();
+        const int du = x >= ab ? 1 : 0;
+        const int dv = (x >= p.a && x < ab) || x >= abc ? 1 : 0;
+        u = (u << 1) | du;
+        v = (v << 1) | dv;
+      }
+      if (u == v) v = (v + 1) % n;
+      src[e] = static_cast<index_t>(u);
+      dst[e] = static_cast<index_t>(v);
+    }
+  }
+  return undirected_from_pairs(n, src, dst);
+}
+
+}  // namespace gearbox::gnn
