@@ -110,7 +110,13 @@ CapSpec parse_cap(const Json& v) {
     }
     return true;
   };
-  if (!plain(cap.policy)) bad("cap.policy", "a name of letters, digits, '_', '-', '.'", brief(*it));
+  const bool spelling_ok = !cap.policy.empty() && cap.policy.size() <= 256 &&
+                           cap.policy.find_first_not_of(
+                               "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                               "_-.:=,+") == std::string::npos;
+  if (!spelling_ok) {
+    bad("cap.policy", "a policy spelling like streaming:sink=4,window=1024", brief(*it));
+  }
   if (v.size() > 17) bad("cap", "at most 16 knobs", std::to_string(v.size() - 1));
   for (auto kv = v.begin(); kv != v.end(); ++kv) {
     if (kv.key() == "policy") continue;

@@ -99,7 +99,7 @@ TEST(ApiRequest, NamesTheFieldOfEachBadValue) {
   EXPECT_EQ(error_field(R"({"prompt":"a","cap":"streaming"})"), "cap");
   EXPECT_EQ(error_field(R"({"prompt":"a","cap":{"window":3}})"), "cap.policy");
   EXPECT_EQ(error_field(R"({"prompt":"a","cap":{"policy":"s","window":[3]}})"), "cap.window");
-  EXPECT_EQ(error_field(R"({"prompt":"a","cap":{"policy":"s:x"}})"), "cap.policy");
+  EXPECT_EQ(error_field(R"({"prompt":"a","cap":{"policy":"s x"}})"), "cap.policy");
   // Chat-only and completion-only fields are unknown on the other endpoint.
   EXPECT_EQ(error_field(R"({"prompt":"a","messages":[]})"), "messages");
   EXPECT_EQ(error_field(R"({"messages":[{"role":"user","content":"a"}],"prompt":"a"})",

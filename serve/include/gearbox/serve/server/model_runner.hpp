@@ -1,6 +1,7 @@
 // The seam between the server's scheduler and an inference engine. The scheduler decides which
 // tokens run; a ModelRunner only executes them (prefill a chunk of one sequence, one batched
-// decode step) and owns the model's vocabulary. All calls come from the scheduler's one thread.
+// decode step), samples each sequence's next token with that sequence's own sampler, and owns
+// the model's vocabulary. All calls come from the scheduler's one thread.
 #pragma once
 
 #include <cstddef>
@@ -11,19 +12,27 @@
 #include <utility>
 #include <vector>
 
+#include "gearbox/serve/tokenizer/tokenizer.hpp"
+
 namespace gearbox::serve::server {
 
 using Token = std::int32_t;
 using SequenceId = std::uint64_t;
 
-// One chat message as the OpenAI API gives it.
-struct ChatMessage {
-  std::string role;  // "system", "user" or "assistant"
-  std::string content;
+// One chat message as the OpenAI API gives it (the tokenizer's own type).
+using ChatMessage = gearbox::serve::ChatMessage;
+
+// How one sequence picks its tokens.
+struct SamplingOptions {
+  double temperature = 1.0;  // 0 = greedy
+  double top_p = 1.0;        // nucleus cut, (0, 1]
+  std::uint64_t seed = 0;
 };
 
 // The per-request `cap` extension: a long-context policy and its knobs, spelled as on the CLI
-// (`streaming:sink=4,window=1024`). An empty policy means the server's default.
+// (`streaming:sink=4,window=1024`; `policy` may itself be a whole spelling such as
+// `streaming:window=512+quant:int4`, the other keys then being knobs of its last term).
+// An empty policy means the server's default.
 struct CapSpec {
   std::string policy;
   std::vector<std::pair<std::string, std::string>> knobs;  // in request order
@@ -43,7 +52,7 @@ class ModelRunner {
 
   // The model's name as /v1/models lists it.
   virtual std::string name() const = 0;
-  // Number of logits per position.
+  // Vocabulary size: token ids are in [0, vocab_size()).
   virtual int vocab_size() const = 0;
   // Tokens (prompt plus generated) one sequence may hold under `cap`. Throws gearbox::Error
   // (kind input, field "cap...") when the policy or a knob is unknown or invalid.
@@ -61,14 +70,16 @@ class ModelRunner {
   // True for tokens that end generation (EOS, end-of-turn).
   virtual bool is_end_of_generation(Token t) const = 0;
 
-  // Starts an empty sequence `id` under `cap` (already validated by context_limit).
-  virtual void open_sequence(SequenceId id, const CapSpec& cap) = 0;
-  // Appends `tokens` (non-empty) to sequence `id`'s cache; returns the next-token logits after
-  // the last of them (vocab_size() floats).
-  virtual std::vector<float> prefill(SequenceId id, std::span<const Token> tokens) = 0;
-  // One decode step for every slot at once (distinct sequences); `logits` is resized to
-  // slots.size() x vocab_size(), row i holding slot i's next-token logits.
-  virtual void decode(std::span<const DecodeSlot> slots, std::vector<float>& logits) = 0;
+  // Starts an empty sequence `id` under `cap` (already validated by context_limit), sampling
+  // with `sampling`.
+  virtual void open_sequence(SequenceId id, const CapSpec& cap,
+                             const SamplingOptions& sampling) = 0;
+  // Appends `tokens` (non-empty) to sequence `id`'s cache. When `last` (the prompt's final
+  // chunk) returns the sampled next token; otherwise returns -1 and samples nothing.
+  virtual Token prefill(SequenceId id, std::span<const Token> tokens, bool last) = 0;
+  // One decode step for every slot at once (distinct sequences): appends each slot's token and
+  // writes each sequence's sampled next token into next[i] (resized to slots.size()).
+  virtual void decode(std::span<const DecodeSlot> slots, std::vector<Token>& next) = 0;
   // Forgets sequence `id` and frees its cache. Unknown ids are ignored.
   virtual void close_sequence(SequenceId id) = 0;
 };

@@ -1,0 +1,30 @@
+// The metrics the server exports on /metrics, registered once by name (vLLM's set, with the
+// gearbox_ prefix): request and token counters, latency histograms, queue and KV gauges.
+#pragma once
+
+#include "gearbox/serve/server/metrics.hpp"
+
+namespace gearbox::serve::server {
+
+struct ServeMetrics {
+  // Registers every series in `registry` (which must outlive this).
+  explicit ServeMetrics(MetricsRegistry& registry);
+
+  MetricsRegistry& registry;
+  Counter& requests_stop;        // gearbox_requests_total{finish_reason="stop"}
+  Counter& requests_length;      // ... "length"
+  Counter& requests_cancelled;   // ... "cancelled" (client gone or server stopping)
+  Counter& rejected_queue_full;  // gearbox_requests_rejected_total{reason="queue_full"}
+  Counter& rejected_invalid;     // ... "invalid" (any 4xx other than queue full)
+  Counter& prompt_tokens;        // gearbox_prompt_tokens_total
+  Counter& generation_tokens;    // gearbox_generation_tokens_total
+  Histogram& ttft;               // gearbox_time_to_first_token_seconds
+  Histogram& tpot;               // gearbox_time_per_output_token_seconds
+  Histogram& e2e;                // gearbox_e2e_request_latency_seconds
+  Gauge& queue_length;           // gearbox_requests_waiting
+  Gauge& running;                // gearbox_requests_running
+  Gauge& kv_blocks_in_use;       // gearbox_kv_blocks_in_use
+  Gauge& kv_blocks_free;         // gearbox_kv_blocks_free
+};
+
+}  // namespace gearbox::serve::server
