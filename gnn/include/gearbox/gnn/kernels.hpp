@@ -1,0 +1,68 @@
+// Aggregation kernels: Y = A X for a sparse A (n x n) and dense row-major X, Y (n x F, any F),
+// float32. Each kernel prepares its own format from a subgraph once, then runs many times.
+// Kernels are looked up in a registry keyed by name, device and the density classes they
+// suit, so that device kernels (CUDA, a later issue) slot in beside the CPU ones.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gearbox/core/machine.hpp"
+#include "gearbox/gnn/csr.hpp"
+#include "gearbox/gnn/density_split.hpp"
+
+namespace gearbox::gnn {
+
+enum class Device { kCpu, kCuda };
+const char* device_name(Device d);
+
+// The input a kernel is prepared from: the subgraph's entries (n x n CSR) and, for block
+// kernels, the diagonal blocks that hold them.
+struct Subgraph {
+  const Csr* a = nullptr;
+  std::vector<BlockInfo> blocks;
+};
+
+// Predicted cost of one run, from bytes moved and flops done against the machine's measured
+// bandwidth and FP32 peak (each kernel applies its own achievable fraction of peak).
+struct CostEstimate {
+  double bytes = 0, flops = 0, seconds = 0;
+};
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  // Y (=|+=) A X. With accumulate == false every row of Y is written (zero where A has none).
+  // X has A.cols rows and Y has A.rows rows, both with row stride F.
+  virtual void run(const float* x, int f, float* y, bool accumulate) const = 0;
+  virtual const char* name() const = 0;
+  virtual Device device() const { return Device::kCpu; }
+  // Bytes of the prepared format (memory the kernel holds).
+  virtual std::size_t format_bytes() const = 0;
+};
+
+struct KernelSpec {
+  std::string name;
+  Device device = Device::kCpu;
+  std::vector<DensityClass> classes;  // density classes this kernel is a candidate for
+  bool needs_blocks = false;          // uses Subgraph::blocks (diagonal-block kernels)
+  std::function<std::unique_ptr<Kernel>(const Subgraph&)> make;
+  std::function<CostEstimate(const Subgraph&, int f, const MachineProfile&)> cost;
+};
+
+// All kernels known to this build (CPU now; CUDA entries are added when built with CUDA).
+const std::vector<KernelSpec>& kernel_registry();
+// The spec named `name` on `device`; Error::usage when unknown.
+const KernelSpec& find_kernel(const std::string& name, Device device = Device::kCpu);
+// The candidates for one density class on one device.
+std::vector<const KernelSpec*> kernels_for(DensityClass c, Device device = Device::kCpu);
+
+// Plain reference: Y (=|+=) A X, serial scalar loops.
+void spmm_reference(const Csr& a, const float* x, int f, float* y, bool accumulate);
+
+// The tuned CSR SpMM (nnz-balanced OpenMP rows, AVX2/FMA register-blocked feature chunks).
+void spmm_csr(const Csr& a, const float* x, int f, float* y, bool accumulate);
+
+}  // namespace gearbox::gnn

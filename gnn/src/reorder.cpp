@@ -1,0 +1,188 @@
+#include "gearbox/gnn/reorder.hpp"
+
+#include <metis.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "gearbox/core/error.hpp"
+#include "gearbox/core/stats.hpp"
+
+namespace gearbox::gnn {
+
+ReorderMethod parse_reorder(const std::string& s) {
+  if (s == "none") return ReorderMethod::kNone;
+  if (s == "degree") return ReorderMethod::kDegree;
+  if (s == "lp") return ReorderMethod::kLabelProp;
+  if (s == "metis") return ReorderMethod::kMetis;
+  throw Error::usage("unknown reordering")
+      .field("--reorder")
+      .expected("metis|lp|degree|none")
+      .found(s);
+}
+
+const char* reorder_name(ReorderMethod m) {
+  switch (m) {
+    case ReorderMethod::kNone:
+      return "none";
+    case ReorderMethod::kDegree:
+      return "degree";
+    case ReorderMethod::kLabelProp:
+      return "lp";
+    case ReorderMethod::kMetis:
+      return "metis";
+  }
+  return "?";
+}
+
+namespace {
+
+std::uint64_t mix(std::uint64_t& s) {
+  std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+void fixed_blocks(Ordering& o, index_t n, int max_block) {
+  o.block_starts.clear();
+  for (index_t s = 0; s < n; s += max_block) o.block_starts.push_back(s);
+  o.block_starts.push_back(n);
+}
+
+std::vector<index_t> metis_parts(const Csr& adj, int max_block) {
+  const index_t n = adj.rows;
+  // Parts of about 0.8 max_block, so that METIS's allowed imbalance stays under max_block.
+  const idx_t target = std::max<idx_t>(1, max_block * 4 / 5);
+  idx_t nparts = std::max<idx_t>(1, (n + target - 1) / target);
+  std::vector<index_t> part(static_cast<std::size_t>(n), 0);
+  if (nparts == 1 || adj.nnz() == 0) return part;
+  std::vector<idx_t> xadj(adj.rowptr.begin(), adj.rowptr.end());
+  std::vector<idx_t> adjncy(adj.col.begin(), adj.col.end());
+  idx_t nv = n, ncon = 1, objval = 0;
+  std::vector<idx_t> where(static_cast<std::size_t>(n));
+  idx_t options[METIS_NOPTIONS];
+  METIS_SetDefaultOptions(options);
+  options[METIS_OPTION_SEED] = 1;
+  // METIS asks that parts be reasonably balanced: allow 20% imbalance (ufactor in 1/1000).
+  options[METIS_OPTION_UFACTOR] = 200;
+  const int rc =
+      METIS_PartGraphKway(&nv, &ncon, xadj.data(), adjncy.data(), nullptr, nullptr, nullptr,
+                          &nparts, nullptr, nullptr, options, &objval, where.data());
+  if (rc != METIS_OK)
+    throw Error::runtime("METIS_PartGraphKway failed (code " + std::to_string(rc) + ")");
+  for (index_t i = 0; i < n; ++i) part[i] = static_cast<index_t>(where[i]);
+  return part;
+}
+
+}  // namespace
+
+std::vector<index_t> label_propagation(const Csr& adj, int max_iters, std::uint64_t seed) {
+  const index_t n = adj.rows;
+  std::vector<index_t> label(static_cast<std::size_t>(n));
+  std::iota(label.begin(), label.end(), 0);
+  std::vector<index_t> order(label);
+  std::uint64_t s = seed + 12345;
+  for (index_t i = n - 1; i > 0; --i) std::swap(order[i], order[mix(s) % (i + 1)]);
+  std::vector<std::int64_t> count(static_cast<std::size_t>(n), 0);
+  std::vector<index_t> touched;
+  for (int it = 0; it < max_iters; ++it) {
+    std::int64_t changed = 0;
+    for (index_t u : order) {
+      const offset_t b = adj.rowptr[u], e = adj.rowptr[u + 1];
+      if (b == e) continue;
+      touched.clear();
+      for (offset_t k = b; k < e; ++k) {
+        const index_t l = label[adj.col[k]];
+        if (count[l]++ == 0) touched.push_back(l);
+      }
+      index_t best = label[u];
+      std::int64_t best_count = count[best];  // ties keep the current label (stability)
+      for (index_t l : touched) {
+        if (count[l] > best_count) {
+          best = l;
+          best_count = count[l];
+        }
+      }
+      for (index_t l : touched) count[l] = 0;
+      if (best != label[u]) {
+        label[u] = best;
+        ++changed;
+      }
+    }
+    if (changed * 1000 < n) break;
+  }
+  return label;
+}
+
+Ordering ordering_from_parts(const std::vector<index_t>& part, int max_block) {
+  const index_t n = static_cast<index_t>(part.size());
+  Ordering o;
+  // Parts numbered by first appearance, then a stable counting sort of nodes by part.
+  std::vector<index_t> rank(static_cast<std::size_t>(n) + 1, -1);
+  index_t parts = 0;
+  std::vector<index_t> key(static_cast<std::size_t>(n));
+  for (index_t i = 0; i < n; ++i) {
+    const index_t p = part[i];
+    if (rank[p] < 0) rank[p] = parts++;
+    key[i] = rank[p];
+  }
+  std::vector<index_t> start(static_cast<std::size_t>(parts) + 1, 0);
+  for (index_t i = 0; i < n; ++i) ++start[key[i] + 1];
+  std::partial_sum(start.begin(), start.end(), start.begin());
+  o.new_of_old.resize(static_cast<std::size_t>(n));
+  std::vector<index_t> next(start.begin(), start.end() - 1);
+  for (index_t i = 0; i < n; ++i) o.new_of_old[i] = next[key[i]]++;
+  o.communities = parts;
+  // Blocks: cut large parts, merge consecutive small ones.
+  o.block_starts.push_back(0);
+  index_t open = 0;  // start of the block being filled
+  for (index_t p = 0; p < parts; ++p) {
+    const index_t b = start[p], e = start[p + 1];
+    if (e - open <= max_block) continue;  // part fits in the open block
+    if (b > open) {
+      o.block_starts.push_back(b);  // close the open block before this part
+      open = b;
+    }
+    while (e - open > max_block) {
+      open += max_block;
+      o.block_starts.push_back(open);
+    }
+  }
+  if (o.block_starts.back() != n) o.block_starts.push_back(n);
+  return o;
+}
+
+Ordering compute_ordering(const Csr& adj, ReorderMethod method, int max_block, std::uint64_t seed) {
+  Stopwatch sw;
+  const index_t n = adj.rows;
+  max_block = std::max(1, max_block);
+  Ordering o;
+  switch (method) {
+    case ReorderMethod::kNone:
+      o.new_of_old.resize(static_cast<std::size_t>(n));
+      std::iota(o.new_of_old.begin(), o.new_of_old.end(), 0);
+      fixed_blocks(o, n, max_block);
+      break;
+    case ReorderMethod::kDegree: {
+      std::vector<index_t> by(static_cast<std::size_t>(n));
+      std::iota(by.begin(), by.end(), 0);
+      std::stable_sort(by.begin(), by.end(),
+                       [&](index_t a, index_t b) { return adj.degree(a) > adj.degree(b); });
+      o.new_of_old = invert_permutation(by);
+      fixed_blocks(o, n, max_block);
+      break;
+    }
+    case ReorderMethod::kLabelProp:
+      o = ordering_from_parts(label_propagation(adj, 20, seed), max_block);
+      break;
+    case ReorderMethod::kMetis:
+      o = ordering_from_parts(metis_parts(adj, max_block), max_block);
+      break;
+  }
+  o.method = method;
+  o.seconds = sw.seconds();
+  return o;
+}
+
+}  // namespace gearbox::gnn

@@ -1,0 +1,144 @@
+// Property tests: every registered kernel against the plain reference, on random graphs of
+// awkward shapes (empty rows, one huge row, tiny and odd sizes) and feature widths.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "gearbox/core/error.hpp"
+#include "gearbox/core/threads.hpp"
+#include "gearbox/gnn/density_split.hpp"
+#include "gearbox/gnn/kernels.hpp"
+#include "gearbox/gnn/reorder.hpp"
+
+using namespace gearbox::gnn;
+
+namespace {
+
+// A random symmetric-ish matrix with empty rows, optionally one huge row, and dense
+// diagonal clumps so that every density class gets entries.
+Csr random_graph(index_t n, double p, bool huge_row, std::mt19937& rng) {
+  Coo coo;
+  coo.rows = coo.cols = n;
+  std::uniform_real_distribution<float> val(-1.f, 1.f);
+  std::uniform_real_distribution<double> u(0, 1);
+  for (index_t i = 0; i < n; ++i) {
+    if (i % 5 == 3) continue;  // empty rows
+    for (index_t j = std::max<index_t>(0, i - 6); j < std::min<index_t>(n, i + 6); ++j)
+      if (u(rng) < 0.7) {  // dense diagonal clumps
+        coo.row.push_back(i);
+        coo.col.push_back(j);
+        coo.val.push_back(val(rng));
+      }
+    const int extra = static_cast<int>(p * n);
+    for (int k = 0; k < extra; ++k) {
+      coo.row.push_back(i);
+      coo.col.push_back(static_cast<index_t>(rng() % n));
+      coo.val.push_back(val(rng));
+    }
+  }
+  if (huge_row && n > 2)
+    for (index_t j = 0; j < n; ++j) {
+      coo.row.push_back(n / 2);
+      coo.col.push_back(j);
+      coo.val.push_back(val(rng));
+    }
+  return coo_to_csr(coo);
+}
+
+std::vector<float> random_dense(std::size_t count, std::mt19937& rng) {
+  std::uniform_real_distribution<float> d(-1.f, 1.f);
+  std::vector<float> v(count);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+void expect_close(const std::vector<float>& a, const std::vector<float>& b, const char* what) {
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i)
+    ASSERT_NEAR(a[i], b[i], 1e-4f * (1 + std::abs(b[i]))) << what << " at " << i;
+}
+
+}  // namespace
+
+TEST(Kernels, EveryKernelMatchesReferenceOnAwkwardShapes) {
+  std::mt19937 rng(42);
+  gearbox::ThreadScope threads(2);
+  int checked = 0;
+  for (index_t n : {1, 2, 9, 37, 300}) {
+    for (bool huge : {false, true}) {
+      const Csr a = random_graph(n, 0.02, huge, rng);
+      // Random block boundaries (1..40 rows each).
+      std::vector<index_t> starts{0};
+      while (starts.back() < n)
+        starts.push_back(
+            std::min<index_t>(n, starts.back() + 1 + static_cast<index_t>(rng() % 40)));
+      const auto blocks = diagonal_blocks(a, starts);
+      const DensitySplit split = split_by_density(a, blocks, {0.3, 0.08});
+      for (int f : {1, 3, 17, 64, 129}) {
+        const auto x = random_dense(static_cast<std::size_t>(n) * f, rng);
+        const auto y0 = random_dense(static_cast<std::size_t>(n) * f, rng);
+        for (int c = 0; c < kDensityClasses; ++c) {
+          const auto cls = static_cast<DensityClass>(c);
+          Subgraph sg{&split.of(cls), split.blocks_of(cls)};
+          for (const KernelSpec* spec : kernels_for(cls)) {
+            auto k = spec->make(sg);
+            for (bool acc : {false, true}) {
+              std::vector<float> want = y0, got = y0;
+              spmm_reference(*sg.a, x.data(), f, want.data(), acc);
+              k->run(x.data(), f, got.data(), acc);
+              SCOPED_TRACE(std::string(spec->name) + " n=" + std::to_string(n) +
+                           " f=" + std::to_string(f) + " acc=" + std::to_string(acc) +
+                           " huge=" + std::to_string(huge));
+              expect_close(got, want, spec->name.c_str());
+              ++checked;
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 300);
+}
+
+TEST(Kernels, TunedCsrMatchesReferenceWithManyThreadsAndFewRows) {
+  std::mt19937 rng(7);
+  const Csr a = random_graph(5, 0.5, true, rng);
+  for (int t : {1, 2, 3, 8}) {
+    gearbox::ThreadScope threads(t);
+    for (int f : {1, 8, 16, 33}) {
+      const auto x = random_dense(5u * f, rng);
+      std::vector<float> want(5u * f, 9.f), got(5u * f, 9.f);
+      spmm_reference(a, x.data(), f, want.data(), false);
+      spmm_csr(a, x.data(), f, got.data(), false);
+      expect_close(got, want, "csr");
+    }
+  }
+}
+
+TEST(Kernels, SplitPartsSumToTheWhole) {
+  std::mt19937 rng(3);
+  const Csr a = random_graph(200, 0.03, true, rng);
+  const Ordering o = compute_ordering(a, ReorderMethod::kNone, 16, 0);
+  const DensitySplit s = split_by_density(a, diagonal_blocks(a, o.block_starts), {0.4, 0.1});
+  EXPECT_EQ(s.of(DensityClass::kDense).nnz() + s.of(DensityClass::kMedium).nnz() +
+                s.of(DensityClass::kSparse).nnz(),
+            a.nnz());
+  EXPECT_GT(s.of(DensityClass::kDense).nnz(), 0);
+  EXPECT_GT(s.of(DensityClass::kSparse).nnz(), 0);
+  const int f = 5;
+  const auto x = random_dense(200u * f, rng);
+  std::vector<float> want(200u * f), got(200u * f);
+  spmm_reference(a, x.data(), f, want.data(), false);
+  spmm_reference(s.of(DensityClass::kSparse), x.data(), f, got.data(), false);
+  spmm_reference(s.of(DensityClass::kMedium), x.data(), f, got.data(), true);
+  spmm_reference(s.of(DensityClass::kDense), x.data(), f, got.data(), true);
+  expect_close(got, want, "sum of parts");
+}
+
+TEST(Kernels, RegistryKeyedByClassAndDevice) {
+  EXPECT_FALSE(kernels_for(DensityClass::kDense).empty());
+  EXPECT_FALSE(kernels_for(DensityClass::kSparse).empty());
+  EXPECT_TRUE(kernels_for(DensityClass::kDense, Device::kCuda).empty());
+  EXPECT_EQ(find_kernel("csr").name, "csr");
+  EXPECT_THROW(find_kernel("nope"), gearbox::Error);
+}
