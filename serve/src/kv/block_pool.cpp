@@ -130,6 +130,27 @@ void KvBlockPool::truncate(SeqId seq, std::size_t n) {
   }
 }
 
+BlockId KvBlockPool::allocate() {
+  if (free_.empty())
+    throw Error::runtime("KV cache budget exhausted")
+        .field("kv_budget")
+        .expected("a free block of " + std::to_string(block_bytes_) + " bytes")
+        .found("0 free of " + std::to_string(ref_.size()));
+  return take_block();
+}
+
+void KvBlockPool::retain(BlockId block) {
+  if (ref_count(block) == 0)
+    throw Error::usage("KV block is free").field("block").found(std::to_string(block));
+  ++ref_[static_cast<std::size_t>(block)];
+}
+
+void KvBlockPool::release(BlockId block) {
+  if (ref_count(block) == 0)
+    throw Error::usage("KV block is free").field("block").found(std::to_string(block));
+  release_block(block);
+}
+
 std::size_t KvBlockPool::seq_tokens(SeqId seq) const {
   return get(seq).tokens;
 }

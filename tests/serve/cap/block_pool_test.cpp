@@ -159,3 +159,28 @@ TEST(KvBlockPool, UnknownSequencesAndDuplicatesAreErrors) {
 
 }  // namespace
 }  // namespace gearbox::serve::kv
+
+namespace gearbox::serve::kv {
+namespace {
+
+TEST(KvBlockPool, RawAllocationCountsLikeSequences) {
+  KvBlockPool pool({4, 10, 120});  // 3 blocks
+  const BlockId a = pool.allocate();
+  const BlockId b = pool.allocate();
+  pool.retain(a);
+  EXPECT_EQ(pool.ref_count(a), 2);
+  EXPECT_EQ(pool.stats().blocks_in_use, 2u);
+  pool.release(a);
+  EXPECT_EQ(pool.stats().blocks_in_use, 2u);
+  pool.release(a);
+  pool.release(b);
+  EXPECT_EQ(pool.stats().blocks_free, 3u);
+  EXPECT_THROW(pool.release(a), Error);
+  pool.allocate();
+  pool.allocate();
+  pool.allocate();
+  EXPECT_THROW(pool.allocate(), Error);
+}
+
+}  // namespace
+}  // namespace gearbox::serve::kv

@@ -81,7 +81,16 @@ class KvBlockPool {
   std::span<const BlockId> block_table(SeqId seq) const;
   // Where token `index` (< seq_tokens) of `seq` lives.
   KvSlot slot(SeqId seq, std::size_t index) const;
-  // Number of sequences referencing `block` (0 when free).
+  // Raw allocation for caches that keep their own tables (evicting, offloading caches): takes
+  // one free, zeroed block with reference count 1. Throws Error::runtime when none is free.
+  BlockId allocate();
+  // Adds a reference to an allocated block (sharing it).
+  void retain(BlockId block);
+  // Drops one reference; the block returns to the free list at zero.
+  void release(BlockId block);
+  std::size_t free_blocks() const { return free_.size(); }
+
+  // Number of references to `block` (0 when free).
   int ref_count(BlockId block) const;
   // The block's bytes (block_bytes long, zero when first handed out). Writing into a block
   // that is shared (ref_count > 1) changes every sharer: callers write only after append().
