@@ -1,0 +1,130 @@
+// PagedKvCache: the KvCache (model/kv_cache.hpp) behind which the CAP policies live. Rows are
+// stored in KvBlockPool blocks (block layout: for each layer, block_tokens K rows then
+// block_tokens V rows, each row in the configured KvRowFormat), in row order. On top of it:
+//   - a context limit (the `full` policy's explicit error past the trained context);
+//   - eviction at begin(): StreamingLLM (sink + window) or H2O (recent + heavy hitters by
+//     attention accumulated through observe_attention, summed over layers), compacting rows
+//     and, with cache positions, re-rotating shifted keys by their position change;
+//   - quantized rows (int8/int4), decoded into a scratch buffer by read();
+//   - offload: when a sequence's resident blocks would exceed the pool (or `hot_tokens`), its
+//     oldest block is moved to host memory or a temporary file and read back by read().
+// Only resident blocks count in bytes_in_use(); cold_bytes() counts the spilled ones.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "gearbox/serve/kv/block_pool.hpp"
+#include "gearbox/serve/kv/row_codec.hpp"
+#include "gearbox/serve/model/kv_cache.hpp"
+
+namespace gearbox::serve::kv {
+
+enum class EvictionKind { kNone, kStreaming, kH2o };
+enum class OffloadKind { kNone, kHost, kFile };
+
+struct PagedKvConfig {
+  int n_layer = 0;
+  int kv_dim = 0;
+  std::size_t block_tokens = 16;
+  std::size_t budget_bytes = std::size_t{1} << 30;  // resident (pool) budget
+  KvRowFormat format = KvRowFormat::kF32;
+  std::int64_t ctx_limit = INT64_MAX;  // non-evicting caches refuse tokens past it
+
+  EvictionKind eviction = EvictionKind::kNone;
+  int sink = 4, window = 1024;      // streaming
+  int budget = 1024, recent = 512;  // h2o (rows kept in total, most recent always kept)
+  bool cache_positions = true;      // evicting: positions are row slots (else original index)
+
+  OffloadKind offload = OffloadKind::kNone;
+  std::int64_t hot_tokens = 0;  // offload: resident tokens per sequence (0 = pool limit)
+
+  // Rotates the n_heads heads of one stored key row by a position delta (apply_rope with the
+  // sequence's RoPE spec); needed when evicting with cache positions.
+  std::function<void(float* k, int n_heads, std::int64_t delta)> rotate;
+  int n_head_kv = 1;
+};
+
+class PagedKvCache final : public KvCache {
+ public:
+  // Throws Error::usage on an inconsistent config (no layers, evicting without rotate, ...).
+  explicit PagedKvCache(PagedKvConfig config);
+  ~PagedKvCache() override;
+
+  void begin(serve::SeqId seq, int n_new, std::span<std::int32_t> positions) override;
+  void write(int layer, serve::SeqId seq, int n_new, const float* k, const float* v) override;
+  KvView read(int layer, serve::SeqId seq) override;
+  bool wants_attention() const override { return cfg_.eviction == EvictionKind::kH2o; }
+  void observe_attention(int layer, serve::SeqId seq, std::span<const float> weights) override;
+  void commit(serve::SeqId seq, int n_new) override;
+  void abort(serve::SeqId seq, int n_new) override;
+  void remove(serve::SeqId seq) override;
+  bool contains(serve::SeqId seq) const override;
+  std::int64_t n_past(serve::SeqId seq) const override;
+  int n_rows(serve::SeqId seq) const override;
+  std::size_t bytes_in_use() const override;
+
+  // Bytes of spilled (offloaded) blocks, over all sequences.
+  std::size_t cold_bytes() const;
+  // Bytes one token takes in every layer's K and V (the format's row bytes x 2 x n_layer).
+  std::size_t bytes_per_token() const { return bytes_per_token_; }
+  // For tests and reports: the original token index and RoPE position of each held row.
+  std::vector<std::int64_t> row_tokens(serve::SeqId seq) const;
+  std::vector<std::int32_t> row_positions(serve::SeqId seq) const;
+  // Accumulated attention per held row (h2o).
+  std::vector<double> row_scores(serve::SeqId seq) const;
+  // Blocks read back from cold storage so far.
+  std::int64_t blocks_reloaded() const { return reloads_; }
+  const KvBlockPool& pool() const { return pool_; }
+
+ private:
+  struct BlockRef {
+    BlockId hot = -1;        // pool block, or -1 when spilled
+    std::int64_t cold = -1;  // index in the cold store when spilled
+  };
+  struct Row {
+    std::int64_t token = 0;   // original index in the sequence
+    std::int32_t pos = 0;     // RoPE position attention sees it at
+    std::int32_t stored = 0;  // position its stored key is rotated at (quantized rows are
+                              // re-rotated by pos - stored when read, not re-encoded)
+    double score = 0;         // accumulated attention (h2o)
+  };
+  struct Seq {
+    std::vector<BlockRef> blocks;
+    std::vector<Row> rows;  // held rows, then the pending step's
+    int pending = 0;
+    std::int64_t past = 0;
+  };
+
+  Seq& get(serve::SeqId seq);
+  const Seq* find(serve::SeqId seq) const;
+  std::vector<std::size_t> choose_victims(const Seq& s, std::size_t evict, std::size_t n_new) const;
+  void compact(Seq& s, const std::vector<std::size_t>& victims);
+  void ensure_blocks(Seq& s, std::size_t rows);
+  void spill_oldest(Seq& s);
+  std::byte* row_ptr(const Seq& s, std::size_t row, int layer, bool value);
+  void load_cold(std::int64_t cold, int layer, std::byte* out);
+  std::int64_t store_cold(const std::byte* block);
+  void free_cold(std::int64_t cold);
+
+  PagedKvConfig cfg_;
+  std::size_t row_bytes_;
+  std::size_t bytes_per_token_;
+  KvBlockPool pool_;
+  std::map<serve::SeqId, Seq> seqs_;
+  std::vector<float> scratch_;  // decoded rows for read()
+  std::vector<std::byte> cold_buf_;
+  std::vector<float> rot_buf_;
+  // Cold store: host blocks or file slots, reused through a free list.
+  std::vector<std::vector<std::byte>> cold_host_;
+  std::FILE* cold_file_ = nullptr;
+  std::int64_t cold_slots_ = 0;
+  std::vector<std::int64_t> cold_free_;
+  std::int64_t reloads_ = 0;
+};
+
+}  // namespace gearbox::serve::kv
