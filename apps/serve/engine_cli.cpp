@@ -1,10 +1,175 @@
-// Registers the serve engine commands (none yet).
+// `gearbox serve generate` and `gearbox serve perplexity`: the engine on the command line.
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "gearbox/core/cli.hpp"
+#include "gearbox/core/error.hpp"
+#include "gearbox/core/output.hpp"
+#include "gearbox/core/stats.hpp"
+#include "gearbox/core/threads.hpp"
+#include "gearbox/serve/model/contiguous_kv_cache.hpp"
+#include "gearbox/serve/model/generate.hpp"
+#include "gearbox/serve/model/model.hpp"
+#include "gearbox/serve/model/model_registry.hpp"
 #include "serve_commands.hpp"
 
 namespace gearbox::apps {
 
+namespace {
+
+struct GenerateArgs {
+  CommonOptions common;
+  std::string model = "stories260K";
+  std::string prompt;
+  int n = 64;
+  float temp = 0.0f;
+  int top_k = 40;
+  float top_p = 1.0f;
+  int ctx = 0;
+  bool chat = false;
+  bool seed_given = false;
+};
+
+struct PerplexityArgs {
+  CommonOptions common;
+  std::string model = "stories260K";
+  std::string text_file;
+  int ctx = 0;
+};
+
+std::shared_ptr<serve::Model> load_model(const std::string& name) {
+  return serve::Model::load(serve::resolve_model(name));
+}
+
+void run_generate(const GenerateArgs& a) {
+  ThreadScope threads(a.common.threads);
+  auto model = load_model(a.model);
+  const auto& cfg = model->config();
+  const auto& tok = model->tokenizer();
+  std::vector<std::int32_t> prompt;
+  if (a.chat) {
+    const serve::ChatMessage msg{"user", a.prompt};
+    prompt = tok.encode(tok.apply_chat_template(std::span(&msg, 1), true), tok.add_bos(), true);
+  } else {
+    prompt = tok.encode(a.prompt, true);
+  }
+  if (prompt.empty()) {
+    if (tok.bos() < 0)
+      throw Error::usage("empty prompt and the model has no BOS token").field("prompt");
+    prompt.push_back(tok.bos());
+  }
+  const int ctx =
+      a.ctx > 0 ? a.ctx : std::min<int>(cfg.n_ctx_train, static_cast<int>(prompt.size()) + a.n);
+  serve::ContiguousKvCache cache(cfg, std::max(ctx, 1));
+  serve::GenerateOptions opt;
+  opt.max_tokens = a.n;
+  opt.sampling = {a.temp, a.top_k, a.top_p, a.common.seed};
+  const bool stream = !a.common.json;
+  const auto res = serve::generate(*model, cache, prompt, opt, [&](const std::string& s) {
+    if (stream) std::cout << s << std::flush;
+  });
+  if (stream) {
+    std::cout << "\n";
+    std::cerr << "gearbox: " << res.prompt_tokens << " prompt tokens, " << res.tokens.size()
+              << " generated; ttft " << fmt_num(res.ttft_ms, 1) << " ms, prefill "
+              << fmt_num(res.prefill_tok_s, 1) << " tok/s, decode " << fmt_num(res.decode_tok_s, 1)
+              << " tok/s, " << threads.threads() << " threads\n";
+    return;
+  }
+  Json j;
+  j["model"] = a.model;
+  j["text"] = res.text;
+  j["tokens"] = res.tokens;
+  j["prompt_tokens"] = res.prompt_tokens;
+  j["finish_reason"] = res.finish_reason;
+  j["ttft_ms"] = res.ttft_ms;
+  j["prefill_tok_s"] = res.prefill_tok_s;
+  j["decode_tok_s"] = res.decode_tok_s;
+  j["kv_bytes"] = cache.bytes_in_use();
+  j["threads"] = threads.threads();
+  write_json(std::cout, j);
+}
+
+void run_perplexity(const PerplexityArgs& a) {
+  ThreadScope threads(a.common.threads);
+  std::ifstream in(a.text_file, std::ios::binary);
+  if (!in) throw Error::input("cannot read text file").at(a.text_file).field("text-file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto model = load_model(a.model);
+  const auto& cfg = model->config();
+  const auto tokens = model->tokenizer().encode(ss.str(), true);
+  const int ctx = a.ctx > 0 ? a.ctx : std::min(cfg.n_ctx_train, 512);
+  if (tokens.size() < 2) throw Error::input("text too short: fewer than 2 tokens").at(a.text_file);
+  const std::size_t V = static_cast<std::size_t>(cfg.n_vocab);
+  // Non-overlapping windows of ctx tokens; every token after a window's first is scored.
+  double nll = 0;
+  std::size_t scored = 0, windows = 0;
+  Stopwatch sw;
+  std::vector<float> logits;
+  for (std::size_t start = 0; start + 1 < tokens.size(); start += static_cast<std::size_t>(ctx)) {
+    const std::size_t len =
+        std::min<std::size_t>(static_cast<std::size_t>(ctx), tokens.size() - start);
+    if (len < 2) break;
+    serve::ContiguousKvCache cache(cfg, static_cast<int>(len));
+    logits.resize(len * V);
+    model->prefill(cache, 0, std::span(tokens.data() + start, len), logits, true);
+    for (std::size_t i = 0; i + 1 < len; ++i) {
+      const float* row = logits.data() + i * V;
+      float mx = row[0];
+      for (std::size_t v = 1; v < V; ++v) mx = std::max(mx, row[v]);
+      double sum = 0;
+      for (std::size_t v = 0; v < V; ++v) sum += std::exp(static_cast<double>(row[v] - mx));
+      nll += std::log(sum) + mx - row[static_cast<std::size_t>(tokens[start + i + 1])];
+      ++scored;
+    }
+    ++windows;
+  }
+  const double ppl = std::exp(nll / static_cast<double>(scored));
+  if (a.common.json) {
+    Json j;
+    j["model"] = a.model;
+    j["ppl"] = ppl;
+    j["nll_per_token"] = nll / static_cast<double>(scored);
+    j["tokens_scored"] = scored;
+    j["windows"] = windows;
+    j["ctx"] = ctx;
+    j["seconds"] = sw.seconds();
+    write_json(std::cout, j);
+  } else {
+    std::cout << "perplexity " << fmt_num(ppl, 4) << " over " << scored << " tokens (" << windows
+              << " windows of " << ctx << ")\n";
+  }
+}
+
+}  // namespace
+
 void register_serve_engine_commands(CLI::App& serve) {
-  (void)serve;
+  auto g = std::make_shared<GenerateArgs>();
+  auto* gen = serve.add_subcommand("generate", "Generate text from a prompt with a GGUF model");
+  gen->add_option("--model", g->model, "Model name (see error for known names) or .gguf path");
+  gen->add_option("--prompt", g->prompt, "Prompt text (\"\" = start from BOS)");
+  gen->add_option("-n", g->n, "Tokens to generate")->check(CLI::Range(0, 1 << 20));
+  gen->add_option("--temp", g->temp, "Temperature (0 = greedy)")->check(CLI::Range(0.0, 100.0));
+  gen->add_option("--top-k", g->top_k, "Top-k cut (0 = none)")->check(CLI::Range(0, 1 << 24));
+  gen->add_option("--top-p", g->top_p, "Nucleus cut in (0, 1]")->check(CLI::Range(1e-6, 1.0));
+  gen->add_option("--ctx", g->ctx, "Context size in tokens (0 = prompt + n, up to the model's)")
+      ->check(CLI::Range(0, 1 << 24));
+  gen->add_flag("--chat", g->chat, "Wrap the prompt in the model's chat template as a user turn");
+  add_common_flags(*gen, g->common);
+  gen->callback([g] { run_generate(*g); });
+
+  auto p = std::make_shared<PerplexityArgs>();
+  auto* ppl = serve.add_subcommand("perplexity", "Perplexity of a model on a text file");
+  ppl->add_option("--model", p->model, "Model name or .gguf path");
+  ppl->add_option("--text-file", p->text_file, "UTF-8 text to score")->required();
+  ppl->add_option("--ctx", p->ctx, "Window size in tokens (0 = min(trained, 512))")
+      ->check(CLI::Range(0, 1 << 24));
+  add_common_flags(*ppl, p->common);
+  ppl->callback([p] { run_perplexity(*p); });
 }
 
 }  // namespace gearbox::apps

@@ -61,6 +61,8 @@ class Model {
   struct Step;
   void forward(KvCache& cache, std::span<const Step> steps, std::span<float> logits,
                bool all_logits);
+  void run_layers(KvCache& cache, std::span<const Step> steps, std::span<float> logits,
+                  bool all_logits, std::size_t n_tokens, std::size_t n_out);
 
   std::shared_ptr<const GgufFile> file_;
   ModelConfig cfg_;

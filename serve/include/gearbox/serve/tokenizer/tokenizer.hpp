@@ -36,11 +36,16 @@ class Tokenizer {
   // "<|im_start|>" into their ids (only for trusted text such as chat templates).
   virtual std::vector<std::int32_t> encode(std::string_view text, bool add_bos,
                                            bool parse_special = false) const = 0;
-  // The bytes of one token as it appears in text (control tokens give their text, BOS/EOS
-  // give "" ); may be part of a UTF-8 character. Throws Error::input for an out-of-range id.
+  // The bytes of one token as it appears in text (control tokens such as BOS, EOS,
+  // <|im_end|> give ""); may be part of a UTF-8 character. Throws Error::input for an
+  // out-of-range id.
   virtual std::string token_bytes(std::int32_t id) const = 0;
-  // Concatenated bytes of `ids` (leading space of SentencePiece output removed after BOS).
+  // Concatenated bytes of `ids` (SentencePiece: the space that encode() put in front of the
+  // text is removed from the first text token).
   std::string decode(std::span<const std::int32_t> ids) const;
+
+  // True when encode() puts a space in front of the text that decode() removes again.
+  virtual bool strips_leading_space() const { return false; }
 
   // The raw vocabulary string of a token (as stored in the file).
   const std::string& piece(std::int32_t id) const;
@@ -72,7 +77,10 @@ class Tokenizer {
   std::vector<std::int32_t> end_tokens_;
   std::string chat_template_;
   std::vector<std::pair<std::string, std::int32_t>> sorted_pieces_;  // for find_piece()
+  std::vector<std::int32_t> special_ids_;  // control/user-defined tokens, longest text first
   void index_pieces();
+  // Splits `text` into runs of plain text (id -1) and special tokens (their id).
+  std::vector<std::pair<std::string_view, std::int32_t>> split_special(std::string_view text) const;
 };
 
 // Turns a stream of tokens into valid UTF-8 text pieces: bytes of a character split over

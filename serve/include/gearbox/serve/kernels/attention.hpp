@@ -1,0 +1,24 @@
+// Multi-head attention of one sequence's new tokens over its cached keys/values (GQA: query
+// head h reads KV head h / (n_head / n_head_kv)). Causal: with n_q new tokens written last
+// into the view, new token i attends to rows 0 .. n_rows - n_q + i.
+#pragma once
+
+#include "gearbox/serve/model/kv_cache.hpp"
+
+namespace gearbox::serve {
+
+struct AttentionShape {
+  int n_head = 0, n_head_kv = 0, head_dim = 0;
+  float scale = 0;  // usually 1/sqrt(head_dim)
+};
+
+// q: n_q x (n_head*head_dim); out: n_q x (n_head*head_dim). When row_weights is non-null it
+// receives, per view row, the softmax weights summed over heads and queries (n_rows values).
+// Multithreaded over heads and queries.
+void attention(const AttentionShape& s, const float* q, int n_q, const KvView& kv, float* out,
+               float* row_weights = nullptr);
+// Plain reference of the same computation (single thread, double accumulation).
+void attention_reference(const AttentionShape& s, const float* q, int n_q, const KvView& kv,
+                         float* out, float* row_weights = nullptr);
+
+}  // namespace gearbox::serve

@@ -1,0 +1,67 @@
+// Matrix products on weights in their stored (possibly quantized) format, as the model's
+// linear layers need them: y[t][r] = sum_c W[r][c] * x[t][c] for every activation row t.
+// Quantized weights are used in place: activations are quantized to 8 bits per block (Q8_0
+// for Q4_0/Q8_0 weights, Q8_1 for Q4_1, as llama.cpp does) and blocks are multiplied in
+// integer SIMD registers (AVX2), with OpenMP over weight rows. Plain references beside them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "gearbox/serve/gguf/tensor_type.hpp"
+
+namespace gearbox::serve {
+
+struct GgufTensor;
+
+// A row-major weight matrix: `rows` rows of `cols` values in `type`'s block format.
+struct WeightMatrix {
+  TensorType type = TensorType::kF32;
+  const std::uint8_t* data = nullptr;
+  int rows = 0, cols = 0;
+  std::size_t row_bytes = 0;
+};
+
+// The matrix view of a 2-D GGUF tensor (dims[0] = cols). Throws Error::input for types the
+// kernels do not multiply (naming the tensor).
+WeightMatrix weight_matrix(const GgufTensor& t);
+
+// Activation rows (n x cols floats) with their 8-bit quantized forms made on first use, so
+// several matrices multiplying the same input (Q, K, V; gate, up) quantize it once.
+class Activations {
+ public:
+  Activations(const float* x, int n, int cols) : x_(x), n_(n), cols_(cols) {}
+  const float* data() const { return x_; }
+  int n() const { return n_; }
+  int cols() const { return cols_; }
+  // Q8_0 / Q8_1 blocks of every row (cols must be a multiple of 32).
+  const std::uint8_t* q8_0();
+  const std::uint8_t* q8_1();
+
+ private:
+  const float* x_;
+  int n_, cols_;
+  std::vector<std::uint8_t> q8_0_, q8_1_;
+};
+
+// y (n x rows) = x (n x cols) * W^T, with the fast kernels, multithreaded.
+void matmul(const WeightMatrix& w, Activations& x, float* y);
+
+// Reference: weights dequantized to float, products summed in double, activations in float.
+void matmul_reference(const WeightMatrix& w, const float* x, int n, float* y);
+
+// Reference with the fast path's arithmetic (activations quantized to Q8_0/Q8_1 first), scalar.
+void matmul_reference_q8(const WeightMatrix& w, const float* x, int n, float* y);
+
+// Dequantizes `n` values (a multiple of the block size) of `type` at `src` into `dst`.
+void dequantize_row(TensorType type, const std::uint8_t* src, float* dst, int n);
+
+// Quantizes n floats (a multiple of 32) into blocks: Q8_0 = {f16 d, int8 q[32]}, Q8_1 = {f16 d,
+// f16 s = d * sum(q), int8 q[32]}; rounding as llama.cpp's AVX2 code does.
+void quantize_row_q8_0(const float* x, std::uint8_t* dst, int n);
+void quantize_row_q8_1(const float* x, std::uint8_t* dst, int n);
+// Quantizes n floats into Q4_0, Q4_1 or Q8_0 weight blocks (for tests and tools).
+void quantize_row(TensorType type, const float* x, std::uint8_t* dst, int n);
+
+}  // namespace gearbox::serve

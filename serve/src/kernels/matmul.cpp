@@ -1,0 +1,351 @@
+#include "gearbox/serve/kernels/matmul.hpp"
+
+#include <cstring>
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+#define GEARBOX_AVX2 1
+#endif
+
+#include "gearbox/core/error.hpp"
+#include "gearbox/serve/gguf/gguf_file.hpp"
+#include "gearbox/serve/kernels/fp16.hpp"
+#include "gearbox/serve/kernels/ops.hpp"
+
+namespace gearbox::serve {
+
+namespace {
+
+
+// Which 8-bit activation format a weight type multiplies with (0: floats).
+int act_format(TensorType t) {
+  switch (t) {
+    case TensorType::kQ4_0:
+    case TensorType::kQ8_0:
+      return 80;
+    case TensorType::kQ4_1:
+      return 81;
+    default:
+      return 0;
+  }
+}
+
+constexpr std::size_t kQ8_0Bytes = 34, kQ8_1Bytes = 36;
+
+// ---- scalar block dot products (the arithmetic of the fast path, one block at a time) ----
+
+float dot_q4_0_q8_0_scalar(const std::uint8_t* w, const std::uint8_t* x, int nb) {
+  float acc = 0;
+  for (int b = 0; b < nb; ++b, w += 18, x += kQ8_0Bytes) {
+    int s = 0;
+    for (int j = 0; j < 16; ++j) {
+      s += ((w[2 + j] & 0xF) - 8) * static_cast<std::int8_t>(x[2 + j]);
+      s += ((w[2 + j] >> 4) - 8) * static_cast<std::int8_t>(x[2 + 16 + j]);
+    }
+    acc += fp16_to_float(load_u16(w)) * fp16_to_float(load_u16(x)) * static_cast<float>(s);
+  }
+  return acc;
+}
+
+float dot_q4_1_q8_1_scalar(const std::uint8_t* w, const std::uint8_t* x, int nb) {
+  float acc = 0;
+  for (int b = 0; b < nb; ++b, w += 20, x += kQ8_1Bytes) {
+    int s = 0;
+    for (int j = 0; j < 16; ++j) {
+      s += (w[4 + j] & 0xF) * static_cast<std::int8_t>(x[4 + j]);
+      s += (w[4 + j] >> 4) * static_cast<std::int8_t>(x[4 + 16 + j]);
+    }
+    acc += fp16_to_float(load_u16(w)) * fp16_to_float(load_u16(x)) * static_cast<float>(s) +
+           fp16_to_float(load_u16(w + 2)) * fp16_to_float(load_u16(x + 2));
+  }
+  return acc;
+}
+
+float dot_q8_0_q8_0_scalar(const std::uint8_t* w, const std::uint8_t* x, int nb) {
+  float acc = 0;
+  for (int b = 0; b < nb; ++b, w += 34, x += kQ8_0Bytes) {
+    int s = 0;
+    for (int j = 0; j < 32; ++j)
+      s += static_cast<std::int8_t>(w[2 + j]) * static_cast<std::int8_t>(x[2 + j]);
+    acc += fp16_to_float(load_u16(w)) * fp16_to_float(load_u16(x)) * static_cast<float>(s);
+  }
+  return acc;
+}
+
+[[maybe_unused]] float dot_f16_f32_scalar(const std::uint8_t* w, const float* x, int n) {
+  float acc = 0;
+  for (int i = 0; i < n; ++i) acc += fp16_to_float(load_u16(w + 2 * i)) * x[i];
+  return acc;
+}
+
+float dot_bf16_f32_scalar(const std::uint8_t* w, const float* x, int n) {
+  float acc = 0;
+  for (int i = 0; i < n; ++i) acc += bf16_to_float(load_u16(w + 2 * i)) * x[i];
+  return acc;
+}
+
+#ifdef GEARBOX_AVX2
+// ---- AVX2 block dot products: weights unpacked and multiplied in registers ----
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline __m256i nibbles(const std::uint8_t* qs) {  // 16 bytes -> 32 values 0..15
+  const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m256i b = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+  return _mm256_and_si256(b, _mm256_set1_epi8(0x0F));
+}
+
+inline __m256 mul_sum_i8(__m256i x, __m256i y) {  // signed x signed, 32 pairs -> 8 float sums
+  const __m256i ax = _mm256_sign_epi8(x, x);
+  const __m256i sy = _mm256_sign_epi8(y, x);
+  const __m256i dot = _mm256_maddubs_epi16(ax, sy);
+  return _mm256_cvtepi32_ps(_mm256_madd_epi16(dot, _mm256_set1_epi16(1)));
+}
+
+inline __m256 mul_sum_u8_i8(__m256i u, __m256i s) {  // unsigned x signed
+  const __m256i dot = _mm256_maddubs_epi16(u, s);
+  return _mm256_cvtepi32_ps(_mm256_madd_epi16(dot, _mm256_set1_epi16(1)));
+}
+
+inline float f16(const std::uint8_t* p) {
+  return _cvtsh_ss(load_u16(p));
+}
+
+float dot_q4_0_q8_0(const std::uint8_t* w, const std::uint8_t* x, int nb) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int b = 0; b < nb; ++b, w += 18, x += kQ8_0Bytes) {
+    const __m256 d = _mm256_set1_ps(f16(w) * f16(x));
+    const __m256i q = _mm256_sub_epi8(nibbles(w + 2), _mm256_set1_epi8(8));
+    const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 2));
+    acc = _mm256_fmadd_ps(d, mul_sum_i8(q, y), acc);
+  }
+  return hsum(acc);
+}
+
+float dot_q4_1_q8_1(const std::uint8_t* w, const std::uint8_t* x, int nb) {
+  __m256 acc = _mm256_setzero_ps();
+  float summs = 0;
+  for (int b = 0; b < nb; ++b, w += 20, x += kQ8_1Bytes) {
+    summs += f16(w + 2) * f16(x + 2);
+    const __m256 d = _mm256_set1_ps(f16(w) * f16(x));
+    const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 4));
+    acc = _mm256_fmadd_ps(d, mul_sum_u8_i8(nibbles(w + 4), y), acc);
+  }
+  return hsum(acc) + summs;
+}
+
+// Four activation rows against one Q4_1 weight row: the weights are unpacked once per block.
+void dot_q4_1_q8_1_x4(const std::uint8_t* w, const std::uint8_t* x, std::size_t xstride, int nb,
+                      float* out) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  const std::uint8_t *x0 = x, *x1 = x + xstride, *x2 = x + 2 * xstride, *x3 = x + 3 * xstride;
+  for (int b = 0; b < nb; ++b, w += 20) {
+    const std::size_t o = static_cast<std::size_t>(b) * kQ8_1Bytes;
+    const float dw = f16(w), mw = f16(w + 2);
+    const __m256i q = nibbles(w + 4);
+    auto step = [&](const std::uint8_t* xb, __m256& acc, float& s) {
+      s += mw * f16(xb + 2);
+      const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 4));
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * f16(xb)), mul_sum_u8_i8(q, y), acc);
+    };
+    step(x0 + o, acc0, s0);
+    step(x1 + o, acc1, s1);
+    step(x2 + o, acc2, s2);
+    step(x3 + o, acc3, s3);
+  }
+  out[0] = hsum(acc0) + s0;
+  out[1] = hsum(acc1) + s1;
+  out[2] = hsum(acc2) + s2;
+  out[3] = hsum(acc3) + s3;
+}
+
+float dot_q8_0_q8_0(const std::uint8_t* w, const std::uint8_t* x, int nb) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int b = 0; b < nb; ++b, w += 34, x += kQ8_0Bytes) {
+    const __m256 d = _mm256_set1_ps(f16(w) * f16(x));
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2));
+    const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 2));
+    acc = _mm256_fmadd_ps(d, mul_sum_i8(q, y), acc);
+  }
+  return hsum(acc);
+}
+
+float dot_f16_f32(const std::uint8_t* w, const float* x, int n) {
+  __m256 acc = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 wv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * i)));
+    acc = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + i), acc);
+  }
+  float s = hsum(acc);
+  for (; i < n; ++i) s += fp16_to_float(load_u16(w + 2 * i)) * x[i];
+  return s;
+}
+#endif
+
+// One weight row r against activation row t (fast path).
+inline float row_dot(const WeightMatrix& w, int r, const std::uint8_t* q, const float* xf,
+                     int cols) {
+  const std::uint8_t* wr = w.data + static_cast<std::size_t>(r) * w.row_bytes;
+  const int nb = cols / 32;
+  switch (w.type) {
+#ifdef GEARBOX_AVX2
+    case TensorType::kQ4_0:
+      return dot_q4_0_q8_0(wr, q, nb);
+    case TensorType::kQ4_1:
+      return dot_q4_1_q8_1(wr, q, nb);
+    case TensorType::kQ8_0:
+      return dot_q8_0_q8_0(wr, q, nb);
+    case TensorType::kF16:
+      return dot_f16_f32(wr, xf, cols);
+#else
+    case TensorType::kQ4_0:
+      return dot_q4_0_q8_0_scalar(wr, q, nb);
+    case TensorType::kQ4_1:
+      return dot_q4_1_q8_1_scalar(wr, q, nb);
+    case TensorType::kQ8_0:
+      return dot_q8_0_q8_0_scalar(wr, q, nb);
+    case TensorType::kF16:
+      return dot_f16_f32_scalar(wr, xf, cols);
+#endif
+    case TensorType::kF32:
+      return dot_f32(reinterpret_cast<const float*>(wr), xf, cols);
+    case TensorType::kBF16:
+      return dot_bf16_f32_scalar(wr, xf, cols);
+    default:
+      return 0;
+  }
+}
+
+}  // namespace
+
+WeightMatrix weight_matrix(const GgufTensor& t) {
+  if (t.dims.size() > 2 && t.n_rows() != t.dims[1])
+    throw Error::input("weight tensor is not 2-D").field(t.name);
+  switch (t.type()) {
+    case TensorType::kF32:
+    case TensorType::kF16:
+    case TensorType::kBF16:
+    case TensorType::kQ4_0:
+    case TensorType::kQ4_1:
+    case TensorType::kQ8_0:
+      break;
+    default:
+      throw Error::input("tensor type not supported by the matrix kernels")
+          .field(t.name)
+          .expected("f32, f16, bf16, q4_0, q4_1 or q8_0")
+          .found(tensor_type_name(t.type_id));
+  }
+  if (t.row_len() > (1u << 20) || t.n_rows() > (1u << 24))
+    throw Error::input("weight matrix too large").field(t.name);
+  WeightMatrix w;
+  w.type = t.type();
+  w.data = t.data;
+  w.cols = static_cast<int>(t.row_len());
+  w.rows = static_cast<int>(t.n_rows());
+  w.row_bytes = tensor_bytes(w.type, static_cast<std::size_t>(w.cols));
+  return w;
+}
+
+const std::uint8_t* Activations::q8_0() {
+  if (q8_0_.empty()) {
+    const std::size_t rb = static_cast<std::size_t>(cols_ / 32) * kQ8_0Bytes;
+    q8_0_.resize(rb * static_cast<std::size_t>(n_));
+    for (int t = 0; t < n_; ++t)
+      quantize_row_q8_0(x_ + static_cast<std::size_t>(t) * cols_, q8_0_.data() + rb * t, cols_);
+  }
+  return q8_0_.data();
+}
+
+const std::uint8_t* Activations::q8_1() {
+  if (q8_1_.empty()) {
+    const std::size_t rb = static_cast<std::size_t>(cols_ / 32) * kQ8_1Bytes;
+    q8_1_.resize(rb * static_cast<std::size_t>(n_));
+    for (int t = 0; t < n_; ++t)
+      quantize_row_q8_1(x_ + static_cast<std::size_t>(t) * cols_, q8_1_.data() + rb * t, cols_);
+  }
+  return q8_1_.data();
+}
+
+void matmul(const WeightMatrix& w, Activations& x, float* y) {
+  if (x.cols() != w.cols) throw Error::usage("matmul: activation width does not match the weights");
+  const int n = x.n(), rows = w.rows, cols = w.cols;
+  const int fmt = act_format(w.type);
+  const std::uint8_t* q = fmt == 80 ? x.q8_0() : fmt == 81 ? x.q8_1() : nullptr;
+  const std::size_t qrow = fmt == 80 ? static_cast<std::size_t>(cols / 32) * kQ8_0Bytes
+                                     : static_cast<std::size_t>(cols / 32) * kQ8_1Bytes;
+  const float* xf = x.data();
+  constexpr int kRowTile = 16;
+  const int tiles = (rows + kRowTile - 1) / kRowTile;
+#pragma omp parallel for schedule(static)
+  for (int tile = 0; tile < tiles; ++tile) {
+    const int r0 = tile * kRowTile, r1 = std::min(rows, r0 + kRowTile);
+    for (int r = r0; r < r1; ++r) {
+      int t = 0;
+#ifdef GEARBOX_AVX2
+      if (w.type == TensorType::kQ4_1) {
+        float out[4];
+        const std::uint8_t* wr = w.data + static_cast<std::size_t>(r) * w.row_bytes;
+        for (; t + 4 <= n; t += 4) {
+          dot_q4_1_q8_1_x4(wr, q + qrow * t, qrow, cols / 32, out);
+          for (int k = 0; k < 4; ++k) y[static_cast<std::size_t>(t + k) * rows + r] = out[k];
+        }
+      }
+#endif
+      for (; t < n; ++t)
+        y[static_cast<std::size_t>(t) * rows + r] = row_dot(
+            w, r, q ? q + qrow * t : nullptr, xf + static_cast<std::size_t>(t) * cols, cols);
+    }
+  }
+}
+
+void matmul_reference(const WeightMatrix& w, const float* x, int n, float* y) {
+  std::vector<float> row(static_cast<std::size_t>(w.cols));
+  for (int r = 0; r < w.rows; ++r) {
+    dequantize_row(w.type, w.data + static_cast<std::size_t>(r) * w.row_bytes, row.data(), w.cols);
+    for (int t = 0; t < n; ++t) {
+      double s = 0;
+      for (int c = 0; c < w.cols; ++c)
+        s += static_cast<double>(row[static_cast<std::size_t>(c)]) *
+             x[static_cast<std::size_t>(t) * w.cols + c];
+      y[static_cast<std::size_t>(t) * w.rows + r] = static_cast<float>(s);
+    }
+  }
+}
+
+void matmul_reference_q8(const WeightMatrix& w, const float* x, int n, float* y) {
+  const int fmt = act_format(w.type);
+  if (fmt == 0) {
+    matmul_reference(w, x, n, y);
+    return;
+  }
+  const int nb = w.cols / 32;
+  const std::size_t qrow = static_cast<std::size_t>(nb) * (fmt == 80 ? kQ8_0Bytes : kQ8_1Bytes);
+  std::vector<std::uint8_t> q(qrow);
+  for (int t = 0; t < n; ++t) {
+    const float* xr = x + static_cast<std::size_t>(t) * w.cols;
+    if (fmt == 80)
+      quantize_row_q8_0(xr, q.data(), w.cols);
+    else
+      quantize_row_q8_1(xr, q.data(), w.cols);
+    for (int r = 0; r < w.rows; ++r) {
+      const std::uint8_t* wr = w.data + static_cast<std::size_t>(r) * w.row_bytes;
+      float v = 0;
+      if (w.type == TensorType::kQ4_0)
+        v = dot_q4_0_q8_0_scalar(wr, q.data(), nb);
+      else if (w.type == TensorType::kQ4_1)
+        v = dot_q4_1_q8_1_scalar(wr, q.data(), nb);
+      else
+        v = dot_q8_0_q8_0_scalar(wr, q.data(), nb);
+      y[static_cast<std::size_t>(t) * w.rows + r] = v;
+    }
+  }
+}
+
+}  // namespace gearbox::serve

@@ -1,0 +1,306 @@
+#include "gearbox/serve/model/model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "gearbox/core/error.hpp"
+#include "gearbox/serve/gguf/gguf_file.hpp"
+#include "gearbox/serve/kernels/attention.hpp"
+#include "gearbox/serve/kernels/matmul.hpp"
+#include "gearbox/serve/kernels/ops.hpp"
+
+namespace gearbox::serve {
+
+struct LayerWeights {
+  std::vector<float> attn_norm, ffn_norm;
+  WeightMatrix wq, wk, wv, wo, w_gate, w_up, w_down;
+};
+
+struct ModelWeights {
+  const GgufTensor* token_embd = nullptr;
+  std::size_t embd_row_bytes = 0;
+  std::vector<float> output_norm;
+  WeightMatrix output;
+  std::vector<LayerWeights> layers;
+};
+
+struct ForwardScratch {
+  std::vector<float> x, xn, q, k, v, att, tmp, gate, up, logits_in;
+  std::vector<std::int32_t> pos;
+  std::vector<float> row_weights;
+};
+
+struct Model::Step {
+  SeqId seq;
+  std::span<const std::int32_t> tokens;
+  const RopeSpec* rope;
+};
+
+namespace {
+
+std::vector<float> norm_vector(const GgufFile& f, const std::string& name, int n) {
+  const GgufTensor& t = f.tensor(name);
+  if (t.n_elements != static_cast<std::uint64_t>(n))
+    throw Error::input("norm weight has the wrong size")
+        .at(f.origin())
+        .field(name)
+        .expected(std::to_string(n))
+        .found(std::to_string(t.n_elements));
+  std::vector<float> out(static_cast<std::size_t>(n));
+  dequantize_row(t.type(), t.data, out.data(), n);
+  return out;
+}
+
+WeightMatrix matrix(const GgufFile& f, const std::string& name, int rows, int cols) {
+  const GgufTensor& t = f.tensor(name);
+  if (t.dims.size() != 2 || t.dims[0] != static_cast<std::uint64_t>(cols) ||
+      t.dims[1] != static_cast<std::uint64_t>(rows))
+    throw Error::input("weight has the wrong shape")
+        .at(f.origin())
+        .field(name)
+        .expected("[" + std::to_string(cols) + ", " + std::to_string(rows) + "]")
+        .found(t.dims.size() == 2
+                   ? "[" + std::to_string(t.dims[0]) + ", " + std::to_string(t.dims[1]) + "]"
+                   : std::to_string(t.dims.size()) + " dims");
+  try {
+    return weight_matrix(t);
+  } catch (Error& e) {
+    e.at(f.origin());
+    throw;
+  }
+}
+
+}  // namespace
+
+Model::~Model() = default;
+
+std::shared_ptr<Model> Model::load(const std::filesystem::path& path) {
+  return from_gguf(GgufFile::open(path));
+}
+
+std::shared_ptr<Model> Model::from_gguf(std::shared_ptr<const GgufFile> file) {
+  std::shared_ptr<Model> m(new Model());
+  const GgufFile& f = *file;
+  m->file_ = std::move(file);
+  m->cfg_ = read_model_config(f);
+  const ModelConfig& c = m->cfg_;
+  m->rope_ = default_rope(c);
+  m->tokenizer_ = Tokenizer::from_gguf(f);
+  if (m->tokenizer_->n_vocab() != c.n_vocab)
+    throw Error::input("vocabulary size differs from the model's")
+        .at(f.origin())
+        .field("llama.vocab_size")
+        .expected(std::to_string(m->tokenizer_->n_vocab()))
+        .found(std::to_string(c.n_vocab));
+  auto w = std::make_unique<ModelWeights>();
+  w->token_embd = &f.tensor("token_embd.weight");
+  {
+    const auto& t = *w->token_embd;
+    if (t.dims.size() != 2 || t.dims[0] != static_cast<std::uint64_t>(c.n_embd) ||
+        t.dims[1] != static_cast<std::uint64_t>(c.n_vocab))
+      throw Error::input("token embedding has the wrong shape").at(f.origin()).field(t.name);
+    (void)weight_matrix(t);  // type check
+    w->embd_row_bytes = tensor_bytes(t.type(), static_cast<std::size_t>(c.n_embd));
+  }
+  w->output_norm = norm_vector(f, "output_norm.weight", c.n_embd);
+  w->output = c.tied_embeddings ? matrix(f, "token_embd.weight", c.n_vocab, c.n_embd)
+                                : matrix(f, "output.weight", c.n_vocab, c.n_embd);
+  for (int l = 0; l < c.n_layer; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    LayerWeights L;
+    L.attn_norm = norm_vector(f, p + "attn_norm.weight", c.n_embd);
+    L.ffn_norm = norm_vector(f, p + "ffn_norm.weight", c.n_embd);
+    L.wq = matrix(f, p + "attn_q.weight", c.q_dim(), c.n_embd);
+    L.wk = matrix(f, p + "attn_k.weight", c.kv_dim(), c.n_embd);
+    L.wv = matrix(f, p + "attn_v.weight", c.kv_dim(), c.n_embd);
+    L.wo = matrix(f, p + "attn_output.weight", c.n_embd, c.q_dim());
+    L.w_gate = matrix(f, p + "ffn_gate.weight", c.n_ff, c.n_embd);
+    L.w_up = matrix(f, p + "ffn_up.weight", c.n_ff, c.n_embd);
+    L.w_down = matrix(f, p + "ffn_down.weight", c.n_embd, c.n_ff);
+    for (const WeightMatrix* wm : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
+      if (wm->type != TensorType::kF32 && wm->type != TensorType::kF16 &&
+          wm->type != TensorType::kBF16 && wm->cols % 32 != 0)
+        throw Error::input("quantized weight width not a multiple of 32").at(f.origin()).field(p);
+    w->layers.push_back(std::move(L));
+  }
+  m->w_ = std::move(w);
+  m->scratch_ = std::make_unique<ForwardScratch>();
+  return m;
+}
+
+std::size_t Model::weight_bytes_per_token() const {
+  std::size_t b =
+      w_->embd_row_bytes + static_cast<std::size_t>(w_->output.rows) * w_->output.row_bytes;
+  for (const auto& L : w_->layers)
+    for (const WeightMatrix* wm : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
+      b += static_cast<std::size_t>(wm->rows) * wm->row_bytes;
+  return b;
+}
+
+void Model::prefill(KvCache& cache, SeqId seq, std::span<const std::int32_t> tokens,
+                    std::span<float> logits, bool all_logits, const RopeSpec* rope) {
+  if (tokens.empty()) throw Error::usage("prefill: no tokens");
+  const Step step{seq, tokens, rope};
+  forward(cache, std::span<const Step>(&step, 1), logits, all_logits);
+}
+
+void Model::decode(KvCache& cache, std::span<const DecodeItem> batch, std::span<float> logits) {
+  std::vector<Step> steps;
+  steps.reserve(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j)
+      if (batch[j].seq == batch[i].seq)
+        throw Error::usage("decode: a sequence appears twice in the batch");
+    steps.push_back(
+        Step{batch[i].seq, std::span<const std::int32_t>(&batch[i].token, 1), batch[i].rope});
+  }
+  forward(cache, steps, logits, false);
+}
+
+void Model::forward(KvCache& cache, std::span<const Step> steps, std::span<float> logits,
+                    bool all_logits) {
+  const ModelConfig& c = cfg_;
+  ForwardScratch& s = *scratch_;
+  std::size_t T = 0;
+  for (const auto& st : steps) {
+    for (const auto t : st.tokens)
+      if (t < 0 || t >= c.n_vocab)
+        throw Error::input("token id out of range")
+            .field("token")
+            .expected("0.." + std::to_string(c.n_vocab - 1))
+            .found(std::to_string(t));
+    T += st.tokens.size();
+  }
+  if (T == 0) return;
+  const std::size_t n_out = all_logits ? T : steps.size();
+  if (logits.size() < n_out * static_cast<std::size_t>(c.n_vocab))
+    throw Error::usage("logits buffer too small")
+        .expected(std::to_string(n_out * c.n_vocab))
+        .found(std::to_string(logits.size()));
+
+  // Positions from the cache (each begin() is undone if a later one refuses).
+  s.pos.resize(T);
+  {
+    std::size_t off = 0, begun = 0;
+    try {
+      for (const auto& st : steps) {
+        cache.begin(st.seq, static_cast<int>(st.tokens.size()),
+                    std::span<std::int32_t>(s.pos.data() + off, st.tokens.size()));
+        off += st.tokens.size();
+        ++begun;
+      }
+    } catch (...) {
+      for (std::size_t i = 0; i < begun; ++i)
+        cache.abort(steps[i].seq, static_cast<int>(steps[i].tokens.size()));
+      throw;
+    }
+  }
+
+  try {
+    run_layers(cache, steps, logits, all_logits, T, n_out);
+  } catch (...) {
+    for (const auto& st : steps) cache.abort(st.seq, static_cast<int>(st.tokens.size()));
+    throw;
+  }
+  for (const auto& st : steps) cache.commit(st.seq, static_cast<int>(st.tokens.size()));
+}
+
+void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<float> logits,
+                       bool all_logits, std::size_t T, std::size_t n_out) {
+  const ModelConfig& c = cfg_;
+  ForwardScratch& s = *scratch_;
+  const std::size_t E = static_cast<std::size_t>(c.n_embd),
+                    QD = static_cast<std::size_t>(c.q_dim()),
+                    KD = static_cast<std::size_t>(c.kv_dim()), F = static_cast<std::size_t>(c.n_ff);
+  s.x.resize(T * E);
+  s.xn.resize(T * E);
+  s.q.resize(T * QD);
+  s.k.resize(T * KD);
+  s.v.resize(T * KD);
+  s.att.resize(T * QD);
+  s.tmp.resize(T * E);
+  s.gate.resize(T * F);
+  s.up.resize(T * F);
+
+  {
+    std::size_t i = 0;
+    for (const auto& st : steps)
+      for (const auto t : st.tokens)
+        dequantize_row(w_->token_embd->type(),
+                       w_->token_embd->data + static_cast<std::size_t>(t) * w_->embd_row_bytes,
+                       s.x.data() + (i++) * E, c.n_embd);
+  }
+  const AttentionShape shape{c.n_head, c.n_head_kv, c.head_dim,
+                             1.0f / std::sqrt(static_cast<float>(c.head_dim))};
+  const bool want_w = cache.wants_attention();
+
+  for (int l = 0; l < c.n_layer; ++l) {
+    const LayerWeights& L = w_->layers[static_cast<std::size_t>(l)];
+    for (std::size_t i = 0; i < T; ++i)
+      rmsnorm(s.x.data() + i * E, L.attn_norm.data(), c.n_embd, c.rms_eps, s.xn.data() + i * E);
+    {
+      Activations a(s.xn.data(), static_cast<int>(T), c.n_embd);
+      matmul(L.wq, a, s.q.data());
+      matmul(L.wk, a, s.k.data());
+      matmul(L.wv, a, s.v.data());
+    }
+    std::size_t off = 0;
+    for (const auto& st : steps) {
+      const RopeSpec& rope = st.rope ? *st.rope : rope_;
+      const std::size_t n = st.tokens.size();
+      for (std::size_t i = off; i < off + n; ++i) {
+        apply_rope(rope, s.q.data() + i * QD, c.n_head, s.pos[i]);
+        apply_rope(rope, s.k.data() + i * KD, c.n_head_kv, s.pos[i]);
+      }
+      cache.write(l, st.seq, static_cast<int>(n), s.k.data() + off * KD, s.v.data() + off * KD);
+      const KvView view = cache.read(l, st.seq);
+      float* rw = nullptr;
+      if (want_w) {
+        s.row_weights.assign(static_cast<std::size_t>(view.n_rows()), 0.0f);
+        rw = s.row_weights.data();
+      }
+      attention(shape, s.q.data() + off * QD, static_cast<int>(n), view, s.att.data() + off * QD,
+                rw);
+      if (want_w) cache.observe_attention(l, st.seq, s.row_weights);
+      off += n;
+    }
+    {
+      Activations a(s.att.data(), static_cast<int>(T), c.q_dim());
+      matmul(L.wo, a, s.tmp.data());
+    }
+    for (std::size_t i = 0; i < T * E; ++i) s.x[i] += s.tmp[i];
+    for (std::size_t i = 0; i < T; ++i)
+      rmsnorm(s.x.data() + i * E, L.ffn_norm.data(), c.n_embd, c.rms_eps, s.xn.data() + i * E);
+    {
+      Activations a(s.xn.data(), static_cast<int>(T), c.n_embd);
+      matmul(L.w_gate, a, s.gate.data());
+      matmul(L.w_up, a, s.up.data());
+    }
+    swiglu(s.gate.data(), s.up.data(), T * F);
+    {
+      Activations a(s.gate.data(), static_cast<int>(T), c.n_ff);
+      matmul(L.w_down, a, s.tmp.data());
+    }
+    for (std::size_t i = 0; i < T * E; ++i) s.x[i] += s.tmp[i];
+  }
+
+  // Final norm on the rows whose logits are wanted, then the output projection.
+  s.logits_in.resize(n_out * E);
+  if (all_logits) {
+    for (std::size_t i = 0; i < T; ++i)
+      rmsnorm(s.x.data() + i * E, w_->output_norm.data(), c.n_embd, c.rms_eps,
+              s.logits_in.data() + i * E);
+  } else {
+    std::size_t off = 0;
+    for (std::size_t k = 0; k < steps.size(); ++k) {
+      off += steps[k].tokens.size();
+      rmsnorm(s.x.data() + (off - 1) * E, w_->output_norm.data(), c.n_embd, c.rms_eps,
+              s.logits_in.data() + k * E);
+    }
+  }
+  Activations a(s.logits_in.data(), static_cast<int>(n_out), c.n_embd);
+  matmul(w_->output, a, logits.data());
+}
+
+}  // namespace gearbox::serve

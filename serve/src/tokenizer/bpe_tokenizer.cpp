@@ -1,0 +1,225 @@
+#include "bpe_tokenizer.hpp"
+
+#include <limits>
+
+#include "gearbox/core/error.hpp"
+#include "utf8.hpp"
+
+namespace gearbox::serve {
+
+namespace {
+constexpr std::int32_t kTypeControl = 3, kTypeUnused = 5;
+
+// Byte-level pieces: the pre-split of GPT-2's pattern
+//   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+// over code points `cp` (byte offsets `at`), calling emit(begin, end) in code point indices.
+template <class Emit>
+void gpt2_split(const std::vector<std::uint32_t>& cp, Emit emit) {
+  const std::size_t n = cp.size();
+  auto L = [&](std::size_t i) { return i < n && utf8::is_letter(cp[i]); };
+  auto N = [&](std::size_t i) { return i < n && utf8::is_number(cp[i]); };
+  auto S = [&](std::size_t i) { return i < n && utf8::is_space(cp[i]); };
+  auto other = [&](std::size_t i) { return i < n && !L(i) && !N(i) && !S(i); };
+  std::size_t i = 0;
+  while (i < n) {
+    const std::uint32_t c = cp[i];
+    if (c == '\'' && i + 1 < n) {
+      const std::uint32_t a = cp[i + 1], b = i + 2 < n ? cp[i + 2] : 0;
+      std::size_t len = 0;
+      if (a == 's' || a == 't' || a == 'm' || a == 'd')
+        len = 2;
+      else if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l'))
+        len = 3;
+      if (len) {
+        emit(i, i + len);
+        i += len;
+        continue;
+      }
+    }
+    const std::size_t j = (c == ' ') ? i + 1 : i;  // optional leading space
+    if (L(j)) {
+      std::size_t k = j;
+      while (L(k)) ++k;
+      emit(i, k);
+      i = k;
+      continue;
+    }
+    if (N(j)) {
+      std::size_t k = j;
+      while (N(k)) ++k;
+      emit(i, k);
+      i = k;
+      continue;
+    }
+    if (other(j)) {
+      std::size_t k = j;
+      while (other(k)) ++k;
+      emit(i, k);
+      i = k;
+      continue;
+    }
+    // Whitespace run: leave its last character to the next piece when one follows.
+    std::size_t k = i;
+    while (S(k)) ++k;
+    if (k == i) k = i + 1;  // cannot happen (c is space here), guard anyway
+    if (k < n && k - i > 1) --k;
+    emit(i, k);
+    i = k;
+  }
+}
+}  // namespace
+
+BpeTokenizer::BpeTokenizer(std::vector<std::string> pieces, std::vector<std::int32_t> types,
+                           const std::vector<std::string>& merges, bool split_digits,
+                           const std::string& origin)
+    : split_digits_(split_digits) {
+  pieces_ = std::move(pieces);
+  token_type_ = std::move(types);
+  index_.reserve(pieces_.size());
+  for (std::size_t i = 0; i < pieces_.size(); ++i)
+    index_.emplace(pieces_[i], static_cast<std::int32_t>(i));
+  merge_rank_.reserve(merges.size());
+  for (std::size_t r = 0; r < merges.size(); ++r) {
+    const auto sp = merges[r].find(' ', 1);
+    if (sp == std::string::npos || sp + 1 >= merges[r].size())
+      throw Error::input("malformed BPE merge")
+          .at(origin)
+          .field("tokenizer.ggml.merges[" + std::to_string(r) + "]")
+          .expected("\"left right\"")
+          .found("\"" + merges[r].substr(0, 40) + "\"");
+    merge_rank_.emplace(merges[r], static_cast<int>(r));
+  }
+  // GPT-2's byte-to-unicode table: printable bytes stand for themselves, the others for 256+.
+  std::uint32_t next = 256;
+  for (int b = 0; b < 256; ++b) {
+    const bool printable =
+        (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+    const std::uint32_t cp = printable ? static_cast<std::uint32_t>(b) : next++;
+    utf8::append(byte_to_cp_[b], cp);
+    cp_to_byte_[cp] = static_cast<std::uint8_t>(b);
+  }
+  index_pieces();
+}
+
+void BpeTokenizer::encode_word(std::string_view word, std::vector<std::int32_t>& out) const {
+  // Merging is quadratic in the word length: cut pathological words (megabytes without a
+  // space) into 1 KiB pieces at character boundaries so encoding stays linear in the text.
+  constexpr std::size_t kMaxWord = 1024;
+  while (word.size() > kMaxWord) {
+    std::size_t cut = kMaxWord;
+    while (cut > 0 && (static_cast<unsigned char>(word[cut]) & 0xC0) == 0x80) --cut;
+    if (cut == 0) cut = kMaxWord;
+    encode_word(word.substr(0, cut), out);
+    word.remove_prefix(cut);
+  }
+  // Symbols: the byte-level characters of the word, merged pairwise by lowest rank.
+  std::vector<std::string> sym;
+  sym.reserve(word.size());
+  for (const char c : word) sym.push_back(byte_to_cp_[static_cast<unsigned char>(c)]);
+  {
+    std::string whole;
+    for (const auto& s : sym) whole += s;
+    if (auto it = index_.find(whole); it != index_.end()) {
+      out.push_back(it->second);
+      return;
+    }
+  }
+  while (sym.size() > 1) {
+    int best = std::numeric_limits<int>::max();
+    std::size_t at = 0;
+    std::string key;
+    for (std::size_t i = 0; i + 1 < sym.size(); ++i) {
+      key.assign(sym[i]).append(" ").append(sym[i + 1]);
+      auto it = merge_rank_.find(key);
+      if (it != merge_rank_.end() && it->second < best) {
+        best = it->second;
+        at = i;
+      }
+    }
+    if (best == std::numeric_limits<int>::max()) break;
+    sym[at] += sym[at + 1];
+    sym.erase(sym.begin() + static_cast<std::ptrdiff_t>(at) + 1);
+  }
+  for (const auto& s : sym) {
+    auto it = index_.find(s);
+    if (it != index_.end()) {
+      out.push_back(it->second);
+      continue;
+    }
+    // Not in the vocabulary (should not happen with a complete byte alphabet): per character.
+    for (std::size_t i = 0; i < s.size();) {
+      const std::size_t n = utf8::seq_len(s, i);
+      auto c = index_.find(s.substr(i, n));
+      if (c != index_.end()) out.push_back(c->second);
+      i += n;
+    }
+  }
+}
+
+void BpeTokenizer::encode_fragment(std::string_view text, std::vector<std::int32_t>& out) const {
+  std::vector<std::uint32_t> cp;
+  std::vector<std::size_t> at;
+  for (std::size_t i = 0; i < text.size();) {
+    cp.push_back(utf8::code_point(text, i));
+    at.push_back(i);
+    i += utf8::seq_len(text, i);
+  }
+  at.push_back(text.size());
+  auto run = [&](std::size_t b, std::size_t e) {  // code point range [b, e) through GPT-2 split
+    std::vector<std::uint32_t> sub(cp.begin() + static_cast<std::ptrdiff_t>(b),
+                                   cp.begin() + static_cast<std::ptrdiff_t>(e));
+    gpt2_split(sub, [&](std::size_t x, std::size_t y) {
+      encode_word(text.substr(at[b + x], at[b + y] - at[b + x]), out);
+    });
+  };
+  if (!split_digits_) {
+    run(0, cp.size());
+    return;
+  }
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < cp.size(); ++i) {
+    if (!utf8::is_number(cp[i])) continue;
+    if (i > start) run(start, i);
+    encode_word(text.substr(at[i], at[i + 1] - at[i]), out);
+    start = i + 1;
+  }
+  if (start < cp.size()) run(start, cp.size());
+}
+
+std::vector<std::int32_t> BpeTokenizer::encode(std::string_view text, bool add_bos,
+                                               bool parse_special) const {
+  std::vector<std::int32_t> out;
+  if (add_bos && bos_ >= 0) out.push_back(bos_);
+  if (!parse_special) {
+    encode_fragment(text, out);
+    return out;
+  }
+  for (const auto& [frag, id] : split_special(text)) {
+    if (id >= 0)
+      out.push_back(id);
+    else
+      encode_fragment(frag, out);
+  }
+  return out;
+}
+
+std::string BpeTokenizer::token_bytes(std::int32_t id) const {
+  const std::string& p = piece(id);
+  const auto type = token_type_[static_cast<std::size_t>(id)];
+  if (type == kTypeControl || type == kTypeUnused) return "";
+  std::string out;
+  out.reserve(p.size());
+  for (std::size_t i = 0; i < p.size();) {
+    const std::uint32_t cp = utf8::code_point(p, i);
+    const std::size_t n = utf8::seq_len(p, i);
+    auto it = cp_to_byte_.find(cp);
+    if (it != cp_to_byte_.end())
+      out += static_cast<char>(it->second);
+    else
+      out.append(p, i, n);  // user-defined tokens may hold plain text
+    i += n;
+  }
+  return out;
+}
+
+}  // namespace gearbox::serve
