@@ -16,7 +16,6 @@ namespace gearbox::serve {
 
 namespace {
 
-
 // Which 8-bit activation format a weight type multiplies with (0: floats).
 int act_format(TensorType t) {
   switch (t) {

@@ -11,12 +11,6 @@
 
 namespace gearbox::serve {
 
-namespace {
-void store_u16(std::uint8_t* p, std::uint16_t v) {
-  std::memcpy(p, &v, 2);
-}
-}  // namespace
-
 void dequantize_row(TensorType type, const std::uint8_t* src, float* dst, int n) {
   switch (type) {
     case TensorType::kF32:

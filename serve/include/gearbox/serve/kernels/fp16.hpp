@@ -12,7 +12,9 @@ inline std::uint16_t load_u16(const std::uint8_t* p) {
   std::memcpy(&v, p, 2);
   return v;
 }
-inline void store_u16(std::uint8_t* p, std::uint16_t v) { std::memcpy(p, &v, 2); }
+inline void store_u16(std::uint8_t* p, std::uint16_t v) {
+  std::memcpy(p, &v, 2);
+}
 
 // fp16 bits -> float.
 inline float fp16_to_float(std::uint16_t h) {
