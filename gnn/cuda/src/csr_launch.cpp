@@ -1,0 +1,62 @@
+// Launch shape of the CUDA CSR SpMM from the width and the degree distribution.
+#include "gearbox/gnn/cuda/csr_launch.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "gearbox/core/error.hpp"
+
+namespace gearbox::gnn::cuda {
+
+namespace {
+
+int next_pow2(int v) {
+  int p = 1;
+  while (p < v) p *= 2;
+  return p;
+}
+
+}  // namespace
+
+CsrShape csr_shape(int f, bool vec4_ok) {
+  if (f < 1)
+    throw Error::usage("feature width must be at least 1").field("dim").found(std::to_string(f));
+  CsrShape s;
+  s.vec = vec4_ok && f % 4 == 0 ? 4 : 1;
+  const int need = (f + s.vec - 1) / s.vec;  // vectors per row
+  s.lanes = std::clamp(next_pow2(need), 4, 32);
+  if (s.lanes == 32) s.chunks = need > 64 ? 4 : need > 32 ? 2 : 1;
+  s.slabs = (need + s.lanes * s.chunks - 1) / (s.lanes * s.chunks);
+  return s;
+}
+
+CsrLaunch plan_csr_launch(const Csr& a, int sm_count) {
+  CsrLaunch p;
+  p.rows = a.rows;
+  const double mean = a.rows > 0 ? static_cast<double>(a.nnz()) / a.rows : 0.0;
+  // Very short rows: a group walks several rows so that it has a few nonzeros to overlap, but
+  // only while enough groups remain in flight (64 warps per multiprocessor, up to 8 groups per
+  // warp at the narrowest widths).
+  const double groups_in_flight = static_cast<double>(std::max(1, sm_count)) * 64 * 8;
+  if (mean < 2 && a.rows >= 4 * groups_in_flight)
+    p.rows_per_group = 4;
+  else if (mean < 8 && a.rows >= 2 * groups_in_flight)
+    p.rows_per_group = 2;
+
+  // Long rows: the row pass stops after cap = max(256, 16 x mean degree) nonzeros, rounded up
+  // to a multiple of 32 (it stages column ids a warp-width at a time); the tail of a longer
+  // row becomes segments of at most cap nonzeros, each run by its own group.
+  const offset_t want = std::max<offset_t>(256, static_cast<offset_t>(std::ceil(16 * mean)));
+  p.cap = (want + 31) / 32 * 32;
+  for (index_t r = 0; r < a.rows; ++r) {
+    const offset_t b = a.rowptr[r], e = a.rowptr[r + 1];
+    if (e - b <= p.cap) continue;
+    p.long_rows.push_back(r);
+    for (offset_t s = b + p.cap; s < e; s += p.cap)
+      p.segments.push_back({r, s, std::min(e, s + p.cap)});
+  }
+  return p;
+}
+
+}  // namespace gearbox::gnn::cuda

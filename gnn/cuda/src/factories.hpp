@@ -1,0 +1,15 @@
+// Constructors of the CUDA kernels (each prepares its format on the device from a subgraph).
+#pragma once
+
+#include <memory>
+
+#include "gearbox/gnn/cuda/cuda_kernels.hpp"
+
+namespace gearbox::gnn::cuda::detail {
+
+std::unique_ptr<CudaKernel> make_csr(const Subgraph& s);
+std::unique_ptr<CudaKernel> make_cusparse(const Subgraph& s);
+std::unique_ptr<CudaKernel> make_tiles(const Subgraph& s);
+std::unique_ptr<CudaKernel> make_dense(const Subgraph& s, bool bf16);
+
+}  // namespace gearbox::gnn::cuda::detail

@@ -1,0 +1,42 @@
+// Column-compacted 16 x 8 tiles of a subgraph (TC-GNN's condensing, per row window).
+#include "gearbox/gnn/cuda/tile_plan.hpp"
+
+#include <algorithm>
+
+namespace gearbox::gnn::cuda {
+
+std::vector<index_t> window_columns(const Csr& a, index_t r0, index_t r1) {
+  std::vector<index_t> cols(a.col.begin() + a.rowptr[r0], a.col.begin() + a.rowptr[r1]);
+  std::sort(cols.begin(), cols.end());
+  cols.erase(std::unique(cols.begin(), cols.end()), cols.end());
+  return cols;
+}
+
+TilePlan plan_tiles(const Csr& a) {
+  TilePlan p;
+  p.rows = a.rows;
+  p.cols = a.cols;
+  const index_t windows = (a.rows + kTileRows - 1) / kTileRows;
+  p.window_ptr.reserve(static_cast<std::size_t>(windows) + 1);
+  for (index_t w = 0; w < windows; ++w) {
+    const index_t r0 = w * kTileRows, r1 = std::min<index_t>(a.rows, r0 + kTileRows);
+    const std::vector<index_t> cols = window_columns(a, r0, r1);
+    const offset_t first = p.window_ptr.back();
+    const offset_t ntiles = (static_cast<offset_t>(cols.size()) + kTileCols - 1) / kTileCols;
+    p.tile_col.resize(static_cast<std::size_t>(first + ntiles) * kTileCols, -1);
+    p.tile_val.resize(static_cast<std::size_t>(first + ntiles) * kTileRows * kTileCols, 0.0f);
+    std::copy(cols.begin(), cols.end(), p.tile_col.begin() + first * kTileCols);
+    for (index_t r = r0; r < r1; ++r)
+      for (offset_t k = a.rowptr[r]; k < a.rowptr[r + 1]; ++k) {
+        // Position of the column in the window's compacted list.
+        const auto pos = std::lower_bound(cols.begin(), cols.end(), a.col[k]) - cols.begin();
+        const offset_t tile = first + pos / kTileCols;
+        p.tile_val[static_cast<std::size_t>(tile) * kTileRows * kTileCols +
+                   static_cast<std::size_t>(r - r0) * kTileCols + pos % kTileCols] += a.val[k];
+      }
+    p.window_ptr.push_back(first + ntiles);
+  }
+  return p;
+}
+
+}  // namespace gearbox::gnn::cuda
