@@ -239,6 +239,11 @@ CompletionRequest parse_completion_request(std::string_view body, Endpoint endpo
         .at_offset("request body", e.byte > 0 ? e.byte - 1 : 0)
         .expected("one JSON object")
         .found(e.what());
+  } catch (const Json::exception& e) {  // e.g. out_of_range: a number beyond double
+    throw Error::input("malformed JSON")
+        .at_offset("request body", 0)
+        .expected("numbers within double range")
+        .found(e.what());
   }
   if (!doc.is_object()) wrong_type("(body)", "JSON object", doc);
 

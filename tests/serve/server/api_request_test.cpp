@@ -127,6 +127,7 @@ TEST(ApiRequest, NamesTheMessageFieldInChat) {
 TEST(ApiRequest, MalformedJsonAndInvalidUtf8GiveTheOffset) {
   EXPECT_EQ(error_field(R"({"prompt": "a",})"), "@15");
   EXPECT_EQ(error_field(""), "@0");
+  EXPECT_EQ(error_field(R"({"prompt":"a","max_tokens":1e999})"), "@0");
   EXPECT_EQ(error_field("{\"prompt\":\"a\xff\"}"), "@12");
   EXPECT_EQ(error_field("{\"prompt\":\"\xed\xa0\x80\"}"), "@11");  // a UTF-16 surrogate
 }

@@ -48,10 +48,10 @@ class FakeModelRunner final : public ModelRunner {
   std::string token_text(Token t) const override {
     return t >= 0 && t < 256 ? std::string(1, static_cast<char>(t)) : std::string();
   }
-  std::string chat_prompt(std::span<const ChatMessage> messages) const override {
-    std::string out;
-    for (const auto& m : messages) out += m.role + ": " + m.content + "\n";
-    return out + "assistant:";
+  std::vector<Token> encode_chat(std::span<const ChatMessage> messages) const override {
+    std::string text;
+    for (const auto& m : messages) text += m.role + ": " + m.content + "\n";
+    return encode(text + "assistant:", true);
   }
   bool is_end_of_generation(Token t) const override { return t == kFakeEos; }
 

@@ -1,7 +1,9 @@
 // The seam between the server's scheduler and an inference engine. The scheduler decides which
 // tokens run; a ModelRunner only executes them (prefill a chunk of one sequence, one batched
 // decode step), samples each sequence's next token with that sequence's own sampler, and owns
-// the model's vocabulary. All calls come from the scheduler's one thread.
+// the model's vocabulary. The const methods may be called from any thread at any time (HTTP
+// handlers tokenize); the sequence methods (open/prefill/decode/close) only from the
+// scheduler's one thread.
 #pragma once
 
 #include <cstddef>
@@ -64,9 +66,9 @@ class ModelRunner {
   virtual std::vector<Token> encode(std::string_view text, bool add_bos) const = 0;
   // The bytes token `t` stands for (may be part of a UTF-8 character).
   virtual std::string token_text(Token t) const = 0;
-  // The prompt text the model's chat template makes of `messages`, ending where the assistant's
-  // reply begins.
-  virtual std::string chat_prompt(std::span<const ChatMessage> messages) const = 0;
+  // The prompt tokens the model's chat template makes of `messages` (BOS and special tokens
+  // included as the template wants), ending where the assistant's reply begins.
+  virtual std::vector<Token> encode_chat(std::span<const ChatMessage> messages) const = 0;
   // True for tokens that end generation (EOS, end-of-turn).
   virtual bool is_end_of_generation(Token t) const = 0;
 

@@ -1,0 +1,55 @@
+// ApiServer: the OpenAI-compatible HTTP front end (cpp-httplib) over a BatchScheduler.
+//   POST /v1/completions, /v1/chat/completions   (JSON, or SSE with "stream": true)
+//   GET  /v1/models, /health, /metrics            (Prometheus text format)
+// Bad requests get 400 naming the field, unknown models 404, oversized bodies 413, a full
+// queue 429 with Retry-After. A streaming client that disconnects has its sequence cancelled
+// and its KV blocks freed at the scheduler's next step.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "gearbox/serve/server/metrics.hpp"
+#include "gearbox/serve/server/model_runner.hpp"
+#include "gearbox/serve/server/scheduler.hpp"
+
+namespace gearbox::serve::server {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;                        // 0: any free port (see ApiServer::port())
+  std::size_t http_threads = 0;           // 0: max_running + max_queue + 32
+  std::size_t max_body_bytes = 1u << 20;  // larger bodies get 413
+  std::string model_name;                 // served name; "" = the runner's name()
+  std::size_t default_max_tokens = 16;    // /v1/completions without max_tokens (as OpenAI)
+  SchedulerOptions scheduler;
+};
+
+class ApiServer {
+ public:
+  // `runner` must outlive the server. Throws Error::usage on bad scheduler options.
+  ApiServer(ModelRunner& runner, ServerOptions options);
+  ~ApiServer();
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Binds host:port and serves on background threads; returns the bound port. Throws
+  // Error::runtime when the address cannot be bound. Ignores SIGPIPE process-wide (a client
+  // that hangs up must not kill the server).
+  int start();
+  // Stops accepting, cancels every request (their blocks are freed) and joins (idempotent).
+  void stop();
+  int port() const;
+  // The served model name.
+  const std::string& model_name() const;
+  MetricsRegistry& metrics();
+  const BatchScheduler& scheduler() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gearbox::serve::server

@@ -1,0 +1,277 @@
+#include "gearbox/serve/server/http_server.hpp"
+
+#include <atomic>
+#include <csignal>
+#include <ctime>
+#include <random>
+#include <thread>
+
+#include <sys/socket.h>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "gearbox/core/error.hpp"
+#include "gearbox/serve/server/api_request.hpp"
+#include "gearbox/serve/server/api_response.hpp"
+
+namespace gearbox::serve::server {
+namespace {
+
+using Json = nlohmann::json;
+
+void send_error(httplib::Response& res, int status, const std::string& message,
+                const std::string& type, const std::string& param = "") {
+  res.status = status;
+  res.set_content(error_body(message, type, param).dump(), "application/json");
+}
+
+}  // namespace
+
+struct ApiServer::Impl {
+  Impl(ModelRunner& r, ServerOptions o)
+      : runner(r),
+        opt(std::move(o)),
+        served_name(opt.model_name.empty() ? r.name() : opt.model_name),
+        serve_metrics(registry),
+        scheduler(r, opt.scheduler, serve_metrics),
+        seed_base(std::random_device{}()) {}
+
+  ModelRunner& runner;
+  ServerOptions opt;
+  std::string served_name;
+  MetricsRegistry registry;
+  ServeMetrics serve_metrics;
+  BatchScheduler scheduler;
+  httplib::Server http;
+  std::thread listener;
+  int bound_port = 0;
+  int listen_fd = -1;
+  std::atomic<std::uint64_t> request_counter{0};
+  std::uint64_t seed_base;
+  bool started = false;
+  bool stopped = false;
+
+  void routes();
+  void generate(const httplib::Request& req, httplib::Response& res, Endpoint endpoint);
+};
+
+void ApiServer::Impl::routes() {
+  http.Get("/health", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"status":"ok"})", "application/json");
+  });
+  http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(registry.exposition(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+    Json model = {{"id", served_name},
+                  {"object", "model"},
+                  {"created", 0},
+                  {"owned_by", "gearbox"},
+                  {"max_model_len", runner.context_limit(CapSpec{})},
+                  {"vocab_size", runner.vocab_size()}};
+    res.set_content(Json{{"object", "list"}, {"data", Json::array({model})}}.dump(),
+                    "application/json");
+  });
+  http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
+    generate(req, res, Endpoint::kCompletions);
+  });
+  http.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
+    generate(req, res, Endpoint::kChatCompletions);
+  });
+  http.set_error_handler([this](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    if (res.status == 413) {
+      serve_metrics.rejected_invalid.inc();
+      send_error(res, 413, "request body over " + std::to_string(opt.max_body_bytes) + " bytes",
+                 "invalid_request_error");
+    } else if (res.status == 404) {
+      send_error(res, 404, "no such route", "not_found_error");
+    } else {
+      send_error(res, res.status, "HTTP error " + std::to_string(res.status),
+                 "invalid_request_error");
+    }
+  });
+  http.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "internal error";
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        send_error(res, 500, what, "server_error");
+      });
+}
+
+void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& res,
+                               Endpoint endpoint) {
+  const std::int64_t created = static_cast<std::int64_t>(std::time(nullptr));
+  CompletionRequest cr;
+  GenerationParams gp;
+  try {
+    RequestLimits limits;
+    limits.vocab_size = runner.vocab_size();
+    cr = parse_completion_request(req.body, endpoint, limits);
+    if (!cr.model.empty() && cr.model != served_name) {
+      serve_metrics.rejected_invalid.inc();
+      send_error(
+          res, 404,
+          "model '" + cr.model + "' is not served here (this server serves '" + served_name + "')",
+          "not_found_error", "model");
+      return;
+    }
+    if (endpoint == Endpoint::kChatCompletions) {
+      gp.prompt = runner.encode_chat(cr.messages);
+    } else if (cr.prompt_is_tokens) {
+      gp.prompt = cr.prompt_tokens;
+    } else {
+      gp.prompt = runner.encode(cr.prompt, true);
+    }
+    gp.max_tokens = cr.max_tokens                        ? static_cast<std::size_t>(*cr.max_tokens)
+                    : endpoint == Endpoint::kCompletions ? opt.default_max_tokens
+                                                         : 0;
+    gp.sampling.temperature = cr.temperature;
+    gp.sampling.top_p = cr.top_p;
+    gp.sampling.seed = cr.seed ? *cr.seed : seed_base + request_counter.load();
+    gp.stop = cr.stop;
+    gp.ignore_eos = cr.ignore_eos;
+    gp.cap = cr.cap;
+  } catch (const Error& e) {
+    serve_metrics.rejected_invalid.inc();
+    send_error(res, 400, e.what(), "invalid_request_error", e.field_name());
+    return;
+  }
+  std::shared_ptr<GenerationStream> stream;
+  try {
+    stream = scheduler.submit(std::move(gp));
+  } catch (const QueueFullError& e) {
+    res.set_header("Retry-After", "1");
+    send_error(res, 429, e.what(), "rate_limit_error");
+    return;
+  } catch (const Error& e) {
+    serve_metrics.rejected_invalid.inc();
+    send_error(res, 400, e.what(), "invalid_request_error", e.field_name());
+    return;
+  }
+  const std::uint64_t n = request_counter.fetch_add(1);
+  const std::string id =
+      (endpoint == Endpoint::kChatCompletions ? "chatcmpl-" : "cmpl-") + std::to_string(n);
+  auto fmt = std::make_shared<ResponseFormatter>(endpoint, id, served_name, created);
+
+  if (!cr.stream) {
+    std::string text;
+    StreamUpdate u;
+    do {
+      u = stream->next(std::chrono::milliseconds(100));
+      text += u.text;
+    } while (!u.finished);
+    if (u.reason == FinishReason::kCancelled) {
+      send_error(res, 503, "the server stopped before the request finished", "server_error");
+      return;
+    }
+    res.set_content(
+        fmt->complete(text, finish_reason_name(u.reason), {u.prompt_tokens, u.completion_tokens})
+            .dump(),
+        "application/json");
+    return;
+  }
+
+  const bool usage_chunk = cr.include_usage;
+  auto first = std::make_shared<bool>(true);
+  res.set_header("Cache-Control", "no-cache");
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [stream, fmt, first, usage_chunk](std::size_t, httplib::DataSink& sink) {
+        const StreamUpdate u = stream->next(std::chrono::milliseconds(50));
+        if (!u.text.empty() || (*first && u.finished)) {
+          const std::string event = fmt->chunk(u.text, *first);
+          *first = false;
+          if (!sink.write(event.data(), event.size())) {
+            stream->cancel();
+            return false;
+          }
+        }
+        if (u.finished) {
+          const std::string end = fmt->finish(finish_reason_name(u.reason),
+                                              {u.prompt_tokens, u.completion_tokens}, usage_chunk);
+          if (!sink.write(end.data(), end.size())) return false;
+          sink.done();
+        }
+        return true;
+      },
+      [stream](bool success) {
+        if (!success) stream->cancel();  // the client went away: free its blocks
+      });
+}
+
+ApiServer::ApiServer(ModelRunner& runner, ServerOptions options)
+    : impl_(std::make_unique<Impl>(runner, std::move(options))) {
+  Impl& m = *impl_;
+  const std::size_t threads = m.opt.http_threads
+                                  ? m.opt.http_threads
+                                  : m.opt.scheduler.max_running + m.opt.scheduler.max_queue + 32;
+  m.http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  m.http.set_payload_max_length(m.opt.max_body_bytes);
+  // Keep the listening socket (SO_REUSEADDR as httplib's default) to raise its backlog later.
+  m.http.set_socket_options([&m](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    m.listen_fd = sock;
+  });
+  m.http.set_keep_alive_timeout(2);
+  m.http.set_tcp_nodelay(true);  // headers and body go out in separate writes
+  m.http.set_read_timeout(10, 0);
+  m.routes();
+}
+
+ApiServer::~ApiServer() {
+  stop();
+}
+
+int ApiServer::start() {
+  Impl& m = *impl_;
+  if (m.started) return m.bound_port;
+  std::signal(SIGPIPE, SIG_IGN);
+  if (m.opt.port == 0) {
+    m.bound_port = m.http.bind_to_any_port(m.opt.host);
+  } else {
+    m.bound_port = m.http.bind_to_port(m.opt.host, m.opt.port) ? m.opt.port : -1;
+  }
+  if (m.bound_port <= 0) {
+    throw Error::runtime("cannot listen on " + m.opt.host + ":" + std::to_string(m.opt.port))
+        .expected("a free address");
+  }
+  // Debian's compiled httplib listens with a backlog of 5, which resets bursts of connections
+  // (64 clients at once); listening again on the bound socket raises it.
+  if (m.listen_fd >= 0) ::listen(m.listen_fd, 1024);
+  m.scheduler.start();
+  m.listener = std::thread([&m] { m.http.listen_after_bind(); });
+  m.started = true;
+  return m.bound_port;
+}
+
+void ApiServer::stop() {
+  Impl& m = *impl_;
+  if (m.stopped) return;
+  m.stopped = true;
+  m.scheduler.stop();  // every waiting handler sees its stream end
+  m.http.stop();
+  if (m.listener.joinable()) m.listener.join();
+}
+
+int ApiServer::port() const {
+  return impl_->bound_port;
+}
+const std::string& ApiServer::model_name() const {
+  return impl_->served_name;
+}
+MetricsRegistry& ApiServer::metrics() {
+  return impl_->registry;
+}
+const BatchScheduler& ApiServer::scheduler() const {
+  return impl_->scheduler;
+}
+
+}  // namespace gearbox::serve::server
