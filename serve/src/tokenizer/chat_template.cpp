@@ -16,7 +16,7 @@ std::string chatml(const std::string& tmpl, std::span<const ChatMessage> msgs, b
   std::string out;
   if ((msgs.empty() || msgs[0].role != "system") &&
       tmpl.find("messages[0]['role'] != 'system'") != std::string::npos) {
-    static const std::regex sys(R"(<\|im_start\|>system\\n(.*?)<\|im_end\|>)");
+    static const std::regex sys(R"(<\|im_start\|>system(?:\\n|\n)(.*?)<\|im_end\|>)");
     std::smatch m;
     if (std::regex_search(tmpl, m, sys))
       out += "<|im_start|>system\n" + m[1].str() + "<|im_end|>\n";

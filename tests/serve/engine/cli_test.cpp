@@ -1,0 +1,79 @@
+// `gearbox serve generate|perplexity` end to end through the built binary: the known
+// stories260K text, the JSON document, and errors with exit code 2.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "gearbox/core/output.hpp"
+
+namespace {
+
+struct CliRun {
+  int code;
+  std::string out;
+};
+
+CliRun run(const std::string& args) {
+  const std::string cmd = std::string(GEARBOX_BINARY) + " " + args + " 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  std::size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+TEST(ServeCli, GenerateStoriesPrintsTheKnownText) {
+  const CliRun r = run("serve generate --model stories260K --prompt \"\" -n 64 --temp 0");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.rfind("Once upon a time, there was a little girl named Lily. She loved to play "
+                        "outside in the park. One day, she saw a big, red ball.",
+                        0),
+            0u)
+      << r.out;
+}
+
+TEST(ServeCli, GenerateJsonHasTheDocumentedFields) {
+  const CliRun r =
+      run("serve generate --model stories260K --prompt \"Tom\" -n 8 --temp 0.7 --seed 3 --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto j = gearbox::Json::parse(r.out);
+  for (const char* k :
+       {"text", "tokens", "prompt_tokens", "ttft_ms", "prefill_tok_s", "decode_tok_s", "kv_bytes"})
+    EXPECT_TRUE(j.contains(k)) << k;
+  EXPECT_EQ(j["tokens"].size(), 8u);
+  EXPECT_EQ(j["prompt_tokens"], 2);  // BOS + "▁Tom"
+  EXPECT_GT(j["kv_bytes"].get<double>(), 0);
+  const CliRun again =
+      run("serve generate --model stories260K --prompt \"Tom\" -n 8 --temp 0.7 --seed 3 --json");
+  EXPECT_EQ(gearbox::Json::parse(again.out)["tokens"], j["tokens"]);
+}
+
+TEST(ServeCli, ErrorsExitWithTwo) {
+  const CliRun unknown = run("serve generate --model no-such-model -n 1");
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_EQ(run("serve generate --model stories260K --top-p 2").code, 2);
+  EXPECT_EQ(run("serve generate --bogus").code, 2);
+  EXPECT_EQ(run("serve generate --model stories260K --ctx 4 --prompt \"a b c d e f\" -n 4").code,
+            2);
+}
+
+TEST(ServeCli, PerplexityOfAStory) {
+  const auto path = std::filesystem::temp_directory_path() / "gearbox_ppl_test.txt";
+  std::ofstream(path) << "Once upon a time, there was a little girl named Lily. She loved to play "
+                         "outside in the park.";
+  const CliRun r =
+      run("serve perplexity --model stories260K --text-file " + path.string() + " --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto j = gearbox::Json::parse(r.out);
+  EXPECT_GT(j["ppl"].get<double>(), 1.0);
+  EXPECT_LT(j["ppl"].get<double>(), 20.0);  // the model's own greedy text is very likely
+  EXPECT_EQ(run("serve perplexity --model stories260K --text-file /nonexistent").code, 2);
+}
+
+}  // namespace

@@ -1,0 +1,119 @@
+// SmolLM2-135M-Instruct Q4_1 against llama.cpp: tokenizations, logits at every position of a
+// 256-token prompt, and greedy continuations, from tests/serve/engine/data/
+// smollm2_reference.json (made once by bench/serve/make_reference.sh). Skipped when the model
+// is absent (scripts/fetch-models.sh fetches it; CI runs set-up first).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "gearbox/core/error.hpp"
+#include "gearbox/core/output.hpp"
+#include "gearbox/serve/model/contiguous_kv_cache.hpp"
+#include "gearbox/serve/model/model.hpp"
+#include "gearbox/serve/model/model_registry.hpp"
+#include "gearbox/serve/sampling/sampler.hpp"
+
+namespace gearbox::serve {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Tolerance on logits: llama.cpp and gearbox quantize activations to 8 bits the same way but
+// sum in a different order (and llama.cpp keeps some intermediates in f16), so logits differ
+// by float rounding amplified through 30 layers.
+constexpr double kLogitTol = 0.25;
+
+struct Fixture {
+  std::shared_ptr<Model> model;
+  Json ref;
+};
+
+const Fixture* fixture() {
+  static const Fixture* f = [] {
+    auto* out = new Fixture;
+    try {
+      out->model = Model::load(resolve_model("SmolLM2-135M-Instruct-Q4_1"));
+    } catch (const Error&) {
+      return out;
+    }
+    std::ifstream in(fs::path(GEARBOX_SOURCE_DIR) /
+                     "tests/serve/engine/data/smollm2_reference.json");
+    if (in) out->ref = Json::parse(in);
+    return out;
+  }();
+  return f;
+}
+
+#define SKIP_WITHOUT_SMOLLM()                                                               \
+  const Fixture* fx = fixture();                                                            \
+  if (!fx->model)                                                                           \
+    GTEST_SKIP()                                                                            \
+        << "skipped: SmolLM2-135M-Instruct-Q4_1.gguf absent (run scripts/fetch-models.sh)"; \
+  ASSERT_FALSE(fx->ref.is_null()) << "tests/serve/engine/data/smollm2_reference.json missing"
+
+TEST(SmolLM2, TokenizerMatchesLlamaCpp) {
+  SKIP_WITHOUT_SMOLLM();
+  for (const auto& t : fx->ref["tokenizations"]) {
+    const auto want = t["tokens"].get<std::vector<std::int32_t>>();
+    EXPECT_EQ(fx->model->tokenizer().encode(t["text"].get<std::string>(), false), want)
+        << t["text"];
+  }
+}
+
+TEST(SmolLM2, LogitsMatchLlamaCppAtEveryPosition) {
+  SKIP_WITHOUT_SMOLLM();
+  Model& m = *fx->model;
+  const auto ids = fx->ref["prompt_tokens"].get<std::vector<std::int32_t>>();
+  ASSERT_EQ(ids.size(), 256u);
+  const std::size_t V = static_cast<std::size_t>(m.config().n_vocab);
+  ContiguousKvCache cache(m.config(), 256);
+  std::vector<float> logits(ids.size() * V);
+  m.prefill(cache, 0, ids, logits, true);
+  double worst = 0;
+  int top1_same = 0, decisive = 0;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const auto& top = fx->ref["top5"][i];
+    const auto tid = top["ids"].get<std::vector<std::int32_t>>();
+    const auto tl = top["logits"].get<std::vector<double>>();
+    for (std::size_t k = 0; k < tid.size(); ++k)
+      worst = std::max(worst, std::fabs(logits[i * V + static_cast<std::size_t>(tid[k])] - tl[k]));
+    const auto ours = argmax(std::span<const float>(logits.data() + i * V, V));
+    if (tl[0] - tl[1] > 2 * kLogitTol) {  // a clear winner must be the same token
+      ++decisive;
+      EXPECT_EQ(ours, tid[0]) << "position " << i;
+    }
+    top1_same += ours == tid[0];
+  }
+  EXPECT_LE(worst, kLogitTol) << "largest |logit - llama.cpp| over the top-5 of 256 positions";
+  EXPECT_GE(top1_same, 250) << "top-1 agreement of 256";
+  RecordProperty("max_logit_diff", std::to_string(worst));
+  std::cerr << "SmolLM2: max |logit diff| " << worst << ", top-1 agreement " << top1_same
+            << "/256 (" << decisive << " decisive)\n";
+}
+
+TEST(SmolLM2, GreedyContinuationsMatchLlamaCpp) {
+  SKIP_WITHOUT_SMOLLM();
+  Model& m = *fx->model;
+  const std::size_t V = static_cast<std::size_t>(m.config().n_vocab);
+  for (const auto& g : fx->ref["greedy"]) {
+    const auto prompt = g["prompt_tokens"].get<std::vector<std::int32_t>>();
+    const auto want = g["tokens"].get<std::vector<std::int32_t>>();
+    ContiguousKvCache cache(m.config(), 256);
+    std::vector<float> logits(V);
+    m.prefill(cache, 0, prompt, logits);
+    std::vector<std::int32_t> got;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      const auto next = argmax(logits);
+      got.push_back(next);
+      if (i + 1 == want.size()) break;
+      const DecodeItem item{0, next, nullptr};
+      m.decode(cache, std::span(&item, 1), logits);
+    }
+    EXPECT_EQ(got, want) << m.tokenizer().decode(got) << "\n--- llama.cpp:\n"
+                         << m.tokenizer().decode(want);
+  }
+}
+
+}  // namespace
+}  // namespace gearbox::serve
