@@ -17,7 +17,9 @@ phases="$*"
 [ -z "$phases" ] && phases="tests bench pyg"
 want() { case " $phases " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
-export LD_LIBRARY_PATH="$PWD/$stage/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+libdir=/tmp/gnn-cuda-lib
+mkdir -p "$libdir" && tar -C "$libdir" -xzf "$stage/libs.tar.gz"
+export LD_LIBRARY_PATH="$libdir:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export GEARBOX_DATA="$PWD/$stage/data" GEARBOX_CACHE=/tmp/gearbox-cache
 edges=/tmp/gnn-cuda-edges
 
@@ -58,7 +60,9 @@ fi
 echo "== elapsed $(($(date +%s) - start)) s; machine:"
 cat "$out/machine.txt"
 echo "== missing libraries:"; cat "$out/ldd-missing.txt"
-echo "== tests:"; grep -hE "PASSED|FAILED|SKIPPED|tests ran" "$out"/*_test.log 2>/dev/null | head -20
-echo "== bench:"; cat "$out/bench.txt" 2>/dev/null; grep -h "CHECK FAILED\|error" "$out/bench.err" 2>/dev/null | head
+echo "== tests:"; grep -hE "PASSED|FAILED|tests ran|max relative error" "$out"/*_test.log 2>/dev/null | head -30
+grep -h "Failure\|Expected\|Which is" "$out"/kernels_test.log 2>/dev/null | head -10
+echo "== bench:"; head -1 "$out/bench.err" 2>/dev/null; cat "$out/bench.txt" 2>/dev/null
+grep -h "CHECK FAILED\|error" "$out/bench.err" 2>/dev/null | head
 echo "== pyg:"; cat "$out/pyg.txt" 2>/dev/null; tail -3 "$out/pyg.err" 2>/dev/null
 echo "== summary:"; cat "$out/summary.txt"

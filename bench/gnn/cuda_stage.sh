@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Run HERE (the development machine) before a GPU session: builds the gnn CUDA targets and
 # stages what bench/gnn/cuda_check.sh needs on the GPU machine into build/gnn-cuda-stage
-# (binaries, the non-system shared libraries they load, gzipped copies of the shared graphs'
-# adjacency files). Carry that one folder: run(carry=["build/gnn-cuda-stage"], ...).
+# (binaries, the non-system shared libraries they load packed in libs.tar.gz, gzipped copies
+# of the shared graphs' adjacency files). Carry that one folder: run(carry=["build/gnn-cuda-stage"], ...).
 #   bench/gnn/cuda_stage.sh [BUILD_DIR]        (default build/gnn-cuda, configured with CUDA)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -33,6 +33,10 @@ ldd "$stage"/bin/* | awk '/=> \// {print $1, $3}' | sort -u | while read -r sona
     *) cp -L "$path" "$stage/lib/$soname" ;;
   esac
 done
+
+# Packed (OpenBLAS alone is 35 MB); cuda_check.sh unpacks them into /tmp on the GPU machine.
+tar -C "$stage/lib" -czf "$stage/libs.tar.gz" .
+rm -rf "$stage/lib"
 
 data=${GEARBOX_DATA:-/work/shared/data}
 for f in "$data"/graphs/*.adj.mtx; do gzip -9 -c "$f" >"$stage/data/graphs/$(basename "$f").gz"; done

@@ -11,6 +11,7 @@
 
 #include "gearbox/core/cuda.hpp"
 #include "gearbox/gnn/cuda/cuda_kernels.hpp"
+#include "gearbox/gnn/cuda/device_plan.hpp"
 #include "gearbox/gnn/density_split.hpp"
 #include "graphs.hpp"
 
@@ -195,4 +196,34 @@ TEST(CudaKernels, MisalignedPointersFallBackToScalarLoads) {
   std::vector<float> got(200u * f);
   dy.download(got.data(), got.size() * sizeof(float), sizeof(float));
   EXPECT_LE(relative_error(got, want), 1e-5);
+}
+
+TEST(CudaKernels, SelectedPlansComputeTheProductAndNeverChooseTheAnchor) {
+  SKIP_WITHOUT_DEVICE();
+  std::mt19937 rng(17);
+  const index_t n = 2000;
+  const Csr a = awkward_graph(n, n, 0.003, true, rng);
+  const auto blocks = diagonal_blocks(a, random_starts(n, 64, rng));
+  const std::vector<int> widths{7, 32};
+  const auto sels = select_device_plans(a, blocks, widths, 3, gpu_machine_profile());
+  ASSERT_EQ(sels.size(), widths.size());
+  for (std::size_t w = 0; w < widths.size(); ++w) {
+    const int f = widths[w];
+    ASSERT_FALSE(sels[w].candidates.empty());
+    EXPECT_NE(sels[w].candidates[sels[w].chosen].whole, "cusparse");
+    EXPECT_TRUE(sels[w].anchor_ms.has_value());
+    const auto x = random_floats(static_cast<std::size_t>(n) * f, rng);
+    std::vector<double> want(static_cast<std::size_t>(n) * f);
+    spmm_double(a, x, f, want, false);
+    for (const DeviceCandidate& c : sels[w].candidates) {  // every measured set, not only the choice
+      const DevicePlan plan(a, blocks, c);
+      DeviceBuffer dx = to_device(x), dy(want.size() * sizeof(float));
+      dy.fill_bytes(0xff);
+      plan.run(dx.as<float>(), f, dy.as<float>());
+      synchronize();
+      std::vector<float> got(want.size());
+      dy.download(got.data(), got.size() * sizeof(float));
+      EXPECT_LE(relative_error(got, want), 1e-2) << c.to_json().dump();
+    }
+  }
 }

@@ -57,9 +57,15 @@ struct DeviceSelection {
   nlohmann::json explain() const;
 };
 
-// Selects for width f on this device, timing with device buffers of random inputs.
-DeviceSelection select_device_plan(const Csr& a, const std::vector<BlockInfo>& blocks, int f,
-                                   int reps, const MachineProfile& gpu);
+// Selects for each width in `widths` on this device (one selection per width, in order),
+// timing with device buffers of random inputs. Each proposal's kernels are prepared once and
+// timed at every width.
+std::vector<DeviceSelection> select_device_plans(const Csr& a, const std::vector<BlockInfo>& blocks,
+                                                 const std::vector<int>& widths, int reps,
+                                                 const MachineProfile& gpu);
+
+// The threshold pairs the selector proposes (besides the whole-matrix kernels).
+std::vector<SplitThresholds> proposed_thresholds();
 
 // The spec named `name` in cuda_kernel_registry(); Error::usage when unknown.
 const KernelSpec& find_cuda_kernel(const std::string& name);
