@@ -26,6 +26,7 @@
 #include "gearbox/core/paths.hpp"
 #include "gearbox/core/stats.hpp"
 #include "gearbox/gnn/cuda/device_plan.hpp"
+#include "gearbox/gnn/cuda/gcn_cuda.hpp"
 #include "gearbox/gnn/prepare.hpp"
 #include "gearbox/gnn/reorder.hpp"
 
@@ -128,6 +129,11 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "reordering seed");
   app.add_option("--json-out", json_out, "also write the results as JSON here");
   app.add_option("--dump-edges", dump_dir, "write each graph's edges (int32 pairs) here for PyG");
+  int train_hidden = 128, train_classes = 16;
+  bool no_train = false;
+  app.add_flag("--no-train", no_train, "skip the GCN train-step timing");
+  app.add_option("--hidden", train_hidden, "GCN hidden width for the train step");
+  app.add_option("--classes", train_classes, "GCN classes for the train step");
   app.callback([&] {
     if (cuda_devices().empty()) throw Error::runtime("no CUDA device: nothing to benchmark");
     const ReorderMethod method = parse_reorder(reorder);
@@ -245,11 +251,44 @@ int main(int argc, char** argv) {
           std::fprintf(stderr, "CHECK FAILED: %s F=%d adaptive err %.3g, csr err %.3g\n", g.c_str(),
                        f, err_ad, err_csr);
       }
-    }
-    if (!json_out.empty()) {
-      std::ofstream out(json_out);
-      out << report.dump(1) << "\n";
-      if (!out) throw Error::runtime("cannot write JSON").at(json_out);
+      if (!no_train) {  // a 2-layer GCN train step on the device, as PyG's (cuda_pyg.py)
+        const int f = dims.back();
+        const DeviceSelection& sel = sels.back();
+        const DevicePlan plan(b, blocks, sel.candidates[sel.chosen]);
+        std::mt19937 rng(7);
+        std::uniform_real_distribution<float> d(-1.f, 1.f);
+        std::vector<float> feat(static_cast<std::size_t>(b.rows) * f);
+        for (auto& v : feat) v = d(rng);
+        std::vector<std::int32_t> labels(static_cast<std::size_t>(b.rows));
+        for (auto& l : labels) l = static_cast<std::int32_t>(rng() % train_classes);
+        std::vector<index_t> all(static_cast<std::size_t>(b.rows));
+        for (index_t i = 0; i < b.rows; ++i) all[i] = i;
+        TrainConfig cfg;
+        cfg.epochs = 3 + reps / 3;
+        cfg.hidden = train_hidden;
+        cfg.evaluate_each_epoch = false;
+        const TrainResult tr = train_gcn_device(
+            b.rows, Features{nullptr, feat.data(), f}, labels, train_classes, all, {}, {},
+            [&](const float* x, int w, float* y) { plan.run(x, w, y); }, cfg, nullptr);
+        std::vector<double> ms;
+        for (std::size_t e = 3; e < tr.epochs.size(); ++e) ms.push_back(tr.epochs[e].ms);
+        const double step = summarize(ms).median;
+        std::printf("%-28s train step (GCN %d-%d-%d, all nodes, %zu epochs): %.3f ms\n",
+                    g.substr(0, 28).c_str(), f, train_hidden, train_classes, ms.size(), step);
+        std::fflush(stdout);
+        report["train"].push_back({{"graph", g},
+                                   {"dim", f},
+                                   {"hidden", train_hidden},
+                                   {"classes", train_classes},
+                                   {"train_step_ms", step},
+                                   {"aggregate_ms_total", tr.aggregate_ms_total},
+                                   {"plan", sel.candidates[sel.chosen].to_json()}});
+      }
+      if (!json_out.empty()) {  // rewritten after each graph: a run cut short keeps its rows
+        std::ofstream out(json_out);
+        out << report.dump(1) << "\n";
+        if (!out) throw Error::runtime("cannot write JSON").at(json_out);
+      }
     }
   });
   return run_cli(app, argc, argv, std::cout, std::cerr);

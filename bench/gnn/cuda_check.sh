@@ -36,6 +36,8 @@ if want tests; then
   echo "plan_test rc=$?" >>"$out/summary.txt"
   timeout 150 "$stage/bin/gnn_cuda_kernels_test" >"$out/kernels_test.log" 2>&1
   echo "kernels_test rc=$?" >>"$out/summary.txt"
+  timeout 90 "$stage/bin/gnn_cuda_train_test" >"$out/train_test.log" 2>&1
+  echo "train_test rc=$?" >>"$out/summary.txt"
 fi
 
 graphs_all="cora;citeseer;pubmed;sbm:n=1000000,block=512,din=24,dout=6,seed=0;rmat:scale=20,ef=16,seed=0;musae-facebook;ego-facebook;email-enron;blogcatalog;musae-github;cond-mat-2005;soc-slashdot0902;ego-twitter"
@@ -60,8 +62,8 @@ fi
 echo "== elapsed $(($(date +%s) - start)) s; machine:"
 cat "$out/machine.txt"
 echo "== missing libraries:"; cat "$out/ldd-missing.txt"
-echo "== tests:"; grep -hE "PASSED|FAILED|tests ran|max relative error" "$out"/*_test.log 2>/dev/null | head -30
-grep -h "Failure\|Expected\|Which is" "$out"/kernels_test.log 2>/dev/null | head -10
+echo "== tests:"; grep -hE "PASSED|FAILED|tests ran|max relative error|cora GCN" "$out"/*_test.log 2>/dev/null | head -30
+grep -h "Failure\|Expected\|Which is" "$out"/*_test.log 2>/dev/null | head -10
 echo "== bench:"; head -1 "$out/bench.err" 2>/dev/null; cat "$out/bench.txt" 2>/dev/null
 grep -h "CHECK FAILED\|error" "$out/bench.err" 2>/dev/null | head
 echo "== pyg:"; cat "$out/pyg.txt" 2>/dev/null; tail -3 "$out/pyg.err" 2>/dev/null

@@ -8,7 +8,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build/gnn-cuda}
 stage=$root/build/gnn-cuda-stage
-bins="gnn_cuda_plan_test gnn_cuda_kernels_test gnn_cuda_bench"
+bins="gnn_cuda_plan_test gnn_cuda_kernels_test gnn_cuda_train_test gnn_cuda_bench"
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DGEARBOX_WERROR=ON >/dev/null
@@ -41,6 +41,10 @@ rm -rf "$stage/lib"
 data=${GEARBOX_DATA:-/work/shared/data}
 for f in "$data"/graphs/*.adj.mtx; do gzip -9 -c "$f" >"$stage/data/graphs/$(basename "$f").gz"; done
 cp "$data"/graphs/*.adj.mtx.gz "$stage/data/graphs/" 2>/dev/null || true
+# Cora and Citeseer whole (features, labels, split) for the device training test.
+for g in cora citeseer; do
+  cp "$data/graphs/$g".{features.mtx,labels.txt,train.txt,val.txt,test.txt} "$stage/data/graphs/"
+done
 
 git -C "$root" rev-parse HEAD >"$stage/commit.txt"
 du -sh "$stage" "$stage"/*

@@ -215,7 +215,8 @@ TEST(CudaKernels, SelectedPlansComputeTheProductAndNeverChooseTheAnchor) {
     const auto x = random_floats(static_cast<std::size_t>(n) * f, rng);
     std::vector<double> want(static_cast<std::size_t>(n) * f);
     spmm_double(a, x, f, want, false);
-    for (const DeviceCandidate& c : sels[w].candidates) {  // every measured set, not only the choice
+    for (const DeviceCandidate& c :
+         sels[w].candidates) {  // every measured set, not only the choice
       const DevicePlan plan(a, blocks, c);
       DeviceBuffer dx = to_device(x), dy(want.size() * sizeof(float));
       dy.fill_bytes(0xff);
