@@ -40,7 +40,7 @@ if want tests; then
   echo "train_test rc=$?" >>"$out/summary.txt"
 fi
 
-graphs_all="cora;citeseer;pubmed;sbm:n=1000000,block=512,din=24,dout=6,seed=0;rmat:scale=20,ef=16,seed=0;musae-facebook;ego-facebook;email-enron;blogcatalog;musae-github;cond-mat-2005;soc-slashdot0902;ego-twitter"
+graphs_all="cora;citeseer;pubmed;sbm:n=1000000,block=512,din=25,dout=6,seed=0;rmat:scale=20,ef=16,seed=0;musae-facebook;ego-facebook;email-enron;blogcatalog;musae-github;cond-mat-2005;soc-slashdot0902;ego-twitter"
 graphs_quick="cora;pubmed;sbm:n=200000,block=256,din=24,dout=6,seed=0"
 graphs=$graphs_all
 want quick && graphs=$graphs_quick

@@ -71,6 +71,12 @@ inline void gather_row(const index_t* c, const float* v, offset_t len, const flo
 #endif
 }
 
+// Whether a loop of about `work` multiply-adds is worth an OpenMP team: below it, waking and
+// synchronising threads costs more than the work (and far more on an oversubscribed machine).
+inline bool worth_threads(offset_t work) {
+  return work >= (offset_t{1} << 17);
+}
+
 // The first row of the part of [0, rows) that thread t of nt should take, balancing
 // nnz + rows (binary search on rowptr[r] + r, which is increasing).
 inline index_t balanced_row(const offset_t* rowptr, index_t rows, int t, int nt) {

@@ -30,7 +30,7 @@ void spmm_csr(const Csr& a, const float* x, int f, float* y, bool accumulate) {
   const offset_t* rp = a.rowptr.data();
   const index_t* ci = a.col.data();
   const float* vv = a.val.data();
-#pragma omp parallel
+#pragma omp parallel if (detail::worth_threads((a.nnz() + a.rows) * f))
   {
     const int nt = omp_get_num_threads(), t = omp_get_thread_num();
     const index_t r0 = balanced_row(rp, a.rows, t, nt), r1 = balanced_row(rp, a.rows, t + 1, nt);
@@ -89,7 +89,7 @@ class DcsrKernel final : public Kernel {
   void run(const float* x, int f, float* y, bool acc) const override {
     const index_t nr = static_cast<index_t>(row_.size());
     const offset_t* rp = ptr_.data();
-#pragma omp parallel
+#pragma omp parallel if (detail::worth_threads((static_cast <offset_t>(col_.size()) + rows_) * f))
     {
       const int nt = omp_get_num_threads(), t = omp_get_thread_num();
       if (!acc) {  // zero all rows first (each thread its slice), then write the non-empty ones
@@ -159,7 +159,8 @@ class BsrKernel final : public Kernel {
 
   void run(const float* x, int f, float* y, bool acc) const override {
     const index_t nbr = static_cast<index_t>(bptr_.size()) - 1;
-#pragma omp parallel for schedule(dynamic, 16)
+#pragma omp parallel for schedule( \
+    dynamic, 16) if (detail::worth_threads(static_cast <offset_t>(tiles_.size()) * f))
     for (index_t br = 0; br < nbr; ++br) {
       const index_t r0 = br * kT, nr = std::min<index_t>(kT, rows_ - r0);
       float* yb = y + static_cast<std::ptrdiff_t>(r0) * f;
@@ -274,11 +275,13 @@ class DenseBlockKernel final : public Kernel {
   void run(const float* x, int f, float* y, bool acc) const override {
     const int nb = static_cast<int>(blocks_.size());
     if (!acc) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule( \
+    static) if (detail::worth_threads(static_cast <offset_t>(rows_) * f))
       for (index_t r = 0; r < rows_; ++r)
         if (!covered_[r]) std::memset(y + static_cast<std::ptrdiff_t>(r) * f, 0, sizeof(float) * f);
     }
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule( \
+    dynamic, 1) if (nb > 1 && detail::worth_threads(static_cast <offset_t>(dense_.size()) * f))
     for (int i = 0; i < nb; ++i) {
       const auto& b = blocks_[i];
       const int s = b.size();

@@ -2,8 +2,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "device_csr.hpp"
 #include "factories.hpp"
-#include "gearbox/gnn/cuda/csr_launch.hpp"
 #include "handles.hpp"
 #include "launch.hpp"
 
@@ -11,65 +11,18 @@ namespace gearbox::gnn::cuda::detail {
 
 namespace {
 
-bool aligned16(const void* p) {
-  return reinterpret_cast<std::uintptr_t>(p) % 16 == 0;
-}
-
 class CsrCudaKernel final : public CudaKernel {
  public:
-  explicit CsrCudaKernel(const Csr& a)
-      : rows_(a.rows),
-        plan_(plan_csr_launch(a, sm_count())),
-        rowptr_(to_device(a.rowptr)),
-        col_(to_device(a.col)),
-        val_(to_device(a.val)) {
-    std::vector<std::int32_t> row;
-    std::vector<std::int64_t> b, e;
-    for (const RowSegment& s : plan_.segments) {
-      row.push_back(s.row);
-      b.push_back(s.begin);
-      e.push_back(s.end);
-    }
-    seg_row_ = to_device(row);
-    seg_begin_ = to_device(b);
-    seg_end_ = to_device(e);
-    long_rows_ = to_device(plan_.long_rows);
-  }
-
+  explicit CsrCudaKernel(const Csr& a) : csr_(a) {}
   void run_fused(const float* x, int f, float* y, bool acc, const Epilogue& ep) const override {
-    if (rows_ == 0) return;
-    const CsrShape s = csr_shape(f, aligned16(x) && aligned16(y));
-    CsrArgs a;
-    a.rowptr = rowptr_.as<std::int64_t>();
-    a.col = col_.as<std::int32_t>();
-    a.val = val_.as<float>();
-    a.rows = rows_;
-    a.f = f;
-    a.vec = s.vec;
-    a.lanes = s.lanes;
-    a.chunks = s.chunks;
-    a.slabs = s.slabs;
-    a.rows_per_group = plan_.rows_per_group;
-    a.cap = plan_.cap;
-    a.seg_row = seg_row_.as<std::int32_t>();
-    a.seg_begin = seg_begin_.as<std::int64_t>();
-    a.seg_end = seg_end_.as<std::int64_t>();
-    a.nseg = static_cast<std::int64_t>(plan_.segments.size());
-    a.long_rows = long_rows_.as<std::int32_t>();
-    a.nlong = static_cast<std::int64_t>(plan_.long_rows.size());
-    csr_spmm(a, x, y, acc, ep.bias, ep.relu);
+    csr_.spmm(x, f, y, acc, ep);
   }
   const char* name() const override { return "csr"; }
-  std::size_t format_bytes() const override {
-    return rowptr_.bytes() + col_.bytes() + val_.bytes() + seg_row_.bytes() + seg_begin_.bytes() +
-           seg_end_.bytes() + long_rows_.bytes();
-  }
+  std::size_t format_bytes() const override { return csr_.bytes(); }
   double error_bound() const override { return 1e-5; }
 
  private:
-  index_t rows_;
-  CsrLaunch plan_;
-  DeviceBuffer rowptr_, col_, val_, seg_row_, seg_begin_, seg_end_, long_rows_;
+  DeviceCsr csr_;
 };
 
 // cusparseSpMM on the same CSR: 32-bit offsets when nnz allows (as a PyTorch/cuSPARSE user

@@ -7,11 +7,11 @@
 #include <memory>
 #include <ostream>
 
+#include "device_csr.hpp"
 #include "gcn_launch.hpp"
 #include "gearbox/core/error.hpp"
 #include "gearbox/core/output.hpp"
 #include "gearbox/core/stats.hpp"
-#include "gearbox/gnn/cuda/csr_launch.hpp"
 #include "gearbox/gnn/cuda/cuda_kernels.hpp"
 #include "handles.hpp"
 #include "launch.hpp"
@@ -51,57 +51,6 @@ std::vector<float> glorot(std::size_t count, int fan_in, int fan_out, std::uint6
   return w;
 }
 
-// A CSR on the device whose values can change between runs (sparse features, their transpose).
-struct DeviceCsr {
-  index_t rows = 0;
-  CsrLaunch plan;
-  DeviceBuffer rowptr, col, val, seg_row, seg_begin, seg_end, long_rows;
-  std::size_t nnz = 0;
-  explicit DeviceCsr(const Csr& a)
-      : rows(a.rows),
-        plan(plan_csr_launch(a, detail::sm_count())),
-        rowptr(to_device(a.rowptr)),
-        col(to_device(a.col)),
-        val(to_device(a.val)),
-        nnz(a.col.size()) {
-    std::vector<std::int32_t> r;
-    std::vector<std::int64_t> b, e;
-    for (const RowSegment& s : plan.segments) {
-      r.push_back(s.row);
-      b.push_back(s.begin);
-      e.push_back(s.end);
-    }
-    seg_row = to_device(r);
-    seg_begin = to_device(b);
-    seg_end = to_device(e);
-    long_rows = to_device(plan.long_rows);
-  }
-  // y = A x (x: cols x f, y: rows x f, device).
-  void spmm(const float* x, int f, float* y) const {
-    if (rows == 0) return;
-    const CsrShape s = csr_shape(f, true);  // cudaMalloc'd buffers: 256-byte aligned
-    detail::CsrArgs a;
-    a.rowptr = rowptr.as<std::int64_t>();
-    a.col = col.as<std::int32_t>();
-    a.val = val.as<float>();
-    a.rows = rows;
-    a.f = f;
-    a.vec = s.vec;
-    a.lanes = s.lanes;
-    a.chunks = s.chunks;
-    a.slabs = s.slabs;
-    a.rows_per_group = plan.rows_per_group;
-    a.cap = plan.cap;
-    a.seg_row = seg_row.as<std::int32_t>();
-    a.seg_begin = seg_begin.as<std::int64_t>();
-    a.seg_end = seg_end.as<std::int64_t>();
-    a.nseg = static_cast<std::int64_t>(plan.segments.size());
-    a.long_rows = long_rows.as<std::int32_t>();
-    a.nlong = static_cast<std::int64_t>(plan.long_rows.size());
-    detail::csr_spmm(a, x, y, false, nullptr, false);
-  }
-};
-
 DeviceBuffer floats(std::size_t n) {
   return DeviceBuffer(n * sizeof(float));
 }
@@ -134,10 +83,10 @@ TrainResult train_gcn_device(index_t nodes, const Features& x,
 
   // Features: sparse (working copy with masked values, its transpose and the map between
   // them) or dense (original and masked copy).
-  std::unique_ptr<DeviceCsr> xd, xt;
+  std::unique_ptr<detail::DeviceCsr> xd, xt;
   DeviceBuffer x_val0, t2x, x_dense0, x_dense;
   if (x.sparse) {
-    xd = std::make_unique<DeviceCsr>(*x.sparse);
+    xd = std::make_unique<detail::DeviceCsr>(*x.sparse);
     x_val0 = to_device(x.sparse->val);
     Csr pos = *x.sparse;
     for (std::size_t k = 0; k < pos.val.size(); ++k) pos.val[k] = static_cast<float>(k);
@@ -145,7 +94,7 @@ TrainResult train_gcn_device(index_t nodes, const Features& x,
     std::vector<std::int64_t> map(tr.val.size());
     for (std::size_t k = 0; k < tr.val.size(); ++k) map[k] = static_cast<std::int64_t>(tr.val[k]);
     t2x = to_device(map);
-    xt = std::make_unique<DeviceCsr>(tr);
+    xt = std::make_unique<detail::DeviceCsr>(tr);
   } else {
     x_dense0 = DeviceBuffer(x.dense, n * in * sizeof(float));
     x_dense = floats(n * in);
@@ -181,7 +130,7 @@ TrainResult train_gcn_device(index_t nodes, const Features& x,
         check_cuda(cudaMemcpyAsync(xd->val.as<void>(), x_val0.as<void>(), xd->nnz * sizeof(float),
                                    cudaMemcpyDeviceToDevice),
                    "cudaMemcpyAsync");
-      xd->spmm(w1.as<float>(), hid, xw.as<float>());
+      xd->spmm(w1.as<float>(), hid, xw.as<float>(), false);
     } else {
       const float* src = x_dense0.as<float>();
       if (training && p > 0) {
@@ -237,7 +186,7 @@ TrainResult train_gcn_device(index_t nodes, const Features& x,
     if (x.sparse) {
       detail::gather_values(xd->val.as<float>(), t2x.as<std::int64_t>(), xt->val.as<float>(),
                             xt->nnz);
-      xt->spmm(dxw.as<float>(), hid, gw1.as<float>());
+      xt->spmm(dxw.as<float>(), hid, gw1.as<float>(), false);
     } else {
       gemm(true, false, in, hid, nodes, p > 0 ? x_dense.as<float>() : x_dense0.as<float>(),
            dxw.as<float>(), gw1.as<float>());

@@ -1,0 +1,283 @@
+// `gearbox gnn bench --graph G --dim F [--json]`: aggregation (one A_hat X) and one GCN
+// training epoch, side by side in one run: our CSR in the given order, the same CSR on the
+// reordered graph, Eigen's sparse x dense, the adaptive plan, and PyG GCNConv on torch CPU.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <random>
+
+#include "gearbox/core/cli.hpp"
+#include "gearbox/core/error.hpp"
+#include "gearbox/core/machine.hpp"
+#include "gearbox/core/output.hpp"
+#include "gearbox/core/paths.hpp"
+#include "gearbox/core/stats.hpp"
+#include "gearbox/core/threads.hpp"
+#include "gearbox/gnn/eigen_baseline.hpp"
+#include "gearbox/gnn/gcn.hpp"
+#include "gearbox/gnn/kernels.hpp"
+#include "gearbox/gnn/plan.hpp"
+#include "gearbox/gnn/prepare.hpp"
+#include "gnn_commands.hpp"
+
+namespace gearbox::apps {
+
+namespace fs = std::filesystem;
+
+namespace {
+struct BenchArgs {
+  CommonOptions common;
+  std::string graph, reorder = "lp";
+  int dim = 64, block = 256, epochs = 3;
+  double min_seconds = 0.3;
+  bool no_pyg = false, no_epoch = false;
+};
+
+double median_ms(const std::function<void()>& fn, double min_seconds) {
+  MeasureOptions mo;
+  mo.warmup = 1;
+  mo.min_reps = 3;
+  mo.max_reps = 200;
+  mo.min_seconds = min_seconds;
+  return measure(fn, mo).median * 1e3;
+}
+
+std::string pyg_python() {
+  if (const char* p = std::getenv("GEARBOX_PYG_PYTHON"); p && *p) return p;
+  const fs::path v = cache_dir() / "venv-pyg" / "bin" / "python";
+  std::error_code ec;
+  return fs::exists(v, ec) ? v.string() : "";
+}
+
+fs::path find_pyg_script() {
+  for (const auto& root : search_roots())
+    for (fs::path p = root; !p.empty(); p = p.parent_path()) {
+      const fs::path s = p / "bench" / "gnn" / "pyg_gcn.py";
+      std::error_code ec;
+      if (fs::exists(s, ec)) return s;
+      if (p == p.parent_path()) break;
+    }
+  return {};
+}
+
+// Runs the PyG script on the given-order graph; fills pyg json or a reason.
+Json run_pyg(const gnn::Csr& adj, int dim, int threads, bool want) {
+  if (!want) return {{"reason", "skipped (--no-pyg)"}};
+  const std::string py = pyg_python();
+  if (py.empty())
+    return {{"reason", "no PyG venv: run bench/gnn/setup-pyg.sh (or set GEARBOX_PYG_PYTHON)"}};
+  const fs::path script = find_pyg_script();
+  if (script.empty()) return {{"reason", "bench/gnn/pyg_gcn.py not found"}};
+  const fs::path edges =
+      fs::temp_directory_path() / ("gearbox-pyg-" + std::to_string(::getpid()) + ".bin");
+  {
+    std::ofstream out(edges, std::ios::binary);
+    for (gnn::index_t r = 0; r < adj.rows; ++r)
+      for (gnn::offset_t k = adj.rowptr[r]; k < adj.rowptr[r + 1]; ++k) {
+        const std::int32_t pair[2] = {r, adj.col[k]};
+        out.write(reinterpret_cast<const char*>(pair), sizeof pair);
+      }
+  }
+  const std::string cmd = "'" + py + "' '" + script.string() + "' --edges '" + edges.string() +
+                          "' --nodes " + std::to_string(adj.rows) + " --dim " +
+                          std::to_string(dim) + " --threads " + std::to_string(threads) +
+                          " 2>/dev/null";
+  std::string outp;
+  if (FILE* p = ::popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) outp.append(buf, n);
+    const int rc = ::pclose(p);
+    std::error_code ec;
+    fs::remove(edges, ec);
+    if (rc != 0) return {{"reason", "PyG script failed (exit " + std::to_string(rc) + ")"}};
+  }
+  try {
+    return Json::parse(outp);
+  } catch (const std::exception&) {
+    return {{"reason", "PyG script printed no JSON"}};
+  }
+}
+
+Json ms_or_null(const Json& j, const char* key) {
+  return j.contains(key) && j[key].is_number() ? j[key] : Json(nullptr);
+}
+
+void run_bench(const BenchArgs& a) {
+  ThreadScope threads(a.common.threads);
+  const int t = threads.threads(), f = a.dim;
+  const MachineProfile machine = machine_profile(t);
+  std::cerr << "gnn bench: loading " << a.graph << "\n";
+  // Given order (what PyG and cuSPARSE users run), then the reordered copy.
+  gnn::PreparedGraph given =
+      gnn::prepare_graph(a.graph, gnn::ReorderMethod::kNone, a.block, a.common.seed, false);
+  const gnn::index_t n = given.ahat.rows;
+  std::vector<float> x(static_cast<std::size_t>(n) * f), y(x.size());
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> ud(-1, 1);
+  for (auto& v : x) v = ud(rng);
+  std::cerr << "gnn bench: aggregation, CSR given order\n";
+  const double csr_ms =
+      median_ms([&] { gnn::spmm_csr(given.ahat, x.data(), f, y.data(), false); }, a.min_seconds);
+  std::cerr << "gnn bench: aggregation, Eigen\n";
+  double eigen_ms;
+  {
+    const gnn::EigenSpmm eig(given.ahat);
+    eigen_ms = median_ms([&] { eig.run(x.data(), f, y.data(), t); }, a.min_seconds);
+  }
+  std::cerr << "gnn bench: PyG\n";
+  const Json pyg = run_pyg(given.data.adj, f, t, !a.no_pyg);
+  std::cerr << "gnn bench: reordering (" << a.reorder << ")\n";
+  gnn::PreparedGraph re =
+      gnn::prepare_graph(a.graph, gnn::parse_reorder(a.reorder), a.block, a.common.seed, false);
+  const double csr_re_ms =
+      median_ms([&] { gnn::spmm_csr(re.ahat, x.data(), f, y.data(), false); }, a.min_seconds);
+  std::cerr << "gnn bench: adaptive selection\n";
+  gnn::AdaptiveAggregator agg(re.ahat, re.order.block_starts, {}, t);
+  const gnn::ExecPlan& plan = agg.plan_for(f);
+  const double adaptive_ms = median_ms([&] { plan.run(x.data(), f, y.data()); }, a.min_seconds);
+
+  // One training epoch: GCN F -> F -> 16 on random features and labels, all nodes in training.
+  Json epoch = {
+      {"csr_ms", nullptr}, {"adaptive_ms", nullptr}, {"pyg_ms", ms_or_null(pyg, "epoch_ms")}};
+  if (!a.no_epoch) {
+    std::cerr << "gnn bench: training epochs\n";
+    const int classes = 16;
+    std::vector<std::int32_t> labels(static_cast<std::size_t>(n));
+    for (auto& l : labels) l = static_cast<std::int32_t>(rng() % classes);
+    std::vector<gnn::index_t> all(static_cast<std::size_t>(n));
+    for (gnn::index_t i = 0; i < n; ++i) all[i] = i;
+    gnn::TrainConfig cfg;
+    cfg.epochs = a.epochs;
+    cfg.hidden = f;
+    cfg.evaluate_each_epoch = false;
+    const gnn::Features feats{nullptr, x.data(), f};
+    auto csr_fn = [&](const float* in, int w, float* out) {
+      gnn::spmm_csr(given.ahat, in, w, out, false);
+    };
+    epoch["csr_ms"] = gnn::train_gcn(n, feats, labels, classes, all, {}, {}, csr_fn, cfg, nullptr)
+                          .epoch_ms_median;
+    agg.plan_for(classes);  // select for both widths before timing (selection is one-off)
+    auto ad_fn = [&](const float* in, int w, float* out) { agg.run(in, w, out); };
+    epoch["adaptive_ms"] =
+        gnn::train_gcn(n, feats, labels, classes, all, {}, {}, ad_fn, cfg, nullptr).epoch_ms_median;
+  }
+  // Compulsory traffic of one aggregation: the matrix once, X once, Y once.
+  const double bytes = static_cast<double>(given.ahat.nnz()) * 8 + (n + 1) * 8.0 + 2.0 * n * f * 4;
+  auto gbs = [&](double ms) { return bytes / (ms * 1e-3) / 1e9; };
+  Json aggj = {{"csr_ms", csr_ms},
+               {"csr_reordered_ms", csr_re_ms},
+               {"eigen_ms", eigen_ms},
+               {"adaptive_ms", adaptive_ms},
+               {"pyg_ms", ms_or_null(pyg, "aggregation_ms")}};
+  if (!pyg.contains("aggregation_ms")) aggj["pyg_reason"] = pyg.value("reason", "unknown");
+  if (!pyg.contains("epoch_ms")) epoch["pyg_reason"] = pyg.value("reason", "unknown");
+  if (a.no_epoch) epoch["reason"] = "skipped (--no-epoch)";
+  Json ratios = {{"aggregation_csr_over_adaptive", csr_ms / adaptive_ms},
+                 {"aggregation_csr_reordered_over_adaptive", csr_re_ms / adaptive_ms},
+                 {"aggregation_eigen_over_adaptive", eigen_ms / adaptive_ms}};
+  if (aggj["pyg_ms"].is_number())
+    ratios["aggregation_pyg_over_adaptive"] = aggj["pyg_ms"].get<double>() / adaptive_ms;
+  if (epoch["adaptive_ms"].is_number()) {
+    ratios["epoch_csr_over_adaptive"] =
+        epoch["csr_ms"].get<double>() / epoch["adaptive_ms"].get<double>();
+    if (epoch["pyg_ms"].is_number())
+      ratios["epoch_pyg_over_adaptive"] =
+          epoch["pyg_ms"].get<double>() / epoch["adaptive_ms"].get<double>();
+  }
+  Json ex = agg.explain()[std::to_string(f)];
+  Json doc = {{"graph", a.graph},
+              {"dim", f},
+              {"aggregation", aggj},
+              {"epoch", epoch},
+              {"plan",
+               {{"choice", ex["choice"]},
+                {"reason", ex["reason"]},
+                {"kernels", agg.kernels()},
+                {"selection_seconds", agg.selection_seconds()},
+                {"decomposition",
+                 gnn::density_report(re.ahat, agg.blocks(), plan.candidate().thresholds)}}},
+              {"ratios", ratios},
+              {"achieved_gbs",
+               {{"csr", gbs(csr_ms)},
+                {"csr_reordered", gbs(csr_re_ms)},
+                {"eigen", gbs(eigen_ms)},
+                {"adaptive", gbs(adaptive_ms)},
+                {"machine_bandwidth", machine.mem_bw_gbs}}},
+              {"reorder",
+               {{"method", a.reorder},
+                {"seconds", re.order.seconds},
+                {"permute_seconds", re.permute_seconds}}},
+              {"nodes", n},
+              {"nnz", given.ahat.nnz()},
+              {"threads", t},
+              {"pyg", pyg}};
+  if (a.common.json) {
+    write_json(std::cout, doc);
+    return;
+  }
+  std::cout << "graph " << a.graph << ": " << n << " nodes, " << given.ahat.nnz()
+            << " nnz (A_hat), dim " << f << ", " << t << " threads; machine bandwidth "
+            << fmt_num(machine.mem_bw_gbs, 1) << " GB/s\n";
+  TextTable tt({"aggregation", "ms", "adaptive speedup", "GB/s (compulsory)"});
+  auto row = [&](const char* name, const Json& ms) {
+    if (!ms.is_number()) {
+      tt.add_row({name, "null", "-", "-"});
+      return;
+    }
+    const double v = ms.get<double>();
+    tt.add_row({name, fmt_num(v, 3), fmt_num(v / adaptive_ms, 2) + "x", fmt_num(gbs(v), 1)});
+  };
+  row("csr (given order)", aggj["csr_ms"]);
+  row("csr (reordered)", aggj["csr_reordered_ms"]);
+  row("eigen", aggj["eigen_ms"]);
+  row("pyg GCNConv", aggj["pyg_ms"]);
+  row("adaptive", aggj["adaptive_ms"]);
+  tt.print(std::cout);
+  TextTable te({"epoch", "ms", "adaptive speedup"});
+  for (const char* k : {"csr_ms", "pyg_ms", "adaptive_ms"}) {
+    const Json& v = epoch[k];
+    te.add_row({k, v.is_number() ? fmt_num(v.get<double>(), 2) : "null",
+                v.is_number() && epoch["adaptive_ms"].is_number()
+                    ? fmt_num(v.get<double>() / epoch["adaptive_ms"].get<double>(), 2) + "x"
+                    : "-"});
+  }
+  te.print(std::cout);
+  std::cout << "plan: " << agg.kernels().dump() << " -- " << ex["reason"].get<std::string>()
+            << "\nreorder (" << a.reorder << ", one-off): " << fmt_num(re.order.seconds * 1e3, 1)
+            << " ms; selection (one-off): " << fmt_num(agg.selection_seconds() * 1e3, 1) << " ms\n";
+  if (!aggj["pyg_ms"].is_number())
+    std::cout << "pyg: " << aggj["pyg_reason"].get<std::string>() << "\n";
+}
+}  // namespace
+
+void register_gnn_bench(CLI::App& gnn) {
+  auto args = std::make_shared<BenchArgs>();
+  auto* cmd = gnn.add_subcommand(
+      "bench", "Aggregation and epoch times: CSR, reordered CSR, Eigen, adaptive, PyG");
+  cmd->add_option("--graph", args->graph, "name (cora), path, or sbm:/rmat: spec")->required();
+  cmd->add_option("--dim", args->dim, "feature width")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  cmd->add_option("--reorder", args->reorder, "metis|lp|degree|none")->capture_default_str();
+  cmd->add_option("--block", args->block, "largest diagonal block")
+      ->check(CLI::Range(8, 4096))
+      ->capture_default_str();
+  cmd->add_option("--epochs", args->epochs, "epochs timed per trainer")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  cmd->add_option("--min-seconds", args->min_seconds, "measuring time per aggregation variant")
+      ->check(CLI::Range(0.0, 60.0))
+      ->capture_default_str();
+  cmd->add_flag("--no-pyg", args->no_pyg, "skip the PyG baseline");
+  cmd->add_flag("--no-epoch", args->no_epoch, "skip the training-epoch comparison");
+  add_common_flags(*cmd, args->common);
+  cmd->callback([args] {
+    gnn::parse_reorder(args->reorder);  // bad value: usage error before any work
+    run_bench(*args);
+  });
+}
+
+}  // namespace gearbox::apps

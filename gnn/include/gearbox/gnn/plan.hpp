@@ -1,0 +1,96 @@
+// Adaptive kernel selection (AdaptGear's selector on the CPU). For a reordered normalised
+// adjacency and a feature width, a cost model (bytes and flops against the measured machine)
+// proposes candidate kernel sets: density thresholds that split the diagonal blocks into
+// dense / medium / sparse subgraphs, and for each subgraph the kernel it predicts fastest.
+// The best-predicted candidates and plain CSR are then measured on the first aggregation
+// calls; the fastest wins (plain CSR whenever nothing beats it). The choice is cached in
+// cache_dir()/gnn-plans and explained as JSON.
+#pragma once
+
+#include <array>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gearbox/core/machine.hpp"
+#include "gearbox/gnn/density_split.hpp"
+#include "gearbox/gnn/kernels.hpp"
+
+namespace gearbox::gnn {
+
+// One candidate kernel set: thresholds and the kernel per density class ("" = class empty).
+// whole_csr: the plain CSR SpMM on the whole matrix (the fallback).
+struct Candidate {
+  std::string label;
+  bool whole_csr = false;
+  SplitThresholds thresholds;
+  std::array<std::string, kDensityClasses> kernel;
+  double predicted_ms = 0;
+  std::optional<double> measured_ms;
+  nlohmann::json to_json() const;
+};
+
+struct SelectorOptions {
+  int max_measured = 4;    // candidates measured besides plain CSR
+  int reps = 5;            // measured runs per candidate (after one warm-up)
+  bool use_cache = true;   // read/write the chosen set in cache_dir()/gnn-plans
+  bool force_csr = false;  // --kernels csr: no selection
+};
+
+// An executable plan: Y = A X with the chosen kernels; owns its subgraphs and kernels.
+class ExecPlan {
+ public:
+  ExecPlan(const Csr& a, const std::vector<BlockInfo>& blocks, const Candidate& c);
+  void run(const float* x, int f, float* y) const;
+  const Candidate& candidate() const { return cand_; }
+  std::size_t format_bytes() const;
+
+ private:
+  const Csr& a_;
+  Candidate cand_;
+  DensitySplit split_;
+  std::array<std::unique_ptr<Kernel>, kDensityClasses> kernels_;
+  std::unique_ptr<Kernel> whole_;
+};
+
+// Aggregation with an adjacency: Y = A X. The adaptive one selects per width on first use.
+class AdaptiveAggregator {
+ public:
+  // `a` is the (reordered) normalised adjacency, `block_starts` its diagonal block bounds.
+  AdaptiveAggregator(const Csr& a, std::vector<index_t> block_starts, SelectorOptions opt,
+                     int threads);
+  // Y = A X for width f; the first call for a width selects (measuring with this x).
+  void run(const float* x, int f, float* y);
+  // Selects for width f now (with random inputs) without computing anything for the caller.
+  const ExecPlan& plan_for(int f);
+  // Decomposition, candidates (predicted vs measured), choice and reason, per width.
+  nlohmann::json explain() const;
+  // "dense+bsr8+csr"-style names of the chosen kernels per width, e.g. {"16": "csr"}.
+  nlohmann::json kernels() const;
+  double selection_seconds() const { return selection_s_; }
+  const std::vector<BlockInfo>& blocks() const { return blocks_; }
+
+ private:
+  const ExecPlan& select(int f, const float* x);
+
+  const Csr& a_;
+  std::vector<index_t> starts_;
+  std::vector<BlockInfo> blocks_;
+  SelectorOptions opt_;
+  int threads_;
+  MachineProfile machine_;
+  std::map<int, std::unique_ptr<ExecPlan>> plans_;
+  std::map<int, nlohmann::json> explain_;
+  double selection_s_ = 0;
+};
+
+// The candidates the cost model proposes for width f, best predicted first (plain CSR
+// included), with predicted_ms filled in.
+std::vector<Candidate> propose_candidates(const Csr& a, const std::vector<BlockInfo>& blocks, int f,
+                                          const MachineProfile& m);
+
+}  // namespace gearbox::gnn

@@ -1,0 +1,282 @@
+#include "gearbox/gnn/plan.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <random>
+
+#include "gearbox/core/output.hpp"
+#include "gearbox/core/paths.hpp"
+#include "gearbox/core/stats.hpp"
+
+namespace gearbox::gnn {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+Json Candidate::to_json() const {
+  Json k = Json::object();
+  for (int c = 0; c < kDensityClasses; ++c)
+    if (!kernel[c].empty()) k[density_class_name(static_cast<DensityClass>(c))] = kernel[c];
+  Json j = {
+      {"label", label}, {"whole_csr", whole_csr}, {"kernels", k}, {"predicted_ms", predicted_ms}};
+  if (!whole_csr)
+    j["thresholds"] = {{"dense_min", thresholds.dense_min}, {"medium_min", thresholds.medium_min}};
+  j["measured_ms"] = measured_ms ? Json(*measured_ms) : Json(nullptr);
+  return j;
+}
+
+ExecPlan::ExecPlan(const Csr& a, const std::vector<BlockInfo>& blocks, const Candidate& c)
+    : a_(a), cand_(c) {
+  if (c.whole_csr) {
+    whole_ = find_kernel("csr").make(Subgraph{&a_, {}});
+    return;
+  }
+  split_ = split_by_density(a, blocks, c.thresholds);
+  for (int k = 0; k < kDensityClasses; ++k) {
+    const auto cls = static_cast<DensityClass>(k);
+    if (c.kernel[k].empty()) continue;
+    kernels_[k] = find_kernel(c.kernel[k]).make(Subgraph{&split_.of(cls), split_.blocks_of(cls)});
+  }
+}
+
+void ExecPlan::run(const float* x, int f, float* y) const {
+  if (whole_) {
+    whole_->run(x, f, y, false);
+    return;
+  }
+  // The sparse remainder writes every row first; the block classes then add their rows.
+  const int order[] = {static_cast<int>(DensityClass::kSparse),
+                       static_cast<int>(DensityClass::kMedium),
+                       static_cast<int>(DensityClass::kDense)};
+  bool written = false;
+  for (int k : order) {
+    if (!kernels_[k]) continue;
+    kernels_[k]->run(x, f, y, written);
+    written = true;
+  }
+  if (!written) std::fill(y, y + static_cast<std::size_t>(a_.rows) * f, 0.0f);
+}
+
+std::size_t ExecPlan::format_bytes() const {
+  if (whole_) return whole_->format_bytes();
+  std::size_t b = 0;
+  for (const auto& k : kernels_)
+    if (k) b += k->format_bytes();
+  return b;
+}
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Dense blocks may hold at most this many bytes (a dense block of density d costs 1/d times
+// its CSR entries): candidates above are not proposed.
+std::size_t dense_budget(const Csr& a) {
+  return std::max<std::size_t>(64u << 20, a.col.size() * 32);
+}
+
+std::string cache_key(const Csr& a, const std::vector<index_t>& starts, int f, int threads) {
+  std::uint64_t h = checksum(a);
+  for (index_t s : starts) h = (h ^ static_cast<std::uint64_t>(s)) * 1099511628211ull;
+  const CpuInfo cpu = cpu_info();
+  for (char ch : cpu.model) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
+  return std::to_string(h) + "-f" + std::to_string(f) + "-t" + std::to_string(threads) + "-v1";
+}
+
+fs::path cache_file(const std::string& key) {
+  return cache_dir() / "gnn-plans" / (key + ".json");
+}
+
+double median_ms(const ExecPlan& p, const float* x, int f, float* y, int reps) {
+  p.run(x, f, y);  // warm-up
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) {
+    Stopwatch sw;
+    p.run(x, f, y);
+    t.push_back(sw.ms());
+  }
+  return summarize(t).median;
+}
+
+}  // namespace
+
+std::vector<Candidate> propose_candidates(const Csr& a, const std::vector<BlockInfo>& blocks, int f,
+                                          const MachineProfile& m) {
+  std::vector<Candidate> out;
+  Candidate whole;
+  whole.label = "csr";
+  whole.whole_csr = true;
+  whole.kernel[static_cast<int>(DensityClass::kSparse)] = "csr";
+  whole.predicted_ms = find_kernel("csr").cost(Subgraph{&a, {}}, f, m).seconds * 1e3;
+  out.push_back(whole);
+  const struct {
+    const char* label;
+    SplitThresholds th;
+  } grid[] = {{"split-d50-m15", {0.50, 0.15}}, {"split-d25-m06", {0.25, 0.06}},
+              {"split-d12-m03", {0.12, 0.03}}, {"split-m06", {kInf, 0.06}},
+              {"split-d25", {0.25, kInf}},     {"split-none", {kInf, kInf}}};
+  for (const auto& g : grid) {
+    std::size_t dense_bytes = 0;
+    for (const auto& b : blocks)
+      if (g.th.classify(b.density()) == DensityClass::kDense)
+        dense_bytes += static_cast<std::size_t>(b.size()) * b.size() * 4;
+    if (dense_bytes > dense_budget(a)) continue;
+    const DensitySplit s = split_by_density(a, blocks, g.th);
+    Candidate c;
+    c.label = g.label;
+    c.thresholds = g.th;
+    bool any_block = false;
+    for (int k = 0; k < kDensityClasses; ++k) {
+      const auto cls = static_cast<DensityClass>(k);
+      const Subgraph sg{&s.of(cls), s.blocks_of(cls)};
+      if (sg.a->nnz() == 0 && cls != DensityClass::kSparse) continue;
+      if (cls != DensityClass::kSparse) any_block = true;
+      double best = kInf;
+      for (const KernelSpec* spec : kernels_for(cls)) {
+        const double ms = spec->cost(sg, f, m).seconds * 1e3;
+        if (ms < best) {
+          best = ms;
+          c.kernel[k] = spec->name;
+        }
+      }
+      c.predicted_ms += best;
+    }
+    // A split with no block class is the whole matrix again (through the remainder kernel):
+    // keep it only when its remainder kernel differs from plain CSR.
+    if (!any_block && c.kernel[static_cast<int>(DensityClass::kSparse)] == "csr") continue;
+    out.push_back(c);
+  }
+  std::stable_sort(out.begin(), out.end(), [](const Candidate& x, const Candidate& y) {
+    return x.predicted_ms < y.predicted_ms;
+  });
+  return out;
+}
+
+AdaptiveAggregator::AdaptiveAggregator(const Csr& a, std::vector<index_t> block_starts,
+                                       SelectorOptions opt, int threads)
+    : a_(a), starts_(std::move(block_starts)), opt_(opt), threads_(threads) {
+  blocks_ = diagonal_blocks(a_, starts_);
+}
+
+const ExecPlan& AdaptiveAggregator::plan_for(int f) {
+  auto it = plans_.find(f);
+  if (it != plans_.end()) return *it->second;
+  std::vector<float> x(static_cast<std::size_t>(a_.cols) * f);
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> d(-1, 1);
+  for (auto& v : x) v = d(rng);
+  return select(f, x.data());
+}
+
+void AdaptiveAggregator::run(const float* x, int f, float* y) {
+  auto it = plans_.find(f);
+  const ExecPlan& p = it != plans_.end() ? *it->second : select(f, x);
+  p.run(x, f, y);
+}
+
+const ExecPlan& AdaptiveAggregator::select(int f, const float* x) {
+  Stopwatch sw;
+  Json ex = {{"width", f}};
+  if (opt_.force_csr) {
+    Candidate c;
+    c.label = "csr";
+    c.whole_csr = true;
+    c.kernel[static_cast<int>(DensityClass::kSparse)] = "csr";
+    plans_[f] = std::make_unique<ExecPlan>(a_, blocks_, c);
+    ex["choice"] = c.to_json();
+    ex["reason"] = "forced by --kernels csr";
+    explain_[f] = ex;
+    return *plans_[f];
+  }
+  if (machine_.mem_bw_gbs <= 0) machine_ = machine_profile(threads_);
+  std::vector<Candidate> cands = propose_candidates(a_, blocks_, f, machine_);
+  const std::string key = cache_key(a_, starts_, f, threads_);
+  // A cached choice names a candidate label: reuse it when that candidate is still proposed.
+  if (opt_.use_cache) {
+    std::ifstream in(cache_file(key));
+    Json cached;
+    if (in && (in >> cached) && cached.is_object() && cached.contains("label")) {
+      for (auto& c : cands)
+        if (c.label == cached["label"].get<std::string>()) {
+          if (cached.contains("measured_ms") && cached["measured_ms"].is_number())
+            c.measured_ms = cached["measured_ms"].get<double>();
+          plans_[f] = std::make_unique<ExecPlan>(a_, blocks_, c);
+          ex["choice"] = c.to_json();
+          ex["reason"] = "cached choice from " + cache_file(key).string() + " (measured earlier)";
+          ex["cached"] = true;
+          ex["candidates"] = cached.value("candidates", Json::array());
+          explain_[f] = ex;
+          selection_s_ += sw.seconds();
+          return *plans_[f];
+        }
+    }
+  }
+  // Measure plain CSR and the best predicted others.
+  std::vector<float> y(static_cast<std::size_t>(a_.rows) * f);
+  std::vector<Candidate*> measured;
+  int others = 0;
+  for (auto& c : cands) {
+    if (!c.whole_csr && others >= opt_.max_measured) continue;
+    if (!c.whole_csr) ++others;
+    ExecPlan p(a_, blocks_, c);
+    c.measured_ms = median_ms(p, x, f, y.data(), opt_.reps);
+    measured.push_back(&c);
+  }
+  const Candidate* best = nullptr;
+  const Candidate* csr = nullptr;
+  for (const Candidate* c : measured) {
+    if (c->whole_csr) csr = c;
+    if (!best || *c->measured_ms < *best->measured_ms) best = c;
+  }
+  Json cj = Json::array();
+  for (const auto& c : cands) cj.push_back(c.to_json());
+  ex["candidates"] = cj;
+  ex["choice"] = best->to_json();
+  ex["cached"] = false;
+  if (best->whole_csr)
+    ex["reason"] = "no split candidate beat plain CSR when measured: falling back to CSR";
+  else
+    ex["reason"] = "fastest measured: " + fmt_num(*csr->measured_ms / *best->measured_ms) +
+                   "x plain CSR (" + std::to_string(*best->measured_ms) + " ms vs " +
+                   std::to_string(*csr->measured_ms) + " ms)";
+  plans_[f] = std::make_unique<ExecPlan>(a_, blocks_, *best);
+  explain_[f] = ex;
+  if (opt_.use_cache) {
+    std::error_code ec;
+    fs::create_directories(cache_file(key).parent_path(), ec);
+    std::ofstream out(cache_file(key));
+    Json rec = best->to_json();
+    rec["candidates"] = cj;
+    out << rec.dump(1);
+  }
+  selection_s_ += sw.seconds();
+  return *plans_[f];
+}
+
+Json AdaptiveAggregator::explain() const {
+  Json per = Json::object();
+  for (const auto& [f, e] : explain_) per[std::to_string(f)] = e;
+  return per;
+}
+
+Json AdaptiveAggregator::kernels() const {
+  Json k = Json::object();
+  for (const auto& [f, p] : plans_) {
+    const Candidate& c = p->candidate();
+    std::string s;
+    if (c.whole_csr)
+      s = "csr";
+    else
+      for (int i = 0; i < kDensityClasses; ++i)
+        if (!c.kernel[i].empty())
+          s += (s.empty() ? "" : "+") +
+               std::string(density_class_name(static_cast<DensityClass>(i))) + ":" + c.kernel[i];
+    k[std::to_string(f)] = s;
+  }
+  return k;
+}
+
+}  // namespace gearbox::gnn
