@@ -2,6 +2,10 @@
 
 #include <omp.h>
 
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -25,42 +29,142 @@ Rows flatten(const KvView& kv) {
 }
 }  // namespace
 
+namespace {
+// Dot product and axpy on one head's values, inlined here (hd is small: 8..256).
+inline float head_dot(const float* a, const float* b, int n) {
+#if defined(__AVX2__) && defined(__FMA__)
+  if (n % 8 == 0) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n; i += 8)
+      acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+  }
+#endif
+  return dot_f32(a, b, n);
+}
+
+// Scores of G query heads (consecutive, hd apart) against rows [0, visible), scaled, into
+// score[h * stride + j]: two rows at a time so 2*G independent FMA chains hide latency.
+template <int G>
+void group_scores(const float* qg, const std::vector<const float*>& k, std::size_t koff,
+                  int visible, int hd, float scale, float* score, std::size_t stride) {
+#if defined(__AVX2__) && defined(__FMA__)
+  if (hd % 8 == 0) {
+    auto hsum = [](__m256 v) {
+      __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+      h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+      h = _mm_add_ss(h, _mm_movehdup_ps(h));
+      return _mm_cvtss_f32(h);
+    };
+    int j = 0;
+    for (; j + 2 <= visible; j += 2) {
+      const float* k0 = k[static_cast<std::size_t>(j)] + koff;
+      const float* k1 = k[static_cast<std::size_t>(j) + 1] + koff;
+      __m256 a0[G], a1[G];
+      for (int h = 0; h < G; ++h) a0[h] = a1[h] = _mm256_setzero_ps();
+      for (int d = 0; d < hd; d += 8) {
+        const __m256 x0 = _mm256_loadu_ps(k0 + d), x1 = _mm256_loadu_ps(k1 + d);
+        for (int h = 0; h < G; ++h) {
+          const __m256 qv = _mm256_loadu_ps(qg + static_cast<std::size_t>(h) * hd + d);
+          a0[h] = _mm256_fmadd_ps(qv, x0, a0[h]);
+          a1[h] = _mm256_fmadd_ps(qv, x1, a1[h]);
+        }
+      }
+      for (int h = 0; h < G; ++h) {
+        score[static_cast<std::size_t>(h) * stride + j] = hsum(a0[h]) * scale;
+        score[static_cast<std::size_t>(h) * stride + j + 1] = hsum(a1[h]) * scale;
+      }
+    }
+    for (; j < visible; ++j)
+      for (int h = 0; h < G; ++h)
+        score[static_cast<std::size_t>(h) * stride + j] =
+            head_dot(qg + static_cast<std::size_t>(h) * hd, k[static_cast<std::size_t>(j)] + koff,
+                     hd) *
+            scale;
+    return;
+  }
+#endif
+  for (int j = 0; j < visible; ++j)
+    for (int h = 0; h < G; ++h)
+      score[static_cast<std::size_t>(h) * stride + j] =
+          head_dot(qg + static_cast<std::size_t>(h) * hd, k[static_cast<std::size_t>(j)] + koff,
+                   hd) *
+          scale;
+}
+
+void scores_any(int group, const float* qg, const std::vector<const float*>& k, std::size_t koff,
+                int visible, int hd, float scale, float* score, std::size_t stride) {
+  switch (group) {
+    case 1:
+      return group_scores<1>(qg, k, koff, visible, hd, scale, score, stride);
+    case 2:
+      return group_scores<2>(qg, k, koff, visible, hd, scale, score, stride);
+    case 3:
+      return group_scores<3>(qg, k, koff, visible, hd, scale, score, stride);
+    case 4:
+      return group_scores<4>(qg, k, koff, visible, hd, scale, score, stride);
+    default:
+      for (int h = 0; h < group; ++h)
+        group_scores<1>(qg + static_cast<std::size_t>(h) * hd, k, koff, visible, hd, scale,
+                        score + static_cast<std::size_t>(h) * stride, stride);
+  }
+}
+
+inline void head_axpy(float* __restrict out, float w, const float* __restrict v, int n) {
+  int d = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+  const __m256 wv = _mm256_set1_ps(w);
+  for (; d + 8 <= n; d += 8)
+    _mm256_storeu_ps(out + d,
+                     _mm256_fmadd_ps(wv, _mm256_loadu_ps(v + d), _mm256_loadu_ps(out + d)));
+#endif
+  for (; d < n; ++d) out[d] += w * v[d];
+}
+}  // namespace
+
 void attention(const AttentionShape& s, const float* q, int n_q, const KvView& kv, float* out,
                float* row_weights) {
   const Rows rows = flatten(kv);
   const int n_rows = static_cast<int>(rows.k.size());
   const int hd = s.head_dim, group = s.n_head / s.n_head_kv;
   const std::size_t qd = static_cast<std::size_t>(s.n_head) * hd;
-  const int tasks = s.n_head * n_q;
+  // One task per (new token, KV head): the group's query heads share each K and V row load.
+  const int tasks = s.n_head_kv * n_q;
   const int n_threads = omp_get_max_threads();
   std::vector<float> weights_acc(row_weights ? static_cast<std::size_t>(n_threads) * n_rows : 0,
                                  0.0f);
-#pragma omp parallel
+#pragma omp parallel if (tasks > 1)
   {
-    std::vector<float> score(static_cast<std::size_t>(n_rows));
+    std::vector<float> score(static_cast<std::size_t>(group) * n_rows);
     float* wacc = row_weights
                       ? weights_acc.data() + static_cast<std::size_t>(omp_get_thread_num()) * n_rows
                       : nullptr;
 #pragma omp for schedule(static)
     for (int task = 0; task < tasks; ++task) {
-      const int i = task / s.n_head, h = task % s.n_head;
-      const int kvh = h / group;
+      const int i = task / s.n_head_kv, g = task % s.n_head_kv;
       const int visible = std::min(n_rows, n_rows - n_q + i + 1);
-      const float* qh = q + static_cast<std::size_t>(i) * qd + static_cast<std::size_t>(h) * hd;
-      float* oh = out + static_cast<std::size_t>(i) * qd + static_cast<std::size_t>(h) * hd;
-      for (int d = 0; d < hd; ++d) oh[d] = 0;
+      const std::size_t koff = static_cast<std::size_t>(g) * hd;
+      const float* qg =
+          q + static_cast<std::size_t>(i) * qd + static_cast<std::size_t>(g) * group * hd;
+      float* og = out + static_cast<std::size_t>(i) * qd + static_cast<std::size_t>(g) * group * hd;
+      std::fill(og, og + static_cast<std::size_t>(group) * hd, 0.0f);
       if (visible <= 0) continue;
-      for (int j = 0; j < visible; ++j)
-        score[static_cast<std::size_t>(j)] =
-            dot_f32(qh, rows.k[static_cast<std::size_t>(j)] + static_cast<std::size_t>(kvh) * hd,
-                    hd) *
-            s.scale;
-      softmax(score.data(), visible);
+      scores_any(group, qg, rows.k, koff, visible, hd, s.scale, score.data(),
+                 static_cast<std::size_t>(n_rows));
+      for (int h = 0; h < group; ++h)
+        softmax(score.data() + static_cast<std::size_t>(h) * n_rows, visible);
       for (int j = 0; j < visible; ++j) {
-        const float w = score[static_cast<std::size_t>(j)];
-        const float* vj = rows.v[static_cast<std::size_t>(j)] + static_cast<std::size_t>(kvh) * hd;
-        for (int d = 0; d < hd; ++d) oh[d] += w * vj[d];
-        if (wacc) wacc[j] += w;
+        const float* vj = rows.v[static_cast<std::size_t>(j)] + koff;
+        float wsum = 0;
+        for (int h = 0; h < group; ++h) {
+          const float w = score[static_cast<std::size_t>(h) * n_rows + j];
+          head_axpy(og + static_cast<std::size_t>(h) * hd, w, vj, hd);
+          wsum += w;
+        }
+        if (wacc) wacc[j] += wsum;
       }
     }
   }

@@ -115,10 +115,10 @@ inline float f16(const std::uint8_t* p) {
   return _cvtsh_ss(load_u16(p));
 }
 
-float dot_q4_0_q8_0(const std::uint8_t* w, const std::uint8_t* x, int nb) {
+float dot_q4_0_q8_0(const std::uint8_t* w, const std::uint8_t* x, const float* xd, int nb) {
   __m256 acc = _mm256_setzero_ps();
   for (int b = 0; b < nb; ++b, w += 18, x += kQ8_0Bytes) {
-    const __m256 d = _mm256_set1_ps(f16(w) * f16(x));
+    const __m256 d = _mm256_set1_ps(f16(w) * xd[b]);
     const __m256i q = _mm256_sub_epi8(nibbles(w + 2), _mm256_set1_epi8(8));
     const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 2));
     acc = _mm256_fmadd_ps(d, mul_sum_i8(q, y), acc);
@@ -126,12 +126,12 @@ float dot_q4_0_q8_0(const std::uint8_t* w, const std::uint8_t* x, int nb) {
   return hsum(acc);
 }
 
-float dot_q4_1_q8_1(const std::uint8_t* w, const std::uint8_t* x, int nb) {
+float dot_q4_1_q8_1(const std::uint8_t* w, const std::uint8_t* x, const float* xds, int nb) {
   __m256 acc = _mm256_setzero_ps();
   float summs = 0;
   for (int b = 0; b < nb; ++b, w += 20, x += kQ8_1Bytes) {
-    summs += f16(w + 2) * f16(x + 2);
-    const __m256 d = _mm256_set1_ps(f16(w) * f16(x));
+    summs += f16(w + 2) * xds[2 * b + 1];
+    const __m256 d = _mm256_set1_ps(f16(w) * xds[2 * b]);
     const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 4));
     acc = _mm256_fmadd_ps(d, mul_sum_u8_i8(nibbles(w + 4), y), acc);
   }
@@ -139,8 +139,8 @@ float dot_q4_1_q8_1(const std::uint8_t* w, const std::uint8_t* x, int nb) {
 }
 
 // Four activation rows against one Q4_1 weight row: the weights are unpacked once per block.
-void dot_q4_1_q8_1_x4(const std::uint8_t* w, const std::uint8_t* x, std::size_t xstride, int nb,
-                      float* out) {
+void dot_q4_1_q8_1_x4(const std::uint8_t* w, const std::uint8_t* x, std::size_t xstride,
+                      const float* xds, std::size_t ds_stride, int nb, float* out) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
   float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   const std::uint8_t *x0 = x, *x1 = x + xstride, *x2 = x + 2 * xstride, *x3 = x + 3 * xstride;
@@ -148,15 +148,16 @@ void dot_q4_1_q8_1_x4(const std::uint8_t* w, const std::uint8_t* x, std::size_t 
     const std::size_t o = static_cast<std::size_t>(b) * kQ8_1Bytes;
     const float dw = f16(w), mw = f16(w + 2);
     const __m256i q = nibbles(w + 4);
-    auto step = [&](const std::uint8_t* xb, __m256& acc, float& s) {
-      s += mw * f16(xb + 2);
+    auto step = [&](const std::uint8_t* xb, const float* ds, __m256& acc, float& s) {
+      s += mw * ds[1];
       const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 4));
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * f16(xb)), mul_sum_u8_i8(q, y), acc);
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * ds[0]), mul_sum_u8_i8(q, y), acc);
     };
-    step(x0 + o, acc0, s0);
-    step(x1 + o, acc1, s1);
-    step(x2 + o, acc2, s2);
-    step(x3 + o, acc3, s3);
+    const float* ds = xds + 2 * static_cast<std::size_t>(b);
+    step(x0 + o, ds, acc0, s0);
+    step(x1 + o, ds + ds_stride, acc1, s1);
+    step(x2 + o, ds + 2 * ds_stride, acc2, s2);
+    step(x3 + o, ds + 3 * ds_stride, acc3, s3);
   }
   out[0] = hsum(acc0) + s0;
   out[1] = hsum(acc1) + s1;
@@ -164,10 +165,10 @@ void dot_q4_1_q8_1_x4(const std::uint8_t* w, const std::uint8_t* x, std::size_t 
   out[3] = hsum(acc3) + s3;
 }
 
-float dot_q8_0_q8_0(const std::uint8_t* w, const std::uint8_t* x, int nb) {
+float dot_q8_0_q8_0(const std::uint8_t* w, const std::uint8_t* x, const float* xd, int nb) {
   __m256 acc = _mm256_setzero_ps();
   for (int b = 0; b < nb; ++b, w += 34, x += kQ8_0Bytes) {
-    const __m256 d = _mm256_set1_ps(f16(w) * f16(x));
+    const __m256 d = _mm256_set1_ps(f16(w) * xd[b]);
     const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2));
     const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 2));
     acc = _mm256_fmadd_ps(d, mul_sum_i8(q, y), acc);
@@ -189,18 +190,18 @@ float dot_f16_f32(const std::uint8_t* w, const float* x, int n) {
 #endif
 
 // One weight row r against activation row t (fast path).
-inline float row_dot(const WeightMatrix& w, int r, const std::uint8_t* q, const float* xf,
-                     int cols) {
+inline float row_dot(const WeightMatrix& w, int r, const std::uint8_t* q,
+                     [[maybe_unused]] const float* qs, const float* xf, int cols) {
   const std::uint8_t* wr = w.data + static_cast<std::size_t>(r) * w.row_bytes;
   const int nb = cols / 32;
   switch (w.type) {
 #ifdef GEARBOX_AVX2
     case TensorType::kQ4_0:
-      return dot_q4_0_q8_0(wr, q, nb);
+      return dot_q4_0_q8_0(wr, q, qs, nb);
     case TensorType::kQ4_1:
-      return dot_q4_1_q8_1(wr, q, nb);
+      return dot_q4_1_q8_1(wr, q, qs, nb);
     case TensorType::kQ8_0:
-      return dot_q8_0_q8_0(wr, q, nb);
+      return dot_q8_0_q8_0(wr, q, qs, nb);
     case TensorType::kF16:
       return dot_f16_f32(wr, xf, cols);
 #else
@@ -258,6 +259,10 @@ const std::uint8_t* Activations::q8_0() {
     q8_0_.resize(rb * static_cast<std::size_t>(n_));
     for (int t = 0; t < n_; ++t)
       quantize_row_q8_0(x_ + static_cast<std::size_t>(t) * cols_, q8_0_.data() + rb * t, cols_);
+    const std::size_t nb = static_cast<std::size_t>(cols_ / 32) * static_cast<std::size_t>(n_);
+    q8_0_scales_.resize(nb);
+    for (std::size_t b = 0; b < nb; ++b)
+      q8_0_scales_[b] = fp16_to_float(load_u16(q8_0_.data() + b * kQ8_0Bytes));
   }
   return q8_0_.data();
 }
@@ -268,6 +273,12 @@ const std::uint8_t* Activations::q8_1() {
     q8_1_.resize(rb * static_cast<std::size_t>(n_));
     for (int t = 0; t < n_; ++t)
       quantize_row_q8_1(x_ + static_cast<std::size_t>(t) * cols_, q8_1_.data() + rb * t, cols_);
+    const std::size_t nb = static_cast<std::size_t>(cols_ / 32) * static_cast<std::size_t>(n_);
+    q8_1_scales_.resize(2 * nb);
+    for (std::size_t b = 0; b < nb; ++b) {
+      q8_1_scales_[2 * b] = fp16_to_float(load_u16(q8_1_.data() + b * kQ8_1Bytes));
+      q8_1_scales_[2 * b + 1] = fp16_to_float(load_u16(q8_1_.data() + b * kQ8_1Bytes + 2));
+    }
   }
   return q8_1_.data();
 }
@@ -277,6 +288,8 @@ void matmul(const WeightMatrix& w, Activations& x, float* y) {
   const int n = x.n(), rows = w.rows, cols = w.cols;
   const int fmt = act_format(w.type);
   const std::uint8_t* q = fmt == 80 ? x.q8_0() : fmt == 81 ? x.q8_1() : nullptr;
+  const float* qs = fmt == 80 ? x.q8_0_scales() : fmt == 81 ? x.q8_1_scales() : nullptr;
+  const std::size_t qs_row = static_cast<std::size_t>(cols / 32) * (fmt == 81 ? 2 : 1);
   const std::size_t qrow = fmt == 80 ? static_cast<std::size_t>(cols / 32) * kQ8_0Bytes
                                      : static_cast<std::size_t>(cols / 32) * kQ8_1Bytes;
   const float* xf = x.data();
@@ -292,14 +305,15 @@ void matmul(const WeightMatrix& w, Activations& x, float* y) {
         float out[4];
         const std::uint8_t* wr = w.data + static_cast<std::size_t>(r) * w.row_bytes;
         for (; t + 4 <= n; t += 4) {
-          dot_q4_1_q8_1_x4(wr, q + qrow * t, qrow, cols / 32, out);
+          dot_q4_1_q8_1_x4(wr, q + qrow * t, qrow, qs + qs_row * t, qs_row, cols / 32, out);
           for (int k = 0; k < 4; ++k) y[static_cast<std::size_t>(t + k) * rows + r] = out[k];
         }
       }
 #endif
       for (; t < n; ++t)
-        y[static_cast<std::size_t>(t) * rows + r] = row_dot(
-            w, r, q ? q + qrow * t : nullptr, xf + static_cast<std::size_t>(t) * cols, cols);
+        y[static_cast<std::size_t>(t) * rows + r] =
+            row_dot(w, r, q ? q + qrow * t : nullptr, qs ? qs + qs_row * t : nullptr,
+                    xf + static_cast<std::size_t>(t) * cols, cols);
     }
   }
 }

@@ -71,6 +71,15 @@ WeightMatrix matrix(const GgufFile& f, const std::string& name, int rows, int co
   }
 }
 
+// x += y, elementwise.
+void add_into(std::vector<float>& x, const std::vector<float>& y) {
+  const std::size_t n = x.size();
+  float* __restrict xp = x.data();
+  const float* __restrict yp = y.data();
+#pragma omp parallel for if (n > 65536) schedule(static)
+  for (std::size_t i = 0; i < n; ++i) xp[i] += yp[i];
+}
+
 }  // namespace
 
 Model::~Model() = default;
@@ -237,6 +246,7 @@ void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<fl
 
   for (int l = 0; l < c.n_layer; ++l) {
     const LayerWeights& L = w_->layers[static_cast<std::size_t>(l)];
+#pragma omp parallel for if (T > 1) schedule(static)
     for (std::size_t i = 0; i < T; ++i)
       rmsnorm(s.x.data() + i * E, L.attn_norm.data(), c.n_embd, c.rms_eps, s.xn.data() + i * E);
     {
@@ -269,7 +279,8 @@ void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<fl
       Activations a(s.att.data(), static_cast<int>(T), c.q_dim());
       matmul(L.wo, a, s.tmp.data());
     }
-    for (std::size_t i = 0; i < T * E; ++i) s.x[i] += s.tmp[i];
+    add_into(s.x, s.tmp);
+#pragma omp parallel for if (T > 1) schedule(static)
     for (std::size_t i = 0; i < T; ++i)
       rmsnorm(s.x.data() + i * E, L.ffn_norm.data(), c.n_embd, c.rms_eps, s.xn.data() + i * E);
     {
@@ -277,12 +288,13 @@ void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<fl
       matmul(L.w_gate, a, s.gate.data());
       matmul(L.w_up, a, s.up.data());
     }
-    swiglu(s.gate.data(), s.up.data(), T * F);
+#pragma omp parallel for if (T > 1) schedule(static)
+    for (std::size_t i = 0; i < T; ++i) swiglu(s.gate.data() + i * F, s.up.data() + i * F, F);
     {
       Activations a(s.gate.data(), static_cast<int>(T), c.n_ff);
       matmul(L.w_down, a, s.tmp.data());
     }
-    for (std::size_t i = 0; i < T * E; ++i) s.x[i] += s.tmp[i];
+    add_into(s.x, s.tmp);
   }
 
   // Final norm on the rows whose logits are wanted, then the output projection.

@@ -38,11 +38,15 @@ class Activations {
   // Q8_0 / Q8_1 blocks of every row (cols must be a multiple of 32).
   const std::uint8_t* q8_0();
   const std::uint8_t* q8_1();
+  // The blocks' scales as floats (Q8_0: d per block; Q8_1: d, s per block), filled with them.
+  const float* q8_0_scales() const { return q8_0_scales_.data(); }
+  const float* q8_1_scales() const { return q8_1_scales_.data(); }
 
  private:
   const float* x_;
   int n_, cols_;
   std::vector<std::uint8_t> q8_0_, q8_1_;
+  std::vector<float> q8_0_scales_, q8_1_scales_;
 };
 
 // y (n x rows) = x (n x cols) * W^T, with the fast kernels, multithreaded.
