@@ -1,6 +1,8 @@
 #include "bpe_tokenizer.hpp"
 
+#include <functional>
 #include <limits>
+#include <queue>
 
 #include "gearbox/core/error.hpp"
 #include "utf8.hpp"
@@ -102,56 +104,72 @@ BpeTokenizer::BpeTokenizer(std::vector<std::string> pieces, std::vector<std::int
 }
 
 void BpeTokenizer::encode_word(std::string_view word, std::vector<std::int32_t>& out) const {
-  // Merging is quadratic in the word length: cut pathological words (megabytes without a
-  // space) into 1 KiB pieces at character boundaries so encoding stays linear in the text.
-  constexpr std::size_t kMaxWord = 1024;
-  while (word.size() > kMaxWord) {
-    std::size_t cut = kMaxWord;
-    while (cut > 0 && (static_cast<unsigned char>(word[cut]) & 0xC0) == 0x80) --cut;
-    if (cut == 0) cut = kMaxWord;
-    encode_word(word.substr(0, cut), out);
-    word.remove_prefix(cut);
-  }
-  // Symbols: the byte-level characters of the word, merged pairwise by lowest rank.
-  std::vector<std::string> sym;
+  // Symbols are the byte-level characters of the word (a linked list); adjacent pairs that
+  // are merges wait in a heap by rank (then position), so a word of n bytes takes
+  // O(n log n) even when it is megabytes without a space.
+  struct Sym {
+    int prev, next;
+    std::string text;
+  };
+  std::vector<Sym> sym;
   sym.reserve(word.size());
-  for (const char c : word) sym.push_back(byte_to_cp_[static_cast<unsigned char>(c)]);
-  {
-    std::string whole;
-    for (const auto& s : sym) whole += s;
-    if (auto it = index_.find(whole); it != index_.end()) {
-      out.push_back(it->second);
-      return;
-    }
+  std::string whole;
+  for (std::size_t i = 0; i < word.size(); ++i) {
+    sym.push_back({static_cast<int>(i) - 1, i + 1 < word.size() ? static_cast<int>(i) + 1 : -1,
+                   byte_to_cp_[static_cast<unsigned char>(word[i])]});
+    whole += sym.back().text;
   }
-  while (sym.size() > 1) {
-    int best = std::numeric_limits<int>::max();
-    std::size_t at = 0;
-    std::string key;
-    for (std::size_t i = 0; i + 1 < sym.size(); ++i) {
-      key.assign(sym[i]).append(" ").append(sym[i + 1]);
-      auto it = merge_rank_.find(key);
-      if (it != merge_rank_.end() && it->second < best) {
-        best = it->second;
-        at = i;
-      }
-    }
-    if (best == std::numeric_limits<int>::max()) break;
-    sym[at] += sym[at + 1];
-    sym.erase(sym.begin() + static_cast<std::ptrdiff_t>(at) + 1);
+  if (auto it = index_.find(whole); it != index_.end()) {
+    out.push_back(it->second);
+    return;
   }
-  for (const auto& s : sym) {
+  struct Pair {
+    int rank, left, right;
+    std::size_t len;  // merged text length when queued, to detect stale entries
+    bool operator>(const Pair& o) const {
+      return rank > o.rank || (rank == o.rank && left > o.left);
+    }
+  };
+  std::priority_queue<Pair, std::vector<Pair>, std::greater<Pair>> heap;
+  std::string key;
+  auto try_add = [&](int l, int r) {
+    if (l < 0 || r < 0) return;
+    const auto& a = sym[static_cast<std::size_t>(l)].text;
+    const auto& b = sym[static_cast<std::size_t>(r)].text;
+    key.assign(a).append(" ").append(b);
+    auto it = merge_rank_.find(key);
+    if (it != merge_rank_.end()) heap.push({it->second, l, r, a.size() + b.size()});
+  };
+  for (std::size_t i = 0; i + 1 < sym.size(); ++i)
+    try_add(static_cast<int>(i), static_cast<int>(i) + 1);
+  while (!heap.empty()) {
+    const Pair p = heap.top();
+    heap.pop();
+    Sym& l = sym[static_cast<std::size_t>(p.left)];
+    Sym& r = sym[static_cast<std::size_t>(p.right)];
+    if (l.next != p.right || l.text.empty() || r.text.empty() ||
+        l.text.size() + r.text.size() != p.len)
+      continue;  // stale: one side merged since
+    l.text += r.text;
+    r.text.clear();
+    l.next = r.next;
+    if (r.next >= 0) sym[static_cast<std::size_t>(r.next)].prev = p.left;
+    try_add(l.prev, p.left);
+    try_add(p.left, l.next);
+  }
+  for (int i = 0; i >= 0; i = sym[static_cast<std::size_t>(i)].next) {
+    const std::string& s = sym[static_cast<std::size_t>(i)].text;
     auto it = index_.find(s);
     if (it != index_.end()) {
       out.push_back(it->second);
       continue;
     }
-    // Not in the vocabulary (should not happen with a complete byte alphabet): per character.
-    for (std::size_t i = 0; i < s.size();) {
-      const std::size_t n = utf8::seq_len(s, i);
-      auto c = index_.find(s.substr(i, n));
+    // Not in the vocabulary (a vocabulary without the full byte alphabet): per character.
+    for (std::size_t k = 0; k < s.size();) {
+      const std::size_t n = utf8::seq_len(s, k);
+      auto c = index_.find(s.substr(k, n));
       if (c != index_.end()) out.push_back(c->second);
-      i += n;
+      k += n;
     }
   }
 }

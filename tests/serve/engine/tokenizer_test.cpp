@@ -87,6 +87,16 @@ TEST(BpeTokenizer, RoundTripsKnownTokensAndSpecials) {
   EXPECT_EQ(t->token_bytes(t->find_piece("<|im_end|>")), "");
 }
 
+TEST(BpeTokenizer, LongWordsEncodeInLinearishTime) {
+  const auto t = smollm_or_skip();
+  if (!t)
+    GTEST_SKIP() << "skipped: SmolLM2-135M-Instruct-Q4_1.gguf absent (run scripts/fetch-models.sh)";
+  const std::string word(200000, 'a');  // no pre-tokenizer split: one 200 KB word
+  const auto ids = t->encode(word, false);
+  EXPECT_LT(ids.size(), word.size() / 2);
+  EXPECT_EQ(t->decode(ids), word);
+}
+
 TEST(BpeTokenizer, SmolLm2ChatTemplate) {
   const auto t = smollm_or_skip();
   if (!t)
