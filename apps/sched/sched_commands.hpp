@@ -1,0 +1,15 @@
+// The `gearbox sched` subcommands, one registration function per file.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace gearbox::apps::sched_cli {
+
+// `gearbox sched cells --model M --batch B [--cluster C] [--json]`
+void register_cells(CLI::App& sched);
+// `gearbox sched estimate-check [--json]`
+void register_estimate_check(CLI::App& sched);
+// `gearbox sched simulate --trace T --cluster C --policy P,... [--estimator E] [--max-rounds N]`
+void register_simulate(CLI::App& sched);
+
+}  // namespace gearbox::apps::sched_cli

@@ -1,0 +1,120 @@
+// `gearbox sched simulate`: a trace through one or more policies on a simulated cluster.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "gearbox/core/cli.hpp"
+#include "gearbox/core/error.hpp"
+#include "gearbox/core/output.hpp"
+#include "gearbox/sched/simulator.hpp"
+#include "sched_commands.hpp"
+
+namespace gearbox::apps::sched_cli {
+
+namespace {
+struct SimulateOptions {
+  CommonOptions common;
+  std::string trace = "philly";
+  std::string cluster = "arena-1280";
+  std::string policies = "crius,fcfs,gavel,sia,elasticflow";
+  std::string estimator = "db";
+  int max_rounds = 0;
+  std::string dump_dir;
+};
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+void dump(const std::filesystem::path& dir, const gearbox::sched::SimResult& r) {
+  std::filesystem::create_directories(dir);
+  std::ofstream thr(dir / (r.policy + "_thr.csv"));
+  thr << "round,throughput\n";
+  for (std::size_t i = 0; i < r.round_throughput.size(); ++i)
+    thr << i << ',' << r.round_throughput[i] << '\n';
+  std::ofstream jct(dir / (r.policy + "_jct.csv"));
+  jct << "jct_s\n";
+  for (double j : r.jcts) jct << j << '\n';
+  if (!thr || !jct) throw Error::runtime("cannot write results").at(dir.string());
+}
+
+void run_simulate(const SimulateOptions& o) {
+  using namespace gearbox::sched;
+  const auto names = split(o.policies);
+  if (names.empty()) throw Error::usage("no policy given").field("--policy");
+  std::vector<std::unique_ptr<Policy>> policies;
+  for (const auto& n : names) policies.push_back(make_policy(n));
+  const ModelCatalog& models = ModelCatalog::shared();
+  const Trace trace = trace_from_spec(o.trace, models);
+  const Cluster cluster = Cluster::from_spec(o.cluster);
+  const auto est = make_estimator(o.estimator);
+  Json out = {{"trace", trace.name}, {"cluster", cluster.name()}, {"policies", Json::object()}};
+  TextTable table({"policy", "finished", "avg JCT h", "p50 JCT h", "p99 JCT h", "avg queue h",
+                   "makespan h", "avg thr", "peak thr", "GPU util", "ddl met", "resched", "rounds",
+                   "sim s", "ms/round"});
+  for (auto& p : policies) {
+    std::cerr << "sched simulate: " << p->name() << " on " << trace.name << " ("
+              << trace.jobs.size() << " jobs, " << cluster.total_gpus() << " GPUs)\n";
+    const SimResult r = simulate(trace, cluster, *est, *p, {o.max_rounds});
+    if (!o.dump_dir.empty()) dump(o.dump_dir, r);
+    out["policies"][r.policy] = {{"avg_jct_s", r.avg_jct_s},
+                                 {"p50_jct_s", r.p50_jct_s},
+                                 {"p99_jct_s", r.p99_jct_s},
+                                 {"avg_queue_s", r.avg_queue_s},
+                                 {"makespan_s", r.makespan_s},
+                                 {"finished", r.finished},
+                                 {"avg_throughput", r.avg_throughput},
+                                 {"peak_throughput", r.peak_throughput},
+                                 {"gpu_util", r.gpu_util},
+                                 {"deadline_met", r.deadline_met},
+                                 {"reschedules", r.reschedules},
+                                 {"sim_wall_s", r.sim_wall_s},
+                                 {"sched_ms_per_round", r.sched_ms_per_round}};
+    const double h = 3600;
+    table.add_row(
+        {r.policy, std::to_string(r.finished) + "/" + std::to_string(r.arrived),
+         fmt_num(r.avg_jct_s / h, 2), fmt_num(r.p50_jct_s / h, 2), fmt_num(r.p99_jct_s / h, 2),
+         fmt_num(r.avg_queue_s / h, 2), fmt_num(r.makespan_s / h, 1), fmt_num(r.avg_throughput, 0),
+         fmt_num(r.peak_throughput, 0), fmt_num(r.gpu_util, 3), fmt_num(r.deadline_met, 3),
+         std::to_string(r.reschedules), std::to_string(r.rounds), fmt_num(r.sim_wall_s, 3),
+         fmt_num(r.sched_ms_per_round, 3)});
+  }
+  if (o.common.json) {
+    write_json(std::cout, out);
+    return;
+  }
+  std::cout << "trace " << trace.name << " (" << trace.jobs.size() << " jobs), cluster "
+            << cluster.name() << " (" << cluster.total_gpus() << " GPUs), estimator " << est->name()
+            << ", "
+            << (o.max_rounds > 0 ? "max " + std::to_string(o.max_rounds) + " rounds"
+                                 : std::string("to completion"))
+            << "\n";
+  table.print(std::cout);
+}
+}  // namespace
+
+void register_simulate(CLI::App& sched) {
+  auto o = std::make_shared<SimulateOptions>();
+  auto* cmd = sched.add_subcommand("simulate", "Simulate a trace under scheduling policies");
+  cmd->add_option("--trace", o->trace,
+                  "philly | venus (= helios) | pai | synthetic:jobs=N,rate=R,seed=S | CSV path");
+  cmd->add_option("--cluster", o->cluster, "arena-1280 | arena:gpus=N | cluster JSON path");
+  cmd->add_option("--policy", o->policies,
+                  "Comma-separated: crius, crius-dp, fcfs, gavel, gavel-thr, sia, elasticflow");
+  cmd->add_option("--estimator", o->estimator, "db (artifact profile database) | analytical")
+      ->check(CLI::IsMember({"db", "analytical"}));
+  cmd->add_option("--max-rounds", o->max_rounds, "Stop after N rounds of 300 s (0 = completion)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--dump", o->dump_dir, "Write <policy>_thr.csv and <policy>_jct.csv here");
+  add_common_flags(*cmd, o->common);
+  cmd->callback([o] { run_simulate(*o); });
+}
+
+}  // namespace gearbox::apps::sched_cli

@@ -1,0 +1,21 @@
+// Sia: a configuration ILP each round with arrivals or departures. A configuration is (GPU type,
+// count 1..16); its utility is the job's data-parallel goodput there over the job's slowest
+// feasible goodput, raised to p = 0.5 (Sia's p_fairness), times (1 - restart share of the
+// round) for running jobs that would change. Binary x[job][config], at most one configuration
+// per job, GPUs per type within capacity, at most 3 running jobs changed or preempted per
+// round (MAX_MGRT_JOB_NUM). Running jobs consider their current configuration and its halving
+// and doubling on the same type; the 32 oldest runnable pending jobs every configuration. GLPK
+// MIP (branch and bound, 200 ms limit, 1% gap).
+#pragma once
+
+#include "gearbox/sched/policy.hpp"
+
+namespace gearbox::sched {
+
+class SiaPolicy : public Policy {
+ public:
+  std::string name() const override { return "sia"; }
+  void schedule(const RoundInput& in, std::vector<Placement>& target) override;
+};
+
+}  // namespace gearbox::sched

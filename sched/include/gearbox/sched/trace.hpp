@@ -1,0 +1,66 @@
+// Training jobs and traces. A trace is the artifact's CSV (job_id, submission_time,
+// num_iteration, model_name, deadline, batch_size, num_gpu, gpu_type) or a synthetic one;
+// jobs are grouped into 300 s submission rounds exactly as the artifact's TraceManager does.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gearbox/sched/model_catalog.hpp"
+
+namespace gearbox::sched {
+
+struct Job {
+  std::string id;               // job_id
+  ModelRef model;               // family and size
+  int batch = 0;                // global batch (samples per iteration)
+  std::int64_t iterations = 0;  // iterations to run (num_iteration // 5 for artifact traces)
+  double submit = 0;            // submission_time, seconds on the trace's clock
+  double deadline = 0;          // absolute deadline, as in the file (rescaled on submission)
+  int req_gpus = 1;             // num_gpu
+  std::string req_type;         // gpu_type as written ("a100")
+  int round = 0;                // submission round (300 s chunk), see assign_rounds()
+};
+
+struct Trace {
+  std::string name;
+  std::vector<Job> jobs;  // file order
+  double t0 = 0;          // first job's submission time
+  int num_rounds() const { return jobs.empty() ? 0 : jobs.back().round + 1; }
+};
+
+struct TraceOptions {
+  double submit_density = 1.0;  // --job_submit_density: iterations *= d before the // 5
+  int iter_scale = 5;           // ITER_NUM_SCALE_FACTOR_SIM
+};
+
+// Parses an artifact trace CSV. Throws Error::input naming file, row (line) and column for a
+// malformed row, and listing the known models for an unknown model_name.
+Trace load_trace_csv(const std::filesystem::path& path, const ModelCatalog& models,
+                     const TraceOptions& opt = {});
+// Parses CSV text (`origin` names it in errors); same rules as load_trace_csv.
+Trace parse_trace_csv(std::string_view text, const std::string& origin, const ModelCatalog& models,
+                      const TraceOptions& opt = {});
+
+// Groups jobs into 300 s rounds in file order: t0 = first job's time; round k holds times in
+// (t0+300k, t0+300(k+1)] (round 0 also t0); a row earlier than the open round joins it.
+void assign_rounds(Trace& trace, double interval = 300);
+
+struct SyntheticSpec {
+  int jobs = 1000;
+  double rate_per_hour = 60;  // Poisson arrival rate
+  std::uint64_t seed = 1;
+};
+
+// A synthetic trace: Poisson arrivals, a model mix over the profiled (model, batch) pairs,
+// GPU counts 1..16 and types uniformly, iterations log-uniform; deterministic for the seed.
+Trace synthetic_trace(const SyntheticSpec& spec, const ModelCatalog& models);
+
+// "philly" | "venus" | "helios" | "pai" | "synthetic:jobs=N,rate=R,seed=S" | a CSV path.
+Trace trace_from_spec(std::string_view spec, const ModelCatalog& models,
+                      const TraceOptions& opt = {});
+
+}  // namespace gearbox::sched

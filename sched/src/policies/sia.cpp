@@ -1,0 +1,107 @@
+#include "gearbox/sched/policies/sia.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "gearbox/sched/linear_program.hpp"
+
+namespace gearbox::sched {
+
+namespace {
+constexpr int kMaxPendingConsidered = 32;
+constexpr int kMipTimeLimitMs = 200;
+}  // namespace
+
+void SiaPolicy::schedule(const RoundInput& in, std::vector<Placement>& target) {
+  const auto& jobs = *in.jobs;
+  if (!in.arrivals && !in.departures) return;
+  const int np = in.cluster->num_pools();
+  // Arrivals that cannot run anywhere change nothing: solve only if a pending job could run.
+  if (!in.departures) {
+    bool runnable = false;
+    for (std::size_t i = 0; i < jobs.size() && !runnable; ++i) {
+      if (target[i].placed()) continue;
+      for (int p = 0; p < np && !runnable; ++p)
+        for (int n : kGpuCounts) runnable = runnable || in.table->dp_thr(jobs[i].shape, p, n) > 0;
+    }
+    if (!runnable) return;
+  }
+  struct Var {
+    std::size_t job;
+    Placement cell;
+    int col;
+  };
+  std::vector<Var> vars;
+  LinearProgram lp;
+  std::vector<std::vector<int>> pool_cols(static_cast<std::size_t>(np));
+  std::vector<std::vector<double>> pool_w(static_cast<std::size_t>(np));
+  std::vector<int> change_cols;
+  std::vector<double> change_w;
+  double fixed_running = 0;  // running jobs that cannot change: constant 1 in the change row
+  int pending_seen = 0;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    const ActiveJob& j = jobs[i];
+    const bool running = target[i].placed();
+    if (!running && pending_seen >= kMaxPendingConsidered) continue;
+    double base = 0;
+    for (int p = 0; p < np; ++p) {
+      for (int n : kGpuCounts) {
+        const double g = in.table->dp_thr(j.shape, p, n);
+        if (g > 0 && (base == 0 || g < base)) base = g;
+      }
+    }
+    if (base <= 0) continue;  // cannot run anywhere under the DP view
+    if (!running) ++pending_seen;
+    std::vector<int> cols;
+    for (int p = 0; p < np; ++p) {
+      for (int n : kGpuCounts) {
+        const double g = in.table->dp_thr(j.shape, p, n);
+        if (g <= 0) continue;
+        const bool is_current = running && target[i].pool == p && target[i].gpus() == n;
+        if (running && !is_current) {  // running jobs: halve or double on their type
+          const int cur = target[i].gpus();
+          if (p != target[i].pool || (n != cur / 2 && n != cur * 2)) continue;
+        }
+        double u = std::pow(g / base, kSiaFairness);
+        if (running && !is_current) {  // a running job pays a restart to change
+          const double share = restart_overhead(false, n) / kSchedulingInterval;
+          u *= std::max(0.05, 1.0 - share);
+        }
+        const int c = lp.add_column(u, 0, 1, true);
+        vars.push_back({i, cell_of(*in.cluster, p, n), c});
+        cols.push_back(c);
+        pool_cols[static_cast<std::size_t>(p)].push_back(c);
+        pool_w[static_cast<std::size_t>(p)].push_back(n);
+        if (running && is_current) {
+          change_cols.push_back(c);
+          change_w.push_back(-1.0);
+        }
+      }
+    }
+    if (cols.empty()) continue;
+    lp.add_row(cols, std::vector<double>(cols.size(), 1.0), -1e300, 1.0);
+    if (running) fixed_running += 1;
+  }
+  if (vars.empty()) return;
+  for (int p = 0; p < np; ++p) {
+    if (pool_cols[static_cast<std::size_t>(p)].empty()) continue;
+    lp.add_row(pool_cols[static_cast<std::size_t>(p)], pool_w[static_cast<std::size_t>(p)], -1e300,
+               in.cluster->pool(p).gpus());
+  }
+  // Running jobs leaving their configuration: sum(1 - x_current) <= 3.
+  if (!change_cols.empty()) {
+    lp.add_row(change_cols, change_w, -1e300, kMaxMigrateJobs - fixed_running);
+  }
+  const auto x = lp.maximize(kMipTimeLimitMs);
+  if (x.empty()) return;  // keep the current allocation
+  std::vector<Placement> next = target;
+  std::vector<bool> in_ilp(jobs.size(), false);
+  for (const auto& v : vars) in_ilp[v.job] = true;
+  for (std::size_t i = 0; i < jobs.size(); ++i)
+    if (in_ilp[i]) next[i] = Placement{};
+  for (const auto& v : vars)
+    if (x[static_cast<std::size_t>(v.col)] > 0.5) next[v.job] = v.cell;
+  target = next;
+}
+
+}  // namespace gearbox::sched

@@ -1,0 +1,218 @@
+#include "gearbox/sched/trace.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "gearbox/core/error.hpp"
+#include "gearbox/core/hardware.hpp"
+#include "gearbox/core/paths.hpp"
+
+namespace gearbox::sched {
+
+namespace {
+
+const char* kColumns[] = {"job_id",   "submission_time", "num_iteration", "model_name",
+                          "deadline", "batch_size",      "num_gpu",       "gpu_type"};
+constexpr int kNumColumns = 8;
+
+std::vector<std::string_view> split_csv_line(std::string_view line) {
+  std::vector<std::string_view> out;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= line.size(); ++i) {
+    if (i == line.size() || line[i] == ',') {
+      out.push_back(line.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  return s;
+}
+
+struct RowContext {
+  const std::string& origin;
+  std::uint64_t line;
+};
+
+Error bad(const RowContext& ctx, int col, std::string msg, std::string expected,
+          std::string_view found) {
+  Error e = Error::input(std::move(msg));
+  e.at(ctx.origin, ctx.line).field(kColumns[col]).expected(std::move(expected));
+  e.found(found.empty() ? "an empty cell" : std::string(found.substr(0, 64)));
+  return e;
+}
+
+double parse_double(const RowContext& ctx, int col, std::string_view s) {
+  double v = 0;
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || p != s.data() + s.size() || !std::isfinite(v) || v < 0) {
+    throw bad(ctx, col, "not a number", "a finite number >= 0", s);
+  }
+  return v;
+}
+
+std::int64_t parse_int(const RowContext& ctx, int col, std::string_view s, std::int64_t lo,
+                       std::int64_t hi) {
+  std::int64_t v = 0;
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || p != s.data() + s.size() || v < lo || v > hi) {
+    throw bad(ctx, col, "not an integer in range",
+              "an integer in " + std::to_string(lo) + ".." + std::to_string(hi), s);
+  }
+  return v;
+}
+
+}  // namespace
+
+Trace parse_trace_csv(std::string_view text, const std::string& origin, const ModelCatalog& models,
+                      const TraceOptions& opt) {
+  Trace trace;
+  std::uint64_t line_no = 0;
+  std::size_t pos = 0;
+  bool header_seen = false;
+  while (pos < text.size()) {
+    std::size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    const std::string_view line = trim(text.substr(pos, nl - pos));
+    pos = nl + 1;
+    ++line_no;
+    if (line.empty()) continue;
+    const auto cells = split_csv_line(line);
+    if (!header_seen) {
+      header_seen = true;
+      bool ok = cells.size() == kNumColumns;
+      for (int c = 0; ok && c < kNumColumns; ++c) ok = trim(cells[c]) == kColumns[c];
+      if (!ok) {
+        throw Error::input("unexpected header")
+            .at(origin, line_no)
+            .expected(
+                "job_id,submission_time,num_iteration,model_name,deadline,batch_size,"
+                "num_gpu,gpu_type")
+            .found(std::string(line.substr(0, 120)));
+      }
+      continue;
+    }
+    const RowContext ctx{origin, line_no};
+    if (cells.size() != kNumColumns) {
+      throw Error::input("wrong number of columns")
+          .at(origin, line_no)
+          .expected(std::to_string(kNumColumns))
+          .found(std::to_string(cells.size()));
+    }
+    Job j;
+    j.id = std::string(trim(cells[0]));
+    if (j.id.empty()) throw bad(ctx, 0, "empty job id", "a job id", "");
+    j.submit = parse_double(ctx, 1, trim(cells[1]));
+    const std::int64_t raw_iters = parse_int(ctx, 2, trim(cells[2]), 1, 1'000'000'000'000);
+    const std::string_view mname = trim(cells[3]);
+    j.model = models.find(mname);
+    if (j.model.family < 0) {
+      throw bad(ctx, 3, "unknown model", "one of " + models.known_models(), mname);
+    }
+    j.deadline = parse_double(ctx, 4, trim(cells[4]));
+    j.batch = static_cast<int>(parse_int(ctx, 5, trim(cells[5]), 1, 1 << 20));
+    j.req_gpus = static_cast<int>(parse_int(ctx, 6, trim(cells[6]), 1, 16));
+    if ((j.req_gpus & (j.req_gpus - 1)) != 0) {
+      throw bad(ctx, 6, "unsupported GPU count", "1, 2, 4, 8 or 16", trim(cells[6]));
+    }
+    j.req_type = std::string(trim(cells[7]));
+    if (!GpuCatalog::builtin().find(j.req_type)) {
+      throw bad(ctx, 7, "unknown GPU type", "a type in core's GPU catalog (a100, v100, a40, a10)",
+                j.req_type);
+    }
+    std::int64_t iters = raw_iters;
+    if (opt.submit_density != 1.0) {
+      iters = std::max<std::int64_t>(1, static_cast<std::int64_t>(iters * opt.submit_density));
+    }
+    j.iterations = std::max<std::int64_t>(1, iters / std::max(1, opt.iter_scale));
+    trace.jobs.push_back(std::move(j));
+  }
+  if (!header_seen) throw Error::input("empty trace").at(origin).expected("a CSV header");
+  if (trace.jobs.empty()) throw Error::input("trace without jobs").at(origin);
+  assign_rounds(trace);
+  return trace;
+}
+
+Trace load_trace_csv(const std::filesystem::path& path, const ModelCatalog& models,
+                     const TraceOptions& opt) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error::input("cannot open trace").at(path.string());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  Trace t = parse_trace_csv(ss.str(), path.string(), models, opt);
+  t.name = path.stem().string();
+  return t;
+}
+
+void assign_rounds(Trace& trace, double interval) {
+  if (trace.jobs.empty()) return;
+  trace.t0 = trace.jobs.front().submit;
+  int open = 0;
+  for (auto& j : trace.jobs) {
+    const double rel = j.submit - trace.t0;
+    int k = rel <= 0 ? 0 : static_cast<int>(std::ceil(rel / interval)) - 1;
+    if (k < open) k = open;  // out-of-order row joins the open chunk
+    open = k;
+    j.round = k;
+  }
+}
+
+Trace trace_from_spec(std::string_view spec, const ModelCatalog& models, const TraceOptions& opt) {
+  if (spec.rfind("synthetic", 0) == 0) {
+    SyntheticSpec s;
+    std::string_view rest = spec.substr(9);
+    if (!rest.empty() && rest.front() == ':') rest.remove_prefix(1);
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      const auto kv = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+      const auto eq = kv.find('=');
+      const auto key = kv.substr(0, eq);
+      const std::string val(eq == std::string_view::npos ? "" : kv.substr(eq + 1));
+      char* end = nullptr;
+      const double v = std::strtod(val.c_str(), &end);
+      if (val.empty() || *end != '\0' || !(v > 0) || v > 1e9) {
+        throw Error::usage("bad synthetic trace parameter")
+            .field(std::string(key))
+            .expected("a positive number")
+            .found(val);
+      }
+      if (key == "jobs") {
+        s.jobs = static_cast<int>(v);
+      } else if (key == "rate") {
+        s.rate_per_hour = v;
+      } else if (key == "seed") {
+        s.seed = static_cast<std::uint64_t>(v);
+      } else {
+        throw Error::usage("unknown synthetic trace parameter")
+            .field(std::string(key))
+            .expected("jobs, rate or seed");
+      }
+    }
+    if (s.jobs > 10'000'000) throw Error::usage("too many synthetic jobs").field("jobs");
+    Trace t = synthetic_trace(s, models);
+    t.name = std::string(spec);
+    return t;
+  }
+  std::string file;
+  if (spec == "philly") file = "simulate_trace_philly.csv";
+  if (spec == "venus" || spec == "helios") file = "simulate_trace_venus.csv";
+  if (spec == "pai") file = "simulate_trace_pai.csv";
+  if (!file.empty()) {
+    const auto dir = data_dir();
+    if (!dir) throw Error::runtime("shared data folder not found (set GEARBOX_DATA)");
+    Trace t = load_trace_csv(*dir / "crius" / "traces" / file, models, opt);
+    t.name = spec == "helios" ? "venus" : std::string(spec);
+    return t;
+  }
+  return load_trace_csv(std::filesystem::path(spec), models, opt);
+}
+
+}  // namespace gearbox::sched

@@ -1,0 +1,55 @@
+// Shared helpers for the sched tests: a hand-written estimator whose iteration times are known.
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <optional>
+#include <tuple>
+
+#include "gearbox/core/paths.hpp"
+#include "gearbox/sched/estimator.hpp"
+#include "gearbox/sched/model_catalog.hpp"
+
+namespace gearbox::sched::test {
+
+// A small model catalog (bert 760M/1.3B, moe 690M), independent of the shared data.
+inline ModelCatalog tiny_catalog() {
+  const char* json = R"({"models": {"supported_model_cfgs": {
+    "bert": {"param_num": ["760M", "1.3B"], "batch_size": [128, 256], "layer_num": 6},
+    "moe": {"param_num": ["690M"], "batch_size": [256], "layer_num": 8}},
+    "model_hyperparams": {"bert": {"760M": {"seq_len": 1024, "hidden_size": 1536,
+      "num_layers": 24, "num_heads": 16, "vocab_size": 51200, "dtype": "float16"},
+      "1.3B": {"seq_len": 1024, "hidden_size": 2048, "num_layers": 24, "num_heads": 32,
+      "vocab_size": 51200, "dtype": "float16"}}}}})";
+  const auto path = std::filesystem::temp_directory_path() / "gearbox_sched_tiny_spec.json";
+  {
+    std::ofstream out(path);
+    out << json;
+  }
+  return ModelCatalog::load(path);
+}
+
+// Iteration times given by a function of (model family, GPU type, GPU count); +inf = cannot run.
+class FakeEstimator : public Estimator {
+ public:
+  using Fn = std::function<double(const JobShape&, const std::string& type, int gpus)>;
+  explicit FakeEstimator(Fn fn, Fn dp = nullptr) : fn_(std::move(fn)), dp_(std::move(dp)) {}
+  std::string name() const override { return "fake"; }
+  double best_iter_time(const JobShape& j, const GpuPool& p, int h, int d) const override {
+    return fn_(j, p.type, h * d);
+  }
+  double dp_iter_time(const JobShape& j, const GpuPool& p, int h, int d, bool) const override {
+    return dp_ ? dp_(j, p.type, h * d) : fn_(j, p.type, h * d);
+  }
+
+ private:
+  Fn fn_, dp_;
+};
+
+inline bool have_data() {
+  return data_dir().has_value();
+}
+
+}  // namespace gearbox::sched::test

@@ -1,0 +1,129 @@
+#include <gtest/gtest.h>
+
+#include "gearbox/core/error.hpp"
+#include "gearbox/sched/trace.hpp"
+#include "test_support.hpp"
+
+namespace gearbox::sched {
+namespace {
+
+const char* kHeader =
+    "job_id,submission_time,num_iteration,model_name,deadline,batch_size,num_gpu,gpu_type\n";
+
+std::string error_of(const std::string& csv) {
+  try {
+    parse_trace_csv(csv, "t.csv", test::tiny_catalog());
+  } catch (const Error& e) {
+    EXPECT_EQ(e.exit_code(), 2);
+    return e.what();
+  }
+  ADD_FAILURE() << "no error for:\n" << csv;
+  return "";
+}
+
+TEST(Trace, ParsesColumnsAndScalesIterations) {
+  const auto cat = test::tiny_catalog();
+  const Trace t = parse_trace_csv(std::string(kHeader) +
+                                      "a,100,1003,bert__1.3B,900.5,256,4,a100\n"
+                                      "b,250,10,moe__690M,1000,256,1,a10\r\n",
+                                  "t.csv", cat);
+  ASSERT_EQ(t.jobs.size(), 2u);
+  EXPECT_EQ(t.jobs[0].id, "a");
+  EXPECT_EQ(t.jobs[0].iterations, 200);  // 1003 // 5
+  EXPECT_EQ(cat.display_name(t.jobs[0].model), "bert-1.3B");
+  EXPECT_EQ(t.jobs[0].batch, 256);
+  EXPECT_EQ(t.jobs[0].req_gpus, 4);
+  EXPECT_EQ(t.jobs[0].req_type, "a100");
+  EXPECT_DOUBLE_EQ(t.jobs[0].deadline, 900.5);
+  EXPECT_EQ(t.jobs[1].iterations, 2);
+  EXPECT_EQ(cat.family(t.jobs[1].model.family).name, "moe");
+}
+
+TEST(Trace, RoundsFollowTheArtifactsChunking) {
+  const auto cat = test::tiny_catalog();
+  std::string csv = kHeader;
+  // t0 = 1000: round 0 holds [1000, 1300]; 1301 opens round 1; 1950 is round 3 (1900, 2200];
+  // 1200 after it is out of order and joins the open round 3.
+  for (int t : {1000, 1300, 1301, 1950, 1200, 2201})
+    csv += "j" + std::to_string(t) + "," + std::to_string(t) + ",5,bert__760M,0,128,1,a10\n";
+  const Trace tr = parse_trace_csv(csv, "t.csv", cat);
+  std::vector<int> rounds;
+  for (const auto& j : tr.jobs) rounds.push_back(j.round);
+  EXPECT_EQ(rounds, (std::vector<int>{0, 0, 1, 3, 3, 4}));
+  EXPECT_EQ(tr.num_rounds(), 5);
+}
+
+TEST(Trace, BadRowsNameFileRowAndColumn) {
+  std::string e = error_of(std::string(kHeader) + "a,100,10,bert__760M,1,128,1,a10\n" +
+                           "b,abc,10,bert__760M,1,128,1,a10\n");
+  EXPECT_NE(e.find("t.csv:3"), std::string::npos) << e;
+  EXPECT_NE(e.find("submission_time"), std::string::npos) << e;
+  e = error_of(std::string(kHeader) + "a,100,-3,bert__760M,1,128,1,a10\n");
+  EXPECT_NE(e.find("num_iteration"), std::string::npos) << e;
+  e = error_of(std::string(kHeader) + "a,100,10,bert__760M,1,128,3,a10\n");
+  EXPECT_NE(e.find("num_gpu"), std::string::npos) << e;
+  e = error_of(std::string(kHeader) + "a,100,10,bert__760M,1,128,1,tpu\n");
+  EXPECT_NE(e.find("gpu_type"), std::string::npos) << e;
+  e = error_of(std::string(kHeader) + "a,100,10,bert__760M,1,128\n");
+  EXPECT_NE(e.find("columns"), std::string::npos) << e;
+  e = error_of("id,when\n");
+  EXPECT_NE(e.find("header"), std::string::npos) << e;
+  e = error_of(kHeader);
+  EXPECT_NE(e.find("without jobs"), std::string::npos) << e;
+  e = error_of(std::string(kHeader) + "a,1e999,10,bert__760M,1,128,1,a10\n");
+  EXPECT_NE(e.find("submission_time"), std::string::npos) << e;
+}
+
+TEST(Trace, UnknownModelListsKnownOnes) {
+  const std::string e = error_of(std::string(kHeader) + "a,100,10,gpt__7B,1,128,1,a10\n");
+  EXPECT_NE(e.find("model_name"), std::string::npos) << e;
+  EXPECT_NE(e.find("bert__760M"), std::string::npos) << e;
+  EXPECT_NE(e.find("moe__690M"), std::string::npos) << e;
+  EXPECT_NE(e.find("gpt__7B"), std::string::npos) << e;
+}
+
+TEST(Trace, SyntheticIsDeterministicForASeed) {
+  const auto cat = test::tiny_catalog();
+  const Trace a = synthetic_trace({300, 120, 7}, cat);
+  const Trace b = synthetic_trace({300, 120, 7}, cat);
+  const Trace c = synthetic_trace({300, 120, 8}, cat);
+  ASSERT_EQ(a.jobs.size(), 300u);
+  bool differs = false;
+  for (std::size_t i = 0; i < a.jobs.size(); ++i) {
+    EXPECT_EQ(a.jobs[i].submit, b.jobs[i].submit);
+    EXPECT_EQ(a.jobs[i].iterations, b.jobs[i].iterations);
+    EXPECT_EQ(a.jobs[i].req_type, b.jobs[i].req_type);
+    differs = differs || a.jobs[i].submit != c.jobs[i].submit;
+    if (i) {
+      EXPECT_GE(a.jobs[i].submit, a.jobs[i - 1].submit);
+    }
+  }
+  EXPECT_TRUE(differs);
+  // 120 jobs/hour over 300 jobs spans about 2.5 hours.
+  const double span = a.jobs.back().submit - a.jobs.front().submit;
+  EXPECT_GT(span, 1.5 * 3600);
+  EXPECT_LT(span, 3.5 * 3600);
+}
+
+TEST(Trace, ArtifactTracesHaveTheDocumentedSizes) {
+  if (!test::have_data()) GTEST_SKIP() << "skipped: shared data not found";
+  const auto& cat = ModelCatalog::shared();
+  struct Want {
+    const char* name;
+    std::size_t jobs;
+    int rounds;
+  };
+  for (const Want w :
+       {Want{"philly", 1938, 5716}, Want{"venus", 438, 282}, Want{"pai", 125, 327}}) {
+    const Trace t = trace_from_spec(w.name, cat);
+    EXPECT_EQ(t.jobs.size(), w.jobs) << w.name;
+    EXPECT_EQ(t.num_rounds(), w.rounds) << w.name;
+  }
+  const Trace philly = trace_from_spec("philly", cat);
+  int within = 0;
+  for (const auto& j : philly.jobs) within += j.round < 2000;
+  EXPECT_EQ(within, 986);
+}
+
+}  // namespace
+}  // namespace gearbox::sched
