@@ -15,9 +15,12 @@ import json
 import os
 import statistics
 import sys
+import time
 
 import numpy as np
 import torch
+
+DEVICE = torch.device("cuda")
 
 
 def load_graph(edges_dir, entry, device):
@@ -27,18 +30,25 @@ def load_graph(edges_dir, entry, device):
 
 
 def time_steps(step, reps, warmup=3):
+    """Median ms of reps calls after warmup: CUDA events on the GPU, perf_counter on the CPU."""
     for _ in range(warmup):
         step()
-    torch.cuda.synchronize()
     times = []
-    for _ in range(reps):
-        start = torch.cuda.Event(enable_timing=True)
-        stop = torch.cuda.Event(enable_timing=True)
-        start.record()
-        step()
-        stop.record()
-        stop.synchronize()
-        times.append(start.elapsed_time(stop))
+    if torch.cuda.is_available() and DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+        for _ in range(reps):
+            start = torch.cuda.Event(enable_timing=True)
+            stop = torch.cuda.Event(enable_timing=True)
+            start.record()
+            step()
+            stop.record()
+            stop.synchronize()
+            times.append(start.elapsed_time(stop))
+    else:
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            step()
+            times.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times)
 
 
@@ -91,16 +101,20 @@ def main():
     ap.add_argument("--classes", type=int, default=16)
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--json-out")
+    ap.add_argument("--device", default="cuda", help="cuda (the benchmark) or cpu (a dry run)")
     args = ap.parse_args()
-    if not torch.cuda.is_available():
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    if DEVICE.type == "cuda" and not torch.cuda.is_available():
         print("no CUDA device visible to torch", file=sys.stderr)
         return 1
-    device = torch.device("cuda")
+    device = DEVICE
+    name = torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu"
     with open(os.path.join(args.edges, "graphs.json")) as fh:
         index = json.load(fh)
     dims = [int(d) for d in args.dims.split(",") if d]
     rows = []
-    print(f"torch {torch.__version__} on {torch.cuda.get_device_name(0)}", file=sys.stderr)
+    print(f"torch {torch.__version__} on {name}", file=sys.stderr)
     print(f"{'graph':28s} {'nodes':>9s} {'F':>4s} | {'spmm ms':>9s} | {'step sparse':>11s} {'step e_idx':>11s}")
     for entry in index:
         n, edge_index = load_graph(args.edges, entry, device)
@@ -116,14 +130,15 @@ def main():
                 except Exception as e:  # a path that cannot run is reported, not fatal
                     row[key] = None
                     row[key + "_error"] = f"{type(e).__name__}: {e}"[:300]
-                torch.cuda.empty_cache()
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
             fmt = lambda v: f"{v:9.3f}" if v is not None else "     null"
             print(f"{entry['graph'][:28]:28s} {n:9d} {f:4d} | {fmt(row['spmm_ms'])} | "
                   f"{fmt(row['train_step_sparse_ms']):>11s} {fmt(row['train_step_edge_index_ms']):>11s}", flush=True)
             rows.append(row)
     if args.json_out:
         with open(args.json_out, "w") as fh:
-            json.dump({"torch": torch.__version__, "device": torch.cuda.get_device_name(0), "rows": rows}, fh, indent=1)
+            json.dump({"torch": torch.__version__, "device": name, "rows": rows}, fh, indent=1)
     return 0
 
 
