@@ -43,9 +43,7 @@ CostEstimate cusparse_cost(const Subgraph& s, int f, const MachineProfile& m) {
 }
 
 CostEstimate tiles_cost(const Subgraph& s, int f, const MachineProfile& m) {
-  // Counting tiles costs a pass over the subgraph; the planner does it once per proposal.
-  const TilePlan p = plan_tiles(*s.a);
-  const double tiles = static_cast<double>(p.tiles()), rows = s.a->rows;
+  const double tiles = static_cast<double>(count_tiles(*s.a)), rows = s.a->rows;
   const double slabs = std::ceil(f / 32.0);
   CostEstimate c;
   c.bytes = slabs * tiles * (kTileRows * kTileCols * 4.0 + kTileCols * 4.0) +

@@ -18,9 +18,20 @@ TilePlan plan_tiles(const Csr& a) {
   p.cols = a.cols;
   const index_t windows = (a.rows + kTileRows - 1) / kTileRows;
   p.window_ptr.reserve(static_cast<std::size_t>(windows) + 1);
+  // seen[c] = window + 1 when column c was met in this window; slot[c] its compacted position.
+  std::vector<index_t> seen(static_cast<std::size_t>(a.cols), 0),
+      slot(static_cast<std::size_t>(a.cols), 0);
+  std::vector<index_t> cols;
   for (index_t w = 0; w < windows; ++w) {
     const index_t r0 = w * kTileRows, r1 = std::min<index_t>(a.rows, r0 + kTileRows);
-    const std::vector<index_t> cols = window_columns(a, r0, r1);
+    cols.clear();
+    for (offset_t k = a.rowptr[r0]; k < a.rowptr[r1]; ++k)
+      if (seen[a.col[k]] != w + 1) {
+        seen[a.col[k]] = w + 1;
+        cols.push_back(a.col[k]);
+      }
+    std::sort(cols.begin(), cols.end());
+    for (std::size_t i = 0; i < cols.size(); ++i) slot[cols[i]] = static_cast<index_t>(i);
     const offset_t first = p.window_ptr.back();
     const offset_t ntiles = (static_cast<offset_t>(cols.size()) + kTileCols - 1) / kTileCols;
     p.tile_col.resize(static_cast<std::size_t>(first + ntiles) * kTileCols, -1);
@@ -28,8 +39,7 @@ TilePlan plan_tiles(const Csr& a) {
     std::copy(cols.begin(), cols.end(), p.tile_col.begin() + first * kTileCols);
     for (index_t r = r0; r < r1; ++r)
       for (offset_t k = a.rowptr[r]; k < a.rowptr[r + 1]; ++k) {
-        // Position of the column in the window's compacted list.
-        const auto pos = std::lower_bound(cols.begin(), cols.end(), a.col[k]) - cols.begin();
+        const index_t pos = slot[a.col[k]];
         const offset_t tile = first + pos / kTileCols;
         p.tile_val[static_cast<std::size_t>(tile) * kTileRows * kTileCols +
                    static_cast<std::size_t>(r - r0) * kTileCols + pos % kTileCols] += a.val[k];
@@ -37,6 +47,22 @@ TilePlan plan_tiles(const Csr& a) {
     p.window_ptr.push_back(first + ntiles);
   }
   return p;
+}
+
+offset_t count_tiles(const Csr& a) {
+  std::vector<index_t> seen(static_cast<std::size_t>(a.cols), 0);
+  offset_t tiles = 0;
+  for (index_t w = 0; w * kTileRows < a.rows; ++w) {
+    const index_t r1 = std::min<index_t>(a.rows, (w + 1) * kTileRows);
+    offset_t distinct = 0;
+    for (offset_t k = a.rowptr[w * kTileRows]; k < a.rowptr[r1]; ++k)
+      if (seen[a.col[k]] != w + 1) {
+        seen[a.col[k]] = w + 1;
+        ++distinct;
+      }
+    tiles += (distinct + kTileCols - 1) / kTileCols;
+  }
+  return tiles;
 }
 
 }  // namespace gearbox::gnn::cuda

@@ -165,6 +165,7 @@ TEST(TilePlan, TilesListExactlyTheColumnsEachWindowTouches) {
         const Csr a = awkward_graph(rows, cols, 0.03, huge, rng);
         const TilePlan p = plan_tiles(a);
         ASSERT_EQ(p.windows(), (rows + kTileRows - 1) / kTileRows);
+        ASSERT_EQ(count_tiles(a), p.tiles());
         ASSERT_EQ(p.tile_col.size(), static_cast<std::size_t>(p.tiles()) * kTileCols);
         ASSERT_EQ(p.tile_val.size(), static_cast<std::size_t>(p.tiles()) * kTileRows * kTileCols);
         for (index_t w = 0; w < p.windows(); ++w) {

@@ -31,4 +31,7 @@ std::vector<index_t> window_columns(const Csr& a, index_t r0, index_t r1);
 // are summed into their tile slot).
 TilePlan plan_tiles(const Csr& a);
 
+// plan_tiles(a).tiles() without building the tiles: O(nnz), for cost models.
+offset_t count_tiles(const Csr& a);
+
 }  // namespace gearbox::gnn::cuda
