@@ -171,6 +171,10 @@ void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& r
       send_error(res, 503, "the server stopped before the request finished", "server_error");
       return;
     }
+    if (u.reason == FinishReason::kError) {
+      send_error(res, 500, "generation failed: " + u.error, "server_error");
+      return;
+    }
     res.set_content(
         fmt->complete(text, finish_reason_name(u.reason), {u.prompt_tokens, u.completion_tokens})
             .dump(),

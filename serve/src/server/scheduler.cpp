@@ -16,6 +16,8 @@ const char* finish_reason_name(FinishReason r) {
       return "length";
     case FinishReason::kCancelled:
       return "cancelled";
+    case FinishReason::kError:
+      return "error";
   }
   return "stop";
 }
@@ -32,6 +34,7 @@ StreamUpdate GenerationStream::next(std::chrono::milliseconds timeout) {
     u.reason = end_.reason;
     u.prompt_tokens = end_.prompt_tokens;
     u.completion_tokens = end_.completion_tokens;
+    u.error = end_.error;
     delivered_end_ = true;
   } else if (finished_) {
     u.finished = true;
@@ -50,10 +53,11 @@ void GenerationStream::push(const std::string& text) {
 }
 
 void GenerationStream::finish(FinishReason reason, std::size_t prompt_tokens,
-                              std::size_t completion_tokens) {
+                              std::size_t completion_tokens, const std::string& error) {
   {
     std::lock_guard lock(mu_);
     finished_ = true;
+    end_.error = error;
     end_.reason = reason;
     end_.prompt_tokens = prompt_tokens;
     end_.completion_tokens = completion_tokens;
@@ -66,7 +70,8 @@ void GenerationStream::finish(FinishReason reason, std::size_t prompt_tokens,
 struct BatchScheduler::Sequence {
   SequenceId id = 0;
   GenerationParams params;
-  std::size_t max_new = 0;  // generated tokens allowed (max_tokens capped by the context)
+  std::size_t max_new = 0;    // generated tokens allowed (max_tokens capped by the context)
+  std::size_t kv_tokens = 0;  // cache tokens reserved at admission (worst case)
   std::shared_ptr<GenerationStream> stream;
   StopStringFilter filter{{}};
   std::size_t prefilled = 0;  // prompt tokens in the cache
@@ -86,7 +91,8 @@ std::size_t budget_blocks(ModelRunner& runner, const SchedulerOptions& opt) {
   if (opt.kv_block_tokens == 0) throw Error::usage("KV block size must be >= 1");
   std::size_t tokens = 0;
   if (opt.kv_budget_bytes == 0) {
-    tokens = opt.max_running * runner.context_limit(CapSpec{});
+    // Room for max_running sequences at the default context (capped for unbounded policies).
+    tokens = opt.max_running * std::min<std::size_t>(runner.context_limit(CapSpec{}), 1u << 20);
   } else {
     tokens = opt.kv_budget_bytes / std::max<std::size_t>(1, runner.kv_bytes_per_token());
   }
@@ -162,8 +168,7 @@ std::shared_ptr<GenerationStream> BatchScheduler::submit(GenerationParams params
   }
   auto seq = std::make_unique<Sequence>();
   seq->max_new = params.max_tokens == 0 ? ctx - n : std::min(params.max_tokens, ctx - n);
-  const std::size_t worst = n + seq->max_new;
-  if (ledger_.blocks_for(n + 1) > kv_total_) {
+  if (ledger_.blocks_for(runner_.kv_tokens(params.cap, n + 1)) > kv_total_) {
     throw Error::input("prompt does not fit the KV budget")
         .field("prompt")
         .expected("<= " + std::to_string(kv_total_ * opt_.kv_block_tokens - 1) +
@@ -171,8 +176,10 @@ std::shared_ptr<GenerationStream> BatchScheduler::submit(GenerationParams params
         .found(std::to_string(n) + " tokens");
   }
   // A worst case beyond the whole budget is trimmed so the request can ever be admitted.
-  if (ledger_.blocks_for(worst) > kv_total_) {
-    seq->max_new = kv_total_ * opt_.kv_block_tokens - n;
+  seq->kv_tokens = runner_.kv_tokens(params.cap, n + seq->max_new);
+  if (ledger_.blocks_for(seq->kv_tokens) > kv_total_) {
+    seq->kv_tokens = kv_total_ * opt_.kv_block_tokens;
+    seq->max_new = seq->kv_tokens - n;
   }
   seq->stream = std::make_shared<GenerationStream>();
   seq->filter = StopStringFilter(params.stop);
@@ -234,7 +241,7 @@ bool BatchScheduler::step() {
     // 2. Admission, in arrival order, while there is room and blocks.
     while (!queue_.empty() && running_count_ + admitted.size() < opt_.max_running) {
       Sequence& head = *queue_.front();
-      if (!ledger_.reserve(head.id, head.params.prompt.size() + head.max_new)) break;
+      if (!ledger_.reserve(head.id, head.kv_tokens)) break;
       admitted.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
@@ -246,8 +253,9 @@ bool BatchScheduler::step() {
     worked = true;
   }
   for (auto& s : admitted) {
-    runner_.open_sequence(s->id, s->params.cap, s->params.sampling);
     running_.push_back(std::move(s));
+    Sequence& q = *running_.back();
+    guarded(q, [&] { runner_.open_sequence(q.id, q.params.cap, q.params.sampling); });
     worked = true;
   }
 
@@ -255,15 +263,19 @@ bool BatchScheduler::step() {
   std::vector<DecodeSlot> slots;
   std::vector<Sequence*> decoding;
   for (auto& s : running_) {
-    if (s->decoding) {
+    if (s->stream && s->decoding) {
       slots.push_back({s->id, s->last});
       decoding.push_back(s.get());
     }
   }
   if (!slots.empty()) {
     std::vector<Token> next;
-    runner_.decode(slots, next);
-    for (std::size_t i = 0; i < decoding.size(); ++i) emit(*decoding[i], next[i]);
+    try {
+      runner_.decode(slots, next);
+      for (std::size_t i = 0; i < decoding.size(); ++i) emit(*decoding[i], next[i]);
+    } catch (const std::exception& e) {  // the whole batch failed: end each of its requests
+      for (Sequence* d : decoding) finish(*d, FinishReason::kError, e.what());
+    }
     worked = true;
   }
 
@@ -275,16 +287,17 @@ bool BatchScheduler::step() {
     const auto& prompt = s->params.prompt;
     const std::size_t n = std::min(budget, prompt.size() - s->prefilled);
     const bool last = s->prefilled + n == prompt.size();
-    const Token t =
-        runner_.prefill(s->id, std::span<const Token>(prompt).subspan(s->prefilled, n), last);
-    s->prefilled += n;
     budget -= n;
+    worked = true;
+    Token t = -1;
+    const auto chunk = std::span<const Token>(prompt).subspan(s->prefilled, n);
+    if (!guarded(*s, [&] { t = runner_.prefill(s->id, chunk, last); })) continue;
+    s->prefilled += n;
     metrics_.prompt_tokens.inc(static_cast<double>(n));
     if (last) {
       s->decoding = true;
       emit(*s, t);
     }
-    worked = true;
   }
 
   // Finished sequences were reset by emit()/finish(); drop them.
@@ -317,9 +330,23 @@ void BatchScheduler::emit(Sequence& s, Token t) {
   if (s.generated >= s.max_new) finish(s, FinishReason::kLength);
 }
 
-void BatchScheduler::finish(Sequence& s, FinishReason reason) {
+template <class F>
+bool BatchScheduler::guarded(Sequence& s, F&& call) {
+  try {
+    call();
+    return true;
+  } catch (const std::exception& e) {  // the engine refused: end this request, keep serving
+    finish(s, FinishReason::kError, e.what());
+    return false;
+  }
+}
+
+void BatchScheduler::finish(Sequence& s, FinishReason reason, const std::string& error) {
   if (!s.stream) return;
-  runner_.close_sequence(s.id);
+  try {
+    runner_.close_sequence(s.id);
+  } catch (const std::exception&) {  // closing must not stop the blocks from being freed
+  }
   {
     std::lock_guard lock(mu_);
     ledger_.release(s.id);
@@ -340,8 +367,11 @@ void BatchScheduler::finish(Sequence& s, FinishReason reason) {
     case FinishReason::kCancelled:
       metrics_.requests_cancelled.inc();
       break;
+    case FinishReason::kError:
+      metrics_.requests_error.inc();
+      break;
   }
-  s.stream->finish(reason, s.params.prompt.size(), s.generated);
+  s.stream->finish(reason, s.params.prompt.size(), s.generated, error);
   s.stream.reset();  // marks the sequence finished for step()
 }
 

@@ -18,6 +18,8 @@ ServeMetrics::ServeMetrics(MetricsRegistry& r)
                                 {{"finish_reason", "length"}})),
       requests_cancelled(r.counter("gearbox_requests_total", "Finished requests by finish reason",
                                    {{"finish_reason", "cancelled"}})),
+      requests_error(r.counter("gearbox_requests_total", "Finished requests by finish reason",
+                               {{"finish_reason", "error"}})),
       rejected_queue_full(r.counter("gearbox_requests_rejected_total",
                                     "Requests refused before generation, by reason",
                                     {{"reason", "queue_full"}})),

@@ -27,6 +27,7 @@ class FakeModelRunner final : public ModelRunner {
   std::size_t context = 256;  // context_limit for the default / "full" policy
   std::size_t eos_after = 0;  // 0 = never emit EOS
   std::chrono::microseconds call_delay{0};
+  Token fail_token = -1;  // prefill throws when a chunk holds this token (engine refusal)
 
   std::string name() const override { return "fake-test-runner"; }
   int vocab_size() const override { return 258; }
@@ -65,6 +66,9 @@ class FakeModelRunner final : public ModelRunner {
     pause();
     std::lock_guard lock(mu_);
     Seq& s = get(id);
+    if (std::find(tokens.begin(), tokens.end(), fail_token) != tokens.end()) {
+      throw Error::input("fake refusal").field("token");
+    }
     s.cached += tokens.size();
     max_prefill_chunk_ = std::max(max_prefill_chunk_.load(), tokens.size());
     return last ? next(s) : -1;

@@ -239,5 +239,23 @@ TEST(BatchScheduler, ThreadedRunAndStopCancelsTheRest) {
   EXPECT_EQ(s.kv_blocks_in_use(), 0u);
 }
 
+TEST(BatchScheduler, AnEngineErrorEndsOnlyThatRequest) {
+  Fixture f;
+  f.runner.fail_token = 'z';
+  BatchScheduler s(f.runner, SchedulerOptions{}, f.metrics);
+  auto bad = params(5, 4);
+  bad.prompt[3] = 'z';
+  std::vector<std::shared_ptr<GenerationStream>> st{s.submit(params(5, 4)), s.submit(bad)};
+  std::vector<StreamUpdate> ends;
+  const auto text = drain(s, st, &ends);
+  EXPECT_EQ(text[0], "the ");
+  EXPECT_EQ(ends[0].reason, FinishReason::kLength);
+  EXPECT_EQ(ends[1].reason, FinishReason::kError);
+  EXPECT_NE(ends[1].error.find("fake refusal"), std::string::npos);
+  EXPECT_EQ(s.kv_blocks_in_use(), 0u);
+  EXPECT_EQ(f.runner.open_sequences(), 0u);
+  EXPECT_EQ(f.metrics.requests_error.value(), 1.0);
+}
+
 }  // namespace
 }  // namespace gearbox::serve::server

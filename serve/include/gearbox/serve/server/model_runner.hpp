@@ -61,6 +61,12 @@ class ModelRunner {
   virtual std::size_t context_limit(const CapSpec& cap) const = 0;
   // Bytes of KV cache one token of one sequence occupies (for block accounting).
   virtual std::size_t kv_bytes_per_token() const = 0;
+  // Tokens of cache a sequence of `tokens` tokens holds at most under `cap` (fewer than
+  // `tokens` for policies that evict, e.g. sink + window for StreamingLLM).
+  virtual std::size_t kv_tokens(const CapSpec& cap, std::size_t tokens) const {
+    (void)cap;
+    return tokens;
+  }
 
   // Tokenizes `text`, prefixed by BOS when `add_bos`.
   virtual std::vector<Token> encode(std::string_view text, bool add_bos) const = 0;

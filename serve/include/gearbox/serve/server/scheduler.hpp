@@ -42,9 +42,9 @@ struct GenerationParams {
   CapSpec cap;
 };
 
-enum class FinishReason { kStop, kLength, kCancelled };
+enum class FinishReason { kStop, kLength, kCancelled, kError };
 
-// "stop", "length" or "cancelled".
+// "stop", "length", "cancelled" or "error" (the engine refused the request mid-way).
 const char* finish_reason_name(FinishReason r);
 
 // Thrown by submit() when the queue is full (the HTTP layer answers 429).
@@ -60,6 +60,7 @@ struct StreamUpdate {
   FinishReason reason = FinishReason::kStop;
   std::size_t prompt_tokens = 0;
   std::size_t completion_tokens = 0;
+  std::string error;  // what the engine said, for FinishReason::kError
 };
 
 // The channel between the scheduler (producer) and one request's HTTP handler (consumer).
@@ -74,7 +75,8 @@ class GenerationStream {
  private:
   friend class BatchScheduler;
   void push(const std::string& text);
-  void finish(FinishReason reason, std::size_t prompt_tokens, std::size_t completion_tokens);
+  void finish(FinishReason reason, std::size_t prompt_tokens, std::size_t completion_tokens,
+              const std::string& error = "");
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -114,7 +116,10 @@ class BatchScheduler {
   struct Sequence;
   void loop();
   void emit(Sequence& s, Token t);
-  void finish(Sequence& s, FinishReason reason);
+  void finish(Sequence& s, FinishReason reason, const std::string& error = "");
+  // Runs a runner call for `s`; on an exception ends `s` with kError and returns false.
+  template <class F>
+  bool guarded(Sequence& s, F&& call);
   void publish_gauges();
 
   ModelRunner& runner_;

@@ -14,6 +14,7 @@ struct ServeMetrics {
   Counter& requests_stop;        // gearbox_requests_total{finish_reason="stop"}
   Counter& requests_length;      // ... "length"
   Counter& requests_cancelled;   // ... "cancelled" (client gone or server stopping)
+  Counter& requests_error;       // ... "error" (the engine refused mid-way)
   Counter& rejected_queue_full;  // gearbox_requests_rejected_total{reason="queue_full"}
   Counter& rejected_invalid;     // ... "invalid" (any 4xx other than queue full)
   Counter& prompt_tokens;        // gearbox_prompt_tokens_total

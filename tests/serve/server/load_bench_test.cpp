@@ -1,0 +1,70 @@
+// The load generator against a server over the FakeModelRunner test double: every request
+// completes with exactly output_len tokens, and the JSON report has exactly the keys.
+#include "gearbox/serve/server/load_bench.hpp"
+
+#include <gtest/gtest.h>
+
+#include "fake_runner.hpp"
+#include "gearbox/core/error.hpp"
+#include "gearbox/serve/server/http_server.hpp"
+
+namespace gearbox::serve::server {
+namespace {
+
+TEST(LoadBench, MeasuresEveryRequestOfAPoissonLoad) {
+  testing::FakeModelRunner runner;
+  runner.call_delay = std::chrono::microseconds(300);
+  ServerOptions so;
+  so.port = 0;
+  so.scheduler.max_running = 4;
+  ApiServer server(runner, so);
+  const int port = server.start();
+  LoadOptions opt;
+  opt.url = "http://127.0.0.1:" + std::to_string(port);
+  opt.requests = 12;
+  opt.rate = 200;
+  opt.input_len = 20;
+  opt.output_len = 9;
+  opt.concurrency = 6;
+  parse_slo("ttft=60000,tpot=60000", opt);  // generous: every request meets it
+  const LoadReport rep = run_load(opt);
+  EXPECT_EQ(rep.completed, 12u) << rep.first_error;
+  EXPECT_EQ(rep.failed, 0u);
+  EXPECT_GT(rep.duration_s, 0);
+  EXPECT_NEAR(rep.output_tok_s * rep.duration_s, 12.0 * 9.0, 1e-6);
+  EXPECT_NEAR(rep.goodput, rep.request_throughput, 1e-9);
+  EXPECT_LE(rep.ttft_ms.median, rep.e2e_ms.median);
+  EXPECT_GT(rep.itl_ms.mean, 0);
+  EXPECT_EQ(rep.model, "fake-test-runner");
+  const auto j = rep.to_json();
+  std::vector<std::string> keys;
+  for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"completed", "duration_s", "e2e_ms", "failed",
+                                            "goodput", "itl_ms", "output_tok_s",
+                                            "request_throughput", "tpot_ms", "ttft_ms"}));
+  for (const char* k : {"ttft_ms", "tpot_ms", "itl_ms", "e2e_ms"}) {
+    EXPECT_TRUE(j[k].contains("mean") && j[k].contains("median") && j[k].contains("p99")) << k;
+  }
+  // Prompts were token ids of exactly input_len tokens.
+  EXPECT_NE(server.metrics().exposition().find("gearbox_prompt_tokens_total 240"),
+            std::string::npos);
+  server.stop();
+}
+
+TEST(LoadBench, RejectsBadOptions) {
+  LoadOptions opt;
+  EXPECT_THROW(parse_slo("ttft=abc", opt), Error);
+  EXPECT_THROW(parse_slo("latency=5", opt), Error);
+  EXPECT_THROW(parse_slo("ttft=-1", opt), Error);
+  parse_slo("tpot=25", opt);
+  EXPECT_EQ(opt.slo_tpot_ms, 25);
+  opt.url = "https://x:1";
+  EXPECT_THROW(run_load(opt), Error);
+  opt.url = "http://127.0.0.1:notaport";
+  EXPECT_THROW(run_load(opt), Error);
+  opt.url = "http://127.0.0.1:1";  // nothing listens there
+  EXPECT_THROW(run_load(opt), Error);
+}
+
+}  // namespace
+}  // namespace gearbox::serve::server
