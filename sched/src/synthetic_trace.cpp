@@ -1,4 +1,5 @@
 // Synthetic traces for scale tests (see trace.hpp).
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -52,7 +53,8 @@ Trace synthetic_trace(const SyntheticSpec& spec, const ModelCatalog& models) {
     double c = unit(rng);
     int ci = 0;
     while (ci < 4 && c >= kCountWeights[ci]) c -= kCountWeights[ci++];
-    j.req_gpus = kCounts[ci];
+    // Larger models need more GPUs to fit: at least 2^(size index) (1 GPU for the smallest).
+    j.req_gpus = std::max(kCounts[ci], 1 << j.model.size);
     j.req_type = kTypes[rng() % 4];
     j.iterations =
         static_cast<std::int64_t>(std::exp(std::log(200.0) + unit(rng) * std::log(20.0)));

@@ -9,7 +9,8 @@ namespace gearbox::sched {
 
 namespace {
 constexpr int kMaxPendingConsidered = 32;
-constexpr int kMipTimeLimitMs = 200;
+constexpr std::size_t kMaxRunningConsidered = 32;
+constexpr int kMipTimeLimitMs = 50;
 }  // namespace
 
 void SiaPolicy::schedule(const RoundInput& in, std::vector<Placement>& target) {
@@ -39,10 +40,7 @@ void SiaPolicy::schedule(const RoundInput& in, std::vector<Placement>& target) {
   std::vector<double> change_w;
   double fixed_running = 0;  // running jobs that cannot change: constant 1 in the change row
   int pending_seen = 0;
-  for (std::size_t i = 0; i < jobs.size(); ++i) {
-    const ActiveJob& j = jobs[i];
-    const bool running = target[i].placed();
-    if (!running && pending_seen >= kMaxPendingConsidered) continue;
+  auto base_goodput = [&](const ActiveJob& j) {
     double base = 0;
     for (int p = 0; p < np; ++p) {
       for (int n : kGpuCounts) {
@@ -50,6 +48,44 @@ void SiaPolicy::schedule(const RoundInput& in, std::vector<Placement>& target) {
         if (g > 0 && (base == 0 || g < base)) base = g;
       }
     }
+    return base;
+  };
+  // Running jobs offered a change: those gaining most per GPU from doubling and losing least
+  // per GPU from halving (kMaxRunningConsidered of each); the others keep their GPUs.
+  std::vector<bool> movable(jobs.size(), false);
+  {
+    std::vector<std::pair<double, std::size_t>> grow, shrink;
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      if (!target[i].placed()) continue;
+      const int p = target[i].pool, n = target[i].gpus();
+      const double base = base_goodput(jobs[i]);
+      if (base <= 0) continue;
+      const double u = std::pow(in.table->dp_thr(jobs[i].shape, p, n) / base, kSiaFairness);
+      const double up = std::pow(in.table->dp_thr(jobs[i].shape, p, 2 * n) / base, kSiaFairness);
+      grow.push_back({-(up - u) / n, i});
+      if (n > 1) {
+        const double down =
+            std::pow(in.table->dp_thr(jobs[i].shape, p, n / 2) / base, kSiaFairness);
+        shrink.push_back({(u - down) / (n / 2), i});
+      }
+    }
+    for (auto* v : {&grow, &shrink}) {
+      const std::size_t k = std::min<std::size_t>(v->size(), kMaxRunningConsidered);
+      std::partial_sort(v->begin(), v->begin() + static_cast<std::ptrdiff_t>(k), v->end());
+      for (std::size_t a = 0; a < k; ++a) movable[(*v)[a].second] = true;
+    }
+  }
+  std::vector<int> capacity(static_cast<std::size_t>(np));
+  for (int p = 0; p < np; ++p) capacity[static_cast<std::size_t>(p)] = in.cluster->pool(p).gpus();
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    const ActiveJob& j = jobs[i];
+    const bool running = target[i].placed();
+    if (running && !movable[i]) {
+      capacity[static_cast<std::size_t>(target[i].pool)] -= target[i].gpus();
+      continue;
+    }
+    if (!running && pending_seen >= kMaxPendingConsidered) continue;
+    const double base = base_goodput(j);
     if (base <= 0) continue;  // cannot run anywhere under the DP view
     if (!running) ++pending_seen;
     std::vector<int> cols;
@@ -86,7 +122,7 @@ void SiaPolicy::schedule(const RoundInput& in, std::vector<Placement>& target) {
   for (int p = 0; p < np; ++p) {
     if (pool_cols[static_cast<std::size_t>(p)].empty()) continue;
     lp.add_row(pool_cols[static_cast<std::size_t>(p)], pool_w[static_cast<std::size_t>(p)], -1e300,
-               in.cluster->pool(p).gpus());
+               capacity[static_cast<std::size_t>(p)]);
   }
   // Running jobs leaving their configuration: sum(1 - x_current) <= 3.
   if (!change_cols.empty()) {

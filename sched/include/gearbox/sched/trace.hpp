@@ -56,7 +56,8 @@ struct SyntheticSpec {
 };
 
 // A synthetic trace: Poisson arrivals, a model mix over the profiled (model, batch) pairs,
-// GPU counts 1..16 and types uniformly, iterations log-uniform; deterministic for the seed.
+// GPU counts 1..16 (at least 2^size-index, so larger models fit) and types uniformly,
+// iterations log-uniform; deterministic for the seed.
 Trace synthetic_trace(const SyntheticSpec& spec, const ModelCatalog& models);
 
 // "philly" | "venus" | "helios" | "pai" | "synthetic:jobs=N,rate=R,seed=S" | a CSV path.

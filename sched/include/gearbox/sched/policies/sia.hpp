@@ -3,9 +3,10 @@
 // feasible goodput, raised to p = 0.5 (Sia's p_fairness), times (1 - restart share of the
 // round) for running jobs that would change. Binary x[job][config], at most one configuration
 // per job, GPUs per type within capacity, at most 3 running jobs changed or preempted per
-// round (MAX_MGRT_JOB_NUM). Running jobs consider their current configuration and its halving
-// and doubling on the same type; the 32 oldest runnable pending jobs every configuration. GLPK
-// MIP (branch and bound, 200 ms limit, 1% gap).
+// round (MAX_MGRT_JOB_NUM). The 32 running jobs gaining most per GPU from doubling and the 32
+// losing least from halving may change (current, half or double on their type; the others
+// keep their GPUs); the 32 oldest runnable pending jobs consider every configuration. GLPK MIP
+// (branch and bound, 50 ms limit, 1% gap).
 #pragma once
 
 #include "gearbox/sched/policy.hpp"
