@@ -44,11 +44,12 @@ CostEstimate cusparse_cost(const Subgraph& s, int f, const MachineProfile& m) {
 
 CostEstimate tiles_cost(const Subgraph& s, int f, const MachineProfile& m) {
   const double tiles = static_cast<double>(count_tiles(*s.a)), rows = s.a->rows;
-  const double slabs = std::ceil(f / 32.0);
+  const double slab = f <= 32 ? 32 : f <= 64 ? 64 : 128;  // columns sharing a tile's values
+  const double slabs = std::ceil(f / slab);
   CostEstimate c;
   c.bytes = slabs * tiles * (kTileRows * kTileCols * 4.0 + kTileCols * 4.0) +
             tiles * kTileCols * gather_bytes(f) + rows * f * 4.0;
-  c.flops = tiles * kTileRows * kTileCols * 2.0 * slabs * 32;
+  c.flops = tiles * kTileRows * kTileCols * 2.0 * slabs * slab;
   return finish(c, m, kTensorOverFp32, 0.2, 1);
 }
 

@@ -18,6 +18,9 @@ TilePlan plan_tiles(const Csr& a) {
   p.cols = a.cols;
   const index_t windows = (a.rows + kTileRows - 1) / kTileRows;
   p.window_ptr.reserve(static_cast<std::size_t>(windows) + 1);
+  const auto total = static_cast<std::size_t>(count_tiles(a));  // one pass: no regrowth copies
+  p.tile_col.reserve(total * kTileCols);
+  p.tile_val.reserve(total * kTileRows * kTileCols);
   // seen[c] = window + 1 when column c was met in this window; slot[c] its compacted position.
   std::vector<index_t> seen(static_cast<std::size_t>(a.cols), 0),
       slot(static_cast<std::size_t>(a.cols), 0);
