@@ -3,15 +3,18 @@
 # stages what bench/gnn/cuda_check.sh needs on the GPU machine into build/gnn-cuda-stage
 # (binaries, the non-system shared libraries they load packed in libs.tar.gz, gzipped copies
 # of the shared graphs' adjacency files). Carry that one folder: run(carry=["build/gnn-cuda-stage"], ...).
-#   bench/gnn/cuda_stage.sh [BUILD_DIR]        (default build/gnn-cuda, configured with CUDA)
+#   bench/gnn/cuda_stage.sh [BUILD_DIR]        (default build/gnn-cuda-stagebuild)
+# The default build folder is configured for a portable host CPU (x86-64-v3: AVX2/FMA, no
+# -march=native), since the GPU machine's CPU is not this machine's (AMD Zen 3 here).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-build=${1:-$root/build/gnn-cuda}
+build=${1:-$root/build/gnn-cuda-stagebuild}
 stage=$root/build/gnn-cuda-stage
 bins="gnn_cuda_plan_test gnn_cuda_kernels_test gnn_cuda_train_test gnn_cuda_bench"
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DGEARBOX_WERROR=ON >/dev/null
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DGEARBOX_WERROR=ON \
+    -DGEARBOX_HAS_MARCH_NATIVE=OFF -DCMAKE_CXX_FLAGS=-march=x86-64-v3 >/dev/null
 fi
 cmake --build "$build" -j2 --target $bins
 
