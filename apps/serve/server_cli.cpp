@@ -1,10 +1,201 @@
-// Registers the serve server commands (none yet).
+// `gearbox serve run` (the OpenAI-compatible server) and `gearbox serve bench` (its load
+// generator).
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <thread>
+
+#include "gearbox/core/cli.hpp"
+#include "gearbox/core/error.hpp"
+#include "gearbox/core/output.hpp"
+#include "gearbox/serve/server/engine_runner.hpp"
+#include "gearbox/serve/server/http_server.hpp"
+#include "gearbox/serve/server/load_bench.hpp"
 #include "serve_commands.hpp"
 
 namespace gearbox::apps {
 
+namespace {
+
+struct RunArgs {
+  CommonOptions common;
+  std::string model = "stories260K";
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::size_t parallel = 8;
+  std::string kv_budget = "1G";
+  std::size_t max_queue = 64;
+  std::size_t prefill_chunk = 128;
+  std::string cap;
+};
+
+struct BenchArgs {
+  CommonOptions common;
+  std::string url = "http://127.0.0.1:8080";
+  std::size_t requests = 100;
+  std::string rate = "inf";
+  std::size_t input_len = 128;
+  std::size_t output_len = 128;
+  std::size_t concurrency = 0;
+  std::string slo;
+};
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_stop_signal(int) {
+  g_stop.store(true);
+}
+
+// "1073741824", "512M", "2G", "64K" -> bytes.
+std::size_t parse_bytes(const std::string& s) {
+  auto bad = [&] {
+    return Error::usage("bad --kv-budget").field("kv-budget").expected("BYTES[K|M|G]").found(s);
+  };
+  std::size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(s, &used);
+  } catch (const std::logic_error&) {
+    throw bad();
+  }
+  double mult = 1;
+  if (used + 1 == s.size()) {
+    switch (s.back()) {
+      case 'K':
+      case 'k':
+        mult = 1024.0;
+        break;
+      case 'M':
+      case 'm':
+        mult = 1024.0 * 1024;
+        break;
+      case 'G':
+      case 'g':
+        mult = 1024.0 * 1024 * 1024;
+        break;
+      default:
+        throw bad();
+    }
+  } else if (used != s.size()) {
+    throw bad();
+  }
+  const double bytes = v * mult;
+  if (!(bytes >= 1) || bytes > 1e15) throw bad();
+  return static_cast<std::size_t>(bytes);
+}
+
+void run_server(const RunArgs& a) {
+  serve::server::EngineRunnerOptions eo;
+  eo.default_cap = a.cap;
+  eo.kv_budget_bytes = parse_bytes(a.kv_budget);
+  eo.threads = a.common.threads;
+  auto runner = serve::server::EngineRunner::load(a.model, eo);
+  serve::server::ServerOptions so;
+  so.host = a.host;
+  so.port = a.port;
+  so.scheduler.max_running = a.parallel;
+  so.scheduler.max_queue = a.max_queue;
+  so.scheduler.prefill_chunk = a.prefill_chunk;
+  so.scheduler.kv_budget_bytes = eo.kv_budget_bytes;
+  serve::server::ApiServer server(*runner, so);
+  const int port = server.start();
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  std::cerr << "gearbox: serving " << server.model_name() << " on http://" << a.host << ":" << port
+            << " (parallel " << a.parallel << ", queue " << a.max_queue << ", KV blocks "
+            << server.scheduler().kv_blocks_total() << ", policy "
+            << (a.cap.empty() ? "full" : a.cap) << "); Ctrl-C stops" << std::endl;
+  while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::cerr << "gearbox: stopping" << std::endl;
+  server.stop();
+}
+
+void run_bench(const BenchArgs& a) {
+  serve::server::LoadOptions o;
+  o.url = a.url;
+  o.requests = a.requests;
+  if (a.rate == "inf") {
+    o.rate = std::numeric_limits<double>::infinity();
+  } else {
+    try {
+      std::size_t used = 0;
+      o.rate = std::stod(a.rate, &used);
+      if (used != a.rate.size() || !(o.rate > 0) || !std::isfinite(o.rate))
+        throw std::logic_error("");
+    } catch (const std::logic_error&) {
+      throw Error::usage("bad --rate")
+          .field("rate")
+          .expected("requests/s > 0, or inf")
+          .found(a.rate);
+    }
+  }
+  o.input_len = a.input_len;
+  o.output_len = a.output_len;
+  o.concurrency = a.concurrency;
+  o.seed = a.common.seed;
+  if (!a.slo.empty()) serve::server::parse_slo(a.slo, o);
+  const auto rep = serve::server::run_load(o, &std::cerr);
+  if (a.common.json) {
+    write_json(std::cout, rep.to_json());
+    return;
+  }
+  std::cout << "model " << rep.model << ", " << a.requests << " requests, rate " << a.rate
+            << "/s, input " << a.input_len << ", output " << a.output_len << ", concurrency "
+            << (a.concurrency ? std::to_string(a.concurrency) : std::string("unbounded")) << "\n";
+  std::cout << "completed " << rep.completed << ", failed " << rep.failed << ", duration "
+            << fmt_num(rep.duration_s, 2) << " s\n";
+  if (!rep.first_error.empty()) std::cout << "first failure: " << rep.first_error << "\n";
+  std::cout << "request throughput " << fmt_num(rep.request_throughput, 2) << " req/s, output "
+            << fmt_num(rep.output_tok_s, 1) << " tok/s";
+  if (rep.goodput >= 0) std::cout << ", goodput " << fmt_num(rep.goodput, 2) << " req/s";
+  std::cout << "\n";
+  TextTable t({"ms", "mean", "median", "p99"});
+  auto row = [&](const char* name, const serve::server::LatencyStats& s) {
+    t.add_row({name, fmt_num(s.mean, 2), fmt_num(s.median, 2), fmt_num(s.p99, 2)});
+  };
+  row("TTFT", rep.ttft_ms);
+  row("TPOT", rep.tpot_ms);
+  row("ITL", rep.itl_ms);
+  row("E2E", rep.e2e_ms);
+  t.print(std::cout);
+}
+
+}  // namespace
+
 void register_serve_server_commands(CLI::App& serve) {
-  (void)serve;
+  auto r = std::make_shared<RunArgs>();
+  auto* run =
+      serve.add_subcommand("run", "Serve a model over the OpenAI API (continuous batching)");
+  run->add_option("--model", r->model, "Model name or .gguf path");
+  run->add_option("--host", r->host, "Address to listen on");
+  run->add_option("--port", r->port, "Port (0 = any free one)")->check(CLI::Range(0, 65535));
+  run->add_option("--parallel", r->parallel, "Sequences decoded together")
+      ->check(CLI::Range(1, 4096));
+  run->add_option("--kv-budget", r->kv_budget, "KV cache budget in bytes (suffix K, M, G)");
+  run->add_option("--max-queue", r->max_queue, "Requests waiting beyond --parallel (then 429)")
+      ->check(CLI::Range(1, 1 << 20));
+  run->add_option("--prefill-chunk", r->prefill_chunk, "Prompt tokens prefilled per step")
+      ->check(CLI::Range(1, 1 << 20));
+  run->add_option("--cap", r->cap, "Default long-context policy (e.g. streaming:window=1024)");
+  add_threads_seed_flags(*run, r->common);
+  run->callback([r] { run_server(*r); });
+
+  auto b = std::make_shared<BenchArgs>();
+  auto* bench = serve.add_subcommand("bench", "Load-test an OpenAI-compatible server");
+  bench->add_option("--url", b->url, "Server, http://HOST:PORT");
+  bench->add_option("--requests", b->requests, "Requests to send")->check(CLI::Range(1, 1000000));
+  bench->add_option("--rate", b->rate, "Poisson arrival rate, requests/s, or inf");
+  bench->add_option("--input-len", b->input_len, "Prompt tokens")->check(CLI::Range(1, 1 << 20));
+  bench->add_option("--output-len", b->output_len, "Tokens generated per request")
+      ->check(CLI::Range(1, 1 << 20));
+  bench->add_option("--concurrency", b->concurrency, "Requests in flight at most (0 = no limit)")
+      ->check(CLI::Range(0, 4096));
+  bench->add_option("--slo", b->slo, "Goodput SLOs, ttft=MS,tpot=MS");
+  add_common_flags(*bench, b->common);
+  bench->callback([b] { run_bench(*b); });
 }
 
 }  // namespace gearbox::apps

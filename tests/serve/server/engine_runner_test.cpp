@@ -23,6 +23,20 @@ std::unique_ptr<EngineRunner> load_stories(EngineRunnerOptions opt = {}) {
   return EngineRunner::load((*dir / "stories260K.gguf").string(), opt);
 }
 
+httplib::Client loopback(int port) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(60, 0);
+  return c;
+}
+
+std::unique_ptr<ApiServer> serve_on_free_port(EngineRunner& runner) {
+  ServerOptions so;
+  so.port = 0;
+  auto server = std::make_unique<ApiServer>(runner, so);
+  server->start();
+  return server;
+}
+
 const std::string kKnown = "Once upon a time, there was a little girl named Lily.";
 
 TEST(EngineRunner, ServesTheKnownStoryGreedily) {
@@ -30,19 +44,16 @@ TEST(EngineRunner, ServesTheKnownStoryGreedily) {
   if (!runner) GTEST_SKIP() << "skipped: stories260K.gguf not found";
   EXPECT_EQ(runner->name(), "stories260K");
   EXPECT_EQ(runner->vocab_size(), 512);
-  ServerOptions so;
-  so.port = 0;
-  ApiServer server(*runner, so);
-  const int port = server.start();
-  httplib::Client c("127.0.0.1", port);
-  c.set_read_timeout(60, 0);
-  // Four concurrent greedy requests decode in one batch; each must give the lone answer.
+  auto server = serve_on_free_port(*runner);
+  const int port = server->port();
+  auto c = loopback(port);
+  // Four concurrent greedy requests (batched when their decodes overlap) each give the lone
+  // greedy answer.
   std::vector<std::string> texts(4);
   std::vector<std::thread> th;
   for (int i = 0; i < 4; ++i) {
     th.emplace_back([&, i] {
-      httplib::Client ci("127.0.0.1", port);
-      ci.set_read_timeout(60, 0);
+      auto ci = loopback(port);
       auto r = ci.Post("/v1/completions", R"({"prompt":"","max_tokens":24,"temperature":0})",
                        "application/json");
       if (r && r->status == 200) {
@@ -72,7 +83,7 @@ TEST(EngineRunner, ServesTheKnownStoryGreedily) {
   ASSERT_TRUE(p);
   EXPECT_EQ(p->status, 400);
   EXPECT_EQ(nlohmann::json::parse(p->body)["error"]["param"], "cap");
-  server.stop();
+  server->stop();
 }
 
 TEST(EngineRunner, StreamingPolicyServesPastTheTrainedContext) {
@@ -82,12 +93,9 @@ TEST(EngineRunner, StreamingPolicyServesPastTheTrainedContext) {
   CapSpec streaming{"streaming", {{"sink", "4"}, {"window", "64"}}};
   EXPECT_GT(runner->context_limit(streaming), full);
   EXPECT_EQ(runner->kv_tokens(streaming, 100000), 69u);
-  ServerOptions so;
-  so.port = 0;
-  ApiServer server(*runner, so);
-  const int port = server.start();
-  httplib::Client c("127.0.0.1", port);
-  c.set_read_timeout(60, 0);
+  auto server = serve_on_free_port(*runner);
+  const int port = server->port();
+  auto c = loopback(port);
   std::string long_prompt;
   for (int i = 0; i < 1000; ++i) long_prompt += "the cat ";
   auto r = c.Post("/v1/completions",
@@ -101,7 +109,7 @@ TEST(EngineRunner, StreamingPolicyServesPastTheTrainedContext) {
   const auto j = nlohmann::json::parse(r->body);
   EXPECT_GT(j["usage"]["prompt_tokens"].get<int>(), static_cast<int>(full));
   EXPECT_EQ(j["usage"]["completion_tokens"], 8);
-  server.stop();
+  server->stop();
 }
 
 }  // namespace
