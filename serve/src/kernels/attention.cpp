@@ -10,6 +10,7 @@
 #include <cmath>
 #include <vector>
 
+#include "gearbox/serve/kernels/fp16.hpp"
 #include "gearbox/serve/kernels/ops.hpp"
 
 namespace gearbox::serve {

@@ -7,6 +7,7 @@
 #include "gearbox/core/error.hpp"
 #include "gearbox/serve/gguf/gguf_file.hpp"
 #include "gearbox/serve/kernels/attention.hpp"
+#include "gearbox/serve/kernels/fp16.hpp"
 #include "gearbox/serve/kernels/matmul.hpp"
 #include "gearbox/serve/kernels/ops.hpp"
 
@@ -69,6 +70,11 @@ WeightMatrix matrix(const GgufFile& f, const std::string& name, int rows, int co
     e.at(f.origin());
     throw;
   }
+}
+
+// Each value rounded to the nearest fp16.
+void round_to_f16(float* p, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) p[i] = fp16_to_float(float_to_fp16(p[i]));
 }
 
 // x += y, elementwise.
@@ -241,7 +247,7 @@ void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<fl
                        s.x.data() + (i++) * E, c.n_embd);
   }
   const AttentionShape shape{c.n_head, c.n_head_kv, c.head_dim,
-                             1.0f / std::sqrt(static_cast<float>(c.head_dim))};
+                             1.0f / std::sqrt(static_cast<float>(c.head_dim)), f16_attention_};
   const bool want_w = cache.wants_attention();
 
   for (int l = 0; l < c.n_layer; ++l) {
@@ -262,6 +268,11 @@ void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<fl
       for (std::size_t i = off; i < off + n; ++i) {
         apply_rope(rope, s.q.data() + i * QD, c.n_head, s.pos[i]);
         apply_rope(rope, s.k.data() + i * KD, c.n_head_kv, s.pos[i]);
+      }
+      if (f16_attention_) {
+        round_to_f16(s.q.data() + off * QD, n * QD);
+        round_to_f16(s.k.data() + off * KD, n * KD);
+        round_to_f16(s.v.data() + off * KD, n * KD);
       }
       cache.write(l, st.seq, static_cast<int>(n), s.k.data() + off * KD, s.v.data() + off * KD);
       const KvView view = cache.read(l, st.seq);

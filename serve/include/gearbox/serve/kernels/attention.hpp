@@ -10,6 +10,9 @@ namespace gearbox::serve {
 struct AttentionShape {
   int n_head = 0, n_head_kv = 0, head_dim = 0;
   float scale = 0;  // usually 1/sqrt(head_dim)
+  // Round the softmax weights to fp16 before weighting V, as llama.cpp's default (f16 KV
+  // cache, no flash attention) does; off = float throughout.
+  bool f16_weights = false;
 };
 
 // q: n_q x (n_head*head_dim); out: n_q x (n_head*head_dim). When row_weights is non-null it

@@ -53,6 +53,11 @@ class Model {
   // when the cache refuses the tokens (the cache is then unchanged).
   void prefill(KvCache& cache, SeqId seq, std::span<const std::int32_t> tokens,
                std::span<float> logits, bool all_logits = false, const RopeSpec* rope = nullptr);
+  // Rounds Q, K, V and the attention weights to fp16 as llama.cpp does by default (its f16
+  // KV cache without flash attention), to reproduce its numbers; off (float) by default.
+  void set_f16_attention(bool on) { f16_attention_ = on; }
+  bool f16_attention() const { return f16_attention_; }
+
   // One token for each item (distinct sequences); logits: batch.size() x n_vocab.
   void decode(KvCache& cache, std::span<const DecodeItem> batch, std::span<float> logits);
 
@@ -70,6 +75,7 @@ class Model {
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<ModelWeights> w_;
   std::unique_ptr<ForwardScratch> scratch_;
+  bool f16_attention_ = false;
 };
 
 }  // namespace gearbox::serve
