@@ -19,6 +19,17 @@ void run_check(const CommonOptions& common) {
       a.push_back({{"group", e.key}, {"entries", e.entries}, {"mape_pct", e.mape}});
     return a;
   };
+  auto rows = [](const std::vector<EstimateRow>& v) {
+    Json a = Json::array();
+    for (const auto& e : v) {
+      a.push_back({{"model", e.model_key},
+                   {"placement", e.placement_key},
+                   {"measured_s", e.measured_s},
+                   {"predicted_s", e.predicted_s},
+                   {"calibration", e.calibration}});
+    }
+    return a;
+  };
   if (common.json) {
     Json eff = Json::object();
     for (const auto& [t, v] : r.params.efficiency) eff[t] = v;
@@ -31,6 +42,7 @@ void run_check(const CommonOptions& common) {
                            {"by_gpus", groups(r.by_gpus)},
                            {"by_family", groups(r.by_family)},
                            {"by_gpu_type", groups(r.by_gpu_type)},
+                           {"entries", rows(r.rows)},
                            {"params",
                             {{"efficiency", eff},
                              {"half_batch", r.params.half_batch},

@@ -24,6 +24,7 @@ EstimateCheck run_estimate_check(const ProfileDb& db, const ModelCatalog& models
     const auto all = est.plans(e.job, pool, e.hosts, e.per_host, 0);
     if (all.empty()) continue;
     const double err = std::fabs(all.front().iter_s / e.e2e_s - 1.0) * 100.0;
+    out.rows.push_back({e.model_key, e.placement_key, e.e2e_s, all.front().iter_s, i % 2 == 0});
     if (i % 2 == 0) {
       calib.n++;
       calib.sum += err;

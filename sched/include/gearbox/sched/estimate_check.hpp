@@ -16,12 +16,19 @@ struct ErrorGroup {
   double mape = 0;  // percent
 };
 
+struct EstimateRow {
+  std::string model_key, placement_key;
+  double measured_s = 0, predicted_s = 0;
+  bool calibration = false;  // used to fit (else held out)
+};
+
 struct EstimateCheck {
   int calibration_entries = 0, check_entries = 0;
   double mape_calibration = 0, mape_check = 0;  // percent
   int predicted_oom = 0;  // check entries where no plan fits our memory model (fastest used)
   std::vector<ErrorGroup> by_gpus, by_family, by_gpu_type;
   AnalyticalParams params;
+  std::vector<EstimateRow> rows;  // every entry, in table order
 };
 
 // Calibrates on the even entries and measures on the odd ones.
