@@ -23,20 +23,30 @@ def main():
     policies = list(dict.fromkeys(r["policy"] for r in rows))
     use_passkey = any(r["passkey_accuracy"] is not None for r in rows)
 
-    fig, axes = plt.subplots(1, 2 if use_passkey else 1, figsize=(12 if use_passkey else 7, 4.5),
-                             squeeze=False)
-    panels = [("top1_agreement", "top-1 agreement with full attention")]
+    panels = [("ppl", "perplexity of the policy (lower = better)"),
+              ("top1_agreement", "top-1 agreement with full attention")]
     if use_passkey:
         panels.append(("passkey_accuracy", "passkey retrieval accuracy"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
     for ax, (key, label) in zip(axes[0], panels):
         for p in policies:
-            pts = [(r["length"], r[key] if r["served"] else 0.0) for r in rows if r["policy"] == p]
-            pts.sort()
+            pts = sorted((r["length"], r[key]) for r in rows
+                         if r["policy"] == p and r["served"] and r[key] is not None)
             ax.plot([x for x, _ in pts], [y for _, y in pts], marker="o", label=p)
+        if key == "ppl":
+            ref = {}
+            for r in rows:
+                if r["served"] and r["ppl_full"] is not None:
+                    ref.setdefault(r["length"], r["ppl_full"])
+            pts = sorted(ref.items())
+            ax.plot([x for x, _ in pts], [y for _, y in pts], "k--",
+                    label="full attention, no limit (reference)")
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(-0.05, 1.05)
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("sequence length (tokens); 0 = not served")
+        ax.set_xlabel("sequence length (tokens); missing = not served")
         ax.set_ylabel(label)
-        ax.set_ylim(-0.05, 1.05)
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
     fig.suptitle(f"{doc['model']}: accuracy against length per policy")

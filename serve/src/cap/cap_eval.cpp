@@ -125,8 +125,12 @@ std::vector<CapEvalRow> run_cap_eval(Model& model, const CapEvalOptions& o) {
     // Full attention with no context limit: the reference every policy is compared with.
     std::vector<float> ref;
     {
-      auto cc =
-          make_cap_cache("full:ctx=" + std::to_string(L), cfg, model.rope(), cache_options(o));
+      // The reference is the measuring stick, not a contender: its budget fits L tokens.
+      CapCacheOptions ref_opt = cache_options(o);
+      ref_opt.budget_bytes = static_cast<std::size_t>(L + 2 * ref_opt.block_tokens) * 2 *
+                             static_cast<std::size_t>(cfg.n_layer) *
+                             static_cast<std::size_t>(cfg.kv_dim()) * sizeof(float);
+      auto cc = make_cap_cache("full:ctx=" + std::to_string(L), cfg, model.rope(), ref_opt);
       prefill_chunked(model, cc, text, o.chunk, keep_from, &ref);
     }
     for (const auto& spelling : o.policies) {
@@ -186,11 +190,16 @@ std::vector<CapEvalRow> run_cap_eval(Model& model, const CapEvalOptions& o) {
         row.refusal = e.what();
       }
       if (o.progress)
-        o.progress(spelling + " @ " + std::to_string(L) + ": " +
-                   (row.served ? "kl " + fmt_num(*row.kl, 4) + ", top1 " +
-                                     fmt_num(*row.top1_agreement, 3) + ", prefill " +
-                                     fmt_num(*row.prefill_tok_s, 0) + " tok/s"
-                               : "refused: " + row.refusal));
+        o.progress(
+            spelling + " @ " + std::to_string(L) + ": " +
+            (row.served
+                 ? "kl " + fmt_num(*row.kl, 4) + ", top1 " + fmt_num(*row.top1_agreement, 3) +
+                       ", prefill " + fmt_num(*row.prefill_tok_s, 0) + " tok/s, decode " +
+                       (row.decode_tok_s ? fmt_num(*row.decode_tok_s, 1) : "-") + " tok/s, kv " +
+                       std::to_string(*row.kv_bytes) + " B" +
+                       (row.passkey_accuracy ? ", passkey " + fmt_num(*row.passkey_accuracy, 2)
+                                             : "")
+                 : "refused: " + row.refusal));
       rows.push_back(std::move(row));
     }
   }
