@@ -70,7 +70,7 @@ std::vector<double> LinearProgram::maximize(int time_limit_ms) const {
       glp_iocp io;
       glp_init_iocp(&io);
       io.msg_lev = GLP_MSG_OFF;
-      io.tm_lim = std::max(1, time_limit_ms);
+      io.tm_lim = std::max(1, time_limit_ms);  // a safety net: results depend on it if hit
       io.mip_gap = 0.01;
       const int mrc = glp_intopt(lp, &io);
       const int st = glp_mip_status(lp);

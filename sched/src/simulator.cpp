@@ -124,9 +124,13 @@ SimResult simulate(const Trace& trace, const Cluster& cluster, const Estimator& 
       }
       if (restarted[i]) r.debt += restart_overhead(pruned, a.current.gpus());
       const double iter = table.opt_iter(a.shape, a.current.pool, a.current.gpus());
-      const double pay = std::min(r.debt, dt);
+      // A job submitted inside this round (the artifact lets it in up to 300 s early) starts
+      // at its submission time; then it pays its restart debt, then it computes.
+      const double start = now + std::min(dt, std::max(0.0, a.submit - now));
+      const double window = now + dt - start;
+      const double pay = std::min(r.debt, window);
       r.debt -= pay;
-      const double avail = dt - pay;
+      const double avail = window - pay;
       busy_gpu_s += dt * a.current.gpus();
       if (!std::isfinite(iter)) {  // placed where it cannot run (DP view vs best plan): stall
         still.push_back(a);
@@ -135,7 +139,7 @@ SimResult simulate(const Trace& trace, const Cluster& cluster, const Estimator& 
       const double can = avail / iter;
       if (can >= a.remaining_iters) {
         const double used = a.remaining_iters * iter;
-        r.finish = now + pay + used;
+        r.finish = start + pay + used;
         round_thr += a.batch / iter * (used / dt);
         res.jcts.push_back(r.finish - a.submit);
         nodes.release(a.id);

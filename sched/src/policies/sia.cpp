@@ -10,7 +10,9 @@ namespace gearbox::sched {
 namespace {
 constexpr int kMaxPendingConsidered = 32;
 constexpr std::size_t kMaxRunningConsidered = 32;
-constexpr int kMipTimeLimitMs = 50;
+// Branch and bound stops at a 1% gap; the limit only guards against a pathological solve
+// (runs stay deterministic unless a solve takes this long).
+constexpr int kMipTimeLimitMs = 10000;
 }  // namespace
 
 void SiaPolicy::schedule(const RoundInput& in, std::vector<Placement>& target) {

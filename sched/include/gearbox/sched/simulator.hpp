@@ -1,6 +1,7 @@
 // The trace-driven simulator: rounds every 300 s as in the artifact (jobs arrive in their
 // submission round; the policy decides at each round's start; node placement by the
-// NodeAllocator), with progress priced per event inside a round: a (re)started job first pays
+// NodeAllocator), with progress priced per event inside a round: a job never starts before its
+// submission time (it may enter the round up to 300 s early); a (re)started job first pays
 // its restart overhead (carried as debt into later rounds when above 300 s), then advances at
 // the iteration time of the best plan for its placement; a job finishes at the exact second its
 // last iteration ends. Deterministic: no randomness, ties broken by job order.
