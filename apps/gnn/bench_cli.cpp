@@ -30,7 +30,7 @@ namespace {
 struct BenchArgs {
   CommonOptions common;
   std::string graph, reorder = "lp";
-  int dim = 64, block = 256, epochs = 3;
+  int dim = 64, block = 64, epochs = 3;
   double min_seconds = 0.3;
   bool no_pyg = false, no_epoch = false;
 };

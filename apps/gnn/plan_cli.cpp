@@ -17,7 +17,7 @@ struct PlanArgs {
   std::string graph;
   int dim = 64;
   std::string reorder = "lp";
-  int block = 256;
+  int block = 64;
   bool no_cache = false;
 };
 

@@ -22,7 +22,7 @@ struct TrainArgs {
   std::string graph, model = "gcn", kernels = "auto", reorder = "lp";
   gnn::TrainConfig cfg;
   int in_dim = 64;  // random features when the dataset ships none
-  int block = 256;
+  int block = 64;
 };
 
 void run_train(TrainArgs a) {

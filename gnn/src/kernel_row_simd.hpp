@@ -74,7 +74,7 @@ inline void gather_row(const index_t* c, const float* v, offset_t len, const flo
 // Whether a loop of about `work` multiply-adds is worth an OpenMP team: below it, waking and
 // synchronising threads costs more than the work (and far more on an oversubscribed machine).
 inline bool worth_threads(offset_t work) {
-  return work >= (offset_t{1} << 17);
+  return work >= (offset_t{1} << 19);
 }
 
 // The first row of the part of [0, rows) that thread t of nt should take, balancing
