@@ -8,6 +8,14 @@ namespace gearbox::sched {
 
 namespace {
 constexpr double kInf = 1e299;
+// Branch-and-bound nodes explored before the search stops with its best integer solution: a
+// deterministic bound (a time limit would make results depend on the machine's load).
+constexpr int kMaxNodes = 200;
+
+void count_nodes(glp_tree* tree, void* info) {
+  int* nodes = static_cast<int*>(info);
+  if (glp_ios_reason(tree) == GLP_ISELECT && ++*nodes > kMaxNodes) glp_ios_terminate(tree);
+}
 int bound_type(double lo, double hi) {
   const bool has_lo = lo > -kInf, has_hi = hi < kInf;
   if (has_lo && has_hi) return lo == hi ? GLP_FX : GLP_DB;
@@ -72,9 +80,12 @@ std::vector<double> LinearProgram::maximize(int time_limit_ms) const {
       io.msg_lev = GLP_MSG_OFF;
       io.tm_lim = std::max(1, time_limit_ms);  // a safety net: results depend on it if hit
       io.mip_gap = 0.01;
+      int nodes = 0;
+      io.cb_func = count_nodes;
+      io.cb_info = &nodes;
       const int mrc = glp_intopt(lp, &io);
       const int st = glp_mip_status(lp);
-      if ((mrc == 0 || mrc == GLP_ETMLIM || mrc == GLP_EMIPGAP) &&
+      if ((mrc == 0 || mrc == GLP_ETMLIM || mrc == GLP_EMIPGAP || mrc == GLP_ESTOP) &&
           (st == GLP_OPT || st == GLP_FEAS)) {
         x.resize(static_cast<std::size_t>(nc));
         for (int c = 0; c < nc; ++c) x[static_cast<std::size_t>(c)] = glp_mip_col_val(lp, c + 1);

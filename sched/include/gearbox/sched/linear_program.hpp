@@ -14,8 +14,9 @@ class LinearProgram {
   // Adds a row lo <= sum(coef[k] * x[col[k]]) <= hi (use +-1e300 for a free side).
   void add_row(const std::vector<int>& cols, const std::vector<double>& coefs, double lo,
                double hi);
-  // Solves (MIP when any column is integer, with `time_limit_ms`); returns the column values,
-  // or an empty vector when no feasible solution was found.
+  // Solves (MIP when any column is integer: branch and bound to a 1% gap or 200 nodes, with
+  // `time_limit_ms` as a safety net); returns the column values, or an empty vector when no
+  // feasible solution was found.
   std::vector<double> maximize(int time_limit_ms = 1000) const;
   int columns() const { return static_cast<int>(obj_.size()); }
 

@@ -6,7 +6,7 @@
 // round (MAX_MGRT_JOB_NUM). The 32 running jobs gaining most per GPU from doubling and the 32
 // losing least from halving may change (current, half or double on their type; the others
 // keep their GPUs); the 32 oldest runnable pending jobs consider every configuration. GLPK MIP
-// (branch and bound to a 1% gap, 10 s safety limit).
+// (branch and bound to a 1% gap or 200 nodes, deterministic).
 #pragma once
 
 #include "gearbox/sched/policy.hpp"
