@@ -28,7 +28,9 @@ add_library(gearbox_glpk INTERFACE)
 target_include_directories(gearbox_glpk SYSTEM INTERFACE ${GLPK_INCLUDE_DIR})
 target_link_libraries(gearbox_glpk INTERFACE ${GLPK_LIBRARY})
 
+# Debian builds cpp-httplib as a compiled library (libcpp-httplib.so), not header-only.
 find_path(HTTPLIB_INCLUDE_DIR httplib.h REQUIRED)
+find_library(HTTPLIB_LIBRARY cpp-httplib REQUIRED)
 add_library(gearbox_httplib INTERFACE)
 target_include_directories(gearbox_httplib SYSTEM INTERFACE ${HTTPLIB_INCLUDE_DIR})
-target_link_libraries(gearbox_httplib INTERFACE Threads::Threads)
+target_link_libraries(gearbox_httplib INTERFACE ${HTTPLIB_LIBRARY} Threads::Threads)
