@@ -10,30 +10,13 @@
 #include "gearbox/core/output.hpp"
 #include "gearbox/core/stats.hpp"
 #include "gearbox/gnn/kernels.hpp"
+#include "gearbox/gnn/random_init.hpp"
 
 namespace gearbox::gnn {
 
 namespace {
 
 using Vec = std::vector<float>;
-
-std::uint64_t hash64(std::uint64_t x) {
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-// Uniform in [0,1) from (seed, stream, index): counter-based, so masks parallelise.
-float unit(std::uint64_t seed, std::uint64_t stream, std::uint64_t i) {
-  return static_cast<float>(
-             hash64(seed * 0x9e3779b97f4a7c15ull + stream * 0xd1b54a32d192ed03ull + i) >> 40) *
-         0x1.0p-24f;
-}
-
-void glorot(Vec& w, int fan_in, int fan_out, std::uint64_t seed, std::uint64_t stream) {
-  const float lim = std::sqrt(6.0f / static_cast<float>(fan_in + fan_out));
-  for (std::size_t i = 0; i < w.size(); ++i) w[i] = (2 * unit(seed, stream, i) - 1) * lim;
-}
 
 // c[m x n] = op(a) op(b), row-major.
 void gemm(bool ta, bool tb, int m, int n, int k, const float* a, const float* b, float* c) {
@@ -116,8 +99,8 @@ TrainResult train_gcn(index_t nodes, const Features& x, const std::vector<std::i
           out,
           Vec(static_cast<std::size_t>(in) * hid),
           Vec(static_cast<std::size_t>(hid) * out)};
-  glorot(m.w1, in, hid, cfg.seed, 1);
-  glorot(m.w2, hid, out, cfg.seed, 2);
+  m.w1 = glorot_uniform(m.w1.size(), in, hid, cfg.seed, 1);
+  m.w2 = glorot_uniform(m.w2.size(), hid, out, cfg.seed, 2);
   Adam adam1, adam2;
   const float p = cfg.dropout, keep_scale = p < 1 ? 1.0f / (1.0f - p) : 0.0f;
 
@@ -151,7 +134,7 @@ TrainResult train_gcn(index_t nodes, const Features& x, const std::vector<std::i
     if (x.sparse) {
       if (training && p > 0)
         for (std::size_t k = 0; k < xd.val.size(); ++k)
-          xd.val[k] = unit(cfg.seed, 100 + 2 * static_cast<std::uint64_t>(epoch), k) < p
+          xd.val[k] = counter_uniform(cfg.seed, 100 + 2 * static_cast<std::uint64_t>(epoch), k) < p
                           ? 0.0f
                           : x.sparse->val[k] * keep_scale;
       else
@@ -162,7 +145,7 @@ TrainResult train_gcn(index_t nodes, const Features& x, const std::vector<std::i
       if (training && p > 0) {
 #pragma omp parallel for schedule(static) if (big)
         for (std::size_t k = 0; k < xdense.size(); ++k)
-          xdense[k] = unit(cfg.seed, 100 + 2 * static_cast<std::uint64_t>(epoch), k) < p
+          xdense[k] = counter_uniform(cfg.seed, 100 + 2 * static_cast<std::uint64_t>(epoch), k) < p
                           ? 0.0f
                           : x.dense[k] * keep_scale;
         src = xdense.data();
@@ -172,8 +155,9 @@ TrainResult train_gcn(index_t nodes, const Features& x, const std::vector<std::i
     agg(xw.data(), hid, h1pre.data());
 #pragma omp parallel for schedule(static) if (big)
     for (std::size_t k = 0; k < h1.size(); ++k) {
-      const bool keep = !training || p <= 0 ||
-                        unit(cfg.seed, 101 + 2 * static_cast<std::uint64_t>(epoch), k) >= p;
+      const bool keep =
+          !training || p <= 0 ||
+          counter_uniform(cfg.seed, 101 + 2 * static_cast<std::uint64_t>(epoch), k) >= p;
       mask[k] = keep;
       h1[k] = h1pre[k] > 0 && keep ? h1pre[k] * (training && p > 0 ? keep_scale : 1.0f) : 0.0f;
     }

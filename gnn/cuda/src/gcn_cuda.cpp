@@ -13,6 +13,7 @@
 #include "gearbox/core/output.hpp"
 #include "gearbox/core/stats.hpp"
 #include "gearbox/gnn/cuda/cuda_kernels.hpp"
+#include "gearbox/gnn/random_init.hpp"
 #include "handles.hpp"
 #include "launch.hpp"
 
@@ -30,25 +31,6 @@ void gemm(bool ta, bool tb, int m, int n, int k, const float* a, const float* b,
                            ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &one, b, tb ? k : n, a,
                            ta ? m : k, &zero, c, n),
                "cublasSgemm");
-}
-
-// The glorot initialisation of gcn.cpp (host; copied to the device once).
-std::uint64_t hash64(std::uint64_t x) {
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-float unit(std::uint64_t seed, std::uint64_t stream, std::uint64_t i) {
-  return static_cast<float>(
-             hash64(seed * 0x9e3779b97f4a7c15ull + stream * 0xd1b54a32d192ed03ull + i) >> 40) *
-         0x1.0p-24f;
-}
-std::vector<float> glorot(std::size_t count, int fan_in, int fan_out, std::uint64_t seed,
-                          std::uint64_t stream) {
-  std::vector<float> w(count);
-  const float lim = std::sqrt(6.0f / static_cast<float>(fan_in + fan_out));
-  for (std::size_t i = 0; i < w.size(); ++i) w[i] = (2 * unit(seed, stream, i) - 1) * lim;
-  return w;
 }
 
 DeviceBuffer floats(std::size_t n) {
@@ -71,8 +53,10 @@ TrainResult train_gcn_device(index_t nodes, const Features& x,
   const int in = x.in_dim, hid = cfg.hidden, out = classes;
   const float p = cfg.dropout, keep_scale = p < 1 ? 1.0f / (1.0f - p) : 0.0f;
 
-  DeviceBuffer w1 = to_device(glorot(static_cast<std::size_t>(in) * hid, in, hid, cfg.seed, 1));
-  DeviceBuffer w2 = to_device(glorot(static_cast<std::size_t>(hid) * out, hid, out, cfg.seed, 2));
+  DeviceBuffer w1 =
+      to_device(glorot_uniform(static_cast<std::size_t>(in) * hid, in, hid, cfg.seed, 1));
+  DeviceBuffer w2 =
+      to_device(glorot_uniform(static_cast<std::size_t>(hid) * out, hid, out, cfg.seed, 2));
   const std::size_t nw1 = static_cast<std::size_t>(in) * hid,
                     nw2 = static_cast<std::size_t>(hid) * out;
   DeviceBuffer m1 = floats(nw1), v1 = floats(nw1), m2 = floats(nw2), v2 = floats(nw2);

@@ -14,7 +14,7 @@ __device__ __forceinline__ std::uint64_t hash64(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// The CPU trainer's unit(seed, stream, i), bit for bit.
+// The CPU trainers' counter_uniform(seed, stream, i) (random_init.cpp), bit for bit.
 __device__ __forceinline__ float unit(std::uint64_t seed, std::uint64_t stream, std::uint64_t i) {
   return static_cast<float>(
              hash64(seed * 0x9e3779b97f4a7c15ull + stream * 0xd1b54a32d192ed03ull + i) >> 40) *
