@@ -54,6 +54,29 @@ TEST(ServeCli, GenerateJsonHasTheDocumentedFields) {
   EXPECT_EQ(gearbox::Json::parse(again.out)["tokens"], j["tokens"]);
 }
 
+// `--chat` end to end on SmolLM2: the prompt is llama.cpp's 37 ids for the ChatML
+// conversation and greedy decoding gives llama.cpp's tokens (tests/serve/engine/data/
+// smollm2_reference.json, made by bench/serve/make_reference.sh). llama.cpp answers this
+// question in French with this Q4_1 file too; the test pins agreement, not the answer.
+TEST(ServeCli, ChatGenerateMatchesLlamaCpp) {
+  const CliRun probe = run("serve generate --model SmolLM2-135M-Instruct-Q4_1 --prompt x -n 0");
+  if (probe.code != 0)
+    GTEST_SKIP() << "skipped: SmolLM2-135M-Instruct-Q4_1.gguf absent (run scripts/fetch-models.sh)";
+  std::ifstream in(std::filesystem::path(GEARBOX_SOURCE_DIR) /
+                   "tests/serve/engine/data/smollm2_reference.json");
+  ASSERT_TRUE(in) << "tests/serve/engine/data/smollm2_reference.json missing";
+  const auto ref = gearbox::Json::parse(in)["greedy"][0];
+  const CliRun r =
+      run("serve generate --model SmolLM2-135M-Instruct-Q4_1 --chat --prompt "
+          "\"What is the capital of France?\" -n 16 --temp 0 --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto j = gearbox::Json::parse(r.out);
+  EXPECT_EQ(j["prompt_tokens"].get<std::size_t>(), ref["prompt_tokens"].size());
+  auto want = ref["tokens"].get<std::vector<int>>();
+  want.resize(16);
+  EXPECT_EQ(j["tokens"].get<std::vector<int>>(), want) << j["text"];
+}
+
 TEST(ServeCli, ErrorsExitWithTwo) {
   const CliRun unknown = run("serve generate --model no-such-model -n 1");
   EXPECT_EQ(unknown.code, 2);

@@ -4,6 +4,7 @@
 // is absent (scripts/fetch-models.sh fetches it; CI runs set-up first).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -13,6 +14,7 @@
 #include "gearbox/serve/model/model.hpp"
 #include "gearbox/serve/model/model_registry.hpp"
 #include "gearbox/serve/sampling/sampler.hpp"
+#include "gearbox/serve/tokenizer/tokenizer.hpp"
 
 namespace gearbox::serve {
 namespace {
@@ -66,6 +68,30 @@ TEST(SmolLM2, TokenizerMatchesLlamaCpp) {
     const auto want = t["tokens"].get<std::vector<std::int32_t>>();
     EXPECT_EQ(fx->model->tokenizer().encode(t["text"].get<std::string>(), false), want)
         << t["text"];
+  }
+}
+
+// The --chat path (our ChatML rendering of the GGUF's template, then encode with specials
+// parsed) must give llama.cpp's ids for the same conversation: every <|im_start|> and
+// <|im_end|> one token, the vocabulary's id, and no BOS (SmolLM2's add_bos_token is false).
+TEST(SmolLM2, ChatPromptTokensMatchLlamaCpp) {
+  SKIP_WITHOUT_SMOLLM();
+  const Tokenizer& t = fx->model->tokenizer();
+  const ChatMessage msg{"user", "What is the capital of France?"};
+  const auto ids = t.encode(t.apply_chat_template(std::span(&msg, 1), true), t.add_bos(), true);
+  EXPECT_EQ(ids, fx->ref["greedy"][0]["prompt_tokens"].get<std::vector<std::int32_t>>());
+  const auto start = t.find_piece("<|im_start|>"), end = t.find_piece("<|im_end|>");
+  ASSERT_GE(start, 0);
+  ASSERT_GE(end, 0);
+  EXPECT_TRUE(t.is_control(start));
+  EXPECT_TRUE(t.is_control(end));
+  ASSERT_FALSE(ids.empty());
+  EXPECT_EQ(ids.front(), start);                            // no BOS in front
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), start), 3);  // system, user, assistant
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), end), 2);
+  for (const auto id : ids) {  // no special spelled out as text
+    if (id == start || id == end) continue;
+    EXPECT_EQ(t.piece(id).find('|'), std::string::npos) << id;
   }
 }
 
