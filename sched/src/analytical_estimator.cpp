@@ -54,6 +54,11 @@ double inter_bw(const GpuSpec& g) {
   return g.network_gbs * kGB;
 }
 
+double lookup(const std::map<std::string, double>& m, const std::string& key, double fallback) {
+  const auto it = m.find(key);
+  return it != m.end() ? it->second : fallback;
+}
+
 }  // namespace
 
 AnalyticalEstimator::AnalyticalEstimator(const ModelCatalog& models) : models_(models) {
@@ -94,24 +99,30 @@ PlanEstimate AnalyticalEstimator::evaluate(const JobShape& job, const GpuPool& p
   e.compute_s = flops / n * imbalance / (peak * eff);
   e.bubble_s = e.compute_s * (pp - 1) / m;
 
-  const double ce = params_.comm_efficiency;
-  const double bw_tp = (tp <= per_host ? intra_bw(g) : inter_bw(g)) * ce;
-  const double bw_dp = (tp * dp <= per_host ? intra_bw(g) : inter_bw(g)) * ce;
-  const double bw_pp = (hosts > 1 ? inter_bw(g) : intra_bw(g)) * ce;
+  // A collective inside a node runs over NVLink/PCIe; one that spans nodes over the network,
+  // with a per-step latency of its own. Achieved shares and latency are calibrated per type.
+  const double intra = intra_bw(g) * lookup(params_.intra_link, pool.type, 0.7);
+  const double inter = inter_bw(g) * lookup(params_.inter_link, pool.type, 0.7);
+  const double alpha_net = lookup(params_.host_alpha, pool.type, kAlpha);
+  const bool tp_net = tp > per_host, dp_net = tp * dp > per_host, pp_net = hosts > 1;
   if (tp > 1) {
     const double bytes = mb * w.boundary_bytes;
-    e.tp_comm_s = stage_layers * m * 4.0 * (kAlpha + 2.0 * (tp - 1) / tp * bytes / bw_tp);
+    const double bw = tp_net ? inter : intra, a = tp_net ? alpha_net : kAlpha;
+    e.tp_comm_s = stage_layers * m * 4.0 * (a + 2.0 * (tp - 1) / tp * bytes / bw);
   }
   if (dp > 1) {
     const double grad_bytes = w.params * w.elem_bytes / (pp * tp);
-    e.dp_comm_s = (1.0 - params_.dp_overlap) *
-                  (2.0 * (dp - 1) * kAlpha + 2.0 * (dp - 1) / dp * grad_bytes / bw_dp);
+    const double bw = dp_net ? inter : intra, a = dp_net ? alpha_net : kAlpha;
+    e.dp_comm_s =
+        (1.0 - params_.dp_overlap) * (2.0 * (dp - 1) * a + 2.0 * (dp - 1) / dp * grad_bytes / bw);
   }
   if (pp > 1) {
     const double bytes = mb * w.boundary_bytes / tp;
-    e.pp_comm_s = 2.0 * (m + pp - 2) * (kAlpha + bytes / bw_pp);
+    const double bw = pp_net ? inter : intra, a = pp_net ? alpha_net : kAlpha;
+    e.pp_comm_s = 2.0 * (m + pp - 2) * (a + bytes / bw);
   }
   e.iter_s = e.compute_s + e.bubble_s + e.tp_comm_s + e.dp_comm_s + e.pp_comm_s;
+  e.iter_s *= 1.0 + lookup(params_.host_penalty, pool.type, 0.0) * std::log2(hosts);
 
   // Memory per GPU: replicated weights (+fp32 master / grads), DP-sharded optimizer state,
   // recomputed activations at layer boundaries for the replica's samples, 1 GB workspace.
@@ -150,11 +161,25 @@ std::optional<PlanEstimate> AnalyticalEstimator::best_plan(const JobShape& job, 
   return all.front();
 }
 
+double AnalyticalEstimator::model_iter_time(const JobShape& job, const GpuPool& pool, int hosts,
+                                            int per_host) const {
+  const auto b = best_plan(job, pool, hosts, per_host);
+  return b ? b->iter_s : kInfeasible;
+}
+
+double AnalyticalEstimator::residual_factor(const JobShape& job, const std::string& gpu_type,
+                                            int hosts, int per_host) const {
+  if (!params_.use_residuals || params_.log_residual.empty()) return 1.0;
+  const auto it = params_.log_residual.find(
+      residual_key(models_.profile_key(job.model, job.batch), gpu_type, hosts, per_host));
+  return it != params_.log_residual.end() ? std::exp(it->second) : 1.0;
+}
+
 double AnalyticalEstimator::best_iter_time(const JobShape& job, const GpuPool& pool, int hosts,
                                            int per_host) const {
-  const auto b = best_plan(job, pool, hosts, per_host);
-  if (!b || b->iter_s > kMaxValidIterTime) return kInfeasible;
-  return b->iter_s;
+  const double t = model_iter_time(job, pool, hosts, per_host) *
+                   residual_factor(job, pool.type, hosts, per_host);
+  return t > kMaxValidIterTime ? kInfeasible : t;
 }
 
 double AnalyticalEstimator::dp_iter_time(const JobShape& job, const GpuPool& pool, int hosts,
@@ -165,6 +190,14 @@ double AnalyticalEstimator::dp_iter_time(const JobShape& job, const GpuPool& poo
     return kInfeasible;
   }
   return e.iter_s;
+}
+
+std::string residual_key(const std::string& model_key, const std::string& gpu_type, int hosts,
+                         int per_host) {
+  // The model size without the batch: "bert_1.3B_256" -> "bert_1.3B".
+  const auto b = model_key.rfind('_');
+  return (b == std::string::npos ? model_key : model_key.substr(0, b)) + "/" +
+         placement_key(gpu_type, hosts, per_host);
 }
 
 }  // namespace gearbox::sched

@@ -1,6 +1,7 @@
 // Calibration of the analytical estimator on the artifact's profile database.
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "gearbox/sched/analytical_estimator.hpp"
 #include "gearbox/sched/cluster.hpp"
@@ -52,6 +53,7 @@ std::vector<ProfileEntry> optimal_entries(const ProfileDb& db, const ModelCatalo
 
 void AnalyticalEstimator::calibrate(const ProfileDb& db, CalibrationSplit split) {
   const std::size_t nf = models_.families().size();
+  params_.log_residual.clear();
   // 1. Activation coefficients from dp_mem: least squares of measured minus state memory.
   for (std::size_t f = 0; f < nf; ++f) {
     double num = 0, den = 0;
@@ -85,6 +87,10 @@ void AnalyticalEstimator::calibrate(const ProfileDb& db, CalibrationSplit split)
   std::vector<GpuPool> pools;
   for (const auto& e : fit) {
     if (!params_.efficiency.count(e.gpu_type)) params_.efficiency[e.gpu_type].assign(nf, 0.3);
+    params_.intra_link.emplace(e.gpu_type, 0.7);
+    params_.inter_link.emplace(e.gpu_type, 0.7);
+    params_.host_alpha.emplace(e.gpu_type, 20e-6);
+    params_.host_penalty.emplace(e.gpu_type, 0.0);
   }
   auto error = [&] {
     double sum = 0;
@@ -100,34 +106,53 @@ void AnalyticalEstimator::calibrate(const ProfileDb& db, CalibrationSplit split)
     }
     return n ? sum / n : 0.0;
   };
-  std::vector<double*> knobs;
+  // Each knob moves multiplicatively inside physical bounds (a share of a link is at most 1).
+  struct Knob {
+    double* x;
+    double lo, hi;
+  };
+  std::vector<Knob> knobs;
   for (auto& [type, v] : params_.efficiency)
-    for (auto& x : v) knobs.push_back(&x);
-  for (auto& x : params_.half_batch) knobs.push_back(&x);
-  knobs.push_back(&params_.comm_efficiency);
-  knobs.push_back(&params_.dp_overlap);
+    for (auto& x : v) knobs.push_back({&x, 0.01, 1.0});
+  for (auto& x : params_.half_batch) knobs.push_back({&x, 1e-3, 1e3});
+  for (auto* links : {&params_.intra_link, &params_.inter_link})
+    for (auto& [type, x] : *links) knobs.push_back({&x, 0.01, 1.0});
+  for (auto& [type, x] : params_.host_alpha) knobs.push_back({&x, 1e-6, 0.1});
+  for (auto& [type, x] : params_.host_penalty) knobs.push_back({&x, 0.0, 2.0});
+  knobs.push_back({&params_.dp_overlap, 0.0, 0.95});
   double best = error();
   const double steps[] = {0.5, 0.7, 0.85, 0.95, 1.05, 1.18, 1.4, 2.0};
-  for (int sweep = 0; sweep < 12; ++sweep) {
+  for (int sweep = 0; sweep < 40; ++sweep) {
     bool improved = false;
-    for (double* k : knobs) {
-      const double orig = *k;
+    for (const Knob& k : knobs) {
+      const double orig = *k.x;
       double best_v = orig;
       for (double s : steps) {
-        *k = orig * s;
-        if (k == &params_.dp_overlap) *k = std::min(0.95, *k);
-        if (k == &params_.comm_efficiency) *k = std::min(1.0, *k);
+        // A knob at 0 restarts from a small value so that it can grow.
+        *k.x = std::clamp(orig > 0 ? orig * s : 0.01 * s, k.lo, k.hi);
         const double err = error();
         if (err < best - 1e-6) {
           best = err;
-          best_v = *k;
+          best_v = *k.x;
           improved = true;
         }
       }
-      *k = best_v;
+      *k.x = best_v;
     }
     if (!improved) break;
   }
+  // 3. Residuals of the calibration entries, averaged in log space per model size x placement.
+  params_.log_residual.clear();
+  std::map<std::string, std::pair<double, int>> acc;
+  for (const auto& e : fit) {
+    const auto all = plans(e.job, pool_for_type(e.gpu_type), e.hosts, e.per_host, 0);
+    if (all.empty() || !(all.front().iter_s > 0)) continue;
+    const double t = all.front().iter_s;
+    auto& a = acc[residual_key(e.model_key, e.gpu_type, e.hosts, e.per_host)];
+    a.first += std::log(e.e2e_s / t);
+    a.second++;
+  }
+  for (const auto& [k, a] : acc) params_.log_residual[k] = a.first / a.second;
 }
 
 }  // namespace gearbox::sched

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
 
 #include "gearbox/sched/analytical_estimator.hpp"
 #include "gearbox/sched/db_estimator.hpp"
@@ -113,6 +114,53 @@ TEST(Analytical, CalibratedErrorIsReportedPerGroup) {
     ++n;
   }
   EXPECT_LT(r.mape_check, raw_err / n);
+}
+
+// The estimator check, computed live from the shared data: calibrated on the even
+// entries of the optimal table, measured on the odd ones. The bounds are what this model
+// reaches (15.9% alone, 12.3% with profiled residuals, 2026-11-26) plus a margin; the target
+// 3-8% is not met (docs/sched-results.md).
+TEST(Analytical, HeldOutErrorStaysBelowBound) {
+  if (!test::have_data()) GTEST_SKIP() << "skipped: shared data not found";
+  constexpr double kModelOnlyBoundPct = 17.5;
+  constexpr double kWithResidualsBoundPct = 13.5;
+  const auto r = run_estimate_check(ProfileDb::shared(), ModelCatalog::shared());
+  EXPECT_LT(r.mape_check_model, kModelOnlyBoundPct);
+  EXPECT_LT(r.mape_check, kWithResidualsBoundPct);
+  // Residuals help where they exist and are not used where none was profiled.
+  EXPECT_GT(r.check_with_residual, 50);
+  EXPECT_LT(r.mape_check_with_residual, r.mape_check_without_residual);
+  for (const auto& row : r.rows) {
+    if (!row.has_residual) {
+      EXPECT_DOUBLE_EQ(row.predicted_s, row.model_s) << row.model_key;
+    }
+  }
+}
+
+// Calibration sees only its half: every residual comes from an even (calibration) entry, so a
+// held-out entry is never its own residual.
+TEST(Analytical, ResidualsComeOnlyFromCalibrationEntries) {
+  if (!test::have_data()) GTEST_SKIP() << "skipped: shared data not found";
+  AnalyticalEstimator est(ModelCatalog::shared());
+  est.calibrate(ProfileDb::shared(), CalibrationSplit::kEven);
+  const auto entries = optimal_entries(ProfileDb::shared(), ModelCatalog::shared());
+  std::set<std::string> even_keys;
+  for (std::size_t i = 0; i < entries.size(); i += 2) {
+    const auto& e = entries[i];
+    even_keys.insert(residual_key(e.model_key, e.gpu_type, e.hosts, e.per_host));
+  }
+  ASSERT_FALSE(est.params().log_residual.empty());
+  for (const auto& [k, v] : est.params().log_residual) {
+    EXPECT_TRUE(even_keys.count(k)) << k;
+    EXPECT_TRUE(std::isfinite(v)) << k;
+  }
+  // With residuals off the estimator is the closed-form model.
+  const auto& e = entries[1];
+  const GpuPool pool = pool_for_type(e.gpu_type);
+  est.params().use_residuals = false;
+  const double t = est.model_iter_time(e.job, pool, e.hosts, e.per_host);
+  ASSERT_TRUE(std::isfinite(t));
+  EXPECT_DOUBLE_EQ(est.best_iter_time(e.job, pool, e.hosts, e.per_host), t);
 }
 
 }  // namespace

@@ -35,10 +35,20 @@ enum class CalibrationSplit {
 
 struct AnalyticalParams {
   std::map<std::string, std::vector<double>> efficiency;  // [gpu type][family]: share of peak
-  std::vector<double> half_batch;  // per family: samples/GPU at which efficiency halves
-  std::vector<double> act_coeff;   // per family: activation memory multiplier
-  double comm_efficiency = 0.7;    // achieved fraction of link bandwidth
-  double dp_overlap = 0.5;         // fraction of the DP all-reduce hidden
+  std::vector<double> half_batch;            // per family: samples/GPU at which efficiency halves
+  std::vector<double> act_coeff;             // per family: activation memory multiplier
+  std::map<std::string, double> intra_link;  // [gpu type]: achieved share of NVLink/PCIe
+  std::map<std::string, double> inter_link;  // [gpu type]: achieved share of the network
+  std::map<std::string, double> host_alpha;  // [gpu type]: s per cross-node collective step
+  // [gpu type]: relative slowdown per doubling of the node count (cross-node effects the
+  // closed form misses: stragglers, contention, the plan search's weaker multi-node plans)
+  std::map<std::string, double> host_penalty;
+  double dp_overlap = 0.5;  // fraction of the DP all-reduce hidden
+  // Profiled residuals, Crius-style: mean log(measured / modelled) of the calibration entries
+  // of the same model size on the same placement at another batch size, keyed
+  // residual_key(); applied by best_iter_time() when `use_residuals`.
+  std::map<std::string, double> log_residual;
+  bool use_residuals = true;
 };
 
 class AnalyticalEstimator : public Estimator {
@@ -60,8 +70,15 @@ class AnalyticalEstimator : public Estimator {
   std::optional<PlanEstimate> best_plan(const JobShape& job, const GpuPool& pool, int hosts,
                                         int per_host, int pp = 0) const;
 
+  // The best plan's modelled time (no residual correction); kInfeasible when nothing fits.
+  double model_iter_time(const JobShape& job, const GpuPool& pool, int hosts, int per_host) const;
+  // The residual correction factor for `job` on the placement (1 when none was profiled).
+  double residual_factor(const JobShape& job, const std::string& gpu_type, int hosts,
+                         int per_host) const;
+
   // Fits the efficiencies, comm efficiency and DP overlap to the optimal table (the entries
-  // chosen by `split`), and the activation coefficients to dp_mem.
+  // chosen by `split`), the activation coefficients to dp_mem, then records the residuals of
+  // the same entries.
   void calibrate(const ProfileDb& db, CalibrationSplit split);
   const AnalyticalParams& params() const { return params_; }
   AnalyticalParams& params() { return params_; }
@@ -83,6 +100,10 @@ struct ProfileEntry {
 // Decodes the optimal table into entries (sorted by model key, placement key), skipping keys
 // whose model or GPU type is unknown.
 std::vector<ProfileEntry> optimal_entries(const ProfileDb& db, const ModelCatalog& models);
+
+// The key of a profiled residual: model size (the profile key without its batch) and placement.
+std::string residual_key(const std::string& model_key, const std::string& gpu_type, int hosts,
+                         int per_host);
 
 // A GpuPool for an artifact GPU type (catalog spec, artifact node capacity), for pricing.
 GpuPool pool_for_type(const std::string& gpu_type);
