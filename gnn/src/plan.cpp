@@ -83,11 +83,20 @@ std::string cache_key(const Csr& a, const std::vector<index_t>& starts, int f, i
   for (index_t s : starts) h = (h ^ static_cast<std::uint64_t>(s)) * 1099511628211ull;
   const CpuInfo cpu = cpu_info();
   for (char ch : cpu.model) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
-  return std::to_string(h) + "-f" + std::to_string(f) + "-t" + std::to_string(threads) + "-v1";
+  return std::to_string(h) + "-f" + std::to_string(f) + "-t" + std::to_string(threads) + "-v2";
 }
 
 fs::path cache_file(const std::string& key) {
   return cache_dir() / "gnn-plans" / (key + ".json");
+}
+
+// Plain CSR SpMM on the whole matrix (the fallback), predicted cost not filled in.
+Candidate whole_csr_candidate() {
+  Candidate c;
+  c.label = "csr";
+  c.whole_csr = true;
+  c.kernel[static_cast<int>(DensityClass::kSparse)] = "csr";
+  return c;
 }
 
 }  // namespace
@@ -95,10 +104,7 @@ fs::path cache_file(const std::string& key) {
 std::vector<Candidate> propose_candidates(const Csr& a, const std::vector<BlockInfo>& blocks, int f,
                                           const MachineProfile& m) {
   std::vector<Candidate> out;
-  Candidate whole;
-  whole.label = "csr";
-  whole.whole_csr = true;
-  whole.kernel[static_cast<int>(DensityClass::kSparse)] = "csr";
+  Candidate whole = whole_csr_candidate();
   whole.predicted_ms = find_kernel("csr").cost(Subgraph{&a, {}}, f, m).seconds * 1e3;
   out.push_back(whole);
   const struct {
@@ -162,18 +168,79 @@ const ExecPlan& AdaptiveAggregator::plan_for(int f) {
 
 void AdaptiveAggregator::run(const float* x, int f, float* y) {
   auto it = plans_.find(f);
-  const ExecPlan& p = it != plans_.end() ? *it->second : select(f, x);
-  p.run(x, f, y);
+  if (it == plans_.end()) {
+    select(f, x).run(x, f, y);
+    return;
+  }
+  auto c = calls_.find(f);
+  if (c != calls_.end() && ++c->second >= opt_.recheck_after) {
+    calls_.erase(c);
+    recheck(f, x);
+  }
+  plans_[f]->run(x, f, y);
+}
+
+std::vector<double> AdaptiveAggregator::measure_interleaved(
+    const std::vector<const ExecPlan*>& plans, const float* x, int f, int reps) const {
+  std::vector<float> y(static_cast<std::size_t>(a_.rows) * f);
+  std::vector<std::vector<double>> ms(plans.size());
+  for (const ExecPlan* p : plans) p->run(x, f, y.data());  // warm-up
+  for (int r = 0; r < std::max(1, reps); ++r)
+    for (std::size_t i = 0; i < plans.size(); ++i) {
+      const auto once = [&] { plans[i]->run(x, f, y.data()); };
+      if (opt_.timer) {
+        ms[i].push_back(opt_.timer(plans[i]->candidate(), once));
+      } else {
+        Stopwatch w;
+        once();
+        ms[i].push_back(w.ms());
+      }
+    }
+  std::vector<double> med;
+  for (const auto& m : ms) med.push_back(summarize(m).median);
+  return med;
+}
+
+void AdaptiveAggregator::write_cache(int f, const Candidate& choice, const Json& candidates) const {
+  if (!opt_.use_cache) return;
+  const fs::path file = cache_file(cache_key(a_, starts_, f, threads_));
+  std::error_code ec;
+  fs::create_directories(file.parent_path(), ec);
+  std::ofstream out(file);
+  Json rec = choice.to_json();
+  rec["candidates"] = candidates;
+  out << rec.dump(1);
+}
+
+void AdaptiveAggregator::recheck(int f, const float* x) {
+  Stopwatch sw;
+  Candidate csr = whole_csr_candidate();
+  const ExecPlan csr_plan(a_, blocks_, csr);
+  const std::vector<double> ms = measure_interleaved({plans_[f].get(), &csr_plan}, x, f, opt_.reps);
+  const bool slower = ms[0] > ms[1];
+  Json& ex = explain_[f];
+  ex["recheck"] = {{"after_calls", opt_.recheck_after},
+                   {"chosen", plans_[f]->candidate().label},
+                   {"chosen_ms", ms[0]},
+                   {"csr_ms", ms[1]},
+                   {"switched_to_csr", slower}};
+  if (slower) {
+    csr.measured_ms = ms[1];
+    plans_[f] = std::make_unique<ExecPlan>(a_, blocks_, csr);
+    ex["choice"] = csr.to_json();
+    ex["reason"] = "re-check after " + std::to_string(opt_.recheck_after) + " calls: the chosen " +
+                   ex["recheck"]["chosen"].get<std::string>() + " measured " + fmt_num(ms[0], 3) +
+                   " ms vs plain CSR " + fmt_num(ms[1], 3) + " ms: switched to CSR";
+    write_cache(f, csr, ex.value("candidates", Json::array()));
+  }
+  selection_s_ += sw.seconds();
 }
 
 const ExecPlan& AdaptiveAggregator::select(int f, const float* x) {
   Stopwatch sw;
   Json ex = {{"width", f}};
   if (opt_.force_csr) {
-    Candidate c;
-    c.label = "csr";
-    c.whole_csr = true;
-    c.kernel[static_cast<int>(DensityClass::kSparse)] = "csr";
+    const Candidate c = whole_csr_candidate();
     plans_[f] = std::make_unique<ExecPlan>(a_, blocks_, c);
     ex["choice"] = c.to_json();
     ex["reason"] = "forced by --kernels csr";
@@ -193,6 +260,7 @@ const ExecPlan& AdaptiveAggregator::select(int f, const float* x) {
           if (cached.contains("measured_ms") && cached["measured_ms"].is_number())
             c.measured_ms = cached["measured_ms"].get<double>();
           plans_[f] = std::make_unique<ExecPlan>(a_, blocks_, c);
+          if (!c.whole_csr && opt_.recheck_after > 0) calls_[f] = 0;
           ex["choice"] = c.to_json();
           ex["reason"] = "cached choice from " + cache_file(key).string() + " (measured earlier)";
           ex["cached"] = true;
@@ -203,9 +271,7 @@ const ExecPlan& AdaptiveAggregator::select(int f, const float* x) {
         }
     }
   }
-  // Measure plain CSR and the best predicted others, round-robin so that interference from
-  // other processes hits every candidate alike; keep each one's fastest run.
-  std::vector<float> y(static_cast<std::size_t>(a_.rows) * f);
+  // Measure plain CSR and the best predicted others, interleaved, by their medians.
   std::vector<Candidate*> measured;
   std::vector<std::unique_ptr<ExecPlan>> plans;
   int others = 0;
@@ -213,17 +279,12 @@ const ExecPlan& AdaptiveAggregator::select(int f, const float* x) {
     if (!c.whole_csr && others >= opt_.max_measured) continue;
     if (!c.whole_csr) ++others;
     plans.push_back(std::make_unique<ExecPlan>(a_, blocks_, c));
-    plans.back()->run(x, f, y.data());  // warm-up
     measured.push_back(&c);
   }
-  for (int r = 0; r < opt_.reps; ++r)
-    for (std::size_t i = 0; i < plans.size(); ++i) {
-      Stopwatch w;
-      plans[i]->run(x, f, y.data());
-      const double ms = w.ms();
-      if (!measured[i]->measured_ms || ms < *measured[i]->measured_ms)
-        measured[i]->measured_ms = ms;
-    }
+  std::vector<const ExecPlan*> views;
+  for (const auto& p : plans) views.push_back(p.get());
+  const std::vector<double> ms = measure_interleaved(views, x, f, opt_.reps);
+  for (std::size_t i = 0; i < measured.size(); ++i) measured[i]->measured_ms = ms[i];
   plans.clear();
   const Candidate* best = nullptr;
   const Candidate* csr = nullptr;
@@ -246,15 +307,9 @@ const ExecPlan& AdaptiveAggregator::select(int f, const float* x) {
                    "x plain CSR (" + std::to_string(*best->measured_ms) + " ms vs " +
                    std::to_string(*csr->measured_ms) + " ms)";
   plans_[f] = std::make_unique<ExecPlan>(a_, blocks_, *best);
+  if (!best->whole_csr && opt_.recheck_after > 0) calls_[f] = 0;
   explain_[f] = ex;
-  if (opt_.use_cache) {
-    std::error_code ec;
-    fs::create_directories(cache_file(key).parent_path(), ec);
-    std::ofstream out(cache_file(key));
-    Json rec = best->to_json();
-    rec["candidates"] = cj;
-    out << rec.dump(1);
-  }
+  write_cache(f, *best, cj);
   selection_s_ += sw.seconds();
   return *plans_[f];
 }

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <random>
 
 #include "gearbox/gnn/generators.hpp"
@@ -98,4 +100,68 @@ TEST_F(PlanTest, ChoiceIsCachedAndReused) {
   AdaptiveAggregator second(a, o.block_starts, {}, 2);
   EXPECT_EQ(second.plan_for(16).candidate().label, label);
   EXPECT_TRUE(second.explain()["16"]["cached"].get<bool>());
+}
+
+TEST_F(PlanTest, MeasuresInterleavedByMedianAndRecheckSwitchesToCsr) {
+  // An injected timer: runs the candidate (so results stay real) but reports made-up times.
+  // During selection every split "takes" 1 ms and plain CSR 2 ms, with one 100 ms outlier per
+  // split that a median ignores; after warm-up the splits "take" 5 ms: the re-check must
+  // switch to CSR.
+  const Csr a = cliques(960);
+  const Ordering o = compute_ordering(a, ReorderMethod::kNone, 48, 0);
+  bool slow_now = false;
+  std::vector<std::string> order;
+  std::map<std::string, int> seen;
+  SelectorOptions opt{.use_cache = false, .recheck_after = 3};
+  opt.timer = [&](const Candidate& c, const std::function<void()>& run) {
+    run();
+    order.push_back(c.label);
+    if (c.whole_csr) return 2.0;
+    if (seen[c.label]++ == 0) return 100.0;
+    return slow_now ? 5.0 : 1.0;
+  };
+  AdaptiveAggregator agg(a, o.block_starts, opt, 2);
+  const int f = 16;
+  const auto x = rnd(960u * f);
+  std::vector<float> want(960u * f), got(960u * f);
+  spmm_reference(a, x.data(), f, want.data(), false);
+  agg.run(x.data(), f, got.data());
+  ASSERT_FALSE(agg.plan_for(f).candidate().whole_csr) << "the 1 ms split wins the selection";
+  const std::size_t k = seen.size() + 1;  // splits and plain CSR
+  ASSERT_GE(k, 2u);
+  ASSERT_EQ(order.size(), k * opt.reps);
+  for (std::size_t i = k; i < order.size(); ++i)
+    EXPECT_EQ(order[i], order[i - k]) << "rounds run the candidates in the same interleaved order";
+  for (const auto& cj : agg.explain()[std::to_string(f)]["candidates"])
+    if (!cj["measured_ms"].is_null()) {
+      EXPECT_DOUBLE_EQ(cj["measured_ms"].get<double>(), cj["whole_csr"].get<bool>() ? 2.0 : 1.0)
+          << "median, not mean, of the runs";
+    }
+  slow_now = true;
+  for (int call = 0; call < 3; ++call) {
+    std::fill(got.begin(), got.end(), 0.f);
+    agg.run(x.data(), f, got.data());
+    for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-4f);
+  }
+  EXPECT_TRUE(agg.plan_for(f).candidate().whole_csr) << "re-check switched to CSR";
+  const auto rc = agg.explain()[std::to_string(f)]["recheck"];
+  EXPECT_TRUE(rc["switched_to_csr"].get<bool>());
+  EXPECT_DOUBLE_EQ(rc["chosen_ms"].get<double>(), 5.0);
+  EXPECT_DOUBLE_EQ(rc["csr_ms"].get<double>(), 2.0);
+}
+
+TEST_F(PlanTest, RecheckKeepsASplitThatIsStillFaster) {
+  const Csr a = cliques(960);
+  const Ordering o = compute_ordering(a, ReorderMethod::kNone, 48, 0);
+  SelectorOptions opt{.use_cache = false, .recheck_after = 2};
+  opt.timer = [](const Candidate& c, const std::function<void()>& run) {
+    run();
+    return c.whole_csr ? 2.0 : 1.0;
+  };
+  AdaptiveAggregator agg(a, o.block_starts, opt, 2);
+  const auto x = rnd(960u * 8);
+  std::vector<float> y(960u * 8);
+  for (int call = 0; call < 4; ++call) agg.run(x.data(), 8, y.data());
+  EXPECT_FALSE(agg.plan_for(8).candidate().whole_csr);
+  EXPECT_FALSE(agg.explain()["8"]["recheck"]["switched_to_csr"].get<bool>());
 }

@@ -3,11 +3,15 @@
 // proposes candidate kernel sets: density thresholds that split the diagonal blocks into
 // dense / medium / sparse subgraphs, and for each subgraph the kernel it predicts fastest.
 // The best-predicted candidates and plain CSR are then measured on the first aggregation
-// calls; the fastest wins (plain CSR whenever nothing beats it). The choice is cached in
+// call, interleaved (A B C A B C ...) so that interference from other processes hits all
+// alike, each by the median of its runs; a split wins only by beating plain CSR by 5%. After
+// warm-up (a number of later calls) a chosen split is measured again against plain CSR,
+// interleaved, and replaced by CSR if it is now the slower. The choice is cached in
 // cache_dir()/gnn-plans and explained as JSON.
 #pragma once
 
 #include <array>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -34,11 +38,19 @@ struct Candidate {
   nlohmann::json to_json() const;
 };
 
+// Milliseconds one run of `c` took, given a function doing that run (the test hook; the
+// default times run() with a stopwatch).
+using CandidateTimer = std::function<double(const Candidate& c, const std::function<void()>& run)>;
+
 struct SelectorOptions {
   int max_measured = 4;    // candidates measured besides plain CSR
-  int reps = 5;            // measured runs per candidate (after one warm-up)
+  int reps = 7;            // measured runs per candidate (after one warm-up); median kept
   bool use_cache = true;   // read/write the chosen set in cache_dir()/gnn-plans
   bool force_csr = false;  // --kernels csr: no selection
+  // Calls of run() for a width after which a chosen split is re-measured against plain CSR
+  // (0: never). Training makes 2-3 calls per width per epoch, so 20 is after ~8 epochs.
+  int recheck_after = 20;
+  CandidateTimer timer = {};  // empty: wall-clock stopwatch
 };
 
 // An executable plan: Y = A X with the chosen kernels; owns its subgraphs and kernels.
@@ -67,7 +79,8 @@ class AdaptiveAggregator {
   void run(const float* x, int f, float* y);
   // Selects for width f now (with random inputs) without computing anything for the caller.
   const ExecPlan& plan_for(int f);
-  // Decomposition, candidates (predicted vs measured), choice and reason, per width.
+  // Decomposition, candidates (predicted vs measured), choice and reason, and the re-check
+  // (when it ran), per width.
   nlohmann::json explain() const;
   // "dense+bsr8+csr"-style names of the chosen kernels per width, e.g. {"16": "csr"}.
   nlohmann::json kernels() const;
@@ -76,6 +89,12 @@ class AdaptiveAggregator {
 
  private:
   const ExecPlan& select(int f, const float* x);
+  // Re-measures width f's chosen split against plain CSR; switches to CSR when it is slower.
+  void recheck(int f, const float* x);
+  // Median ms of each plan's runs, measured interleaved (round r runs plans 0, 1, ... in turn).
+  std::vector<double> measure_interleaved(const std::vector<const ExecPlan*>& plans, const float* x,
+                                          int f, int reps) const;
+  void write_cache(int f, const Candidate& choice, const nlohmann::json& candidates) const;
 
   const Csr& a_;
   std::vector<index_t> starts_;
@@ -85,6 +104,7 @@ class AdaptiveAggregator {
   MachineProfile machine_;
   std::map<int, std::unique_ptr<ExecPlan>> plans_;
   std::map<int, nlohmann::json> explain_;
+  std::map<int, int> calls_;  // run() calls per width since its selection (until re-checked)
   double selection_s_ = 0;
 };
 
