@@ -21,6 +21,7 @@ struct SimulateOptions {
   std::string policies = "crius,fcfs,gavel,sia,elasticflow";
   std::string estimator = "db";
   int max_rounds = 0;
+  bool round_only = false;
   std::string dump_dir;
 };
 
@@ -62,7 +63,10 @@ void run_simulate(const SimulateOptions& o) {
   for (auto& p : policies) {
     std::cerr << "sched simulate: " << p->name() << " on " << trace.name << " ("
               << trace.jobs.size() << " jobs, " << cluster.total_gpus() << " GPUs)\n";
-    const SimResult r = simulate(trace, cluster, *est, *p, {o.max_rounds});
+    SimOptions sim;
+    sim.max_rounds = o.max_rounds;
+    sim.round_only = o.round_only;
+    const SimResult r = simulate(trace, cluster, *est, *p, sim);
     if (!o.dump_dir.empty()) dump(o.dump_dir, r);
     out["policies"][r.policy] = {{"avg_jct_s", r.avg_jct_s},
                                  {"p50_jct_s", r.p50_jct_s},
@@ -112,6 +116,9 @@ void register_simulate(CLI::App& sched) {
       ->check(CLI::IsMember({"db", "analytical"}));
   cmd->add_option("--max-rounds", o->max_rounds, "Stop after N rounds of 300 s (0 = completion)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--round-only", o->round_only,
+                "Schedule only every 300 s as the artifact's simulator (default: also at each "
+                "departure, at its time)");
   cmd->add_option("--dump", o->dump_dir, "Write <policy>_thr.csv and <policy>_jct.csv here");
   add_common_flags(*cmd, o->common);
   cmd->callback([o] { run_simulate(*o); });

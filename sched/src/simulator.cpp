@@ -74,84 +74,109 @@ SimResult simulate(const Trace& trace, const Cluster& cluster, const Estimator& 
       ++res.arrived;
       ++next_arrival;
     }
-    // 2. The policy decides; the allocator places on nodes.
-    Stopwatch sw;
-    target.resize(active.size());
-    old.resize(active.size());
-    ids.resize(active.size());
-    for (std::size_t i = 0; i < active.size(); ++i) {
-      target[i] = old[i] = active[i].current;
-      ids[i] = active[i].id;
-    }
-    RoundInput in;
-    in.now = now;
-    in.round = round;
-    in.cluster = &cluster;
-    in.table = &table;
-    in.jobs = &active;
-    in.arrivals = arrivals;
-    in.departures = departures;
-    policy.schedule(in, target);
-    const auto migrated = nodes.apply(ids, old, target);
-    sched_ms += sw.ms();
-    ++sched_rounds;
-    res.migrations += static_cast<long long>(migrated.size());
-    std::vector<bool> restarted(active.size(), false);
-    for (std::size_t i = 0; i < active.size(); ++i) {
-      if (!(old[i] == target[i])) {
-        if (old[i].placed()) ++res.reschedules;
-        restarted[i] = target[i].placed();
-      }
-    }
-    for (int id : migrated) {
-      for (std::size_t i = 0; i < active.size(); ++i)
-        if (active[i].id == id) restarted[i] = true;
-    }
-    res.reschedules += static_cast<long long>(migrated.size());
-    // 3. Advance the interval [now, now + dt).
-    departures = false;
+    // 2-3. Scheduling passes and progress: a pass at the round's start, and (unless
+    // round_only) another at every departure inside the round, at the departure's time.
+    double seg = now;
+    const double round_end = now + dt;
     double round_thr = 0;
-    std::vector<ActiveJob> still;
-    still.reserve(active.size());
-    for (std::size_t i = 0; i < active.size(); ++i) {
-      ActiveJob& a = active[i];
-      JobRun& r = run[static_cast<std::size_t>(a.id)];
-      a.current = target[i];
-      if (!a.current.placed()) {
-        r.queue_s += dt;
+    bool boundary = true;
+    while (true) {
+      // The policy decides; the allocator places on nodes.
+      Stopwatch sw;
+      target.resize(active.size());
+      old.resize(active.size());
+      ids.resize(active.size());
+      for (std::size_t i = 0; i < active.size(); ++i) {
+        target[i] = old[i] = active[i].current;
+        ids[i] = active[i].id;
+      }
+      RoundInput in;
+      in.now = seg;
+      in.round = round;
+      in.boundary = boundary;
+      in.cluster = &cluster;
+      in.table = &table;
+      in.jobs = &active;
+      in.arrivals = boundary && arrivals;
+      in.departures = departures;
+      policy.schedule(in, target);
+      const auto migrated = nodes.apply(ids, old, target);
+      sched_ms += sw.ms();
+      ++sched_rounds;
+      res.migrations += static_cast<long long>(migrated.size());
+      std::vector<bool> restarted(active.size(), false);
+      for (std::size_t i = 0; i < active.size(); ++i) {
+        active[i].current = target[i];
+        if (!(old[i] == target[i])) {
+          if (old[i].placed()) ++res.reschedules;
+          restarted[i] = target[i].placed();
+        }
+      }
+      for (int id : migrated) {
+        for (std::size_t i = 0; i < active.size(); ++i)
+          if (active[i].id == id) restarted[i] = true;
+      }
+      res.reschedules += static_cast<long long>(migrated.size());
+      // When each placed job would finish: it starts at max(seg, submission) (the artifact
+      // lets a job in up to 300 s early), pays its restart debt, then computes.
+      std::vector<double> start(active.size(), seg), iter(active.size(), kInfeasible);
+      std::vector<double> finish(active.size(), kInfeasible);
+      double next_departure = kInfeasible;
+      for (std::size_t i = 0; i < active.size(); ++i) {
+        const ActiveJob& a = active[i];
+        if (!a.current.placed()) continue;
+        JobRun& r = run[static_cast<std::size_t>(a.id)];
+        if (restarted[i]) r.debt += restart_overhead(pruned, a.current.gpus());
+        iter[i] = table.opt_iter(a.shape, a.current.pool, a.current.gpus());
+        start[i] = std::min(round_end, std::max(seg, a.submit));
+        if (std::isfinite(iter[i])) {
+          finish[i] = start[i] + r.debt + a.remaining_iters * iter[i];
+          next_departure = std::min(next_departure, finish[i]);
+        }
+      }
+      const double seg_end =
+          opt.round_only ? round_end : std::min(round_end, std::max(seg, next_departure));
+      // Advance [seg, seg_end).
+      departures = false;
+      std::vector<ActiveJob> still;
+      still.reserve(active.size());
+      for (std::size_t i = 0; i < active.size(); ++i) {
+        ActiveJob& a = active[i];
+        JobRun& r = run[static_cast<std::size_t>(a.id)];
+        if (!a.current.placed()) {
+          r.queue_s += seg_end - seg;
+          still.push_back(a);
+          continue;
+        }
+        busy_gpu_s += (seg_end - seg) * a.current.gpus();
+        const double window = std::max(0.0, seg_end - start[i]);
+        const double pay = std::min(r.debt, window);
+        r.debt -= pay;
+        const double avail = window - pay;
+        if (!std::isfinite(iter[i])) {  // placed where it cannot run (DP view vs best plan)
+          still.push_back(a);
+          continue;
+        }
+        if (finish[i] <= seg_end) {
+          const double used = a.remaining_iters * iter[i];
+          r.finish = finish[i];
+          round_thr += a.batch / iter[i] * (used / dt);
+          res.jcts.push_back(r.finish - a.submit);
+          nodes.release(a.id);
+          departures = true;
+          ++res.finished;
+          continue;
+        }
+        const double can = avail / iter[i];
+        a.remaining_iters -= can;
+        round_thr += a.batch / iter[i] * (avail / dt);
         still.push_back(a);
-        continue;
       }
-      if (restarted[i]) r.debt += restart_overhead(pruned, a.current.gpus());
-      const double iter = table.opt_iter(a.shape, a.current.pool, a.current.gpus());
-      // A job submitted inside this round (the artifact lets it in up to 300 s early) starts
-      // at its submission time; then it pays its restart debt, then it computes.
-      const double start = now + std::min(dt, std::max(0.0, a.submit - now));
-      const double window = now + dt - start;
-      const double pay = std::min(r.debt, window);
-      r.debt -= pay;
-      const double avail = window - pay;
-      busy_gpu_s += dt * a.current.gpus();
-      if (!std::isfinite(iter)) {  // placed where it cannot run (DP view vs best plan): stall
-        still.push_back(a);
-        continue;
-      }
-      const double can = avail / iter;
-      if (can >= a.remaining_iters) {
-        const double used = a.remaining_iters * iter;
-        r.finish = start + pay + used;
-        round_thr += a.batch / iter * (used / dt);
-        res.jcts.push_back(r.finish - a.submit);
-        nodes.release(a.id);
-        departures = true;
-        ++res.finished;
-        continue;
-      }
-      a.remaining_iters -= can;
-      round_thr += a.batch / iter * (avail / dt);
-      still.push_back(a);
+      active.swap(still);
+      seg = seg_end;
+      if (seg >= round_end || !departures) break;
+      boundary = false;  // a departure inside the round: schedule again now
     }
-    active.swap(still);
     res.round_throughput.push_back(round_thr);
     ++round;
     // 4. Stalled: everything arrived, nothing runs, and the policy placed no one.

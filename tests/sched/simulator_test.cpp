@@ -82,5 +82,50 @@ TEST(Simulator, MaxRoundsStopsEarly) {
   EXPECT_EQ(r.round_throughput.size(), 10u);
 }
 
+// A departure inside a round frees its GPU and the waiting job starts at that second, not at
+// the next 300 s boundary (the artifact's round-only behaviour stays available).
+TEST(Simulator, DepartureStartsTheWaitingJobAtOnce) {
+  const auto cat = test::tiny_catalog();
+  Trace t;
+  for (const auto& [id, iters] : {std::pair<const char*, long>{"first", 400}, {"second", 100}}) {
+    Job j;
+    j.id = id;
+    j.model = cat.get("bert-760M");
+    j.batch = 128;
+    j.iterations = iters;
+    j.req_gpus = 1;
+    j.req_type = "a100";
+    j.submit = 1000;
+    j.deadline = 1e9;
+    t.jobs.push_back(j);
+  }
+  assign_rounds(t);
+  Cluster c;
+  c.add_pool("a100", 1, 1);  // one GPU: the second job waits for the first
+  test::FakeEstimator est([](const JobShape&, const std::string&, int) { return 1.0; });
+  struct Case {
+    const char* policy;
+    double restart;
+  };
+  for (const Case& k : {Case{"fcfs", 150}, Case{"crius", 10}}) {
+    // The first job ends at 1000 + restart + 400 (inside round 1 for fcfs, round 1 for crius).
+    const double first_end = 1000 + k.restart + 400;
+    auto p = make_policy(k.policy);
+    const auto ev = simulate(t, c, est, *p);
+    ASSERT_EQ(ev.finished, 2) << k.policy;
+    EXPECT_DOUBLE_EQ(ev.jcts[0], first_end - 1000) << k.policy;
+    EXPECT_DOUBLE_EQ(ev.jcts[1], first_end + k.restart + 100 - 1000) << k.policy;
+    EXPECT_DOUBLE_EQ(ev.avg_queue_s, (first_end - 1000) / 2) << k.policy;
+    SimOptions round_only;
+    round_only.round_only = true;
+    auto q = make_policy(k.policy);
+    const auto rr = simulate(t, c, est, *q, round_only);
+    ASSERT_EQ(rr.finished, 2) << k.policy;
+    const double boundary = 1000 + 300 * std::ceil((first_end - 1000) / 300);
+    EXPECT_DOUBLE_EQ(rr.jcts[1], boundary + k.restart + 100 - 1000) << k.policy;
+    EXPECT_LT(ev.jcts[1], rr.jcts[1]) << k.policy;
+  }
+}
+
 }  // namespace
 }  // namespace gearbox::sched

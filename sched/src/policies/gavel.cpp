@@ -99,7 +99,7 @@ void GavelPolicy::schedule(const RoundInput& in, std::vector<Placement>& target)
     pending = !target[i].placed() && x_.count({jobs[i].shape, jobs[i].req_gpus});
   }
   if (!pending) {
-    book_keep(jobs, target, np);
+    if (in.boundary) book_keep(jobs, target, np);
     return;
   }
   // 2. Priorities: X / share of rounds received on that type (infinite when never run there).
@@ -142,8 +142,9 @@ void GavelPolicy::schedule(const RoundInput& in, std::vector<Placement>& target)
       waiting.push_back(&pr);
     }
   }
-  // 4. At most kMaxMigrateJobs preemptions per round, for pending jobs of much higher priority.
-  int preempted = 0;
+  // 4. At most kMaxMigrateJobs preemptions per round, for pending jobs of much higher priority
+  // (at round boundaries only: a departure pass just fills the freed GPUs).
+  int preempted = in.boundary ? 0 : kMaxMigrateJobs;
   for (const Pair* pr : waiting) {
     if (preempted >= kMaxMigrateJobs) break;
     if (done[pr->job]) continue;
@@ -175,7 +176,7 @@ void GavelPolicy::schedule(const RoundInput& in, std::vector<Placement>& target)
     free[static_cast<std::size_t>(pr->pool)] -= n;
     done[pr->job] = true;
   }
-  book_keep(jobs, target, np);
+  if (in.boundary) book_keep(jobs, target, np);
 }
 
 void GavelPolicy::book_keep(const std::vector<ActiveJob>& jobs,

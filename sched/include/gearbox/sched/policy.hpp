@@ -27,6 +27,9 @@ struct ActiveJob {
 struct RoundInput {
   double now = 0;  // simulated (or wall) clock at the round's start
   int round = 0;
+  // True at a round's start (every 300 s); false for a pass the simulator runs at a departure
+  // inside a round (round-counting policies, such as Gavel's, count only boundaries).
+  bool boundary = true;
   const Cluster* cluster = nullptr;
   const ThroughputTable* table = nullptr;
   const std::vector<ActiveJob>* jobs = nullptr;  // pending and running, in arrival order

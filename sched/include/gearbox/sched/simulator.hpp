@@ -1,10 +1,11 @@
 // The trace-driven simulator: rounds every 300 s as in the artifact (jobs arrive in their
-// submission round; the policy decides at each round's start; node placement by the
-// NodeAllocator), with progress priced per event inside a round: a job never starts before its
-// submission time (it may enter the round up to 300 s early); a (re)started job first pays
-// its restart overhead (carried as debt into later rounds when above 300 s), then advances at
-// the iteration time of the best plan for its placement; a job finishes at the exact second its
-// last iteration ends. Deterministic: no randomness, ties broken by job order.
+// submission round; the policy decides at each round's start and, unless round_only, again
+// at every departure inside the round, at its time; node placement by the NodeAllocator), with
+// progress priced per event inside a round: a job never starts before its submission time (it may
+// enter the round up to 300 s early); a (re)started job first pays its restart overhead (carried as
+// debt into later rounds when above 300 s), then advances at the iteration time of the best plan
+// for its placement; a job finishes at the exact second its last iteration ends. Deterministic: no
+// randomness, ties broken by job order.
 #pragma once
 
 #include <string>
@@ -18,6 +19,9 @@ namespace gearbox::sched {
 
 struct SimOptions {
   int max_rounds = 0;  // stop after this many rounds (0 = run to completion)
+  // Schedule only at round boundaries, as the artifact's simulator does; by default a
+  // departure inside a round triggers a scheduling pass at its time (the paper's events).
+  bool round_only = false;
 };
 
 struct SimResult {
