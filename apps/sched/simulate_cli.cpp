@@ -108,7 +108,8 @@ void register_simulate(CLI::App& sched) {
   auto o = std::make_shared<SimulateOptions>();
   auto* cmd = sched.add_subcommand("simulate", "Simulate a trace under scheduling policies");
   cmd->add_option("--trace", o->trace,
-                  "philly | venus (= helios) | pai | synthetic:jobs=N,rate=R,seed=S | CSV path");
+                  "philly | venus (= helios) | pai | synthetic:jobs=N,rate=R,seed=S | CSV path | "
+                  "Gavel trace (*.trace or gavel:PATH)");
   cmd->add_option("--cluster", o->cluster, "arena-1280 | arena:gpus=N | cluster JSON path");
   cmd->add_option("--policy", o->policies,
                   "Comma-separated: crius, crius-dp, fcfs, gavel, gavel-thr, sia, elasticflow");

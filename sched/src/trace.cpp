@@ -8,6 +8,7 @@
 #include "gearbox/core/error.hpp"
 #include "gearbox/core/hardware.hpp"
 #include "gearbox/core/paths.hpp"
+#include "trace_fields.hpp"
 
 namespace gearbox::sched {
 
@@ -16,58 +17,6 @@ namespace {
 const char* kColumns[] = {"job_id",   "submission_time", "num_iteration", "model_name",
                           "deadline", "batch_size",      "num_gpu",       "gpu_type"};
 constexpr int kNumColumns = 8;
-
-std::vector<std::string_view> split_csv_line(std::string_view line) {
-  std::vector<std::string_view> out;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i <= line.size(); ++i) {
-    if (i == line.size() || line[i] == ',') {
-      out.push_back(line.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  return s;
-}
-
-struct RowContext {
-  const std::string& origin;
-  std::uint64_t line;
-};
-
-Error bad(const RowContext& ctx, int col, std::string msg, std::string expected,
-          std::string_view found) {
-  Error e = Error::input(std::move(msg));
-  e.at(ctx.origin, ctx.line).field(kColumns[col]).expected(std::move(expected));
-  e.found(found.empty() ? "an empty cell" : std::string(found.substr(0, 64)));
-  return e;
-}
-
-double parse_double(const RowContext& ctx, int col, std::string_view s) {
-  double v = 0;
-  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || p != s.data() + s.size() || !std::isfinite(v) || v < 0) {
-    throw bad(ctx, col, "not a number", "a finite number >= 0", s);
-  }
-  return v;
-}
-
-std::int64_t parse_int(const RowContext& ctx, int col, std::string_view s, std::int64_t lo,
-                       std::int64_t hi) {
-  std::int64_t v = 0;
-  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || p != s.data() + s.size() || v < lo || v > hi) {
-    throw bad(ctx, col, "not an integer in range",
-              "an integer in " + std::to_string(lo) + ".." + std::to_string(hi), s);
-  }
-  return v;
-}
 
 }  // namespace
 
@@ -84,7 +33,7 @@ Trace parse_trace_csv(std::string_view text, const std::string& origin, const Mo
     pos = nl + 1;
     ++line_no;
     if (line.empty()) continue;
-    const auto cells = split_csv_line(line);
+    const auto cells = split_fields(line, ',');
     if (!header_seen) {
       header_seen = true;
       bool ok = cells.size() == kNumColumns;
@@ -99,7 +48,7 @@ Trace parse_trace_csv(std::string_view text, const std::string& origin, const Mo
       }
       continue;
     }
-    const RowContext ctx{origin, line_no};
+    const RowContext ctx{origin, line_no, kColumns};
     if (cells.size() != kNumColumns) {
       throw Error::input("wrong number of columns")
           .at(origin, line_no)
@@ -212,7 +161,11 @@ Trace trace_from_spec(std::string_view spec, const ModelCatalog& models, const T
     t.name = spec == "helios" ? "venus" : std::string(spec);
     return t;
   }
-  return load_trace_csv(std::filesystem::path(spec), models, opt);
+  if (spec.rfind("gavel:", 0) == 0)
+    return load_gavel_trace(std::filesystem::path(spec.substr(6)), models);
+  const std::filesystem::path path(spec);
+  if (path.extension() == ".trace") return load_gavel_trace(path, models);
+  return load_trace_csv(path, models, opt);
 }
 
 }  // namespace gearbox::sched

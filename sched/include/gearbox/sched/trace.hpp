@@ -45,6 +45,23 @@ Trace load_trace_csv(const std::filesystem::path& path, const ModelCatalog& mode
 Trace parse_trace_csv(std::string_view text, const std::string& origin, const ModelCatalog& models,
                       const TraceOptions& opt = {});
 
+// A Gavel simulator trace (.trace: tab-separated job_type, command, working_directory,
+// num_steps_arg, needs_data_dir, total_steps, scale_factor, priority_weight, SLO,
+// arrival_time; no header). job_type is "<model> (batch size N)" with one of our models (Gavel's
+// own ResNet/Transformer/... types are not in the profile database: an error lists ours);
+// iterations = total_steps (no artifact scaling), GPUs = scale_factor (1..16, a power of two),
+// submission = arrival_time; the type is not in the format (gpu_type below); priority_weight
+// and SLO (a multiple of an isolated duration Gavel computes from its own throughputs) are
+// checked but not used: jobs get no deadline (kNoDeadline after arrival).
+struct GavelTraceOptions {
+  std::string gpu_type = "v100";  // requested type for every job
+};
+inline constexpr double kNoDeadline = 1e9;  // the artifact's LOOSEN_DEADLINE
+Trace parse_gavel_trace(std::string_view text, const std::string& origin,
+                        const ModelCatalog& models, const GavelTraceOptions& opt = {});
+Trace load_gavel_trace(const std::filesystem::path& path, const ModelCatalog& models,
+                       const GavelTraceOptions& opt = {});
+
 // Groups jobs into 300 s rounds in file order: t0 = first job's time; round k holds times in
 // (t0+300k, t0+300(k+1)] (round 0 also t0); a row earlier than the open round joins it.
 void assign_rounds(Trace& trace, double interval = 300);
@@ -60,7 +77,8 @@ struct SyntheticSpec {
 // iterations log-uniform; deterministic for the seed.
 Trace synthetic_trace(const SyntheticSpec& spec, const ModelCatalog& models);
 
-// "philly" | "venus" | "helios" | "pai" | "synthetic:jobs=N,rate=R,seed=S" | a CSV path.
+// "philly" | "venus" | "helios" | "pai" | "synthetic:jobs=N,rate=R,seed=S" | a CSV path |
+// a Gavel trace path (ending in .trace, or prefixed "gavel:").
 Trace trace_from_spec(std::string_view spec, const ModelCatalog& models,
                       const TraceOptions& opt = {});
 
