@@ -4,8 +4,6 @@
 // arrival_time.
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "gearbox/sched/trace.hpp"
 #include "trace_fields.hpp"
@@ -85,11 +83,7 @@ Trace parse_gavel_trace(std::string_view text, const std::string& origin,
 
 Trace load_gavel_trace(const std::filesystem::path& path, const ModelCatalog& models,
                        const GavelTraceOptions& opt) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error::input("cannot open trace").at(path.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  Trace t = parse_gavel_trace(ss.str(), path.string(), models, opt);
+  Trace t = parse_gavel_trace(read_trace_file(path), path.string(), models, opt);
   t.name = path.stem().string();
   return t;
 }

@@ -2,8 +2,6 @@
 
 #include <charconv>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "gearbox/core/error.hpp"
 #include "gearbox/core/hardware.hpp"
@@ -91,11 +89,7 @@ Trace parse_trace_csv(std::string_view text, const std::string& origin, const Mo
 
 Trace load_trace_csv(const std::filesystem::path& path, const ModelCatalog& models,
                      const TraceOptions& opt) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error::input("cannot open trace").at(path.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  Trace t = parse_trace_csv(ss.str(), path.string(), models, opt);
+  Trace t = parse_trace_csv(read_trace_file(path), path.string(), models, opt);
   t.name = path.stem().string();
   return t;
 }

@@ -5,6 +5,9 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,6 +74,15 @@ inline std::int64_t parse_int(const RowContext& ctx, int col, std::string_view s
               "an integer in " + std::to_string(lo) + ".." + std::to_string(hi), s);
   }
   return v;
+}
+
+// The whole file as text; Error::input naming the path when it cannot be opened.
+inline std::string read_trace_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error::input("cannot open trace").at(path.string());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 }  // namespace gearbox::sched
