@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 
 #include "gearbox/core/error.hpp"
@@ -83,20 +84,10 @@ Csr symmetrize_pattern(const Csr& a) {
     throw Error::input("adjacency matrix must be square")
         .expected("rows == cols")
         .found(std::to_string(a.rows) + " x " + std::to_string(a.cols));
-  Coo coo;
-  coo.rows = coo.cols = a.rows;
-  coo.row.reserve(2 * a.col.size());
-  coo.col.reserve(2 * a.col.size());
+  std::vector<index_t> src(a.col.size());
   for (index_t r = 0; r < a.rows; ++r)
-    for (offset_t k = a.rowptr[r]; k < a.rowptr[r + 1]; ++k) {
-      const index_t c = a.col[k];
-      if (c == r) continue;
-      coo.row.push_back(r);
-      coo.col.push_back(c);
-      coo.row.push_back(c);
-      coo.col.push_back(r);
-    }
-  return coo_to_csr(coo, Duplicates::kKeepOne);
+    std::fill(src.begin() + a.rowptr[r], src.begin() + a.rowptr[r + 1], r);
+  return undirected_from_pairs(a.rows, src, a.col);
 }
 
 Csr permute_symmetric(const Csr& a, std::span<const index_t> new_of_old) {
@@ -108,17 +99,21 @@ Csr permute_symmetric(const Csr& a, std::span<const index_t> new_of_old) {
   std::partial_sum(p.rowptr.begin(), p.rowptr.end(), p.rowptr.begin());
   p.col.resize(a.col.size());
   p.val.resize(a.col.size());
-#pragma omp parallel for schedule(dynamic, 1024)
-  for (index_t r = 0; r < a.rows; ++r) {
-    const offset_t dst = p.rowptr[new_of_old[r]];
-    const offset_t b = a.rowptr[r], n = a.degree(r);
-    std::vector<std::pair<index_t, float>> tmp(static_cast<std::size_t>(n));
-    for (offset_t k = 0; k < n; ++k) tmp[k] = {new_of_old[a.col[b + k]], a.val[b + k]};
-    std::sort(tmp.begin(), tmp.end(),
-              [](const auto& x, const auto& y) { return x.first < y.first; });
-    for (offset_t k = 0; k < n; ++k) {
-      p.col[dst + k] = tmp[k].first;
-      p.val[dst + k] = tmp[k].second;
+#pragma omp parallel
+  {
+    std::vector<std::pair<index_t, float>> tmp;  // one buffer per thread
+#pragma omp for schedule(dynamic, 1024)
+    for (index_t r = 0; r < a.rows; ++r) {
+      const offset_t dst = p.rowptr[new_of_old[r]];
+      const offset_t b = a.rowptr[r], n = a.degree(r);
+      tmp.resize(static_cast<std::size_t>(n));
+      for (offset_t k = 0; k < n; ++k) tmp[k] = {new_of_old[a.col[b + k]], a.val[b + k]};
+      std::sort(tmp.begin(), tmp.end(),
+                [](const auto& x, const auto& y) { return x.first < y.first; });
+      for (offset_t k = 0; k < n; ++k) {
+        p.col[dst + k] = tmp[k].first;
+        p.val[dst + k] = tmp[k].second;
+      }
     }
   }
   return p;
@@ -147,33 +142,43 @@ Csr gcn_normalize(const Csr& a) {
   h.rows = a.rows;
   h.cols = a.cols;
   h.rowptr.assign(static_cast<std::size_t>(a.rows) + 1, 0);
-  h.col.reserve(a.col.size() + a.rows);
-  h.val.reserve(a.col.size() + a.rows);
   std::vector<float> dinv(a.rows);
+  // Per row: degree of A + I (any stored diagonal replaced by the unit self loop) and the
+  // entries it will hold; then the rows are filled in parallel at their offsets.
+#pragma omp parallel for schedule(static)
   for (index_t r = 0; r < a.rows; ++r) {
     double d = 1.0;  // the self loop
+    offset_t entries = 1;
     for (offset_t k = a.rowptr[r]; k < a.rowptr[r + 1]; ++k)
-      if (a.col[k] != r) d += a.val[k];
+      if (a.col[k] != r) {
+        d += a.val[k];
+        ++entries;
+      }
     dinv[r] = static_cast<float>(1.0 / std::sqrt(d));
+    h.rowptr[r + 1] = entries;
   }
+  std::partial_sum(h.rowptr.begin(), h.rowptr.end(), h.rowptr.begin());
+  h.col.resize(static_cast<std::size_t>(h.rowptr[a.rows]));
+  h.val.resize(h.col.size());
+#pragma omp parallel for schedule(static)
   for (index_t r = 0; r < a.rows; ++r) {
+    offset_t o = h.rowptr[r];
     bool diag_done = false;
     for (offset_t k = a.rowptr[r]; k < a.rowptr[r + 1]; ++k) {
       const index_t c = a.col[k];
       if (c == r) continue;
       if (!diag_done && c > r) {
-        h.col.push_back(r);
-        h.val.push_back(dinv[r] * dinv[r]);
+        h.col[o] = r;
+        h.val[o++] = dinv[r] * dinv[r];
         diag_done = true;
       }
-      h.col.push_back(c);
-      h.val.push_back(dinv[r] * a.val[k] * dinv[c]);
+      h.col[o] = c;
+      h.val[o++] = dinv[r] * a.val[k] * dinv[c];
     }
     if (!diag_done) {
-      h.col.push_back(r);
-      h.val.push_back(dinv[r] * dinv[r]);
+      h.col[o] = r;
+      h.val[o] = dinv[r] * dinv[r];
     }
-    h.rowptr[r + 1] = static_cast<offset_t>(h.col.size());
   }
   return h;
 }
@@ -196,12 +201,15 @@ std::vector<index_t> invert_permutation(std::span<const index_t> p) {
 
 std::uint64_t checksum(const Csr& a) {
   std::uint64_t h = 1469598103934665603ull;
-  auto mix = [&h](const void* data, std::size_t bytes) {
+  auto mix = [&h](const void* data, std::size_t bytes) {  // FNV-1a over 8-byte words
     const auto* p = static_cast<const unsigned char*>(data);
-    for (std::size_t i = 0; i < bytes; ++i) {
-      h ^= p[i];
-      h *= 1099511628211ull;
+    std::size_t i = 0;
+    for (; i + 8 <= bytes; i += 8) {
+      std::uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      h = (h ^ w) * 1099511628211ull;
     }
+    for (; i < bytes; ++i) h = (h ^ p[i]) * 1099511628211ull;
   };
   mix(&a.rows, sizeof a.rows);
   mix(&a.cols, sizeof a.cols);

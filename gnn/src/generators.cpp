@@ -1,6 +1,7 @@
 #include "gearbox/gnn/generators.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <numeric>
 #include <random>
@@ -74,35 +75,12 @@ void check_memory(double entries) {
         .found(std::to_string(static_cast<std::uint64_t>(need)) + " bytes");
 }
 
-Csr undirected_from_pairs(index_t n, std::vector<index_t>& src, std::vector<index_t>& dst) {
-  Coo coo;
-  coo.rows = coo.cols = n;
-  const std::size_t m = src.size();
-  coo.row.resize(2 * m);
-  coo.col.resize(2 * m);
-  for (std::size_t k = 0; k < m; ++k) {
-    coo.row[2 * k] = src[k];
-    coo.col[2 * k] = dst[k];
-    coo.row[2 * k + 1] = dst[k];
-    coo.col[2 * k + 1] = src[k];
-  }
-  src.clear();
-  src.shrink_to_fit();
-  dst.clear();
-  dst.shrink_to_fit();
-  Csr a = coo_to_csr(coo, Duplicates::kKeepOne);
-  // Drop self loops (kept out during generation, but be safe).
-  Csr out;
-  out.rows = out.cols = n;
-  out.rowptr.assign(static_cast<std::size_t>(n) + 1, 0);
-  out.col.reserve(a.col.size());
-  for (index_t r = 0; r < n; ++r) {
-    for (offset_t k = a.rowptr[r]; k < a.rowptr[r + 1]; ++k)
-      if (a.col[k] != r) out.col.push_back(a.col[k]);
-    out.rowptr[r + 1] = static_cast<offset_t>(out.col.size());
-  }
-  out.val.assign(out.col.size(), 1.0f);
-  return out;
+// The generator of node i's draws in the SBM: a stream of its own, so that nodes can be
+// generated in parallel and the graph does not depend on the thread count.
+Rng node_rng(std::uint64_t base, std::int64_t i) {
+  Rng r{base + 0xd1b54a32d192ed03ull * static_cast<std::uint64_t>(i + 1)};
+  r.s = r.next();
+  return r;
 }
 
 }  // namespace
@@ -142,38 +120,53 @@ RmatParams parse_rmat_spec(const std::string& spec) {
 Csr generate_sbm(const SbmParams& p, std::vector<std::int32_t>* community) {
   const index_t n = static_cast<index_t>(p.n);
   const std::int64_t block = std::max<std::int64_t>(1, std::min(p.block, p.n));
-  Rng rng{p.seed * 0x2545f4914f6cdd1dull + 1};
+  const std::uint64_t base = p.seed * 0x2545f4914f6cdd1dull + 1;
+  Rng rng{base};
   // Shuffled ids: node with "planted" id i gets id perm[i].
   std::vector<index_t> perm(static_cast<std::size_t>(n));
   std::iota(perm.begin(), perm.end(), 0);
   for (index_t i = n - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(i + 1)]);
-  std::vector<index_t> src, dst;
-  const double m_est = static_cast<double>(n) * (p.din + p.dout) / 2 * 1.05;
-  src.reserve(static_cast<std::size_t>(m_est));
-  dst.reserve(static_cast<std::size_t>(m_est));
   // Each node draws Poisson-ish (rounded with random remainder) half of its expected degree:
-  // the other half arrives from its neighbours' draws.
-  auto draws = [&rng](double half) {
+  // the other half arrives from its neighbours' draws. Two passes over the nodes, each node
+  // replaying its own random stream: count the draws, then write them at their offsets.
+  const auto draws = [](Rng& r, double half) {
     const double fl = std::floor(half);
-    return static_cast<std::int64_t>(fl) + (rng.uniform() < half - fl ? 1 : 0);
+    return static_cast<std::int64_t>(fl) + (r.uniform() < half - fl ? 1 : 0);
   };
-  for (index_t i = 0; i < n; ++i) {
+  const auto community_of = [&](std::int64_t i) {
     const std::int64_t c0 = (i / block) * block;
-    const std::int64_t csize = std::min<std::int64_t>(block, p.n - c0);
-    const std::int64_t kin = csize > 1 ? draws(p.din / 2) : 0;
-    for (std::int64_t k = 0; k < kin; ++k) {
-      index_t j = static_cast<index_t>(c0 + static_cast<std::int64_t>(rng.below(csize - 1)));
-      if (j >= i) ++j;  // skip self
-      src.push_back(perm[i]);
-      dst.push_back(perm[j]);
-    }
+    return std::pair{c0, std::min<std::int64_t>(block, p.n - c0)};
+  };
+  std::vector<std::int64_t> start(static_cast<std::size_t>(n) + 1, 0);
+#pragma omp parallel for schedule(static)
+  for (index_t i = 0; i < n; ++i) {
+    Rng r = node_rng(base, i);
+    const auto [c0, csize] = community_of(i);
+    const std::int64_t kin = csize > 1 ? draws(r, p.din / 2) : 0;
+    const std::int64_t kout = p.n - csize > 0 ? draws(r, p.dout / 2) : 0;
+    start[i + 1] = kin + kout;
+  }
+  std::partial_sum(start.begin(), start.end(), start.begin());
+  std::vector<index_t> src(static_cast<std::size_t>(start[n])), dst(src.size());
+#pragma omp parallel for schedule(static)
+  for (index_t i = 0; i < n; ++i) {
+    Rng r = node_rng(base, i);
+    const auto [c0, csize] = community_of(i);
     const std::int64_t outside = p.n - csize;
-    const std::int64_t kout = outside > 0 ? draws(p.dout / 2) : 0;
-    for (std::int64_t k = 0; k < kout; ++k) {
-      std::int64_t j = static_cast<std::int64_t>(rng.below(outside));
+    const std::int64_t kin = csize > 1 ? draws(r, p.din / 2) : 0;
+    const std::int64_t kout = outside > 0 ? draws(r, p.dout / 2) : 0;
+    std::int64_t at = start[i];
+    for (std::int64_t k = 0; k < kin; ++k, ++at) {
+      std::int64_t j = c0 + static_cast<std::int64_t>(r.below(csize - 1));
+      if (j >= i) ++j;  // skip self
+      src[at] = perm[i];
+      dst[at] = perm[j];
+    }
+    for (std::int64_t k = 0; k < kout; ++k, ++at) {
+      std::int64_t j = static_cast<std::int64_t>(r.below(outside));
       if (j >= c0) j += csize;
-      src.push_back(perm[i]);
-      dst.push_back(perm[j]);
+      src[at] = perm[i];
+      dst[at] = perm[j];
     }
   }
   if (community) {

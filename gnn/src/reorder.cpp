@@ -77,6 +77,54 @@ std::vector<index_t> metis_parts(const Csr& adj, int max_block) {
 
 }  // namespace
 
+namespace {
+// The label node u takes: the most frequent among its neighbours; its current label when that
+// is among the most frequent; else the smallest of them. Small rows sort a copy of their
+// neighbours' labels (no scattered writes); large rows count in `count` (all zero on entry
+// and on return).
+index_t most_frequent_label(const Csr& adj, index_t u, const std::vector<index_t>& label,
+                            std::vector<std::int32_t>& count, std::vector<index_t>& buf) {
+  const offset_t b = adj.rowptr[u], e = adj.rowptr[u + 1];
+  const index_t cur = label[u];
+  // Ties between other labels go to the smallest hash of (label, u): a fixed, order-free
+  // choice that does not favour small label ids (which would merge communities).
+  std::uint64_t salt = static_cast<std::uint64_t>(u) * 0x9e3779b97f4a7c15ull;
+  const std::uint64_t base = mix(salt);
+  const auto key = [base](index_t l) {
+    std::uint64_t x = base ^ static_cast<std::uint64_t>(l);
+    return mix(x);
+  };
+  index_t best = cur;
+  std::int64_t best_count = 0;
+  const auto consider = [&](index_t l, std::int64_t c) {
+    if (c > best_count || (c == best_count && best != cur && l != cur && key(l) < key(best))) {
+      best = l;
+      best_count = c;
+    } else if (l == cur && c == best_count) {
+      best = cur;
+    }
+  };
+  buf.clear();
+  for (offset_t k = b; k < e; ++k) buf.push_back(label[adj.col[k]]);
+  if (buf.size() <= 128) {
+    std::sort(buf.begin(), buf.end());
+    for (std::size_t i = 0; i < buf.size();) {
+      std::size_t j = i + 1;
+      while (j < buf.size() && buf[j] == buf[i]) ++j;
+      consider(buf[i], static_cast<std::int64_t>(j - i));
+      i = j;
+    }
+  } else {
+    std::size_t distinct = 0;
+    for (index_t l : buf)
+      if (count[l]++ == 0) buf[distinct++] = l;
+    for (std::size_t i = 0; i < distinct; ++i) consider(buf[i], count[buf[i]]);
+    for (std::size_t i = 0; i < distinct; ++i) count[buf[i]] = 0;
+  }
+  return best;
+}
+}  // namespace
+
 std::vector<index_t> label_propagation(const Csr& adj, int max_iters, std::uint64_t seed) {
   const index_t n = adj.rows;
   std::vector<index_t> label(static_cast<std::size_t>(n));
@@ -84,30 +132,36 @@ std::vector<index_t> label_propagation(const Csr& adj, int max_iters, std::uint6
   std::vector<index_t> order(label);
   std::uint64_t s = seed + 12345;
   for (index_t i = n - 1; i > 0; --i) std::swap(order[i], order[mix(s) % (i + 1)]);
-  std::vector<std::int64_t> count(static_cast<std::size_t>(n), 0);
-  std::vector<index_t> touched;
+  std::vector<std::int32_t> count(static_cast<std::size_t>(n), 0);
+  std::vector<index_t> buf;
+  // A node is re-evaluated only when a neighbour's label changed since its last evaluation:
+  // otherwise the rule gives the label it already holds, so the result is that of full
+  // sweeps, at the cost of the changes only.
+  std::vector<char> active(static_cast<std::size_t>(n), 1);
+  // Rows are visited in random order, so each visit waits on memory three times (rowptr, the
+  // row, its neighbours' labels): prefetch those for the nodes 16, 8 and 2 visits ahead.
+  const auto prefetch = [&](std::size_t i) {
+    if (i + 16 < order.size()) __builtin_prefetch(&adj.rowptr[order[i + 16]]);
+    if (i + 8 < order.size() && active[order[i + 8]])
+      __builtin_prefetch(&adj.col[adj.rowptr[order[i + 8]]]);
+    if (i + 2 < order.size() && active[order[i + 2]]) {
+      const index_t v = order[i + 2];
+      const offset_t b = adj.rowptr[v], e = std::min(adj.rowptr[v + 1], b + 32);
+      for (offset_t k = b; k < e; ++k) __builtin_prefetch(&label[adj.col[k]]);
+    }
+  };
   for (int it = 0; it < max_iters; ++it) {
     std::int64_t changed = 0;
-    for (index_t u : order) {
-      const offset_t b = adj.rowptr[u], e = adj.rowptr[u + 1];
-      if (b == e) continue;
-      touched.clear();
-      for (offset_t k = b; k < e; ++k) {
-        const index_t l = label[adj.col[k]];
-        if (count[l]++ == 0) touched.push_back(l);
-      }
-      index_t best = label[u];
-      std::int64_t best_count = count[best];  // ties keep the current label (stability)
-      for (index_t l : touched) {
-        if (count[l] > best_count) {
-          best = l;
-          best_count = count[l];
-        }
-      }
-      for (index_t l : touched) count[l] = 0;
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      prefetch(i);
+      const index_t u = order[i];
+      if (!active[u]) continue;
+      active[u] = 0;
+      const index_t best = most_frequent_label(adj, u, label, count, buf);
       if (best != label[u]) {
         label[u] = best;
         ++changed;
+        for (offset_t k = adj.rowptr[u]; k < adj.rowptr[u + 1]; ++k) active[adj.col[k]] = 1;
       }
     }
     if (changed * 1000 < n) break;

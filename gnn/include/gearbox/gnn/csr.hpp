@@ -42,6 +42,11 @@ Csr transpose(const Csr& a);
 // Requires a square matrix.
 Csr symmetrize_pattern(const Csr& a);
 
+// The undirected simple graph on n nodes with an edge for each pair (src[k], dst[k]): both
+// directions, duplicates and self loops dropped, values 1, columns sorted. Parallel (OpenMP);
+// the result does not depend on the thread count. Ids must be < n.
+Csr undirected_from_pairs(index_t n, std::span<const index_t> src, std::span<const index_t> dst);
+
 // P A P^T for a square A, where new_of_old[i] is the new id of node i (a permutation).
 Csr permute_symmetric(const Csr& a, std::span<const index_t> new_of_old);
 
@@ -57,7 +62,8 @@ void normalize_rows(Csr& a);
 // The inverse permutation of `p`.
 std::vector<index_t> invert_permutation(std::span<const index_t> p);
 
-// 64-bit FNV-1a checksum of the structure and values (for caches and plan keys).
+// 64-bit FNV-1a-style checksum (over 8-byte words) of the structure and values (for caches and
+// plan keys).
 std::uint64_t checksum(const Csr& a);
 
 }  // namespace gearbox::gnn
