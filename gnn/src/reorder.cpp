@@ -79,9 +79,8 @@ std::vector<index_t> metis_parts(const Csr& adj, int max_block) {
 
 namespace {
 // The label node u takes: the most frequent among its neighbours; its current label when that
-// is among the most frequent; else the smallest of them. Small rows sort a copy of their
-// neighbours' labels (no scattered writes); large rows count in `count` (all zero on entry
-// and on return).
+// is among the most frequent; else the one with the smallest tie key. Counts in `count` (all
+// zero on entry and on return).
 index_t most_frequent_label(const Csr& adj, index_t u, const std::vector<index_t>& label,
                             std::vector<std::int32_t>& count, std::vector<index_t>& buf) {
   const offset_t b = adj.rowptr[u], e = adj.rowptr[u + 1];
@@ -96,31 +95,33 @@ index_t most_frequent_label(const Csr& adj, index_t u, const std::vector<index_t
   };
   index_t best = cur;
   std::int64_t best_count = 0;
+  std::uint64_t best_key = 0;  // key(best) while best != cur
   const auto consider = [&](index_t l, std::int64_t c) {
-    if (c > best_count || (c == best_count && best != cur && l != cur && key(l) < key(best))) {
+    if (l == cur) {
+      if (c >= best_count) {
+        best = cur;
+        best_count = c;
+      }
+    } else if (c > best_count) {
       best = l;
       best_count = c;
-    } else if (l == cur && c == best_count) {
-      best = cur;
+      best_key = key(l);
+    } else if (c == best_count && best != cur) {
+      const std::uint64_t k = key(l);
+      if (k < best_key) {
+        best = l;
+        best_key = k;
+      }
     }
   };
+  // Distinct labels into buf (first appearance), their counts in count.
   buf.clear();
-  for (offset_t k = b; k < e; ++k) buf.push_back(label[adj.col[k]]);
-  if (buf.size() <= 128) {
-    std::sort(buf.begin(), buf.end());
-    for (std::size_t i = 0; i < buf.size();) {
-      std::size_t j = i + 1;
-      while (j < buf.size() && buf[j] == buf[i]) ++j;
-      consider(buf[i], static_cast<std::int64_t>(j - i));
-      i = j;
-    }
-  } else {
-    std::size_t distinct = 0;
-    for (index_t l : buf)
-      if (count[l]++ == 0) buf[distinct++] = l;
-    for (std::size_t i = 0; i < distinct; ++i) consider(buf[i], count[buf[i]]);
-    for (std::size_t i = 0; i < distinct; ++i) count[buf[i]] = 0;
+  for (offset_t k = b; k < e; ++k) {
+    const index_t l = label[adj.col[k]];
+    if (count[l]++ == 0) buf.push_back(l);
   }
+  for (index_t l : buf) consider(l, count[l]);
+  for (index_t l : buf) count[l] = 0;
   return best;
 }
 }  // namespace
@@ -129,17 +130,26 @@ std::vector<index_t> label_propagation(const Csr& adj, int max_iters, std::uint6
   const index_t n = adj.rows;
   std::vector<index_t> label(static_cast<std::size_t>(n));
   std::iota(label.begin(), label.end(), 0);
-  std::vector<index_t> order(label);
+  // Visiting order: chunks of 256 consecutive ids in random order, ids in order inside a
+  // chunk (rows are then read sequentially, which the hardware prefetches).
+  constexpr index_t kChunk = 256;
+  const index_t chunks = (n + kChunk - 1) / kChunk;
+  std::vector<index_t> chunk_order(static_cast<std::size_t>(chunks));
+  std::iota(chunk_order.begin(), chunk_order.end(), 0);
   std::uint64_t s = seed + 12345;
-  for (index_t i = n - 1; i > 0; --i) std::swap(order[i], order[mix(s) % (i + 1)]);
+  for (index_t i = chunks - 1; i > 0; --i) std::swap(chunk_order[i], chunk_order[mix(s) % (i + 1)]);
+  std::vector<index_t> order;
+  order.reserve(static_cast<std::size_t>(n));
+  for (index_t c : chunk_order)
+    for (index_t u = c * kChunk; u < std::min(n, (c + 1) * kChunk); ++u) order.push_back(u);
   std::vector<std::int32_t> count(static_cast<std::size_t>(n), 0);
   std::vector<index_t> buf;
   // A node is re-evaluated only when a neighbour's label changed since its last evaluation:
   // otherwise the rule gives the label it already holds, so the result is that of full
   // sweeps, at the cost of the changes only.
   std::vector<char> active(static_cast<std::size_t>(n), 1);
-  // Rows are visited in random order, so each visit waits on memory three times (rowptr, the
-  // row, its neighbours' labels): prefetch those for the nodes 16, 8 and 2 visits ahead.
+  // Each visit waits on memory for its neighbours' labels (and, at chunk starts, for the row):
+  // prefetch the row pointers, rows and labels of the nodes 16, 8 and 2 visits ahead.
   const auto prefetch = [&](std::size_t i) {
     if (i + 16 < order.size()) __builtin_prefetch(&adj.rowptr[order[i + 16]]);
     if (i + 8 < order.size() && active[order[i + 8]])

@@ -75,20 +75,22 @@ std::uint64_t ref_mix(std::uint64_t s) {
   return z ^ (z >> 31);
 }
 
-// Plain label propagation: full sweeps in the same random order; a node takes the most
+// Plain label propagation: full sweeps in the same order; a node takes the most
 // frequent neighbour label, its own when that is among the most frequent, else the one with
 // the smallest key hash(hash(u), label); stops when < 0.1% change.
 std::vector<index_t> reference_lp(const Csr& adj, int max_iters, std::uint64_t seed) {
   const index_t n = adj.rows;
-  std::vector<index_t> label(n), order(n);
+  std::vector<index_t> label(n), chunks((n + 255) / 256), order;
   std::iota(label.begin(), label.end(), 0);
-  std::iota(order.begin(), order.end(), 0);
+  std::iota(chunks.begin(), chunks.end(), 0);
   std::uint64_t s = seed + 12345;
-  for (index_t i = n - 1; i > 0; --i) {
+  for (index_t i = static_cast<index_t>(chunks.size()) - 1; i > 0; --i) {
     const std::uint64_t r = ref_mix(s);
     s += 0x9e3779b97f4a7c15ull;
-    std::swap(order[i], order[r % (i + 1)]);
+    std::swap(chunks[i], chunks[r % (i + 1)]);
   }
+  for (index_t c : chunks)  // chunks of 256 ids in random order, ids in order within
+    for (index_t u = c * 256; u < std::min(n, c * 256 + 256); ++u) order.push_back(u);
   for (int it = 0; it < max_iters; ++it) {
     std::int64_t changed = 0;
     for (index_t u : order) {
