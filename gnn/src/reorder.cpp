@@ -3,6 +3,7 @@
 #include <metis.h>
 
 #include <algorithm>
+#include <array>
 #include <numeric>
 
 #include "gearbox/core/error.hpp"
@@ -78,11 +79,36 @@ std::vector<index_t> metis_parts(const Csr& adj, int max_block) {
 }  // namespace
 
 namespace {
+// Label counts of one small row: open addressing with linear probing over 128 slots.
+struct LabelTable {
+  static constexpr int kSlots = 128;
+  struct Slot {
+    index_t label = -1;
+    std::int32_t count = 0;
+  };
+  std::array<Slot, kSlots> slot{};
+  std::vector<int> used;  // occupied slots, in first-appearance order
+  void add(index_t l) {
+    int h = static_cast<int>((static_cast<std::uint32_t>(l) * 0x9e3779b1u) >> 25);
+    while (slot[h].label != -1 && slot[h].label != l) h = (h + 1) & (kSlots - 1);
+    if (slot[h].label == -1) {
+      slot[h] = {l, 0};
+      used.push_back(h);
+    }
+    ++slot[h].count;
+  }
+  void clear() {
+    for (int h : used) slot[h].label = -1;
+    used.clear();
+  }
+};
+
 // The label node u takes: the most frequent among its neighbours; its current label when that
-// is among the most frequent; else the one with the smallest tie key. Counts in `count` (all
-// zero on entry and on return).
+// is among the most frequent; else the one with the smallest tie key. Rows of up to 64
+// neighbours count in `table`, larger ones in `count` (all zero on entry and on return).
 index_t most_frequent_label(const Csr& adj, index_t u, const std::vector<index_t>& label,
-                            std::vector<std::int32_t>& count, std::vector<index_t>& buf) {
+                            std::vector<std::int32_t>& count, std::vector<index_t>& buf,
+                            LabelTable& table) {
   const offset_t b = adj.rowptr[u], e = adj.rowptr[u + 1];
   const index_t cur = label[u];
   // Ties between other labels go to the smallest hash of (label, u): a fixed, order-free
@@ -114,6 +140,13 @@ index_t most_frequent_label(const Csr& adj, index_t u, const std::vector<index_t
       }
     }
   };
+  if (e - b <= LabelTable::kSlots / 2) {
+    // Small rows count in a table that stays in L1 (no scattered writes to a node-sized array).
+    for (offset_t k = b; k < e; ++k) table.add(label[adj.col[k]]);
+    for (int h : table.used) consider(table.slot[h].label, table.slot[h].count);
+    table.clear();
+    return best;
+  }
   // Distinct labels into buf (first appearance), their counts in count.
   buf.clear();
   for (offset_t k = b; k < e; ++k) {
@@ -144,6 +177,7 @@ std::vector<index_t> label_propagation(const Csr& adj, int max_iters, std::uint6
     for (index_t u = c * kChunk; u < std::min(n, (c + 1) * kChunk); ++u) order.push_back(u);
   std::vector<std::int32_t> count(static_cast<std::size_t>(n), 0);
   std::vector<index_t> buf;
+  LabelTable table;
   // A node is re-evaluated only when a neighbour's label changed since its last evaluation:
   // otherwise the rule gives the label it already holds, so the result is that of full
   // sweeps, at the cost of the changes only.
@@ -167,7 +201,7 @@ std::vector<index_t> label_propagation(const Csr& adj, int max_iters, std::uint6
       const index_t u = order[i];
       if (!active[u]) continue;
       active[u] = 0;
-      const index_t best = most_frequent_label(adj, u, label, count, buf);
+      const index_t best = most_frequent_label(adj, u, label, count, buf, table);
       if (best != label[u]) {
         label[u] = best;
         ++changed;
