@@ -100,7 +100,16 @@ void assign_rounds(Trace& trace, double interval) {
   int open = 0;
   for (auto& j : trace.jobs) {
     const double rel = j.submit - trace.t0;
-    int k = rel <= 0 ? 0 : static_cast<int>(std::ceil(rel / interval)) - 1;
+    const double k_real = rel <= 0 ? 0.0 : std::ceil(rel / interval) - 1;
+    if (!(k_real < kMaxTraceRounds)) {
+      throw Error::input("trace spans too many scheduling rounds")
+          .field("submission_time")
+          .expected("submissions within " + std::to_string(kMaxTraceRounds) + " rounds of " +
+                    std::to_string(interval) + " s after the first (" + std::to_string(trace.t0) +
+                    ")")
+          .found("job " + j.id.substr(0, 64) + " at " + std::to_string(j.submit));
+    }
+    int k = static_cast<int>(k_real);
     if (k < open) k = open;  // out-of-order row joins the open chunk
     open = k;
     j.round = k;

@@ -125,5 +125,27 @@ TEST(Trace, ArtifactTracesHaveTheDocumentedSizes) {
   EXPECT_EQ(within, 986);
 }
 
+// Fuzzer finding (2026-11-26): a submission time far after the first overflowed the round
+// index (undefined behaviour) and would have made the simulator keep one value per round.
+TEST(Trace, SubmissionsTooFarApartAreRejected) {
+  std::string e = error_of(std::string(kHeader) + "a,0,10,bert__760M,1,128,1,a10\n" +
+                           "b,1e20,10,bert__760M,1,128,1,a10\n");
+  EXPECT_NE(e.find("too many scheduling rounds"), std::string::npos) << e;
+  EXPECT_NE(e.find("job b"), std::string::npos) << e;
+  // Just inside the bound is fine.
+  const double last_ok = 300.0 * kMaxTraceRounds;
+  const Trace t = parse_trace_csv(std::string(kHeader) + "a,0,10,bert__760M,1,128,1,a10\n" + "b," +
+                                      std::to_string(last_ok) + ",10,bert__760M,1,128,1,a10\n",
+                                  "t.csv", test::tiny_catalog());
+  EXPECT_EQ(t.jobs[1].round, kMaxTraceRounds - 1);
+  // The same guard covers Gavel traces and synthetic ones with a tiny arrival rate.
+  EXPECT_THROW(parse_gavel_trace("bert-760M (batch size 128)\tc\td\ta\t0\t5\t1\t1\t-1\t0\n"
+                                 "bert-760M (batch size 128)\tc\td\ta\t0\t5\t1\t1\t-1\t1e300\n",
+                                 "g.trace", test::tiny_catalog()),
+               Error);
+  EXPECT_THROW(trace_from_spec("synthetic:jobs=3,rate=0.000001,seed=1", test::tiny_catalog()),
+               Error);
+}
+
 }  // namespace
 }  // namespace gearbox::sched

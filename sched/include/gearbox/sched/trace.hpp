@@ -64,6 +64,9 @@ Trace load_gavel_trace(const std::filesystem::path& path, const ModelCatalog& mo
 
 // Groups jobs into 300 s rounds in file order: t0 = first job's time; round k holds times in
 // (t0+300k, t0+300(k+1)] (round 0 also t0); a row earlier than the open round joins it.
+// Throws Error::input when a job falls kMaxTraceRounds or more rounds after t0 (the simulator
+// keeps a value per round).
+inline constexpr int kMaxTraceRounds = 1'000'000;  // 9.5 years of 300 s rounds
 void assign_rounds(Trace& trace, double interval = 300);
 
 struct SyntheticSpec {
