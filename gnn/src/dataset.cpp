@@ -145,23 +145,21 @@ Dataset load_dataset(const std::string& spec, const LoadOptions& opt) {
   d.name = spec;
   if (is_generator_spec(spec)) {
     d.source = spec;
-    const fs::path cache = csr_cache_path("gen|" + spec + "|v1");
-    std::vector<std::int32_t> community;
-    if (spec.rfind("sbm:", 0) == 0) {
-      // Labels (the planted communities) are cheap to regenerate; the cache holds the graph.
-      const SbmParams p = parse_sbm_spec(spec);
-      d.adj = generate_sbm(p, &community);
-      d.labels = std::move(community);
-      d.num_classes = static_cast<int>((p.n + p.block - 1) / p.block);
+    const fs::path cache = csr_cache_path("gen|" + spec + "|v2");
+    const bool sbm = spec.rfind("sbm:", 0) == 0;
+    const SbmParams sp = sbm ? parse_sbm_spec(spec) : SbmParams{};
+    const RmatParams rp = sbm ? RmatParams{} : parse_rmat_spec(spec);
+    if (auto c = opt.use_cache ? read_csr_cache(cache) : std::nullopt) {
+      d.adj = std::move(*c);
+      d.from_cache = true;
     } else {
-      const RmatParams p = parse_rmat_spec(spec);
-      if (auto c = opt.use_cache ? read_csr_cache(cache) : std::nullopt) {
-        d.adj = std::move(*c);
-        d.from_cache = true;
-      } else {
-        d.adj = generate_rmat(p);
-        if (opt.use_cache) write_csr_cache(cache, d.adj);
-      }
+      d.adj = sbm ? generate_sbm(sp) : generate_rmat(rp);
+      if (opt.use_cache) write_csr_cache(cache, d.adj);
+    }
+    if (sbm) {
+      // Labels (the planted communities) are cheap to regenerate; the cache holds the graph.
+      d.labels = sbm_communities(sp);
+      d.num_classes = static_cast<int>((sp.n + sp.block - 1) / sp.block);
     }
     d.load_seconds = sw.seconds();
     return d;

@@ -83,6 +83,16 @@ Rng node_rng(std::uint64_t base, std::int64_t i) {
   return r;
 }
 
+// Shuffled ids: the node with "planted" id i gets id perm[i].
+std::vector<index_t> sbm_permutation(const SbmParams& p) {
+  Rng rng{p.seed * 0x2545f4914f6cdd1dull + 1};
+  std::vector<index_t> perm(static_cast<std::size_t>(p.n));
+  std::iota(perm.begin(), perm.end(), 0);
+  for (std::int64_t i = p.n - 1; i > 0; --i)
+    std::swap(perm[i], perm[rng.below(static_cast<std::uint64_t>(i) + 1)]);
+  return perm;
+}
+
 }  // namespace
 
 bool is_generator_spec(const std::string& spec) {
@@ -121,11 +131,7 @@ Csr generate_sbm(const SbmParams& p, std::vector<std::int32_t>* community) {
   const index_t n = static_cast<index_t>(p.n);
   const std::int64_t block = std::max<std::int64_t>(1, std::min(p.block, p.n));
   const std::uint64_t base = p.seed * 0x2545f4914f6cdd1dull + 1;
-  Rng rng{base};
-  // Shuffled ids: node with "planted" id i gets id perm[i].
-  std::vector<index_t> perm(static_cast<std::size_t>(n));
-  std::iota(perm.begin(), perm.end(), 0);
-  for (index_t i = n - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(i + 1)]);
+  const std::vector<index_t> perm = sbm_permutation(p);
   // Each node draws Poisson-ish (rounded with random remainder) half of its expected degree:
   // the other half arrives from its neighbours' draws. Two passes over the nodes, each node
   // replaying its own random stream: count the draws, then write them at their offsets.
@@ -169,36 +175,43 @@ Csr generate_sbm(const SbmParams& p, std::vector<std::int32_t>* community) {
       dst[at] = perm[j];
     }
   }
-  if (community) {
-    community->assign(static_cast<std::size_t>(n), 0);
-    for (index_t i = 0; i < n; ++i) (*community)[perm[i]] = static_cast<std::int32_t>(i / block);
-  }
+  if (community) *community = sbm_communities(p);
   return undirected_from_pairs(n, src, dst);
+}
+
+std::vector<std::int32_t> sbm_communities(const SbmParams& p) {
+  const std::int64_t block = std::max<std::int64_t>(1, std::min(p.block, p.n));
+  const std::vector<index_t> perm = sbm_permutation(p);
+  std::vector<std::int32_t> community(perm.size());
+  for (std::size_t i = 0; i < perm.size(); ++i)
+    community[perm[i]] = static_cast<std::int32_t>(static_cast<std::int64_t>(i) / block);
+  return community;
 }
 
 Csr generate_rmat(const RmatParams& p) {
   const index_t n = static_cast<index_t>(std::int64_t{1} << p.scale);
   const std::int64_t m = static_cast<std::int64_t>(static_cast<double>(n) * p.edge_factor);
   std::vector<index_t> src(static_cast<std::size_t>(m)), dst(static_cast<std::size_t>(m));
-  const double ab = p.a + p.b, abc = p.a + p.b + p.c;
-#pragma omp parallel
-  {
-#pragma omp for schedule(static)
-    for (std::int64_t e = 0; e < m; ++e) {
-      Rng rng{p.seed * 0x9e3779b97f4a7c15ull +
-              static_cast<std::uint64_t>(e) * 0xd1b54a32d192ed03ull};
-      std::int64_t u = 0, v = 0;
-      for (int bit = 0; bit < p.scale; ++bit) {
-        const double x = rng.uniform();
-        const int du = x >= ab ? 1 : 0;
-        const int dv = (x >= p.a && x < ab) || x >= abc ? 1 : 0;
-        u = (u << 1) | du;
-        v = (v << 1) | dv;
-      }
-      if (u == v) v = (v + 1) % n;
-      src[e] = static_cast<index_t>(u);
-      dst[e] = static_cast<index_t>(v);
+  // Quadrant thresholds on a 32-bit uniform: [0, a) top-left, [a, a+b) top-right, [a+b, a+b+c)
+  // bottom-left, the rest bottom-right. Each 64-bit draw serves two levels; branch-free.
+  const auto at = [](double x) {
+    return static_cast<std::uint64_t>(std::min(x, 1.0) * 4294967296.0);
+  };
+  const std::uint64_t ta = at(p.a), tab = at(p.a + p.b), tabc = at(p.a + p.b + p.c);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t e = 0; e < m; ++e) {
+    Rng rng{p.seed * 0x9e3779b97f4a7c15ull + static_cast<std::uint64_t>(e) * 0xd1b54a32d192ed03ull};
+    std::uint64_t u = 0, v = 0, bits = 0;
+    for (int level = 0; level < p.scale; ++level) {
+      if (level % 2 == 0) bits = rng.next();
+      const std::uint64_t x = (level % 2 == 0 ? bits : bits >> 32) & 0xffffffffull;
+      const std::uint64_t du = x >= tab, dv = ((x >= ta) & (x < tab)) | (x >= tabc);
+      u = (u << 1) | du;
+      v = (v << 1) | dv;
     }
+    if (u == v) v = (v + 1) % static_cast<std::uint64_t>(n);
+    src[e] = static_cast<index_t>(u);
+    dst[e] = static_cast<index_t>(v);
   }
   return undirected_from_pairs(n, src, dst);
 }

@@ -1,12 +1,16 @@
 // Graph construction at scale: the parallel pair-to-CSR builder equals a plain serial one on
 // random pairs (duplicates, self loops, isolated nodes), and generated graphs do not depend on
-// the thread count.
+// the thread count; generated SBM graphs are cached, their labels regenerated.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <random>
+#include <string>
 
 #include "gearbox/core/threads.hpp"
 #include "gearbox/gnn/csr.hpp"
+#include "gearbox/gnn/dataset.hpp"
 #include "gearbox/gnn/generators.hpp"
 
 using namespace gearbox::gnn;
@@ -76,4 +80,22 @@ TEST(Generators, SameGraphWhateverTheThreadCount) {
   const double degree = static_cast<double>(sbm1.nnz()) / 5000;
   EXPECT_GT(degree, 10.5);
   EXPECT_LE(degree, 12.5);
+}
+
+TEST(Generators, SbmGraphIsCachedAndItsLabelsRegenerated) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("gnn_gen_" + std::to_string(::getpid()));
+  setenv("GEARBOX_CACHE", dir.c_str(), 1);
+  const std::string spec = "sbm:n=3000,block=100,din=8,dout=2,seed=5";
+  const Dataset first = load_dataset(spec);
+  const Dataset second = load_dataset(spec);
+  std::filesystem::remove_all(dir);
+  EXPECT_FALSE(first.from_cache);
+  EXPECT_TRUE(second.from_cache);
+  expect_same(second.adj, first.adj);
+  std::vector<std::int32_t> community;
+  expect_same(generate_sbm(parse_sbm_spec(spec), &community), first.adj);
+  EXPECT_EQ(first.labels, community);
+  EXPECT_EQ(second.labels, community);
+  EXPECT_EQ(second.num_classes, 30);
 }

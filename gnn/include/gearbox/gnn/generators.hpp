@@ -29,6 +29,9 @@ struct RmatParams {
 // The SBM graph; `community` (if not null) receives each node's community id.
 Csr generate_sbm(const SbmParams& p, std::vector<std::int32_t>* community = nullptr);
 
+// The planted community of each node of generate_sbm(p) (without generating the edges).
+std::vector<std::int32_t> sbm_communities(const SbmParams& p);
+
 // The R-MAT graph.
 Csr generate_rmat(const RmatParams& p);
 
