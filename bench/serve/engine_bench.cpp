@@ -2,7 +2,10 @@
 // prefill and decode speed on a GGUF model, printed as one JSON object: median tok/s over
 // reps, plus the decode memory-bandwidth floor (weight bytes per token / measured bandwidth).
 // Prefill feeds `prefill` fixed pseudo-random tokens as one batch; decode then feeds
-// `decode` tokens one at a time after them (as llama-bench's pp/tg tests do).
+// `decode` tokens one at a time after them (as llama-bench's pp/tg tests do). Beside the
+// wall-clock rates it prints the process CPU time per token (all threads; waiting threads
+// that spin count too), which other processes on a loaded machine disturb much less.
+#include <ctime>
 #include <iostream>
 #include <random>
 #include <string>
@@ -16,6 +19,15 @@
 #include "gearbox/serve/model/contiguous_kv_cache.hpp"
 #include "gearbox/serve/model/model.hpp"
 #include "gearbox/serve/model/model_registry.hpp"
+
+namespace {
+// CPU seconds used by this process so far (all threads).
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+}  // namespace
 
 int main(int argc, char** argv) try {
   using namespace gearbox;
@@ -48,21 +60,27 @@ int main(int argc, char** argv) try {
   std::vector<std::int32_t> prompt(static_cast<std::size_t>(n_prefill));
   for (auto& t : prompt) t = tok(rng);
   std::vector<float> logits(static_cast<std::size_t>(cfg.n_vocab));
-  std::vector<double> pp, tg;
+  std::vector<double> pp, tg, pp_cpu, tg_cpu;
   for (int r = 0; r < reps + 1; ++r) {  // first run warms up
     ContiguousKvCache cache(cfg, n_prefill + n_decode);
     Stopwatch sw;
+    double cpu0 = process_cpu_seconds();
     model->prefill(cache, 0, prompt, logits);
     const double t_pp = sw.seconds();
+    const double c_pp = process_cpu_seconds() - cpu0;
     sw.reset();
+    cpu0 = process_cpu_seconds();
     for (int i = 0; i < n_decode; ++i) {
       const DecodeItem item{0, tok(rng), nullptr};
       model->decode(cache, std::span(&item, 1), logits);
     }
     const double t_tg = sw.seconds();
+    const double c_tg = process_cpu_seconds() - cpu0;
     if (r == 0) continue;
     pp.push_back(n_prefill / t_pp);
     tg.push_back(n_decode / t_tg);
+    pp_cpu.push_back(1e3 * c_pp / n_prefill);
+    tg_cpu.push_back(1e3 * c_tg / n_decode);
   }
   const MachineProfile prof = machine_profile(threads);
   const double bytes = static_cast<double>(model->weight_bytes_per_token());
@@ -74,6 +92,8 @@ int main(int argc, char** argv) try {
   j["decode_tokens"] = n_decode;
   j["prefill_tok_s"] = summarize(pp).median;
   j["decode_tok_s"] = summarize(tg).median;
+  j["prefill_cpu_ms_per_tok"] = summarize(pp_cpu).median;
+  j["decode_cpu_ms_per_tok"] = summarize(tg_cpu).median;
   j["weight_bytes_per_token"] = bytes;
   j["mem_bw_gbs"] = prof.mem_bw_gbs;
   j["decode_floor_tok_s"] = prof.mem_bw_gbs * 1e9 / bytes;

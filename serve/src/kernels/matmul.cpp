@@ -283,38 +283,91 @@ const std::uint8_t* Activations::q8_1() {
   return q8_1_.data();
 }
 
-void matmul(const WeightMatrix& w, Activations& x, float* y) {
+namespace {
+
+constexpr int kRowTile = 16;
+
+// What the row tiles of one product need: the weights, the activations in the weights'
+// 8-bit format (or floats), and the output.
+struct ProductPlan {
+  const WeightMatrix* w;
+  float* y;
+  const std::uint8_t* q;
+  const float* qs;
+  std::size_t qs_row, qrow;
+  int tiles;
+};
+
+ProductPlan plan_product(const WeightMatrix& w, Activations& x, float* y) {
   if (x.cols() != w.cols) throw Error::usage("matmul: activation width does not match the weights");
-  const int n = x.n(), rows = w.rows, cols = w.cols;
+  const int cols = w.cols;
   const int fmt = act_format(w.type);
-  const std::uint8_t* q = fmt == 80 ? x.q8_0() : fmt == 81 ? x.q8_1() : nullptr;
-  const float* qs = fmt == 80 ? x.q8_0_scales() : fmt == 81 ? x.q8_1_scales() : nullptr;
-  const std::size_t qs_row = static_cast<std::size_t>(cols / 32) * (fmt == 81 ? 2 : 1);
-  const std::size_t qrow = fmt == 80 ? static_cast<std::size_t>(cols / 32) * kQ8_0Bytes
-                                     : static_cast<std::size_t>(cols / 32) * kQ8_1Bytes;
-  const float* xf = x.data();
-  constexpr int kRowTile = 16;
-  const int tiles = (rows + kRowTile - 1) / kRowTile;
-#pragma omp parallel for schedule(static)
-  for (int tile = 0; tile < tiles; ++tile) {
-    const int r0 = tile * kRowTile, r1 = std::min(rows, r0 + kRowTile);
-    for (int r = r0; r < r1; ++r) {
-      int t = 0;
+  ProductPlan p;
+  p.w = &w;
+  p.y = y;
+  p.q = fmt == 80 ? x.q8_0() : fmt == 81 ? x.q8_1() : nullptr;
+  p.qs = fmt == 80 ? x.q8_0_scales() : fmt == 81 ? x.q8_1_scales() : nullptr;
+  p.qs_row = static_cast<std::size_t>(cols / 32) * (fmt == 81 ? 2 : 1);
+  p.qrow = fmt == 80 ? static_cast<std::size_t>(cols / 32) * kQ8_0Bytes
+                     : static_cast<std::size_t>(cols / 32) * kQ8_1Bytes;
+  p.tiles = (w.rows + kRowTile - 1) / kRowTile;
+  return p;
+}
+
+// Rows [tile * kRowTile, +kRowTile) of the product for every activation row.
+void product_tile(const ProductPlan& p, const float* xf, int n, int tile) {
+  const WeightMatrix& w = *p.w;
+  const int rows = w.rows, cols = w.cols;
+  const std::uint8_t* q = p.q;
+  const float* qs = p.qs;
+  const std::size_t qs_row = p.qs_row, qrow = p.qrow;
+  float* y = p.y;
+  const int r0 = tile * kRowTile, r1 = std::min(rows, r0 + kRowTile);
+  for (int r = r0; r < r1; ++r) {
+    int t = 0;
 #ifdef GEARBOX_AVX2
-      if (w.type == TensorType::kQ4_1) {
-        float out[4];
-        const std::uint8_t* wr = w.data + static_cast<std::size_t>(r) * w.row_bytes;
-        for (; t + 4 <= n; t += 4) {
-          dot_q4_1_q8_1_x4(wr, q + qrow * t, qrow, qs + qs_row * t, qs_row, cols / 32, out);
-          for (int k = 0; k < 4; ++k) y[static_cast<std::size_t>(t + k) * rows + r] = out[k];
-        }
+    if (w.type == TensorType::kQ4_1) {
+      float out[4];
+      const std::uint8_t* wr = w.data + static_cast<std::size_t>(r) * w.row_bytes;
+      for (; t + 4 <= n; t += 4) {
+        dot_q4_1_q8_1_x4(wr, q + qrow * t, qrow, qs + qs_row * t, qs_row, cols / 32, out);
+        for (int k = 0; k < 4; ++k) y[static_cast<std::size_t>(t + k) * rows + r] = out[k];
       }
-#endif
-      for (; t < n; ++t)
-        y[static_cast<std::size_t>(t) * rows + r] =
-            row_dot(w, r, q ? q + qrow * t : nullptr, qs ? qs + qs_row * t : nullptr,
-                    xf + static_cast<std::size_t>(t) * cols, cols);
     }
+#endif
+    for (; t < n; ++t)
+      y[static_cast<std::size_t>(t) * rows + r] =
+          row_dot(w, r, q ? q + qrow * t : nullptr, qs ? qs + qs_row * t : nullptr,
+                  xf + static_cast<std::size_t>(t) * cols, cols);
+  }
+}
+
+}  // namespace
+
+void matmul(const WeightMatrix& w, Activations& x, float* y) {
+  const MatmulJob job{&w, y};
+  matmul_many(std::span<const MatmulJob>(&job, 1), x);
+}
+
+void matmul_many(std::span<const MatmulJob> jobs, Activations& x) {
+  // Plans (and the activation quantization they trigger) are made before the threads start.
+  constexpr std::size_t kMaxJobs = 8;
+  if (jobs.size() > kMaxJobs) throw Error::usage("matmul_many: more than 8 products");
+  ProductPlan plans[kMaxJobs];
+  int first_tile[kMaxJobs + 1] = {0};
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    plans[j] = plan_product(*jobs[j].w, x, jobs[j].y);
+    first_tile[j + 1] = first_tile[j] + plans[j].tiles;
+  }
+  const int n_jobs = static_cast<int>(jobs.size()), total = first_tile[n_jobs];
+  const float* xf = x.data();
+  const int n = x.n();
+  // One parallel region for all the products: one fork/join instead of one per product.
+#pragma omp parallel for schedule(static)
+  for (int g = 0; g < total; ++g) {
+    int j = 0;
+    while (g >= first_tile[j + 1]) ++j;
+    product_tile(plans[j], xf, n, g - first_tile[j]);
   }
 }
 

@@ -257,9 +257,8 @@ void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<fl
       rmsnorm(s.x.data() + i * E, L.attn_norm.data(), c.n_embd, c.rms_eps, s.xn.data() + i * E);
     {
       Activations a(s.xn.data(), static_cast<int>(T), c.n_embd);
-      matmul(L.wq, a, s.q.data());
-      matmul(L.wk, a, s.k.data());
-      matmul(L.wv, a, s.v.data());
+      const MatmulJob qkv[] = {{&L.wq, s.q.data()}, {&L.wk, s.k.data()}, {&L.wv, s.v.data()}};
+      matmul_many(qkv, a);
     }
     std::size_t off = 0;
     for (const auto& st : steps) {
@@ -296,8 +295,8 @@ void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<fl
       rmsnorm(s.x.data() + i * E, L.ffn_norm.data(), c.n_embd, c.rms_eps, s.xn.data() + i * E);
     {
       Activations a(s.xn.data(), static_cast<int>(T), c.n_embd);
-      matmul(L.w_gate, a, s.gate.data());
-      matmul(L.w_up, a, s.up.data());
+      const MatmulJob gate_up[] = {{&L.w_gate, s.gate.data()}, {&L.w_up, s.up.data()}};
+      matmul_many(gate_up, a);
     }
 #pragma omp parallel for if (T > 1) schedule(static)
     for (std::size_t i = 0; i < T; ++i) swiglu(s.gate.data() + i * F, s.up.data() + i * F, F);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 
+#include "gearbox/core/error.hpp"
 #include "gearbox/core/threads.hpp"
 #include "gearbox/serve/kernels/attention.hpp"
 #include "gearbox/serve/kernels/fp16.hpp"
@@ -62,8 +63,13 @@ TEST_P(MatmulTypes, FastMatchesReferencesOnAwkwardSizes) {
   const TensorType type = GetParam();
   std::mt19937 rng(7);
   for (const int threads : {1, 2})
-    for (const auto& [rows, cols, n] :
-         {std::tuple{37, 96, 1}, {5, 32, 3}, {64, 160, 7}, {129, 576, 5}, {3, 64, 9}}) {
+    for (const auto& [rows, cols, n] : {std::tuple{37, 96, 1},
+                                        {5, 32, 3},
+                                        {64, 160, 7},
+                                        {129, 576, 5},
+                                        {3, 64, 9},
+                                        {6, 96, 1},
+                                        {23, 64, 2}}) {
       SCOPED_TRACE(testing::Message()
                    << rows << "x" << cols << " n=" << n << " threads=" << threads);
       ThreadScope scope(threads);
@@ -84,6 +90,41 @@ TEST_P(MatmulTypes, FastMatchesReferencesOnAwkwardSizes) {
         EXPECT_NEAR(fast[i], ref[i], 0.02 * norm + 1e-3) << i;
       }
     }
+}
+
+// matmul_many (one parallel region for several products of the same activations) gives
+// matmul's results bit for bit, for products of different heights and types.
+TEST(MatmulMany, EqualsSeparateProducts) {
+  std::mt19937 rng(11);
+  for (const int threads : {1, 2})
+    for (const int n : {1, 3, 6}) {
+      SCOPED_TRACE(testing::Message() << "n=" << n << " threads=" << threads);
+      ThreadScope scope(threads);
+      const int cols = 96;
+      const Quantized ws[] = {make_weights(TensorType::kQ4_1, 37, cols, rng),
+                              make_weights(TensorType::kQ8_0, 5, cols, rng),
+                              make_weights(TensorType::kQ4_1, 70, cols, rng),
+                              make_weights(TensorType::kF16, 17, cols, rng)};
+      const auto x = random_vec(static_cast<std::size_t>(n) * cols, rng);
+      std::vector<std::vector<float>> many, one;
+      std::vector<MatmulJob> jobs;
+      for (const auto& q : ws) {
+        many.emplace_back(static_cast<std::size_t>(n) * q.w.rows, -1.0f);
+        one.emplace_back(static_cast<std::size_t>(n) * q.w.rows, -2.0f);
+      }
+      for (std::size_t j = 0; j < std::size(ws); ++j) jobs.push_back({&ws[j].w, many[j].data()});
+      Activations a(x.data(), n, cols);
+      matmul_many(jobs, a);
+      for (std::size_t j = 0; j < std::size(ws); ++j) {
+        Activations b(x.data(), n, cols);
+        matmul(ws[j].w, b, one[j].data());
+        EXPECT_EQ(many[j], one[j]) << "job " << j;
+      }
+    }
+  std::vector<MatmulJob> too_many(9);
+  std::vector<float> x(32);
+  Activations a(x.data(), 1, 32);
+  EXPECT_THROW(matmul_many(too_many, a), Error);
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, MatmulTypes,
