@@ -10,6 +10,7 @@
 #include "gearbox/core/error.hpp"
 #include "gearbox/serve/gguf/gguf_file.hpp"
 #include "gearbox/serve/kernels/fp16.hpp"
+#include "gearbox/serve/kernels/kquant.hpp"
 #include "gearbox/serve/kernels/ops.hpp"
 
 namespace gearbox::serve {
@@ -214,6 +215,10 @@ inline float row_dot(const WeightMatrix& w, int r, const std::uint8_t* q,
     case TensorType::kF16:
       return dot_f16_f32_scalar(wr, xf, cols);
 #endif
+    case TensorType::kQ4_K:
+      return dot_q4_k_f32(wr, xf, cols);
+    case TensorType::kQ6_K:
+      return dot_q6_k_f32(wr, xf, cols);
     case TensorType::kF32:
       return dot_f32(reinterpret_cast<const float*>(wr), xf, cols);
     case TensorType::kBF16:
@@ -235,11 +240,13 @@ WeightMatrix weight_matrix(const GgufTensor& t) {
     case TensorType::kQ4_0:
     case TensorType::kQ4_1:
     case TensorType::kQ8_0:
+    case TensorType::kQ4_K:
+    case TensorType::kQ6_K:
       break;
     default:
       throw Error::input("tensor type not supported by the matrix kernels")
           .field(t.name)
-          .expected("f32, f16, bf16, q4_0, q4_1 or q8_0")
+          .expected("f32, f16, bf16, q4_0, q4_1, q8_0, q4_k or q6_k")
           .found(tensor_type_name(t.type_id));
   }
   if (t.row_len() > (1u << 20) || t.n_rows() > (1u << 24))

@@ -7,6 +7,7 @@
 
 #include "gearbox/core/error.hpp"
 #include "gearbox/serve/kernels/fp16.hpp"
+#include "gearbox/serve/kernels/kquant.hpp"
 #include "gearbox/serve/kernels/matmul.hpp"
 
 namespace gearbox::serve {
@@ -46,6 +47,12 @@ void dequantize_row(TensorType type, const std::uint8_t* src, float* dst, int n)
         for (int j = 0; j < 32; ++j)
           dst[j] = d * static_cast<float>(static_cast<std::int8_t>(src[2 + j]));
       }
+      return;
+    case TensorType::kQ4_K:
+      dequantize_row_q4_k(src, dst, n);
+      return;
+    case TensorType::kQ6_K:
+      dequantize_row_q6_k(src, dst, n);
       return;
     default:
       break;
@@ -120,6 +127,12 @@ void quantize_row(TensorType type, const float* x, std::uint8_t* dst, int n) {
           dst[4 + j] = static_cast<std::uint8_t>(a | (c << 4));
         }
       }
+      return;
+    case TensorType::kQ4_K:
+      quantize_row_q4_k(x, dst, n);
+      return;
+    case TensorType::kQ6_K:
+      quantize_row_q6_k(x, dst, n);
       return;
     default:
       break;

@@ -1,0 +1,32 @@
+// GGML's K-quant super-blocks of 256 values (layouts as documented for llama.cpp's ggml):
+//   Q4_K (144 bytes): f16 d, f16 dmin, u8 scales[12] (eight 6-bit scales and eight 6-bit mins),
+//     u8 qs[128]; x = d * sc_j * q - dmin * m_j for sub-block j of 32 values, q in 0..15.
+//   Q6_K (210 bytes): u8 ql[128] (low 4 bits), u8 qh[64] (high 2 bits), i8 scales[16],
+//     f16 d; x = d * sc_i * (q - 32) for sub-block i of 16 values, q in 0..63.
+// Plain dequantizers (the reference), simple quantizers (for tests and tools), and the dot
+// product of one weight row with float activations that the matrix kernels use.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace gearbox::serve {
+
+constexpr int kQkK = 256;  // values per K-quant super-block
+constexpr std::size_t kQ4KBytes = 144, kQ6KBytes = 210;
+
+// Dequantize n values (a multiple of 256).
+void dequantize_row_q4_k(const std::uint8_t* src, float* dst, int n);
+void dequantize_row_q6_k(const std::uint8_t* src, float* dst, int n);
+
+// Quantize n values (a multiple of 256): per-sub-block min/max scales rounded to the 6-bit
+// (Q4_K) or 8-bit (Q6_K) grid of a super-block scale; no error search as llama.cpp does.
+void quantize_row_q4_k(const float* x, std::uint8_t* dst, int n);
+void quantize_row_q6_k(const float* x, std::uint8_t* dst, int n);
+
+// sum_i W[i] * x[i] over one row of n values (a multiple of 256): each super-block is
+// unpacked into a small buffer and multiplied with vector instructions.
+float dot_q4_k_f32(const std::uint8_t* w, const float* x, int n);
+float dot_q6_k_f32(const std::uint8_t* w, const float* x, int n);
+
+}  // namespace gearbox::serve

@@ -1,0 +1,183 @@
+// K-quants (Q4_K, Q6_K): dequantizers, quantizers, row dot products. See kquant.hpp.
+#include "gearbox/serve/kernels/kquant.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "gearbox/serve/kernels/fp16.hpp"
+#include "gearbox/serve/kernels/ops.hpp"
+
+namespace gearbox::serve {
+
+namespace {
+
+// Scale and min of Q4_K sub-block j (0..7) from the 12 packed bytes: sub-blocks 0..3 keep
+// theirs in the low 6 bits of bytes j and j + 4; sub-blocks 4..7 have their low 4 bits in
+// byte j + 4 (scale low nibble, min high nibble) and their top 2 bits in the top bits of
+// bytes j - 4 (scale) and j (min).
+void q4_k_scale_min(const std::uint8_t* s, int j, int& sc, int& m) {
+  if (j < 4) {
+    sc = s[j] & 63;
+    m = s[j + 4] & 63;
+  } else {
+    sc = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
+    m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+  }
+}
+
+void q4_k_pack_scales(const int sc[8], const int m[8], std::uint8_t* s) {
+  for (int j = 0; j < 4; ++j) {
+    s[j] = static_cast<std::uint8_t>((sc[j] & 63) | ((sc[j + 4] >> 4) << 6));
+    s[j + 4] = static_cast<std::uint8_t>((m[j] & 63) | ((m[j + 4] >> 4) << 6));
+    s[j + 8] = static_cast<std::uint8_t>((sc[j + 4] & 0xF) | ((m[j + 4] & 0xF) << 4));
+  }
+}
+
+// One Q4_K super-block (256 values) into dst.
+void q4_k_block(const std::uint8_t* b, float* dst) {
+  const float d = fp16_to_float(load_u16(b)), dmin = fp16_to_float(load_u16(b + 2));
+  const std::uint8_t* scales = b + 4;
+  const std::uint8_t* q = b + 16;
+  for (int c = 0; c < 4; ++c, q += 32, dst += 64) {  // 64 values: sub-blocks 2c, 2c + 1
+    int sc0, m0, sc1, m1;
+    q4_k_scale_min(scales, 2 * c, sc0, m0);
+    q4_k_scale_min(scales, 2 * c + 1, sc1, m1);
+    const float d0 = d * static_cast<float>(sc0), o0 = dmin * static_cast<float>(m0);
+    const float d1 = d * static_cast<float>(sc1), o1 = dmin * static_cast<float>(m1);
+    for (int l = 0; l < 32; ++l) {
+      dst[l] = d0 * static_cast<float>(q[l] & 0xF) - o0;
+      dst[l + 32] = d1 * static_cast<float>(q[l] >> 4) - o1;
+    }
+  }
+}
+
+// One Q6_K super-block (256 values) into dst: two halves of 128, each value l + 32k of a half
+// (k = 0..3) has its low bits in ql[l] (k even) or ql[l + 32] (k odd), low nibble for k < 2,
+// and its high 2 bits at bit 2k of qh[l].
+void q6_k_block(const std::uint8_t* b, float* dst) {
+  const std::uint8_t* ql = b;
+  const std::uint8_t* qh = b + 128;
+  const auto* sc = reinterpret_cast<const std::int8_t*>(b + 192);
+  const float d = fp16_to_float(load_u16(b + 208));
+  for (int half = 0; half < 2; ++half, ql += 64, qh += 32, sc += 8, dst += 128)
+    for (int l = 0; l < 32; ++l) {
+      const int is = l / 16;
+      const int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+      const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+      const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+      const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+      dst[l] = d * static_cast<float>(sc[is] * q1);
+      dst[l + 32] = d * static_cast<float>(sc[is + 2] * q2);
+      dst[l + 64] = d * static_cast<float>(sc[is + 4] * q3);
+      dst[l + 96] = d * static_cast<float>(sc[is + 6] * q4);
+    }
+}
+
+int clamp_round(float v, int lo, int hi) {
+  return std::clamp(static_cast<int>(std::lround(v)), lo, hi);
+}
+
+}  // namespace
+
+void dequantize_row_q4_k(const std::uint8_t* src, float* dst, int n) {
+  for (int b = 0; b < n / kQkK; ++b) q4_k_block(src + b * kQ4KBytes, dst + b * kQkK);
+}
+
+void dequantize_row_q6_k(const std::uint8_t* src, float* dst, int n) {
+  for (int b = 0; b < n / kQkK; ++b) q6_k_block(src + b * kQ6KBytes, dst + b * kQkK);
+}
+
+void quantize_row_q4_k(const float* x, std::uint8_t* dst, int n) {
+  for (int b = 0; b < n / kQkK; ++b, x += kQkK, dst += kQ4KBytes) {
+    // Per sub-block: offset lo <= 0 (stored as a positive min) and step (hi - lo) / 15.
+    float step[8], neg_lo[8], max_step = 0, max_lo = 0;
+    for (int j = 0; j < 8; ++j) {
+      float lo = 0, hi = 0;
+      for (int l = 0; l < 32; ++l)
+        lo = std::min(lo, x[32 * j + l]), hi = std::max(hi, x[32 * j + l]);
+      step[j] = (hi - lo) / 15.0f;
+      neg_lo[j] = -lo;
+      max_step = std::max(max_step, step[j]);
+      max_lo = std::max(max_lo, neg_lo[j]);
+    }
+    const float d = fp16_to_float(float_to_fp16(max_step / 63.0f));
+    const float dmin = fp16_to_float(float_to_fp16(max_lo / 63.0f));
+    int sc[8], m[8];
+    for (int j = 0; j < 8; ++j) {
+      sc[j] = d > 0 ? clamp_round(step[j] / d, 0, 63) : 0;
+      m[j] = dmin > 0 ? clamp_round(neg_lo[j] / dmin, 0, 63) : 0;
+    }
+    store_u16(dst, float_to_fp16(d));
+    store_u16(dst + 2, float_to_fp16(dmin));
+    q4_k_pack_scales(sc, m, dst + 4);
+    std::uint8_t* q = dst + 16;
+    for (int c = 0; c < 4; ++c, q += 32)
+      for (int l = 0; l < 32; ++l) {
+        int nib[2];
+        for (int h = 0; h < 2; ++h) {
+          const int j = 2 * c + h;
+          const float scale = d * static_cast<float>(sc[j]);
+          const float v = x[64 * c + 32 * h + l] + dmin * static_cast<float>(m[j]);
+          nib[h] = scale > 0 ? clamp_round(v / scale, 0, 15) : 0;
+        }
+        q[l] = static_cast<std::uint8_t>(nib[0] | (nib[1] << 4));
+      }
+  }
+}
+
+void quantize_row_q6_k(const float* x, std::uint8_t* dst, int n) {
+  for (int b = 0; b < n / kQkK; ++b, x += kQkK, dst += kQ6KBytes) {
+    float step[16], max_abs_step = 0;
+    for (int i = 0; i < 16; ++i) {
+      float amax = 0, v = 0;  // signed value of largest magnitude, mapped to -32
+      for (int l = 0; l < 16; ++l)
+        if (std::fabs(x[16 * i + l]) > amax) amax = std::fabs(x[16 * i + l]), v = x[16 * i + l];
+      step[i] = v / -32.0f;
+      max_abs_step = std::max(max_abs_step, std::fabs(step[i]));
+    }
+    const float d = fp16_to_float(float_to_fp16(max_abs_step / 127.0f));
+    std::int8_t sc[16];
+    for (int i = 0; i < 16; ++i)
+      sc[i] = static_cast<std::int8_t>(d > 0 ? clamp_round(step[i] / d, -128, 127) : 0);
+    int q[kQkK];
+    for (int v = 0; v < kQkK; ++v) {
+      const float scale = d * static_cast<float>(sc[v / 16]);
+      q[v] = scale != 0 ? clamp_round(x[v] / scale, -32, 31) + 32 : 32;
+    }
+    std::uint8_t* ql = dst;
+    std::uint8_t* qh = dst + 128;
+    for (int half = 0; half < 2; ++half, ql += 64, qh += 32) {
+      const int* qv = q + 128 * half;
+      for (int l = 0; l < 32; ++l) {
+        ql[l] = static_cast<std::uint8_t>((qv[l] & 0xF) | ((qv[l + 64] & 0xF) << 4));
+        ql[l + 32] = static_cast<std::uint8_t>((qv[l + 32] & 0xF) | ((qv[l + 96] & 0xF) << 4));
+        qh[l] = static_cast<std::uint8_t>((qv[l] >> 4) | ((qv[l + 32] >> 4) << 2) |
+                                          ((qv[l + 64] >> 4) << 4) | ((qv[l + 96] >> 4) << 6));
+      }
+    }
+    for (int i = 0; i < 16; ++i) dst[192 + i] = static_cast<std::uint8_t>(sc[i]);
+    store_u16(dst + 208, float_to_fp16(d));
+  }
+}
+
+float dot_q4_k_f32(const std::uint8_t* w, const float* x, int n) {
+  alignas(32) float buf[kQkK];
+  float acc = 0;
+  for (int b = 0; b < n / kQkK; ++b) {
+    q4_k_block(w + b * kQ4KBytes, buf);
+    acc += dot_f32(buf, x + b * kQkK, kQkK);
+  }
+  return acc;
+}
+
+float dot_q6_k_f32(const std::uint8_t* w, const float* x, int n) {
+  alignas(32) float buf[kQkK];
+  float acc = 0;
+  for (int b = 0; b < n / kQkK; ++b) {
+    q6_k_block(w + b * kQ6KBytes, buf);
+    acc += dot_f32(buf, x + b * kQkK, kQkK);
+  }
+  return acc;
+}
+
+}  // namespace gearbox::serve
