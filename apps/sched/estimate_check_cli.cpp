@@ -34,7 +34,7 @@ void run_check(const CommonOptions& common) {
                    {"predicted_s", e.predicted_s},
                    {"model_s", e.model_s},
                    {"calibration", e.calibration},
-                   {"has_residual", e.has_residual}});
+                   {"residual_level", e.residual_level}});
     }
     return a;
   };
@@ -52,6 +52,7 @@ void run_check(const CommonOptions& common) {
                 {"mape_check_model_pct", r.mape_check_model},
                 {"median_check_model_pct", r.median_check_model},
                 {"check_entries_with_residual", r.check_with_residual},
+                {"check_entries_with_placement_residual", r.check_with_placement_residual},
                 {"mape_check_with_residual_pct", r.mape_check_with_residual},
                 {"mape_check_without_residual_pct", r.mape_check_without_residual},
                 {"check_entries_predicted_oom", r.predicted_oom},
@@ -67,6 +68,8 @@ void run_check(const CommonOptions& common) {
                  {{"efficiency", eff},
                   {"half_batch", r.params.half_batch},
                   {"act_coeff", r.params.act_coeff},
+                  {"stage_microbatches", r.params.stage_microbatches},
+                  {"tp_bytes", r.params.tp_bytes},
                   {"intra_link", r.params.intra_link},
                   {"inter_link", r.params.inter_link},
                   {"host_alpha_s", r.params.host_alpha},
@@ -83,9 +86,11 @@ void run_check(const CommonOptions& common) {
             << fmt_num(r.mape_calibration_model, 1) << "%\n"
             << "  + profiled residuals:     held-out MAPE " << fmt_num(r.mape_check, 1)
             << "% (median " << fmt_num(r.median_check, 1) << "%); " << r.check_with_residual
-            << " entries with a residual " << fmt_num(r.mape_check_with_residual, 1) << "%, "
-            << r.check_entries - r.check_with_residual << " without "
-            << fmt_num(r.mape_check_without_residual, 1) << "%\n"
+            << " entries with their model size's residual "
+            << fmt_num(r.mape_check_with_residual, 1) << "%, "
+            << r.check_entries - r.check_with_residual << " without it "
+            << fmt_num(r.mape_check_without_residual, 1) << "% (of which "
+            << r.check_with_placement_residual << " with their placement's)\n"
             << "  artifact's own profiler (fastest estimate_all plan) on " << prof.entries
             << " entries: MAPE " << fmt_num(prof.mape, 1) << "% (median " << fmt_num(prof.median, 1)
             << "%)\n";

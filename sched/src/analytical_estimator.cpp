@@ -65,6 +65,8 @@ AnalyticalEstimator::AnalyticalEstimator(const ModelCatalog& models) : models_(m
   const std::size_t nf = models.families().size();
   params_.half_batch.assign(nf, 4.0);
   params_.act_coeff.assign(nf, 1.0);
+  params_.stage_microbatches.assign(nf, 4.0);
+  params_.tp_bytes.assign(nf, 1.0);
 }
 
 PlanEstimate AnalyticalEstimator::evaluate(const JobShape& job, const GpuPool& pool, int hosts,
@@ -87,7 +89,8 @@ PlanEstimate AnalyticalEstimator::evaluate(const JobShape& job, const GpuPool& p
   if (!(peak > 0)) return e;
 
   const double per_replica = static_cast<double>(job.batch) / dp;
-  const int m = pp > 1 ? static_cast<int>(std::max(1.0, std::min(per_replica, 4.0 * pp))) : 1;
+  const double per_stage = params_.stage_microbatches.at(f);
+  const int m = pp > 1 ? static_cast<int>(std::max(1.0, std::min(per_replica, per_stage * pp))) : 1;
   e.microbatches = m;
   const double mb = per_replica / m;       // samples per microbatch
   const double per_gpu_samples = mb / tp;  // work granularity per GPU
@@ -106,7 +109,7 @@ PlanEstimate AnalyticalEstimator::evaluate(const JobShape& job, const GpuPool& p
   const double alpha_net = lookup(params_.host_alpha, pool.type, kAlpha);
   const bool tp_net = tp > per_host, dp_net = tp * dp > per_host, pp_net = hosts > 1;
   if (tp > 1) {
-    const double bytes = mb * w.boundary_bytes;
+    const double bytes = mb * w.boundary_bytes * params_.tp_bytes.at(f);
     const double bw = tp_net ? inter : intra, a = tp_net ? alpha_net : kAlpha;
     e.tp_comm_s = stage_layers * m * 4.0 * (a + 2.0 * (tp - 1) / tp * bytes / bw);
   }
@@ -168,11 +171,22 @@ double AnalyticalEstimator::model_iter_time(const JobShape& job, const GpuPool& 
 }
 
 double AnalyticalEstimator::residual_factor(const JobShape& job, const std::string& gpu_type,
-                                            int hosts, int per_host) const {
+                                            int hosts, int per_host, int* level) const {
+  if (level) *level = 0;
   if (!params_.use_residuals || params_.log_residual.empty()) return 1.0;
-  const auto it = params_.log_residual.find(
-      residual_key(models_.profile_key(job.model, job.batch), gpu_type, hosts, per_host));
-  return it != params_.log_residual.end() ? std::exp(it->second) : 1.0;
+  const auto& r = params_.log_residual;
+  auto it =
+      r.find(residual_key(models_.profile_key(job.model, job.batch), gpu_type, hosts, per_host));
+  if (it != r.end()) {
+    if (level) *level = 2;
+    return std::exp(it->second);
+  }
+  it = r.find(placement_residual_key(gpu_type, hosts, per_host));
+  if (it != r.end()) {
+    if (level) *level = 1;
+    return std::exp(it->second);
+  }
+  return 1.0;
 }
 
 double AnalyticalEstimator::best_iter_time(const JobShape& job, const GpuPool& pool, int hosts,
@@ -198,6 +212,10 @@ std::string residual_key(const std::string& model_key, const std::string& gpu_ty
   const auto b = model_key.rfind('_');
   return (b == std::string::npos ? model_key : model_key.substr(0, b)) + "/" +
          placement_key(gpu_type, hosts, per_host);
+}
+
+std::string placement_residual_key(const std::string& gpu_type, int hosts, int per_host) {
+  return "*/" + placement_key(gpu_type, hosts, per_host);
 }
 
 }  // namespace gearbox::sched

@@ -115,6 +115,8 @@ void AnalyticalEstimator::calibrate(const ProfileDb& db, CalibrationSplit split)
   for (auto& [type, v] : params_.efficiency)
     for (auto& x : v) knobs.push_back({&x, 0.01, 1.0});
   for (auto& x : params_.half_batch) knobs.push_back({&x, 1e-3, 1e3});
+  for (auto& x : params_.stage_microbatches) knobs.push_back({&x, 1.0, 16.0});
+  for (auto& x : params_.tp_bytes) knobs.push_back({&x, 0.5, 4.0});
   for (auto* links : {&params_.intra_link, &params_.inter_link})
     for (auto& [type, x] : *links) knobs.push_back({&x, 0.01, 1.0});
   for (auto& [type, x] : params_.host_alpha) knobs.push_back({&x, 1e-6, 0.1});
@@ -141,16 +143,20 @@ void AnalyticalEstimator::calibrate(const ProfileDb& db, CalibrationSplit split)
     }
     if (!improved) break;
   }
-  // 3. Residuals of the calibration entries, averaged in log space per model size x placement.
+  // 3. Residuals of the calibration entries, averaged in log space per model size x placement
+  // and per placement.
   params_.log_residual.clear();
   std::map<std::string, std::pair<double, int>> acc;
   for (const auto& e : fit) {
     const auto all = plans(e.job, pool_for_type(e.gpu_type), e.hosts, e.per_host, 0);
     if (all.empty() || !(all.front().iter_s > 0)) continue;
     const double t = all.front().iter_s;
-    auto& a = acc[residual_key(e.model_key, e.gpu_type, e.hosts, e.per_host)];
-    a.first += std::log(e.e2e_s / t);
-    a.second++;
+    for (const auto& key : {residual_key(e.model_key, e.gpu_type, e.hosts, e.per_host),
+                            placement_residual_key(e.gpu_type, e.hosts, e.per_host)}) {
+      auto& a = acc[key];
+      a.first += std::log(e.e2e_s / t);
+      a.second++;
+    }
   }
   for (const auto& [k, a] : acc) params_.log_residual[k] = a.first / a.second;
 }

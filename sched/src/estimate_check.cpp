@@ -52,15 +52,14 @@ EstimateCheck run_estimate_check(const ProfileDb& db, const ModelCatalog& models
     const auto all = est.plans(e.job, pool, e.hosts, e.per_host, 0);
     if (all.empty()) continue;
     const double model_s = all.front().iter_s;
-    const double key_factor = est.residual_factor(e.job, e.gpu_type, e.hosts, e.per_host);
+    int level = 0;
+    const double key_factor = est.residual_factor(e.job, e.gpu_type, e.hosts, e.per_host, &level);
     const double pred = model_s * key_factor;
     const double err = std::fabs(pred / e.e2e_s - 1.0) * 100.0;
     const double err_model = std::fabs(model_s / e.e2e_s - 1.0) * 100.0;
     const bool calibration = i % 2 == 0;
-    const bool has_residual =
-        est.params().log_residual.count(residual_key(e.model_key, e.gpu_type, e.hosts, e.per_host));
-    out.rows.push_back(
-        {e.model_key, e.placement_key, e.e2e_s, pred, model_s, calibration, has_residual});
+    const bool has_residual = level == 2;
+    out.rows.push_back({e.model_key, e.placement_key, e.e2e_s, pred, model_s, calibration, level});
     if (calibration) {
       calib.add(err, err_model);
       continue;
@@ -69,6 +68,7 @@ EstimateCheck run_estimate_check(const ProfileDb& db, const ModelCatalog& models
     check_errs.push_back(err);
     check_errs_model.push_back(err_model);
     (has_residual ? with_res : without_res).add(err, err_model);
+    if (level == 1) out.check_with_placement_residual++;
     if (!all.front().fits) out.predicted_oom++;
     gpus[e.hosts * e.per_host].add(err, err_model);
     nodes[e.hosts].add(err, err_model);

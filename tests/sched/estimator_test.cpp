@@ -118,12 +118,12 @@ TEST(Analytical, CalibratedErrorIsReportedPerGroup) {
 
 // The estimator check, computed live from the shared data: calibrated on the even
 // entries of the optimal table, measured on the odd ones. The bounds are what this model
-// reaches (15.9% alone, 12.3% with profiled residuals, 2026-11-26) plus a margin; the target
+// reaches (15.0% alone, 11.3% with profiled residuals, 2026-11-26) plus a margin; the target
 // 3-8% is not met (docs/sched-results.md).
 TEST(Analytical, HeldOutErrorStaysBelowBound) {
   if (!test::have_data()) GTEST_SKIP() << "skipped: shared data not found";
-  constexpr double kModelOnlyBoundPct = 17.5;
-  constexpr double kWithResidualsBoundPct = 13.5;
+  constexpr double kModelOnlyBoundPct = 16.5;
+  constexpr double kWithResidualsBoundPct = 12.5;
   const auto r = run_estimate_check(ProfileDb::shared(), ModelCatalog::shared());
   EXPECT_LT(r.mape_check_model, kModelOnlyBoundPct);
   EXPECT_LT(r.mape_check, kWithResidualsBoundPct);
@@ -131,7 +131,7 @@ TEST(Analytical, HeldOutErrorStaysBelowBound) {
   EXPECT_GT(r.check_with_residual, 50);
   EXPECT_LT(r.mape_check_with_residual, r.mape_check_without_residual);
   for (const auto& row : r.rows) {
-    if (!row.has_residual) {
+    if (row.residual_level == 0) {
       EXPECT_DOUBLE_EQ(row.predicted_s, row.model_s) << row.model_key;
     }
   }
@@ -148,6 +148,7 @@ TEST(Analytical, ResidualsComeOnlyFromCalibrationEntries) {
   for (std::size_t i = 0; i < entries.size(); i += 2) {
     const auto& e = entries[i];
     even_keys.insert(residual_key(e.model_key, e.gpu_type, e.hosts, e.per_host));
+    even_keys.insert(placement_residual_key(e.gpu_type, e.hosts, e.per_host));
   }
   ASSERT_FALSE(est.params().log_residual.empty());
   for (const auto& [k, v] : est.params().log_residual) {

@@ -37,6 +37,8 @@ struct AnalyticalParams {
   std::map<std::string, std::vector<double>> efficiency;  // [gpu type][family]: share of peak
   std::vector<double> half_batch;            // per family: samples/GPU at which efficiency halves
   std::vector<double> act_coeff;             // per family: activation memory multiplier
+  std::vector<double> stage_microbatches;    // per family: pipeline microbatches per stage
+  std::vector<double> tp_bytes;              // per family: TP traffic per boundary activation
   std::map<std::string, double> intra_link;  // [gpu type]: achieved share of NVLink/PCIe
   std::map<std::string, double> inter_link;  // [gpu type]: achieved share of the network
   std::map<std::string, double> host_alpha;  // [gpu type]: s per cross-node collective step
@@ -45,8 +47,9 @@ struct AnalyticalParams {
   std::map<std::string, double> host_penalty;
   double dp_overlap = 0.5;  // fraction of the DP all-reduce hidden
   // Profiled residuals, Crius-style: mean log(measured / modelled) of the calibration entries
-  // of the same model size on the same placement at another batch size, keyed
-  // residual_key(); applied by best_iter_time() when `use_residuals`.
+  // of the same model size on the same placement (another batch size), keyed residual_key(),
+  // and, where none, of every model on that placement, keyed placement_residual_key();
+  // applied by best_iter_time() when `use_residuals`.
   std::map<std::string, double> log_residual;
   bool use_residuals = true;
 };
@@ -72,9 +75,10 @@ class AnalyticalEstimator : public Estimator {
 
   // The best plan's modelled time (no residual correction); kInfeasible when nothing fits.
   double model_iter_time(const JobShape& job, const GpuPool& pool, int hosts, int per_host) const;
-  // The residual correction factor for `job` on the placement (1 when none was profiled).
-  double residual_factor(const JobShape& job, const std::string& gpu_type, int hosts,
-                         int per_host) const;
+  // The residual correction factor for `job` on the placement (1 when none was profiled) and
+  // which level it came from (0 none, 1 the placement, 2 the model size on the placement).
+  double residual_factor(const JobShape& job, const std::string& gpu_type, int hosts, int per_host,
+                         int* level = nullptr) const;
 
   // Fits the efficiencies, comm efficiency and DP overlap to the optimal table (the entries
   // chosen by `split`), the activation coefficients to dp_mem, then records the residuals of
@@ -104,6 +108,8 @@ std::vector<ProfileEntry> optimal_entries(const ProfileDb& db, const ModelCatalo
 // The key of a profiled residual: model size (the profile key without its batch) and placement.
 std::string residual_key(const std::string& model_key, const std::string& gpu_type, int hosts,
                          int per_host);
+// The key of a placement's residual over every model: "*/" + the placement key.
+std::string placement_residual_key(const std::string& gpu_type, int hosts, int per_host);
 
 // A GpuPool for an artifact GPU type (catalog spec, artifact node capacity), for pricing.
 GpuPool pool_for_type(const std::string& gpu_type);

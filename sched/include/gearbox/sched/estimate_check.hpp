@@ -21,8 +21,8 @@ struct ErrorGroup {
 struct EstimateRow {
   std::string model_key, placement_key;
   double measured_s = 0, predicted_s = 0, model_s = 0;
-  bool calibration = false;   // used to fit (else held out)
-  bool has_residual = false;  // a residual was profiled for its model size and placement
+  bool calibration = false;  // used to fit (else held out)
+  int residual_level = 0;    // 0 none, 1 its placement's, 2 its model size's on the placement
 };
 
 struct EstimateCheck {
@@ -31,6 +31,7 @@ struct EstimateCheck {
   double mape_calibration_model = 0, mape_check_model = 0;  // percent, model alone
   double median_check = 0, median_check_model = 0;          // percent
   int check_with_residual = 0;  // held-out entries whose model size x placement was profiled
+  int check_with_placement_residual = 0;  // held-out entries corrected by a placement residual
   double mape_check_with_residual = 0, mape_check_without_residual = 0;  // percent
   int predicted_oom = 0;  // check entries where no plan fits our memory model (fastest used)
   std::vector<ErrorGroup> by_gpus, by_nodes, by_family, by_gpu_type, by_model;
