@@ -42,6 +42,7 @@ struct BenchArgs {
   std::size_t output_len = 128;
   std::size_t concurrency = 0;
   std::string slo;
+  bool text_prompts = false;
 };
 
 std::atomic<bool> g_stop{false};
@@ -135,6 +136,7 @@ void run_bench(const BenchArgs& a) {
   o.input_len = a.input_len;
   o.output_len = a.output_len;
   o.concurrency = a.concurrency;
+  o.text_prompts = a.text_prompts;
   o.seed = a.common.seed;
   if (!a.slo.empty()) serve::server::parse_slo(a.slo, o);
   const auto rep = serve::server::run_load(o, &std::cerr);
@@ -194,6 +196,8 @@ void register_serve_server_commands(CLI::App& serve) {
   bench->add_option("--concurrency", b->concurrency, "Requests in flight at most (0 = no limit)")
       ->check(CLI::Range(0, 4096));
   bench->add_option("--slo", b->slo, "Goodput SLOs, ttft=MS,tpot=MS");
+  bench->add_flag("--text-prompts", b->text_prompts,
+                  "Prompts of --input-len words, not token ids (for servers that take no ids)");
   add_common_flags(*bench, b->common);
   bench->callback([b] { run_bench(*b); });
 }

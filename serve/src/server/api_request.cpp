@@ -20,11 +20,41 @@ std::string type_name(const Json& v) {
   return v.type_name();
 }
 
-// A short rendering of a value for "found ..." (never the whole of a huge string).
+// A short rendering of a value for "found ..." (never the whole of a huge string, never a
+// recursive rendering of a nested one, never cut inside a UTF-8 character).
 std::string brief(const Json& v) {
+  if (v.is_structured()) return type_name(v) + " of " + std::to_string(v.size());
   std::string s = v.dump(-1, ' ', false, Json::error_handler_t::replace);
-  if (s.size() > 40) s = s.substr(0, 37) + "...";
+  if (s.size() > 40)
+    s = s.substr(0, utf8_complete_prefix(std::string_view(s).substr(0, 37))) + "...";
   return s;
+}
+
+// Byte offset of the first '[' or '{' (outside strings) that opens a value nested deeper than
+// `max_depth`, or nullopt. Checked before parsing, so that neither the parser's document nor
+// anything walking it grows with a body of nothing but brackets.
+std::optional<std::size_t> too_deep_at(std::string_view body, std::size_t max_depth) {
+  std::size_t depth = 0;
+  bool in_string = false, escaped = false;
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return i;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::nullopt;
 }
 
 [[noreturn]] void bad(const std::string& field, const std::string& expected,
@@ -231,6 +261,11 @@ CompletionRequest parse_completion_request(std::string_view body, Endpoint endpo
         .at_offset("request body", *off)
         .expected("UTF-8 text");
   }
+  if (auto off = too_deep_at(body, limits.max_depth)) {
+    throw Error::input("JSON nested too deeply")
+        .at_offset("request body", *off)
+        .expected("at most " + std::to_string(limits.max_depth) + " levels of arrays and objects");
+  }
   Json doc;
   try {
     doc = Json::parse(body.begin(), body.end());
@@ -289,6 +324,10 @@ CompletionRequest parse_completion_request(std::string_view body, Endpoint endpo
       if (!v.is_null()) get_integer(v, key, 1, 1);
     } else if (key == "user") {
       if (!v.is_null()) get_string(v, key);
+    } else if (key == "min_tokens") {
+      if (!v.is_null()) {
+        req.min_tokens = static_cast<std::size_t>(get_integer(v, key, 0, limits.max_tokens));
+      }
     } else if (key == "ignore_eos") {
       req.ignore_eos = get_bool(v, key);
     } else if (key == "cap") {

@@ -14,6 +14,7 @@
 #include "gearbox/core/error.hpp"
 #include "gearbox/serve/server/api_request.hpp"
 #include "gearbox/serve/server/api_response.hpp"
+#include "gearbox/serve/server/peer_socket.hpp"
 
 namespace gearbox::serve::server {
 namespace {
@@ -137,6 +138,7 @@ void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& r
     gp.sampling.seed = cr.seed ? *cr.seed : seed_base + request_counter.load();
     gp.stop = cr.stop;
     gp.ignore_eos = cr.ignore_eos;
+    gp.min_tokens = cr.min_tokens;
     gp.cap = cr.cap;
   } catch (const Error& e) {
     serve_metrics.rejected_invalid.inc();
@@ -161,13 +163,26 @@ void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& r
   auto fmt = std::make_shared<ResponseFormatter>(endpoint, id, served_name, created);
 
   if (!cr.stream) {
+    // Nothing is written until the end, so the client's socket is polled between waits: a
+    // client that hung up has its sequence cancelled (and its blocks freed) at the next step.
+    const int fd = find_connection_socket(req.remote_addr, req.remote_port, req.local_port);
     std::string text;
     StreamUpdate u;
+    bool hung_up = false;
     do {
-      u = stream->next(std::chrono::milliseconds(100));
+      u = stream->next(std::chrono::milliseconds(50));
       text += u.text;
+      if (!u.finished && !hung_up && fd >= 0 && peer_closed(fd)) {
+        hung_up = true;
+        serve_metrics.client_disconnects.inc();
+        stream->cancel();
+      }
     } while (!u.finished);
     if (u.reason == FinishReason::kCancelled) {
+      if (hung_up) {  // nobody reads this; httplib's write fails and closes the connection
+        send_error(res, 499, "the client closed the connection", "invalid_request_error");
+        return;
+      }
       send_error(res, 503, "the server stopped before the request finished", "server_error");
       return;
     }
@@ -205,8 +220,11 @@ void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& r
         }
         return true;
       },
-      [stream](bool success) {
-        if (!success) stream->cancel();  // the client went away: free its blocks
+      [stream, disconnects = &serve_metrics.client_disconnects](bool success) {
+        if (!success) {  // the client went away: free its blocks
+          disconnects->inc();
+          stream->cancel();
+        }
       });
 }
 

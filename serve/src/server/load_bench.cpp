@@ -82,6 +82,7 @@ Outcome send_one(const Target& t, const std::string& body, double timeout_s) {
     while ((end = buf.find("\n\n")) != std::string::npos) {
       const std::string event = buf.substr(0, end);
       buf.erase(0, end + 2);
+      if (event.empty() || event[0] == ':') continue;  // an SSE comment (keep-alive ping)
       if (event.rfind("data: ", 0) != 0) {
         parse_error = "event without 'data: '";
         return false;
@@ -222,10 +223,16 @@ LoadReport run_load(const LoadOptions& opt, std::ostream* progress) {
   static const char* kWords[] = {"time",  "little", "girl", "day", "park", "big", "ball",
                                  "happy", "friend", "tree", "sun", "dog",  "cat", "play"};
   for (auto& b : bodies) {
-    Json req = {{"model", rep.model}, {"max_tokens", opt.output_len},
-                {"temperature", 0},   {"stream", true},
-                {"ignore_eos", true}, {"stream_options", {{"include_usage", true}}}};
-    if (vocab > 32) {
+    // min_tokens (vLLM, llama-cpp-python) and ignore_eos (vLLM, llama.cpp): exactly
+    // output_len tokens from servers that know either; servers ignore what they do not know.
+    Json req = {{"model", rep.model},
+                {"max_tokens", opt.output_len},
+                {"min_tokens", opt.output_len},
+                {"temperature", 0},
+                {"stream", true},
+                {"ignore_eos", true},
+                {"stream_options", {{"include_usage", true}}}};
+    if (vocab > 32 && !opt.text_prompts) {
       Json ids = Json::array();
       std::uniform_int_distribution<int> pick(16, vocab - 1);
       for (std::size_t i = 0; i < opt.input_len; ++i) ids.push_back(pick(rng));

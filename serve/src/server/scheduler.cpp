@@ -315,7 +315,8 @@ void BatchScheduler::emit(Sequence& s, Token t) {
     s.first_token_s = s.since_arrival.seconds();
     metrics_.ttft.observe(s.first_token_s);
   }
-  if (!s.params.ignore_eos && runner_.is_end_of_generation(t)) {
+  if (!s.params.ignore_eos && s.generated >= s.params.min_tokens &&
+      runner_.is_end_of_generation(t)) {
     finish(s, FinishReason::kStop);
     return;
   }

@@ -28,6 +28,8 @@ ServeMetrics::ServeMetrics(MetricsRegistry& r)
                                  {{"reason", "invalid"}})),
       prompt_tokens(r.counter("gearbox_prompt_tokens_total", "Prompt tokens prefilled")),
       generation_tokens(r.counter("gearbox_generation_tokens_total", "Tokens generated")),
+      client_disconnects(r.counter("gearbox_client_disconnects_total",
+                                   "Requests whose client hung up before the response ended")),
       ttft(r.histogram("gearbox_time_to_first_token_seconds",
                        "Time from arrival to the first generated token", kLatencyBuckets)),
       tpot(r.histogram("gearbox_time_per_output_token_seconds",

@@ -4,7 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <thread>
+
 #include "gearbox/core/error.hpp"
+#include "gearbox/serve/server/utf8.hpp"
 
 namespace gearbox::serve::server {
 namespace {
@@ -63,11 +67,13 @@ TEST(ApiRequest, DefaultsWhenFieldsAbsent) {
 
 TEST(ApiRequest, PromptAsSingleStringArrayOrTokenIds) {
   EXPECT_EQ(parse_text(R"({"prompt":["abc"]})").prompt, "abc");
-  const auto r = parse_text(R"({"prompt":[1,5,9],"stop":"x","ignore_eos":true})");
+  const auto r = parse_text(R"({"prompt":[1,5,9],"stop":"x","ignore_eos":true,"min_tokens":4})");
   EXPECT_TRUE(r.prompt_is_tokens);
   EXPECT_EQ(r.prompt_tokens, (std::vector<Token>{1, 5, 9}));
   EXPECT_EQ(r.stop, (std::vector<std::string>{"x"}));
   EXPECT_TRUE(r.ignore_eos);
+  EXPECT_EQ(r.min_tokens, 4u);
+  EXPECT_EQ(error_field(R"({"prompt":"a","min_tokens":-1})"), "min_tokens");
   RequestLimits lim;
   lim.vocab_size = 9;
   EXPECT_THROW(parse_completion_request(R"({"prompt":[1,9]})", Endpoint::kCompletions, lim), Error);
@@ -130,6 +136,54 @@ TEST(ApiRequest, MalformedJsonAndInvalidUtf8GiveTheOffset) {
   EXPECT_EQ(error_field(R"({"prompt":"a","max_tokens":1e999})"), "@0");
   EXPECT_EQ(error_field("{\"prompt\":\"a\xff\"}"), "@12");
   EXPECT_EQ(error_field("{\"prompt\":\"\xed\xa0\x80\"}"), "@11");  // a UTF-16 surrogate
+}
+
+// Regressions for what fuzzing the parser and reasoning about 1 MiB bodies (the server's
+// limit) found. Run on a thread with the default stack, as httplib's handler threads are.
+void on_handler_stack(const std::function<void()>& f) {
+  std::thread t(f);
+  t.join();
+}
+
+TEST(ApiRequest, DeeplyNestedValuesAreRejectedWithoutDeepRecursion) {
+  constexpr std::size_t kDepth = 1u << 19;  // a 1 MiB body of brackets
+  const std::string deep = std::string(kDepth, '[') + std::string(kDepth, ']');
+  on_handler_stack([&] {
+    // Rejected at the first bracket past the limit, before a document is built. (A nested
+    // "type" once crashed the server: the error's "found" rendered it recursively.)
+    EXPECT_EQ(error_field(deep), "@32");
+    const std::string chat =
+        R"({"messages":[{"role":"user","content":[{"type":)" + deep + R"(,"text":"x"}]}]})";
+    // 5 levels precede the brackets; the 28th bracket is the 33rd level.
+    EXPECT_EQ(error_field(chat, Endpoint::kChatCompletions),
+              "@" + std::to_string(chat.find("[[") + 27));
+    // Brackets inside strings (escaped quotes too) do not count.
+    const std::string text = R"({"prompt":"\")" + deep + R"("})";
+    EXPECT_EQ(parse_text(text).prompt, "\"" + deep);
+  });
+  // Within the limit, the nested value is named, and described without rendering it.
+  RequestLimits lim;
+  try {
+    parse_completion_request(R"({"messages":[{"role":"user","content":[{"type":)" +
+                                 std::string(20, '[') + std::string(20, ']') +
+                                 R"(,"text":"x"}]}]})",
+                             Endpoint::kChatCompletions, lim);
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.field_name(), "messages[0].content[0].type");
+    EXPECT_NE(std::string(e.what()).find("array of 1"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ApiRequest, FoundValuesAreNotCutInsideACharacter) {
+  try {
+    parse_chat(R"({"messages":[{"role":")" + std::string(31, 'a') + "\u00e9\u00e9\u00e9\u00e9" +
+               R"(","content":"x"}]})");
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(first_invalid_utf8(what), std::nullopt) << what;
+  }
 }
 
 }  // namespace

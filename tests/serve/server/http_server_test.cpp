@@ -6,6 +6,11 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 #include <random>
 #include <regex>
@@ -227,6 +232,56 @@ TEST(HttpServer, DisconnectingClientsFreeTheirBlocks) {
   EXPECT_EQ(running, 0.0);
   EXPECT_EQ(runner.open_sequences(), 0u);
   EXPECT_EQ(metric(*s, "gearbox_requests_total{finish_reason=\"cancelled\"}"), 8.0);
+  EXPECT_EQ(metric(*s, "gearbox_client_disconnects_total"), 8.0);
+  s->stop();
+}
+
+// A non-streaming request writes nothing until the end; its client hanging up must still
+// cancel the sequence (the server polls the socket) long before max_tokens.
+TEST(HttpServer, NonStreamingClientThatHangsUpIsCancelled) {
+  FakeModelRunner runner;
+  runner.context = 1 << 20;
+  runner.call_delay = std::chrono::microseconds(1000);  // >= 1 ms a token: 500 s to finish
+  auto s = start_server(runner);
+  constexpr int kMaxTokens = 500000;
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(s->port()));
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const std::string body = R"({"prompt":"x","max_tokens":)" + std::to_string(kMaxTokens) + "}";
+  const std::string request =
+      "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
+  ASSERT_EQ(::send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
+  double generated = 0;
+  for (int i = 0; i < 200 && generated < 20; ++i) {  // bounded: 10 s
+    generated = metric(*s, "gearbox_generation_tokens_total");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_GE(generated, 20.0) << "generation never started";
+  EXPECT_EQ(metric(*s, "gearbox_requests_running"), 1.0);
+  ::close(fd);
+  double cancelled = 0;
+  for (int i = 0; i < 200 && cancelled < 1; ++i) {  // bounded: 10 s
+    cancelled = metric(*s, "gearbox_requests_total{finish_reason=\"cancelled\"}");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(cancelled, 1.0);
+  EXPECT_EQ(metric(*s, "gearbox_client_disconnects_total"), 1.0);
+  EXPECT_LT(metric(*s, "gearbox_generation_tokens_total"), kMaxTokens / 10);
+  EXPECT_EQ(metric(*s, "gearbox_kv_blocks_in_use"), 0.0);
+  EXPECT_EQ(metric(*s, "gearbox_requests_running"), 0.0);
+  EXPECT_EQ(runner.open_sequences(), 0u);
+  // The server still serves, and a finished non-streaming request is not a disconnect.
+  auto c = client(*s);
+  auto ok = c.Post("/v1/completions", R"({"prompt":"x","max_tokens":3})", "application/json");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(metric(*s, "gearbox_client_disconnects_total"), 1.0);
   s->stop();
 }
 

@@ -3,6 +3,11 @@
 #include "gearbox/serve/server/load_bench.hpp"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <algorithm>
+#include <mutex>
+#include <thread>
 
 #include "fake_runner.hpp"
 #include "gearbox/core/error.hpp"
@@ -49,6 +54,55 @@ TEST(LoadBench, MeasuresEveryRequestOfAPoissonLoad) {
   EXPECT_NE(server.metrics().exposition().find("gearbox_prompt_tokens_total 240"),
             std::string::npos);
   server.stop();
+}
+
+// Another OpenAI-style server (a stub standing in for llama-cpp-python's): no vocab_size in
+// /v1/models, SSE comments (keep-alive pings) between chunks, no usage. The bench sends text
+// prompts of input_len words asking for exactly output_len tokens, and skips the comments.
+TEST(LoadBench, WorksAgainstAServerWithPingsAndTextPrompts) {
+  constexpr int kOut = 5;
+  std::mutex mu;
+  std::vector<nlohmann::json> bodies;
+  httplib::Server stub;
+  stub.Get("/v1/models", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"object":"list","data":[{"id":"/models/stub.gguf","object":"model"}]})",
+                    "application/json");
+  });
+  stub.Post("/v1/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    {
+      std::lock_guard lock(mu);
+      bodies.push_back(nlohmann::json::parse(req.body));
+    }
+    std::string sse;
+    for (int i = 0; i < kOut; ++i) {
+      sse += R"(data: {"object":"text_completion","choices":[{"text":"t","index":0}]})"
+             "\n\n: ping - 2026-01-01\n\n";
+    }
+    sse += "data: [DONE]\n\n";
+    res.set_content(sse, "text/event-stream");
+  });
+  const int port = stub.bind_to_any_port("127.0.0.1");
+  std::thread serving([&] { stub.listen_after_bind(); });
+  LoadOptions opt;
+  opt.url = "http://127.0.0.1:" + std::to_string(port);
+  opt.requests = 4;
+  opt.input_len = 7;
+  opt.output_len = kOut;
+  opt.text_prompts = true;
+  const LoadReport rep = run_load(opt);
+  stub.stop();
+  serving.join();
+  EXPECT_EQ(rep.completed, 4u) << rep.first_error;
+  EXPECT_NEAR(rep.output_tok_s * rep.duration_s, 4.0 * kOut, 1e-6);
+  ASSERT_EQ(bodies.size(), 4u);
+  for (const auto& b : bodies) {
+    EXPECT_EQ(b["model"], "/models/stub.gguf");
+    EXPECT_EQ(b["min_tokens"], kOut);
+    EXPECT_EQ(b["max_tokens"], kOut);
+    ASSERT_TRUE(b["prompt"].is_string());
+    const std::string p = b["prompt"];
+    EXPECT_EQ(std::count(p.begin(), p.end(), ' '), 6) << p;  // 7 words
+  }
 }
 
 TEST(LoadBench, RejectsBadOptions) {

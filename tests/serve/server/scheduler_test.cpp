@@ -200,7 +200,10 @@ TEST(BatchScheduler, StopsAtStopStringsAndEos) {
   auto r = params(3, 100);
   r.ignore_eos = true;
   r.max_tokens = 40;
-  std::vector<std::shared_ptr<GenerationStream>> st{s.submit(p), s.submit(q), s.submit(r)};
+  auto m = params(3, 100);  // EOS (from token 31 on) is passed over until 35 tokens
+  m.min_tokens = 35;
+  std::vector<std::shared_ptr<GenerationStream>> st{s.submit(p), s.submit(q), s.submit(r),
+                                                    s.submit(m)};
   std::vector<StreamUpdate> ends;
   const auto text = drain(s, st, &ends);
   EXPECT_EQ(text[0], "the quick brown ");
@@ -210,6 +213,9 @@ TEST(BatchScheduler, StopsAtStopStringsAndEos) {
   EXPECT_EQ(ends[1].completion_tokens, 30u);
   EXPECT_EQ(ends[2].reason, FinishReason::kLength);
   EXPECT_EQ(ends[2].completion_tokens, 40u);
+  EXPECT_EQ(text[3], kFakeScript.substr(0, 30));  // the fake's EOS has no text
+  EXPECT_EQ(ends[3].reason, FinishReason::kStop);
+  EXPECT_EQ(ends[3].completion_tokens, 35u);
 }
 
 TEST(BatchScheduler, ThreadedRunAndStopCancelsTheRest) {

@@ -32,6 +32,7 @@ struct CompletionRequest {
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
   bool ignore_eos = false;     // extension (as in vLLM): keep going past end-of-generation
+  std::size_t min_tokens = 0;  // extension (as in vLLM): no end-of-generation before this many
   CapSpec cap;                 // extension: long-context policy; empty policy = server default
 };
 
@@ -42,10 +43,12 @@ struct RequestLimits {
   std::size_t max_messages = 4096;          // chat messages per request
   std::size_t max_prompt_tokens = 1 << 20;  // token-id prompts
   int vocab_size = 0;                       // token ids must be < this (0 = not checked)
+  std::size_t max_depth = 32;               // nesting of arrays and objects in the body
 };
 
 // Parses `body` for `endpoint`. Throws gearbox::Error (input) on malformed JSON (with the byte
-// offset), invalid UTF-8, a field of the wrong type, an unknown field, or a value out of range.
+// offset), invalid UTF-8, nesting beyond limits.max_depth (offset), a field of the wrong type, an
+// unknown field, or a value out of range.
 CompletionRequest parse_completion_request(std::string_view body, Endpoint endpoint,
                                            const RequestLimits& limits = {});
 

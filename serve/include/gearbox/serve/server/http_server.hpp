@@ -2,8 +2,9 @@
 //   POST /v1/completions, /v1/chat/completions   (JSON, or SSE with "stream": true)
 //   GET  /v1/models, /health, /metrics            (Prometheus text format)
 // Bad requests get 400 naming the field, unknown models 404, oversized bodies 413, a full
-// queue 429 with Retry-After. A streaming client that disconnects has its sequence cancelled
-// and its KV blocks freed at the scheduler's next step.
+// queue 429 with Retry-After. A client that disconnects (streaming: a write fails;
+// non-streaming: its socket, polled every 50 ms, reads end of stream) has its sequence
+// cancelled and its KV blocks freed at the scheduler's next step.
 #pragma once
 
 #include <chrono>

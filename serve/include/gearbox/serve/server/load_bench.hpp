@@ -1,8 +1,9 @@
 // The load generator of `gearbox serve bench`: what vLLM's benchmark_serving measures, from
 // the client side, against any OpenAI-compatible /v1/completions endpoint. Requests arrive as
 // a Poisson process at `rate` (or all at once), at most `concurrency` in flight; prompts are
-// token ids (or words, when the server does not say its vocabulary size) from a fixed-seed
-// generator; each request streams and asks for exactly output_len tokens (ignore_eos).
+// token ids (or words, when the server does not say its vocabulary size or `text_prompts`)
+// from a fixed-seed generator; each request streams and asks for exactly output_len tokens
+// (min_tokens and ignore_eos). SSE comments (keep-alive pings) are skipped.
 #pragma once
 
 #include <cstddef>
@@ -26,6 +27,7 @@ struct LoadOptions {
   double slo_tpot_ms = 0;       // 0: no SLO on TPOT
   std::uint64_t seed = 0;
   double request_timeout_s = 600;
+  bool text_prompts = false;  // input_len words, not token ids (same text for any server)
 };
 
 struct LatencyStats {

@@ -39,6 +39,7 @@ struct GenerationParams {
   SamplingOptions sampling;
   std::vector<std::string> stop;
   bool ignore_eos = false;
+  std::size_t min_tokens = 0;  // end-of-generation tokens before this many are passed over
   CapSpec cap;
 };
 

@@ -19,6 +19,7 @@ struct ServeMetrics {
   Counter& rejected_invalid;     // ... "invalid" (any 4xx other than queue full)
   Counter& prompt_tokens;        // gearbox_prompt_tokens_total
   Counter& generation_tokens;    // gearbox_generation_tokens_total
+  Counter& client_disconnects;   // gearbox_client_disconnects_total (hung up before the end)
   Histogram& ttft;               // gearbox_time_to_first_token_seconds
   Histogram& tpot;               // gearbox_time_per_output_token_seconds
   Histogram& e2e;                // gearbox_e2e_request_latency_seconds
