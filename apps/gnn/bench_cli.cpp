@@ -8,6 +8,7 @@
 #include <memory>
 #include <random>
 
+#include "cuda_device.hpp"
 #include "gearbox/core/cli.hpp"
 #include "gearbox/core/error.hpp"
 #include "gearbox/core/machine.hpp"
@@ -33,7 +34,19 @@ struct BenchArgs {
   int dim = 64, block = 64, epochs = 3;
   double min_seconds = 0.3;
   bool no_pyg = false, no_epoch = false;
+  std::string device = "cpu";
+  bool block_given = false;
+  int reps = 30;
 };
+
+// `--device cuda`: our CUDA kernels and adaptive plan beside our call of cusparseSpMM
+// (run_device_bench); PyG on the GPU runs from bench/gnn/cuda_pyg.py (see docs/gnn-cuda.md).
+void run_bench_cuda(const BenchArgs& a) {
+  const Json report =
+      bench_on_cuda(a.graph, a.dim, a.reps, a.reorder, a.block_given ? a.block : 512, a.common.seed,
+                    !a.no_epoch, a.common.json ? stderr : stdout);
+  if (a.common.json) write_json(std::cout, report);
+}
 
 double median_ms(const std::function<void()>& fn, double min_seconds) {
   MeasureOptions mo;
@@ -262,9 +275,10 @@ void register_gnn_bench(CLI::App& gnn) {
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   cmd->add_option("--reorder", args->reorder, "metis|lp|degree|none")->capture_default_str();
-  cmd->add_option("--block", args->block, "largest diagonal block")
+  cmd->add_option("--block", args->block, "largest diagonal block (512 with cuda)")
       ->check(CLI::Range(8, 4096))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->each([args](const std::string&) { args->block_given = true; });
   cmd->add_option("--epochs", args->epochs, "epochs timed per trainer")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
@@ -273,10 +287,18 @@ void register_gnn_bench(CLI::App& gnn) {
       ->capture_default_str();
   cmd->add_flag("--no-pyg", args->no_pyg, "skip the PyG baseline");
   cmd->add_flag("--no-epoch", args->no_epoch, "skip the training-epoch comparison");
+  cmd->add_option("--reps", args->reps, "timed runs per measurement with cuda (median)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  add_device_flag(*cmd, args->device);
   add_common_flags(*cmd, args->common);
   cmd->callback([args] {
     gnn::parse_reorder(args->reorder);  // bad value: usage error before any work
-    run_bench(*args);
+    require_device(args->device);
+    if (args->device == "cuda")
+      run_bench_cuda(*args);
+    else
+      run_bench(*args);
   });
 }
 

@@ -1,7 +1,9 @@
-// `gearbox gnn plan --graph G --dim F [--reorder metis|lp|degree|none] [--json]`
+// `gearbox gnn plan --graph G --dim F [--reorder metis|lp|degree|none] [--device cpu|cuda]
+//  [--json]`
 #include <iostream>
 #include <memory>
 
+#include "cuda_device.hpp"
 #include "gearbox/core/cli.hpp"
 #include "gearbox/core/output.hpp"
 #include "gearbox/core/threads.hpp"
@@ -19,9 +21,53 @@ struct PlanArgs {
   std::string reorder = "lp";
   int block = 64;
   bool no_cache = false;
+  std::string device = "cpu";
+  bool block_given = false;
 };
 
+// `--device cuda`: the device selector's candidates, measured with CUDA events.
+void run_plan_cuda(PlanArgs a) {
+  if (!a.block_given) a.block = 512;
+  std::cerr << "gnn plan: loading " << a.graph << "\n";
+  const gnn::PreparedGraph g =
+      gnn::prepare_graph(a.graph, gnn::parse_reorder(a.reorder), a.block, a.common.seed, false);
+  const Json sel = plan_on_cuda(g, a.dim, 20);
+  Json doc = {
+      {"graph", a.graph},
+      {"device", "cuda"},
+      {"gpu", sel["device"]},
+      {"nodes", g.ahat.rows},
+      {"nnz", g.ahat.nnz()},
+      {"dim", a.dim},
+      {"reorder",
+       {{"method", a.reorder}, {"seconds", g.order.seconds}, {"communities", g.order.communities}}},
+      {"candidates", sel["candidates"]},
+      {"choice", sel["chosen"]},
+      {"anchor_cusparse_ms", sel["anchor_cusparse_ms"]},
+      {"selection_seconds", sel["selection_seconds"]}};
+  if (a.common.json) {
+    write_json(std::cout, doc);
+    return;
+  }
+  std::cout << "graph " << a.graph << " on " << sel["device"].get<std::string>() << ": "
+            << g.ahat.rows << " nodes, " << g.ahat.nnz() << " nnz in A_hat; width " << a.dim
+            << "\n";
+  TextTable t({"candidate", "dense", "medium", "sparse", "predicted ms", "measured ms"});
+  for (const auto& c : doc["candidates"]) {
+    const Json k = c.value("kernels", Json::object());
+    const std::string whole = c.value("whole", "");
+    t.add_row({c["label"], k.value("dense", whole), k.value("medium", whole),
+               k.value("sparse", whole), fmt_num(c["predicted_ms"].get<double>(), 3),
+               c["measured_ms"].is_number() ? fmt_num(c["measured_ms"].get<double>(), 3) : "-"});
+  }
+  t.print(std::cout);
+  std::cout << "\nchoice: " << doc["choice"]["label"].get<std::string>()
+            << " (fastest measured of ours; cusparseSpMM is the anchor, never chosen)\n";
+}
+
 void run_plan(const PlanArgs& a) {
+  require_device(a.device);
+  if (a.device == "cuda") return run_plan_cuda(a);
   ThreadScope threads(a.common.threads);
   const auto method = gnn::parse_reorder(a.reorder);
   std::cerr << "gnn plan: loading " << a.graph << "\n";
@@ -82,10 +128,12 @@ void register_gnn_plan(CLI::App& gnn) {
   cmd->add_option("--graph", args->graph, "name (cora), path, or sbm:/rmat: spec")->required();
   cmd->add_option("--dim", args->dim, "feature width")->check(CLI::Range(1, 1 << 16));
   cmd->add_option("--reorder", args->reorder, "metis|lp|degree|none")->capture_default_str();
-  cmd->add_option("--block", args->block, "largest diagonal block (nodes)")
+  cmd->add_option("--block", args->block, "largest diagonal block (nodes; 512 with cuda)")
       ->check(CLI::Range(8, 4096))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->each([args](const std::string&) { args->block_given = true; });
   cmd->add_flag("--no-cache", args->no_cache, "ignore the cached choice and measure again");
+  add_device_flag(*cmd, args->device);
   add_common_flags(*cmd, args->common);
   cmd->callback([args] { run_plan(*args); });
 }

@@ -6,16 +6,18 @@
 #   (here)   bench/gnn/cuda_stage.sh
 #   (device) run(carry=["build/gnn-cuda-stage"], timeout_s=600,
 #                command="bash bench/gnn/cuda_check.sh")
-#   phases:  bash bench/gnn/cuda_check.sh [tests] [bench] [pyg] [quick]   (default: all three;
-#            quick = cora, pubmed and sbm 200k instead of every graph)
+#   phases:  bash bench/gnn/cuda_check.sh [tests] [cli] [bench] [pyg] [quick]   (default: all
+#            four; quick = cora, pubmed and sbm 200k instead of every graph; cli = `gearbox gnn
+#            train/plan/bench --device cuda` on cora and pubmed)
 set -uo pipefail
 stage=${STAGE:-build/gnn-cuda-stage}
 out=${OUT:-/tmp/gnn-cuda-out}
 mkdir -p "$out"
 start=$(date +%s)
-left() { echo $((570 - ($(date +%s) - start))); }
+budget_s=${BUDGET:-570}  # seconds this script may take in all (keep under the call's timeout_s)
+left() { echo $((budget_s - ($(date +%s) - start))); }
 phases="$*"
-case " $phases " in *" tests "* | *" bench "* | *" pyg "*) ;; *) phases="$phases tests bench pyg" ;; esac
+case " $phases " in *" tests "* | *" cli "* | *" bench "* | *" pyg "*) ;; *) phases="$phases tests cli bench pyg" ;; esac
 want() { case " $phases " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
 libdir=/tmp/gnn-cuda-lib
@@ -39,6 +41,20 @@ if want tests; then
   echo "kernels_test rc=$?" >>"$out/summary.txt"
   timeout 90 "$stage/bin/gnn_cuda_train_test" >"$out/train_test.log" 2>&1
   echo "train_test rc=$?" >>"$out/summary.txt"
+fi
+
+if want cli; then
+  gb="$stage/bin/gearbox"
+  timeout 60 "$gb" gnn train --device cuda --graph cora --epochs 200 --seed 1 --json \
+    >"$out/cli_train.json" 2>"$out/cli_train.err"
+  echo "cli train rc=$?" >>"$out/summary.txt"
+  timeout 60 "$gb" gnn plan --device cuda --graph pubmed --dim 64 >"$out/cli_plan.txt" 2>&1
+  echo "cli plan rc=$?" >>"$out/summary.txt"
+  timeout 60 "$gb" gnn bench --device cuda --graph cora --dim 64 >"$out/cli_bench.txt" 2>&1
+  echo "cli bench rc=$?" >>"$out/summary.txt"
+  timeout 20 "$gb" gnn train --device cuda --graph cora --epochs 5 --kernels csr \
+    >>"$out/cli_plan.txt" 2>&1
+  echo "cli train --kernels csr rc=$?" >>"$out/summary.txt"
 fi
 
 graphs_all="cora;citeseer;pubmed;sbm:n=1000000,block=512,din=25,dout=6,seed=0;rmat:scale=20,ef=16,seed=0;musae-facebook;ego-facebook;email-enron;blogcatalog;musae-github;cond-mat-2005;soc-slashdot0902;ego-twitter"
@@ -65,6 +81,8 @@ cat "$out/machine.txt"
 echo "== missing libraries:"; cat "$out/ldd-missing.txt"
 echo "== tests:"; grep -hE "PASSED|FAILED|tests ran|max relative error|cora GCN" "$out"/*_test.log 2>/dev/null | head -30
 grep -h "Failure\|Expected\|Which is" "$out"/*_test.log 2>/dev/null | head -10
+echo "== cli:"; python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('train', d['device'], 'test acc', d['test_accuracy'], 'epoch ms', d['epoch_ms_median'], 'kernels', json.dumps(d['kernels'])[:300])" "$out/cli_train.json" 2>&1 | head -3
+tail -3 "$out/cli_train.err" 2>/dev/null; cat "$out/cli_plan.txt" "$out/cli_bench.txt" 2>/dev/null | tail -25
 echo "== bench:"; head -1 "$out/bench.err" 2>/dev/null; cat "$out/bench.txt" 2>/dev/null
 grep -h "CHECK FAILED\|error" "$out/bench.err" 2>/dev/null | head
 echo "== pyg:"; cat "$out/pyg.txt" 2>/dev/null; tail -3 "$out/pyg.err" 2>/dev/null

@@ -10,7 +10,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build/gnn-cuda-stagebuild}
 stage=$root/build/gnn-cuda-stage
-bins="gnn_cuda_plan_test gnn_cuda_kernels_test gnn_cuda_train_test gnn_cuda_bench"
+bins="gnn_cuda_plan_test gnn_cuda_kernels_test gnn_cuda_train_test gnn_cuda_bench gearbox"
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DGEARBOX_WERROR=ON \
@@ -24,7 +24,7 @@ for b in $bins; do
   f=$(find "$build" -type f -name "$b" -perm -u+x | head -1)
   [ -n "$f" ] || { echo "missing $b" >&2; exit 1; }
   cp "$f" "$stage/bin/"
-  strip --strip-debug "$stage/bin/$b"
+  strip --strip-unneeded "$stage/bin/$b"
 done
 
 # Shared libraries outside glibc/libstdc++/libgcc and outside CUDA (the GPU machine has CUDA

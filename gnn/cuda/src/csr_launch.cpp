@@ -44,10 +44,18 @@ CsrLaunch plan_csr_launch(const Csr& a, int sm_count) {
   else if (mean < 8 && a.rows >= 2 * groups_in_flight)
     p.rows_per_group = 2;
 
-  // Long rows: the row pass stops after cap = max(256, 16 x mean degree) nonzeros, rounded up
-  // to a multiple of 32 (it stages column ids a warp-width at a time); the tail of a longer
-  // row becomes segments of at most cap nonzeros, each run by its own group.
-  const offset_t want = std::max<offset_t>(256, static_cast<offset_t>(std::ceil(16 * mean)));
+  // Long rows: one group walks its row's nonzeros one after another, each step a dependent
+  // gather (~0.25 us measured on an H200), so the longest row is the kernel's critical path.
+  // The row pass stops after `cap` nonzeros and the tail of a longer row becomes segments of
+  // at most cap nonzeros, each run by its own group with atomics. cap is the fair share of
+  // nonzeros per group slot in flight (2048 threads per multiprocessor, 8-lane groups), at
+  // least 32 (one warp-width of staged column ids) and at most max(256, 16 x mean degree),
+  // rounded up to a multiple of 32: small graphs get short critical paths, large ones few
+  // atomics.
+  const double slots = static_cast<double>(std::max(1, sm_count)) * 2048 / 8;
+  const double share = static_cast<double>(a.nnz()) / slots;
+  const double most = std::max(256.0, std::ceil(16 * mean));
+  const offset_t want = static_cast<offset_t>(std::ceil(std::clamp(share, 32.0, most)));
   p.cap = (want + 31) / 32 * 32;
   for (index_t r = 0; r < a.rows; ++r) {
     const offset_t b = a.rowptr[r], e = a.rowptr[r + 1];

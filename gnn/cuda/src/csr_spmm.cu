@@ -35,22 +35,30 @@ __device__ __forceinline__ void fma_into(float (&acc)[1], float w, float v) {
   acc[0] += w * v;
 }
 
-// Adds sum_{k in [kb, ke)} val[k] * X[col[k], cols of this lane] into acc.
+// Adds sum_{k in [kb, ke)} val[k] * X[col[k], cols of this lane] into acc. The next chunk's
+// column ids and values are loaded before the current chunk's gathers, and the gathers are
+// unrolled 8 ways, so that a chunk costs about one memory round trip, not three.
 template <int VEC, int LANES, int CH>
 __device__ __forceinline__ void gather(const CsrArgs& a, const float* __restrict__ x,
                                        std::int64_t kb, std::int64_t ke, int lane, int col0,
                                        unsigned mask, float (&acc)[CH][VEC]) {
   using V = typename Vec<VEC>::T;
+  int c_next = 0;
+  float w_next = 0.f;
+  if (kb + lane < ke) {
+    c_next = __ldg(a.col + kb + lane);
+    w_next = __ldg(a.val + kb + lane);
+  }
   for (std::int64_t k0 = kb; k0 < ke; k0 += LANES) {
-    const std::int64_t k = k0 + lane;
-    int c = 0;
-    float w = 0.f;
-    if (k < ke) {
-      c = __ldg(a.col + k);
-      w = __ldg(a.val + k);
+    const int c = c_next;
+    const float w = w_next;
+    const std::int64_t k1 = k0 + LANES + lane;
+    if (k1 < ke) {
+      c_next = __ldg(a.col + k1);
+      w_next = __ldg(a.val + k1);
     }
     const int n = ke - k0 < LANES ? static_cast<int>(ke - k0) : LANES;
-#pragma unroll 4
+#pragma unroll 8
     for (int i = 0; i < n; ++i) {
       const int ci = __shfl_sync(mask, c, i, LANES);
       const float wi = __shfl_sync(mask, w, i, LANES);

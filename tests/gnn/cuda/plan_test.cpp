@@ -97,7 +97,8 @@ TEST(CsrLaunch, RowPassPlusSegmentsComputeTheProductOnAwkwardGraphs) {
       for (int sms : {1, 132}) {
         const CsrLaunch p = plan_csr_launch(a, sms);
         EXPECT_EQ(p.cap % 32, 0);
-        EXPECT_GE(p.cap, 256);
+        EXPECT_GE(p.cap, 32);
+        EXPECT_LE(p.cap, std::max<offset_t>(256, 16 * a.nnz() / std::max(1, a.rows) + 32));
         // Segments: in row order, within their row, after the row pass's cap, each <= cap.
         for (std::size_t i = 0; i < p.segments.size(); ++i) {
           const RowSegment& s = p.segments[i];
@@ -155,6 +156,34 @@ TEST(CsrLaunch, ShortRowsOnLargeGraphsWalkSeveralRowsPerGroup) {
   EXPECT_LT((p.groups() - 1) * p.rows_per_group, sparse.rows);
   std::mt19937 rng(5);
   EXPECT_EQ(plan_csr_launch(awkward_graph(500, 500, 0.05, false, rng), 132).rows_per_group, 1);
+}
+
+TEST(CsrLaunch, SmallGraphsCapRowsShortButLargeGraphsKeepWholeRows) {
+  // A small graph cannot fill the device, so its longest row would be the critical path:
+  // the cap drops to 32 and a 200-nonzero row is cut into segments. A graph with far more
+  // nonzeros than group slots keeps rows up to max(256, 16 x mean degree) whole.
+  Coo small;
+  small.rows = small.cols = 1000;
+  for (index_t j = 0; j < 200; ++j) {
+    small.row.push_back(3);
+    small.col.push_back(j * 5);
+    small.val.push_back(1.f);
+  }
+  const CsrLaunch ps = plan_csr_launch(coo_to_csr(small), 132);
+  EXPECT_EQ(ps.cap, 32);
+  EXPECT_EQ(ps.long_rows, std::vector<index_t>{3});
+  EXPECT_EQ(ps.segments.size(), 6u);  // nonzeros 32..199 in pieces of at most 32
+  Coo big;
+  big.rows = big.cols = 400000;
+  for (index_t i = 0; i < big.rows; ++i)
+    for (index_t j = 0; j < 30; ++j) {
+      big.row.push_back(i);
+      big.col.push_back((i + j * 977) % big.cols);
+      big.val.push_back(1.f);
+    }
+  const CsrLaunch pb = plan_csr_launch(coo_to_csr(big), 132);
+  EXPECT_EQ(pb.cap, 384);  // 12 M nonzeros / 33,792 slots = 355, rounded up; under 16 x 30
+  EXPECT_TRUE(pb.segments.empty());
 }
 
 TEST(TilePlan, TilesListExactlyTheColumnsEachWindowTouches) {
