@@ -1,9 +1,10 @@
 // `gearbox gnn train --graph cora --model gcn|sage|gin --epochs 200 --hidden 16 --lr 0.01
-//  --weight-decay 5e-4 --dropout 0.5 --seed S [--kernels auto|csr] [--json]`
+//  --weight-decay 5e-4 --dropout 0.5 --seed S [--kernels auto|csr] [--device cpu|cuda] [--json]`
 #include <iostream>
 #include <memory>
 #include <random>
 
+#include "cuda_device.hpp"
 #include "gearbox/core/cli.hpp"
 #include "gearbox/core/error.hpp"
 #include "gearbox/core/output.hpp"
@@ -21,7 +22,7 @@ namespace gearbox::apps {
 namespace {
 struct TrainArgs {
   CommonOptions common;
-  std::string graph, model = "gcn", kernels = "auto", reorder = "lp";
+  std::string graph, model = "gcn", kernels = "auto", reorder = "lp", device = "cpu";
   gnn::TrainConfig cfg;
   int in_dim = 64;  // random features when the dataset ships none
   int block = 64;
@@ -30,10 +31,17 @@ struct TrainArgs {
 void run_train(TrainArgs a) {
   ThreadScope threads(a.common.threads);
   const gnn::ModelKind model = gnn::parse_model(a.model);
+  require_device(a.device);
+  if (a.device == "cuda" && model != gnn::ModelKind::kGcn)
+    throw Error::usage("--device cuda trains gcn only")
+        .field("--model")
+        .expected("gcn")
+        .found(a.model);
   a.cfg.seed = a.common.seed;
   const bool adaptive = a.kernels == "auto";
   const auto method = adaptive ? gnn::parse_reorder(a.reorder) : gnn::ReorderMethod::kNone;
   std::cerr << "gnn train: loading " << a.graph << "\n";
+  if (a.device == "cuda") a.block = 512;  // the GPU's dense kernels want larger blocks
   gnn::PreparedGraph g = gnn::prepare_graph(a.graph, method, a.block, a.common.seed, true);
   gnn::Dataset& d = g.data;
   if (d.labels.empty())
@@ -53,14 +61,25 @@ void run_train(TrainArgs a) {
     x.dense = dense.data();
     x.in_dim = a.in_dim;
   }
-  // The model's own matrix (GCN: A_hat; SAGE: D^-1 A and its transpose; GIN: A + I), each
-  // with its adaptive selector.
-  gnn::SelectorOptions so;
-  so.force_csr = !adaptive;
-  gnn::AdaptiveModelAggregation agg(model, d.adj, g.order.block_starts, so, threads.threads());
-  const gnn::offset_t nnz = agg.matrix().nnz();
-  const gnn::TrainResult r = gnn::train_model(model, d.nodes(), x, d.labels, d.num_classes, d.train,
-                                              d.val, d.test, agg.functions(), a.cfg, &std::cerr);
+  Json plan, kernels;
+  gnn::offset_t nnz = g.ahat.nnz();  // of the matrix the model aggregates with
+  double selection_seconds = 0;
+  gnn::TrainResult r;
+  if (a.device == "cuda") {
+    r = train_on_cuda(g, x, a.cfg, adaptive, &std::cerr, plan, kernels, selection_seconds);
+  } else {
+    // The model's own matrix (GCN: A_hat; SAGE: D^-1 A and its transpose; GIN: A + I), each
+    // with its adaptive selector.
+    gnn::SelectorOptions so;
+    so.force_csr = !adaptive;
+    gnn::AdaptiveModelAggregation agg(model, d.adj, g.order.block_starts, so, threads.threads());
+    nnz = agg.matrix().nnz();
+    r = gnn::train_model(model, d.nodes(), x, d.labels, d.num_classes, d.train, d.val, d.test,
+                         agg.functions(), a.cfg, &std::cerr);
+    plan = agg.explain();
+    kernels = agg.kernels();
+    selection_seconds = agg.selection_seconds();
+  }
   Json epochs = Json::array();
   for (const auto& e : r.epochs)
     epochs.push_back({{"epoch", e.epoch}, {"ms", e.ms}, {"loss", e.loss}, {"val_acc", e.val_acc}});
@@ -69,10 +88,11 @@ void run_train(TrainArgs a) {
               {"nodes", d.nodes()},
               {"nnz", nnz},
               {"threads", threads.threads()},
+              {"device", a.device},
               {"kernels_mode", a.kernels},
-              {"kernels", agg.kernels()},
+              {"kernels", kernels},
               {"reorder", {{"method", gnn::reorder_name(method)}, {"seconds", g.order.seconds}}},
-              {"selection_seconds", agg.selection_seconds()},
+              {"selection_seconds", selection_seconds},
               {"train_accuracy", r.train_acc},
               {"val_accuracy", r.val_acc},
               {"test_accuracy", r.test_acc},
@@ -86,18 +106,18 @@ void run_train(TrainArgs a) {
                 {"dropout", a.cfg.dropout},
                 {"seed", a.common.seed}}},
               {"epochs", epochs},
-              {"plan", agg.explain()}};
+              {"plan", plan}};
   if (a.common.json) {
     write_json(std::cout, doc);
     return;
   }
   std::cout << gnn::model_name(model) << " on " << a.graph << " (" << d.nodes() << " nodes, " << nnz
-            << " nnz aggregated), kernels " << agg.kernels().dump() << "\n"
+            << " nnz aggregated) on " << a.device << ", kernels " << kernels.dump() << "\n"
             << "test accuracy " << fmt_num(100 * r.test_acc, 1) << "%, val "
             << fmt_num(100 * r.val_acc, 1) << "%, train " << fmt_num(100 * r.train_acc, 1)
             << "%; median epoch " << fmt_num(r.epoch_ms_median, 2) << " ms; reorder "
             << fmt_num(g.order.seconds * 1e3, 1) << " ms, selection "
-            << fmt_num(agg.selection_seconds() * 1e3, 1) << " ms (one-off)\n";
+            << fmt_num(selection_seconds * 1e3, 1) << " ms (one-off)\n";
 }
 }  // namespace
 
@@ -127,6 +147,7 @@ void register_gnn_train(CLI::App& gnn) {
   cmd->add_option("--in-dim", args->in_dim, "random feature width when the graph has none")
       ->check(CLI::Range(1, 65536))
       ->capture_default_str();
+  add_device_flag(*cmd, args->device);
   add_common_flags(*cmd, args->common);
   cmd->callback([args] { run_train(*args); });
 }
