@@ -160,24 +160,26 @@ void quantize_row_q6_k(const float* x, std::uint8_t* dst, int n) {
   }
 }
 
-float dot_q4_k_f32(const std::uint8_t* w, const float* x, int n) {
+namespace {
+// sum W[i] x[i] for a row of super-blocks of kBytes, each unpacked by Unpack.
+template <void (*Unpack)(const std::uint8_t*, float*), std::size_t kBytes>
+float dot_k_f32(const std::uint8_t* w, const float* x, int n) {
   alignas(32) float buf[kQkK];
   float acc = 0;
   for (int b = 0; b < n / kQkK; ++b) {
-    q4_k_block(w + b * kQ4KBytes, buf);
+    Unpack(w + b * kBytes, buf);
     acc += dot_f32(buf, x + b * kQkK, kQkK);
   }
   return acc;
 }
+}  // namespace
+
+float dot_q4_k_f32(const std::uint8_t* w, const float* x, int n) {
+  return dot_k_f32<q4_k_block, kQ4KBytes>(w, x, n);
+}
 
 float dot_q6_k_f32(const std::uint8_t* w, const float* x, int n) {
-  alignas(32) float buf[kQkK];
-  float acc = 0;
-  for (int b = 0; b < n / kQkK; ++b) {
-    q6_k_block(w + b * kQ6KBytes, buf);
-    acc += dot_f32(buf, x + b * kQkK, kQkK);
-  }
-  return acc;
+  return dot_k_f32<q6_k_block, kQ6KBytes>(w, x, n);
 }
 
 }  // namespace gearbox::serve
