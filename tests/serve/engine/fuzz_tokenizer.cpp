@@ -4,7 +4,7 @@
 // specials are parsed. Every id must be in range, and without special parsing
 // decode(encode(text)) must give the text back byte for byte when every byte of it has a
 // token (SmolLM2's vocabulary lacks 21 byte values, e.g. 0xC1 and 0xF5..0xFF, which encode
-// drops as llama.cpp does), and, for SentencePiece, no literal U+2581. A failed check aborts, which
+// drops), and, for SentencePiece, no literal U+2581. A failed check aborts, which
 // libFuzzer reports with the input.
 #include <cstddef>
 #include <cstdint>

@@ -32,8 +32,9 @@ class Tokenizer {
   int n_vocab() const { return static_cast<int>(pieces_.size()); }
 
   // Token ids for `text` (UTF-8; invalid bytes are encoded as bytes, and a byte that has no
-  // token in a byte-level BPE vocabulary, e.g. 0xFF in SmolLM2's, is dropped as llama.cpp
-  // does: then decode(encode(text)) lacks it). add_bos prepends BOS
+  // token in a byte-level BPE vocabulary, e.g. 0xFF in SmolLM2's, is dropped: then
+  // decode(encode(text)) lacks it; llama.cpp gives U+FFFD's token there instead). add_bos
+  // prepends BOS
   // when the model uses one; parse_special turns the text of control tokens such as
   // "<|im_start|>" into their ids (only for trusted text such as chat templates).
   virtual std::vector<std::int32_t> encode(std::string_view text, bool add_bos,
