@@ -30,8 +30,9 @@ struct Ordering {
 Ordering compute_ordering(const Csr& adj, ReorderMethod method, int max_block, std::uint64_t seed);
 
 // Label propagation communities: each node repeatedly takes the label most frequent among its
-// neighbours (random visiting order, ties to the current label), until < 0.1% change or
-// `max_iters`. Returns a label per node.
+// neighbours (visiting chunks of 256 ids in a seeded random order; ties to the current label,
+// else to the smallest hash of (node, label)), until < 0.1% change or `max_iters`. Only nodes
+// whose neighbours changed are re-evaluated. Returns a label per node.
 std::vector<index_t> label_propagation(const Csr& adj, int max_iters, std::uint64_t seed);
 
 // Groups nodes by `part` (parts ordered by first appearance, nodes by id within a part) and
