@@ -13,16 +13,17 @@ namespace {
 
 class CsrCudaKernel final : public CudaKernel {
  public:
-  explicit CsrCudaKernel(const Csr& a) : csr_(a) {}
+  CsrCudaKernel(const Csr& a, CsrVariant v, const char* name) : csr_(a, v), name_(name) {}
   void run_fused(const float* x, int f, float* y, bool acc, const Epilogue& ep) const override {
     csr_.spmm(x, f, y, acc, ep);
   }
-  const char* name() const override { return "csr"; }
+  const char* name() const override { return name_; }
   std::size_t format_bytes() const override { return csr_.bytes(); }
   double error_bound() const override { return 1e-5; }
 
  private:
   DeviceCsr csr_;
+  const char* name_;
 };
 
 // cusparseSpMM on the same CSR: 32-bit offsets when nnz allows (as a PyTorch/cuSPARSE user
@@ -101,7 +102,15 @@ class CusparseKernel final : public CudaKernel {
 }  // namespace
 
 std::unique_ptr<CudaKernel> make_csr(const Subgraph& s) {
-  return std::make_unique<CsrCudaKernel>(*s.a);
+  return std::make_unique<CsrCudaKernel>(*s.a, CsrVariant{}, "csr");
+}
+
+std::unique_ptr<CudaKernel> make_csr_narrow(const Subgraph& s) {
+  return std::make_unique<CsrCudaKernel>(*s.a, CsrVariant{16, RowCap::kFairShare}, "csr-narrow");
+}
+
+std::unique_ptr<CudaKernel> make_csr_whole_rows(const Subgraph& s) {
+  return std::make_unique<CsrCudaKernel>(*s.a, CsrVariant{32, RowCap::kWholeRows}, "csr-wholerows");
 }
 
 std::unique_ptr<CudaKernel> make_cusparse(const Subgraph& s) {

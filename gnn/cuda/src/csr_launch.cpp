@@ -19,19 +19,23 @@ int next_pow2(int v) {
 
 }  // namespace
 
-CsrShape csr_shape(int f, bool vec4_ok) {
+CsrShape csr_shape(int f, bool vec4_ok, int max_lanes) {
   if (f < 1)
     throw Error::usage("feature width must be at least 1").field("dim").found(std::to_string(f));
   CsrShape s;
   s.vec = vec4_ok && f % 4 == 0 ? 4 : 1;
   const int need = (f + s.vec - 1) / s.vec;  // vectors per row
-  s.lanes = std::clamp(next_pow2(need), 4, 32);
-  if (s.lanes == 32) s.chunks = need > 64 ? 4 : need > 32 ? 2 : 1;
+  if (max_lanes != 16 && max_lanes != 32)
+    throw Error::usage("lanes per row group must be 16 or 32")
+        .field("max_lanes")
+        .found(std::to_string(max_lanes));
+  s.lanes = std::clamp(next_pow2(need), 4, max_lanes);
+  if (s.lanes == max_lanes) s.chunks = need > 2 * s.lanes ? 4 : need > s.lanes ? 2 : 1;
   s.slabs = (need + s.lanes * s.chunks - 1) / (s.lanes * s.chunks);
   return s;
 }
 
-CsrLaunch plan_csr_launch(const Csr& a, int sm_count) {
+CsrLaunch plan_csr_launch(const Csr& a, int sm_count, RowCap rule) {
   CsrLaunch p;
   p.rows = a.rows;
   const double mean = a.rows > 0 ? static_cast<double>(a.nnz()) / a.rows : 0.0;
@@ -55,7 +59,8 @@ CsrLaunch plan_csr_launch(const Csr& a, int sm_count) {
   const double slots = static_cast<double>(std::max(1, sm_count)) * 2048 / 8;
   const double share = static_cast<double>(a.nnz()) / slots;
   const double most = std::max(256.0, std::ceil(16 * mean));
-  const offset_t want = static_cast<offset_t>(std::ceil(std::clamp(share, 32.0, most)));
+  const double cap = rule == RowCap::kWholeRows ? most : std::clamp(share, 32.0, most);
+  const offset_t want = static_cast<offset_t>(std::ceil(cap));
   p.cap = (want + 31) / 32 * 32;
   for (index_t r = 0; r < a.rows; ++r) {
     const offset_t b = a.rowptr[r], e = a.rowptr[r + 1];

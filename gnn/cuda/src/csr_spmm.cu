@@ -171,7 +171,9 @@ void dispatch_lanes(const CsrArgs& a, const float* x, float* y, bool acc, const 
       return launch<VEC, 4, 1>(a, x, y, acc, bias, relu);
     case 8:
       return launch<VEC, 8, 1>(a, x, y, acc, bias, relu);
-    case 16:
+    case 16:  // more than one vector per lane only when 16 is the variant's lane limit
+      if (a.chunks == 4) return launch<VEC, 16, 4>(a, x, y, acc, bias, relu);
+      if (a.chunks == 2) return launch<VEC, 16, 2>(a, x, y, acc, bias, relu);
       return launch<VEC, 16, 1>(a, x, y, acc, bias, relu);
     default:
       if (a.chunks == 4) return launch<VEC, 32, 4>(a, x, y, acc, bias, relu);

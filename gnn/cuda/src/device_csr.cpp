@@ -14,10 +14,11 @@ bool aligned16(const void* p) {
 }
 }  // namespace
 
-DeviceCsr::DeviceCsr(const Csr& a)
+DeviceCsr::DeviceCsr(const Csr& a, CsrVariant v)
     : rows(a.rows),
       nnz(a.col.size()),
-      plan(plan_csr_launch(a, sm_count())),
+      variant(v),
+      plan(plan_csr_launch(a, sm_count(), v.cap)),
       rowptr(to_device(a.rowptr)),
       col(to_device(a.col)),
       val(to_device(a.val)) {
@@ -36,7 +37,7 @@ DeviceCsr::DeviceCsr(const Csr& a)
 
 void DeviceCsr::spmm(const float* x, int f, float* y, bool acc, const Epilogue& ep) const {
   if (rows == 0) return;
-  const CsrShape s = csr_shape(f, aligned16(x) && aligned16(y));
+  const CsrShape s = csr_shape(f, aligned16(x) && aligned16(y), variant.max_lanes);
   CsrArgs a;
   a.rowptr = rowptr.as<std::int64_t>();
   a.col = col.as<std::int32_t>();

@@ -131,7 +131,7 @@ std::vector<DeviceSelection> select_device_plans(const Csr& a, const std::vector
   const float* xp = x.as<float>();
   float* yp = y.as<float>();
 
-  for (const char* whole : {"csr", "cusparse"}) {
+  for (const char* whole : {"csr", "csr-narrow", "csr-wholerows", "cusparse"}) {
     DeviceCandidate c;
     c.label = std::string("whole ") + whole;
     c.whole = whole;

@@ -8,6 +8,9 @@
 namespace gearbox::gnn::cuda::detail {
 
 std::unique_ptr<CudaKernel> make_csr(const Subgraph& s);
+// The CSR kernel's launch variants (csr_launch.hpp): 16 lanes per row, whole-row cap.
+std::unique_ptr<CudaKernel> make_csr_narrow(const Subgraph& s);
+std::unique_ptr<CudaKernel> make_csr_whole_rows(const Subgraph& s);
 std::unique_ptr<CudaKernel> make_cusparse(const Subgraph& s);
 std::unique_ptr<CudaKernel> make_tiles(const Subgraph& s);
 std::unique_ptr<CudaKernel> make_dense(const Subgraph& s, bool bf16);

@@ -75,6 +75,20 @@ std::vector<KernelSpec> make_registry() {
                [](const Subgraph& s) -> std::unique_ptr<Kernel> { return detail::make_csr(s); },
                csr_cost});
   r.push_back(
+      {"csr-narrow",
+       Device::kCuda,
+       {DC::kDense, DC::kMedium, DC::kSparse},
+       false,
+       [](const Subgraph& s) -> std::unique_ptr<Kernel> { return detail::make_csr_narrow(s); },
+       csr_cost});
+  r.push_back(
+      {"csr-wholerows",
+       Device::kCuda,
+       {DC::kDense, DC::kMedium, DC::kSparse},
+       false,
+       [](const Subgraph& s) -> std::unique_ptr<Kernel> { return detail::make_csr_whole_rows(s); },
+       csr_cost});
+  r.push_back(
       {"cusparse",
        Device::kCuda,
        {DC::kDense, DC::kMedium, DC::kSparse},

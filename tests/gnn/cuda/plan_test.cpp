@@ -66,26 +66,34 @@ void emulate_csr(const CsrLaunch& p, const CsrShape& s, const Csr& a, const std:
 
 TEST(CsrShape, EveryColumnOwnedByExactlyOneLaneForAllWidths) {
   for (int f = 1; f <= 1100; ++f)
-    for (bool vec4 : {false, true}) {
-      const CsrShape s = csr_shape(f, vec4);
-      SCOPED_TRACE("f=" + std::to_string(f) + " vec4=" + std::to_string(vec4));
-      EXPECT_TRUE(s.lanes == 4 || s.lanes == 8 || s.lanes == 16 || s.lanes == 32);
-      EXPECT_TRUE(s.chunks == 1 || (s.lanes == 32 && (s.chunks == 2 || s.chunks == 4)));
-      EXPECT_EQ(s.vec, vec4 && f % 4 == 0 ? 4 : 1);
-      std::vector<int> owner(static_cast<std::size_t>(f), 0);
-      for (int slab = 0; slab < s.slabs; ++slab)
-        for (int lane = 0; lane < s.lanes; ++lane)
-          for (int j = 0; j < s.chunks; ++j) {
-            const int cc = slab * s.slab_cols() + lane * s.vec + j * s.vec * s.lanes;
-            if (cc < f)
-              for (int v = 0; v < s.vec; ++v) ++owner[static_cast<std::size_t>(cc + v)];
-          }
-      for (int c = 0; c < f; ++c)
-        ASSERT_EQ(owner[static_cast<std::size_t>(c)], 1) << "column " << c;
-      // No slab is wholly idle: the last one starts inside the row.
-      EXPECT_LT((s.slabs - 1) * s.slab_cols(), f);
-    }
+    for (bool vec4 : {false, true})
+      for (int max_lanes : {16, 32}) {
+        const CsrShape s = csr_shape(f, vec4, max_lanes);
+        SCOPED_TRACE("f=" + std::to_string(f) + " vec4=" + std::to_string(vec4) +
+                     " max_lanes=" + std::to_string(max_lanes));
+        EXPECT_TRUE(s.lanes == 4 || s.lanes == 8 || s.lanes == 16 || s.lanes == 32);
+        EXPECT_LE(s.lanes, max_lanes);
+        EXPECT_TRUE(s.chunks == 1 || (s.lanes == max_lanes && (s.chunks == 2 || s.chunks == 4)));
+        EXPECT_EQ(s.vec, vec4 && f % 4 == 0 ? 4 : 1);
+        std::vector<int> owner(static_cast<std::size_t>(f), 0);
+        for (int slab = 0; slab < s.slabs; ++slab)
+          for (int lane = 0; lane < s.lanes; ++lane)
+            for (int j = 0; j < s.chunks; ++j) {
+              const int cc = slab * s.slab_cols() + lane * s.vec + j * s.vec * s.lanes;
+              if (cc < f)
+                for (int v = 0; v < s.vec; ++v) ++owner[static_cast<std::size_t>(cc + v)];
+            }
+        for (int c = 0; c < f; ++c)
+          ASSERT_EQ(owner[static_cast<std::size_t>(c)], 1) << "column " << c;
+        // No slab is wholly idle: the last one starts inside the row.
+        EXPECT_LT((s.slabs - 1) * s.slab_cols(), f);
+      }
   EXPECT_THROW(csr_shape(0, true), gearbox::Error);
+  EXPECT_THROW(csr_shape(8, true, 8), gearbox::Error);
+  // At F = 128 with float4 loads: one row per warp by default, two rows per warp with 16 lanes.
+  EXPECT_EQ(csr_shape(128, true).lanes, 32);
+  EXPECT_EQ(csr_shape(128, true, 16).lanes, 16);
+  EXPECT_EQ(csr_shape(128, true, 16).chunks, 2);
 }
 
 TEST(CsrLaunch, RowPassPlusSegmentsComputeTheProductOnAwkwardGraphs) {
@@ -95,7 +103,8 @@ TEST(CsrLaunch, RowPassPlusSegmentsComputeTheProductOnAwkwardGraphs) {
     for (bool huge : {false, true}) {
       const Csr a = awkward_graph(n, n, 0.01, huge, rng);
       for (int sms : {1, 132}) {
-        const CsrLaunch p = plan_csr_launch(a, sms);
+        const RowCap rule = sms == 1 ? RowCap::kWholeRows : RowCap::kFairShare;
+        const CsrLaunch p = plan_csr_launch(a, sms, rule);
         EXPECT_EQ(p.cap % 32, 0);
         EXPECT_GE(p.cap, 32);
         EXPECT_LE(p.cap, std::max<offset_t>(256, 16 * a.nnz() / std::max(1, a.rows) + 32));
@@ -125,7 +134,7 @@ TEST(CsrLaunch, RowPassPlusSegmentsComputeTheProductOnAwkwardGraphs) {
             spmm_double(a, x, f, want, acc);
             std::vector<float> got = y0;
             std::vector<int> writes(got.size(), 0);
-            emulate_csr(p, csr_shape(f, true), a, x, f, got, acc, writes);
+            emulate_csr(p, csr_shape(f, true, f % 2 ? 32 : 16), a, x, f, got, acc, writes);
             SCOPED_TRACE("n=" + std::to_string(n) + " f=" + std::to_string(f) +
                          " huge=" + std::to_string(huge) + " acc=" + std::to_string(acc));
             for (int w : writes) ASSERT_EQ(w, 1);
@@ -183,6 +192,8 @@ TEST(CsrLaunch, SmallGraphsCapRowsShortButLargeGraphsKeepWholeRows) {
     }
   const CsrLaunch pb = plan_csr_launch(coo_to_csr(big), 132);
   EXPECT_EQ(pb.cap, 384);  // 12 M nonzeros / 33,792 slots = 355, rounded up; under 16 x 30
+  EXPECT_EQ(plan_csr_launch(coo_to_csr(small), 132, RowCap::kWholeRows).cap, 256);
+  EXPECT_EQ(plan_csr_launch(coo_to_csr(big), 132, RowCap::kWholeRows).cap, 480);
   EXPECT_TRUE(pb.segments.empty());
 }
 

@@ -33,8 +33,15 @@ struct CsrShape {
   int slab_cols() const { return vec * lanes * chunks; }
 };
 
-// The shape for width f >= 1 (Error::usage below 1).
-CsrShape csr_shape(int f, bool vec4_ok);
+// The shape for width f >= 1 (Error::usage below 1). max_lanes (16 or 32) bounds the lanes per
+// row group: with 16, a warp computes two rows even at F = 128 (each lane then owns 2 or 4
+// vectors), a variant the selector measures against the default.
+CsrShape csr_shape(int f, bool vec4_ok, int max_lanes = 32);
+
+// How long a row the row pass finishes alone: kFairShare = the nonzeros per group slot in
+// flight (short critical paths on small graphs), kWholeRows = max(256, 16 x mean degree)
+// (fewer segments and atomics). Both are measured by the selector.
+enum class RowCap { kFairShare, kWholeRows };
 
 // The width-independent part, planned once per matrix.
 struct CsrLaunch {
@@ -52,6 +59,6 @@ struct CsrLaunch {
 
 // The plan for `a`. `sm_count` is the device's multiprocessor count: a group walks several
 // rows only while enough groups remain to fill the device.
-CsrLaunch plan_csr_launch(const Csr& a, int sm_count = 132);
+CsrLaunch plan_csr_launch(const Csr& a, int sm_count = 132, RowCap rule = RowCap::kFairShare);
 
 }  // namespace gearbox::gnn::cuda

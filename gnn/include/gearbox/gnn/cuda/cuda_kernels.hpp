@@ -3,6 +3,8 @@
 // synchronize() before reading y or timing on the host). One kernel per density class:
 //   "csr"        CSR SpMM, fp32 (sparse remainder; any class): float4 loads, several rows
 //                per warp for narrow features, long rows split across warps.
+//   "csr-narrow", "csr-wholerows"  its launch variants (at most 16 lanes per row; rows up
+//                to max(256, 16 x mean degree) left whole), measured by the selector.
 //   "tiles-tf32" column-compacted 16x8 tiles on the tensor cores (medium density).
 //   "dense-tf32" diagonal blocks as dense GEMMs, cuBLAS strided-batched, TF32 inputs with
 //                FP32 accumulation (dense class).
