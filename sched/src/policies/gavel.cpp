@@ -65,12 +65,16 @@ std::vector<std::vector<double>> GavelPolicy::solve(Objective obj,
 void GavelPolicy::schedule(const RoundInput& in, std::vector<Placement>& target) {
   const auto& jobs = *in.jobs;
   const int np = in.cluster->num_pools();
-  // 1. Re-solve the LP when the multiset of job classes changed.
+  // 1. Re-solve the LP when the multiset of job classes changed (at round boundaries: a
+  // departure pass inside a round keeps the last allocation and only fills the freed GPUs).
   std::map<std::pair<int, int>, int> classes;
-  if (in.arrivals || in.departures) {
+  if (!in.boundary) departed_ = departed_ || in.departures;
+  const bool changed = in.boundary && (in.arrivals || in.departures || departed_);
+  if (in.boundary) departed_ = false;
+  if (changed) {
     for (const auto& j : jobs) classes[{j.shape, j.req_gpus}]++;
   }
-  if ((in.arrivals || in.departures) && classes != class_count_) {
+  if (changed && classes != class_count_) {
     class_count_ = classes;
     std::vector<std::pair<int, int>> keys;
     std::vector<std::vector<double>> thr;

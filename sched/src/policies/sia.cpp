@@ -17,10 +17,18 @@ constexpr int kMipTimeLimitMs = 10000;
 
 void SiaPolicy::schedule(const RoundInput& in, std::vector<Placement>& target) {
   const auto& jobs = *in.jobs;
-  if (!in.arrivals && !in.departures) return;
+  // Sia optimises per round: a departure inside a round waits for the next boundary (its ILP
+  // at every departure would dominate the simulator's time at 10k GPUs).
+  if (!in.boundary) {
+    departed_ = departed_ || in.departures;
+    return;
+  }
+  const bool departures = in.departures || departed_;
+  departed_ = false;
+  if (!in.arrivals && !departures) return;
   const int np = in.cluster->num_pools();
   // Arrivals that cannot run anywhere change nothing: solve only if a pending job could run.
-  if (!in.departures) {
+  if (!departures) {
     bool runnable = false;
     for (std::size_t i = 0; i < jobs.size() && !runnable; ++i) {
       if (target[i].placed()) continue;

@@ -36,6 +36,7 @@ class GavelPolicy : public Policy {
   // Rounds job `id` ran on each of the np pools (grown on first use).
   std::vector<double>& received(int id, int np);
   Objective objective_;
+  bool departed_ = false;  // a departure inside the round: re-solve at the next boundary
   std::map<std::pair<int, int>, int> class_count_;        // (shape, gpus) -> jobs, last solve
   std::map<std::pair<int, int>, std::vector<double>> x_;  // (shape, gpus) -> X per pool
   std::vector<std::vector<double>> received_;             // [job id][pool]: rounds run there

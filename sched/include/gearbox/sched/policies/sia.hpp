@@ -16,7 +16,11 @@ namespace gearbox::sched {
 class SiaPolicy : public Policy {
  public:
   std::string name() const override { return "sia"; }
+  // Solves at round boundaries only; a departure inside a round is remembered for the next.
   void schedule(const RoundInput& in, std::vector<Placement>& target) override;
+
+ private:
+  bool departed_ = false;  // a departure pass was skipped since the last boundary
 };
 
 }  // namespace gearbox::sched
