@@ -8,5 +8,5 @@ printf '\n==> %s\n' "gearbox serve generate: stories260K, greedy, 64 tokens"
 if "$gb" serve generate --model SmolLM2-135M-Instruct-Q4_1 --prompt "" -n 0 >/dev/null 2>&1; then
   printf '\n==> %s\n' "gearbox serve generate: SmolLM2-135M-Instruct (Q4_1), chat, greedy"
   "$gb" serve generate --model SmolLM2-135M-Instruct-Q4_1 --chat \
-    --prompt "What is the capital of France?" -n 32 --temp 0
+    --prompt "What is the capital of Germany?" -n 32 --temp 0
 fi
