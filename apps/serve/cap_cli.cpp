@@ -53,13 +53,16 @@ void run_cap_eval_cmd(const CapEvalArgs& a) {
   o.progress = [](const std::string& line) { std::cerr << "cap-eval: " << line << "\n"; };
   std::cerr << "cap-eval: " << path.filename().string() << ", " << threads.threads()
             << " threads, passkey " << (o.passkey ? "on" : "off") << "\n";
-  const auto rows = serve::cap::run_cap_eval(*model, o);
-  const Json doc = serve::cap::cap_eval_json(path.stem().string(), rows);
-  if (!a.out_json.empty()) {
+  // --out-json is rewritten after every cell, so a long run that is stopped keeps its rows.
+  const auto save = [&](const std::vector<serve::cap::CapEvalRow>& rows) {
+    if (a.out_json.empty()) return;
     std::ofstream f(a.out_json);
     if (!f) throw Error::runtime("cannot write the JSON report").at(a.out_json);
-    write_json(f, doc);
-  }
+    write_json(f, serve::cap::cap_eval_json(path.stem().string(), rows));
+  };
+  const auto rows = serve::cap::run_cap_eval(*model, o, save);
+  const Json doc = serve::cap::cap_eval_json(path.stem().string(), rows);
+  save(rows);
   if (a.common.json) {
     write_json(std::cout, doc);
   } else {
@@ -94,7 +97,8 @@ void register_serve_cap_commands(CLI::App& serve) {
   cmd->add_option("--trained-ctx", a->trained_ctx,
                   "Trained context to assume (0 = the model file's)")
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 30));
-  cmd->add_option("--out-json", a->out_json, "Also write the JSON report to this file");
+  cmd->add_option("--out-json", a->out_json,
+                  "Also write the JSON report to this file (rewritten after every cell)");
   add_common_flags(*cmd, a->common);
   cmd->callback([a] { run_cap_eval_cmd(*a); });
 }

@@ -10,6 +10,8 @@
 #include "gearbox/core/output.hpp"
 #include "gearbox/core/stats.hpp"
 #include "gearbox/core/threads.hpp"
+#include "gearbox/serve/cap/cap_cache.hpp"
+#include "gearbox/serve/cap/cap_policy.hpp"
 #include "gearbox/serve/model/contiguous_kv_cache.hpp"
 #include "gearbox/serve/model/generate.hpp"
 #include "gearbox/serve/model/model.hpp"
@@ -31,6 +33,10 @@ struct GenerateArgs {
   int ctx = 0;
   bool chat = false;
   bool seed_given = false;
+  std::string kv = "full";            // CAP policy spelling (cap/policy_spec.hpp)
+  std::string rope_scaling = "none";  // rope policy knobs: METHOD[,KNOB=V...]
+  double rope_factor = 0;             // 0 = the rope policy's default
+  double kv_budget_mib = 2048;
 };
 
 struct PerplexityArgs {
@@ -44,7 +50,29 @@ std::shared_ptr<serve::Model> load_model(const std::string& name) {
   return serve::Model::load(serve::resolve_model(name));
 }
 
+// The CAP plan of `--kv`, `--rope-scaling`, `--rope-factor` and `--ctx`; throws Error::usage
+// on a bad spelling or a flag the policy cannot take.
+serve::cap::CapPlan generate_plan(const GenerateArgs& a) {
+  std::string rope = a.rope_scaling == "none" ? "" : a.rope_scaling;
+  if (a.rope_factor > 0) {
+    if (rope.empty())
+      throw Error::usage("--rope-factor needs --rope-scaling linear, ntk or yarn")
+          .field("rope-factor");
+    rope += ",factor=" + fmt_num(a.rope_factor, 6);
+  }
+  auto plan = serve::cap::plan_cap(serve::cap::cap_spelling(a.kv, rope));
+  if (a.ctx > 0) {
+    if (plan.recipe.eviction != serve::cap::KvEviction::kNone)
+      throw Error::usage("--ctx limits policies that keep every token; this one evicts")
+          .field("ctx")
+          .found(plan.spelling);
+    plan.recipe.ctx_limit = a.ctx;
+  }
+  return plan;
+}
+
 void run_generate(const GenerateArgs& a) {
+  const auto plan = generate_plan(a);  // bad spellings fail before the model loads
   ThreadScope threads(a.common.threads);
   auto model = load_model(a.model);
   const auto& cfg = model->config();
@@ -61,22 +89,27 @@ void run_generate(const GenerateArgs& a) {
       throw Error::usage("empty prompt and the model has no BOS token").field("prompt");
     prompt.push_back(tok.bos());
   }
-  const int ctx =
-      a.ctx > 0 ? a.ctx : std::min<int>(cfg.n_ctx_train, static_cast<int>(prompt.size()) + a.n);
-  serve::ContiguousKvCache cache(cfg, std::max(ctx, 1));
+  serve::cap::CapCacheOptions co;
+  co.budget_bytes = static_cast<std::size_t>(a.kv_budget_mib * (1 << 20));
+  auto cc = serve::cap::make_cap_cache(plan, cfg, model->rope(), co);
   serve::GenerateOptions opt;
   opt.max_tokens = a.n;
   opt.sampling = {a.temp, a.top_k, a.top_p, a.common.seed};
+  opt.rope = cc.rope.get();
+  opt.prefill_chunk = cc.max_step;
   const bool stream = !a.common.json;
-  const auto res = serve::generate(*model, cache, prompt, opt, [&](const std::string& s) {
+  const auto res = serve::generate(*model, *cc.cache, prompt, opt, [&](const std::string& s) {
     if (stream) std::cout << s << std::flush;
   });
+  const auto& cache = *cc.cache;
   if (stream) {
     std::cout << "\n";
     std::cerr << "gearbox: " << res.prompt_tokens << " prompt tokens, " << res.tokens.size()
               << " generated; ttft " << fmt_num(res.ttft_ms, 1) << " ms, prefill "
               << fmt_num(res.prefill_tok_s, 1) << " tok/s, decode " << fmt_num(res.decode_tok_s, 1)
-              << " tok/s, " << threads.threads() << " threads\n";
+              << " tok/s, " << threads.threads() << " threads; kv " << cc.spelling << " ("
+              << cc.goals << "): " << cache.n_rows(opt.seq) << " rows, "
+              << fmt_num(static_cast<double>(cache.bytes_in_use()) / (1 << 20), 2) << " MiB\n";
     return;
   }
   Json j;
@@ -88,7 +121,15 @@ void run_generate(const GenerateArgs& a) {
   j["ttft_ms"] = res.ttft_ms;
   j["prefill_tok_s"] = res.prefill_tok_s;
   j["decode_tok_s"] = res.decode_tok_s;
-  j["kv_bytes"] = cache.bytes_in_use();
+  j["kv"] = cc.spelling;
+  j["kv_goals"] = cc.goals;
+  j["kv_ctx_limit"] = cc.ctx_limit == INT64_MAX ? Json(nullptr) : Json(cc.ctx_limit);
+  j["kv_max_step"] = cc.max_step;
+  j["kv_tokens"] = cache.n_past(opt.seq);   // tokens run through the model
+  j["kv_rows"] = cache.n_rows(opt.seq);     // rows held at the end (< kv_tokens when evicting)
+  j["kv_bytes"] = cache.bytes_in_use();     // resident
+  j["kv_cold_bytes"] = cache.cold_bytes();  // offloaded
+  j["kv_bytes_per_token"] = cache.bytes_per_token();
   j["threads"] = threads.threads();
   write_json(std::cout, j);
 }
@@ -156,9 +197,19 @@ void register_serve_engine_commands(CLI::App& serve) {
   gen->add_option("--temp", g->temp, "Temperature (0 = greedy)")->check(CLI::Range(0.0, 100.0));
   gen->add_option("--top-k", g->top_k, "Top-k cut (0 = none)")->check(CLI::Range(0, 1 << 24));
   gen->add_option("--top-p", g->top_p, "Nucleus cut in (0, 1]")->check(CLI::Range(1e-6, 1.0));
-  gen->add_option("--ctx", g->ctx, "Context size in tokens (0 = prompt + n, up to the model's)")
+  gen->add_option("--ctx", g->ctx, "Context limit in tokens (0 = the policy's: trained context)")
       ->check(CLI::Range(0, 1 << 24));
   gen->add_flag("--chat", g->chat, "Wrap the prompt in the model's chat template as a user turn");
+  gen->add_option("--kv", g->kv,
+                  "Long-context policy NAME[:KNOB=V,...][+...] as in cap-eval --policy: full, "
+                  "streaming:sink=4,window=1024, h2o:budget=1024, quant:int8|int4, "
+                  "offload:to=file|host, compositions with +");
+  gen->add_option("--rope-scaling", g->rope_scaling,
+                  "RoPE context extension: none, linear, ntk, yarn (knobs as in rope:...)");
+  gen->add_option("--rope-factor", g->rope_factor, "RoPE extension factor (default 4)")
+      ->check(CLI::Range(1.0, 1024.0));
+  gen->add_option("--kv-budget-mib", g->kv_budget_mib, "Resident KV budget, MiB")
+      ->check(CLI::Range(0.001, 1e7));
   add_common_flags(*gen, g->common);
   gen->callback([g] { run_generate(*g); });
 

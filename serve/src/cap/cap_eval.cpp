@@ -99,7 +99,8 @@ std::vector<std::int32_t> eval_text_tokens(const Model& model, int n, std::uint6
   return toks;
 }
 
-std::vector<CapEvalRow> run_cap_eval(Model& model, const CapEvalOptions& o) {
+std::vector<CapEvalRow> run_cap_eval(Model& model, const CapEvalOptions& o,
+                                     const CapEvalRowsFn& on_rows) {
   if (o.lengths.empty() || o.policies.empty())
     throw Error::usage("cap-eval needs at least one length and one policy").field("lengths");
   for (int L : o.lengths)
@@ -190,17 +191,19 @@ std::vector<CapEvalRow> run_cap_eval(Model& model, const CapEvalOptions& o) {
         row.refusal = e.what();
       }
       if (o.progress)
-        o.progress(
-            spelling + " @ " + std::to_string(L) + ": " +
-            (row.served
-                 ? "kl " + fmt_num(*row.kl, 4) + ", top1 " + fmt_num(*row.top1_agreement, 3) +
-                       ", prefill " + fmt_num(*row.prefill_tok_s, 0) + " tok/s, decode " +
-                       (row.decode_tok_s ? fmt_num(*row.decode_tok_s, 1) : "-") + " tok/s, kv " +
-                       std::to_string(*row.kv_bytes) + " B" +
-                       (row.passkey_accuracy ? ", passkey " + fmt_num(*row.passkey_accuracy, 2)
-                                             : "")
-                 : "refused: " + row.refusal));
+        o.progress(spelling + " @ " + std::to_string(L) + ": " +
+                   (row.served ? "ppl " + fmt_num(*row.ppl, 3) + " (full " +
+                                     fmt_num(*row.ppl_full, 3) + "), kl " + fmt_num(*row.kl, 4) +
+                                     ", top1 " + fmt_num(*row.top1_agreement, 3) + ", prefill " +
+                                     fmt_num(*row.prefill_tok_s, 0) + " tok/s, decode " +
+                                     (row.decode_tok_s ? fmt_num(*row.decode_tok_s, 1) : "-") +
+                                     " tok/s, kv " + std::to_string(*row.kv_bytes) + " B" +
+                                     (row.passkey_accuracy
+                                          ? ", passkey " + fmt_num(*row.passkey_accuracy, 2)
+                                          : "")
+                               : "refused: " + row.refusal));
       rows.push_back(std::move(row));
+      if (on_rows) on_rows(rows);
     }
   }
   return rows;

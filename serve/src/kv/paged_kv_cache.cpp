@@ -28,6 +28,7 @@ KvPoolConfig pool_config(const PagedKvConfig& c) {
 
 PagedKvCache::PagedKvCache(PagedKvConfig config)
     : cfg_(std::move(config)),
+      per_layer_(cfg_.eviction == EvictionKind::kH2o),
       row_bytes_(row_bytes(cfg_.format, cfg_.kv_dim)),
       bytes_per_token_(pool_config(cfg_).bytes_per_token),
       pool_(pool_config(cfg_)) {
@@ -70,7 +71,7 @@ void PagedKvCache::begin(serve::SeqId seq, int n_new, std::span<std::int32_t> po
     throw Error::usage("KV step begun twice without commit")
         .field("seq")
         .found(std::to_string(seq));
-  const std::size_t rows = existing ? existing->rows.size() : 0;
+  const std::size_t rows = existing ? held_rows(*existing) : 0;
   const std::int64_t past = existing ? existing->past : 0;
   const auto un = static_cast<std::size_t>(n_new);
   const std::size_t bt = cfg_.block_tokens;
@@ -121,31 +122,37 @@ void PagedKvCache::begin(serve::SeqId seq, int n_new, std::span<std::int32_t> po
   }
 
   Seq& s = seqs_[seq];
-  if (evict) compact(s, choose_victims(s, evict, un));
+  s.rows.resize(tables());
+  if (evict) {
+    Victims victims;
+    for (const auto& t : s.rows) victims.push_back(choose_victims(t, evict, un));
+    compact(s, victims);
+  }
   ensure_blocks(s, after);
   const bool slots = cfg_.eviction != EvictionKind::kNone && cfg_.cache_positions;
-  const std::size_t base = s.rows.size();
+  const std::size_t base = held_rows(s);
   for (int i = 0; i < n_new; ++i) {
     const auto pos =
         static_cast<std::int32_t>(slots ? static_cast<std::int64_t>(base) + i : past + i);
     positions[static_cast<std::size_t>(i)] = pos;
-    s.rows.push_back({past + i, pos, pos, 0.0});
+    for (auto& t : s.rows) t.push_back({past + i, pos, pos, 0.0});
   }
   s.pending = n_new;
 }
 
-std::vector<std::size_t> PagedKvCache::choose_victims(const Seq& s, std::size_t evict,
-                                                      std::size_t n_new) const {
+std::vector<std::size_t> PagedKvCache::choose_victims(const std::vector<Row>& rows,
+                                                      std::size_t evict, std::size_t n_new) const {
   std::vector<std::size_t> v;
   if (cfg_.eviction == EvictionKind::kStreaming) {
-    const std::size_t first = std::min<std::size_t>(s.rows.size(), cfg_.sink);
+    const std::size_t first = std::min<std::size_t>(rows.size(), cfg_.sink);
     for (std::size_t i = 0; i < evict; ++i) v.push_back(first + i);
     return v;
   }
   // H2O: the `recent` most recent rows after this step (the n_new arriving ones first) are
   // kept; the older rows compete on accumulated attention (lowest evicted first, older first
-  // on ties); if that is not enough, the oldest recent rows go.
-  const std::size_t n = s.rows.size();
+  // on ties); if that is not enough, the oldest recent rows go. Each layer's table competes
+  // on its own layer's attention.
+  const std::size_t n = rows.size();
   const std::size_t recent_old = static_cast<std::size_t>(cfg_.recent) > n_new
                                      ? static_cast<std::size_t>(cfg_.recent) - n_new
                                      : 0;
@@ -153,7 +160,7 @@ std::vector<std::size_t> PagedKvCache::choose_victims(const Seq& s, std::size_t 
   std::vector<std::size_t> cand(n - recent);
   std::iota(cand.begin(), cand.end(), 0);
   std::stable_sort(cand.begin(), cand.end(),
-                   [&](std::size_t a, std::size_t b) { return s.rows[a].score < s.rows[b].score; });
+                   [&](std::size_t a, std::size_t b) { return rows[a].score < rows[b].score; });
   for (std::size_t i = 0; i < cand.size() && v.size() < evict; ++i) v.push_back(cand[i]);
   for (std::size_t i = n - recent; v.size() < evict; ++i) v.push_back(i);
   std::sort(v.begin(), v.end());
@@ -167,37 +174,42 @@ std::byte* PagedKvCache::row_ptr(const Seq& s, std::size_t row, int layer, bool 
          ((static_cast<std::size_t>(layer) * 2 + (value ? 1 : 0)) * bt + row % bt) * row_bytes_;
 }
 
-void PagedKvCache::compact(Seq& s, const std::vector<std::size_t>& victims) {
-  std::vector<Row> kept;
-  kept.reserve(s.rows.size() - victims.size());
-  std::size_t vi = 0;
-  for (std::size_t i = 0; i < s.rows.size(); ++i) {
-    if (vi < victims.size() && victims[vi] == i) {
-      ++vi;
-      continue;
+void PagedKvCache::compact(Seq& s, const Victims& victims) {
+  for (std::size_t t = 0; t < s.rows.size(); ++t) {
+    // The layers whose rows this table describes.
+    const int l0 = per_layer_ ? static_cast<int>(t) : 0;
+    const int l1 = per_layer_ ? l0 + 1 : cfg_.n_layer;
+    std::vector<Row>& rows = s.rows[t];
+    const std::vector<std::size_t>& gone = victims[t];
+    std::vector<Row> kept;
+    kept.reserve(rows.size() - gone.size());
+    std::size_t vi = 0;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (vi < gone.size() && gone[vi] == i) {
+        ++vi;
+        continue;
+      }
+      const std::size_t j = kept.size();
+      if (j != i)
+        for (int l = l0; l < l1; ++l)
+          for (bool value : {false, true})
+            std::memcpy(row_ptr(s, j, l, value), row_ptr(s, i, l, value), row_bytes_);
+      kept.push_back(rows[i]);
     }
-    const std::size_t j = kept.size();
-    if (j != i)
-      for (int l = 0; l < cfg_.n_layer; ++l)
-        for (bool value : {false, true})
-          std::memcpy(row_ptr(s, j, l, value), row_ptr(s, i, l, value), row_bytes_);
-    kept.push_back(s.rows[i]);
-  }
-  s.rows = std::move(kept);
-  if (cfg_.cache_positions) {
-    rot_buf_.resize(static_cast<std::size_t>(cfg_.kv_dim));
-    for (std::size_t j = 0; j < s.rows.size(); ++j) {
-      Row& r = s.rows[j];
+    rows = std::move(kept);
+    if (!cfg_.cache_positions) continue;
+    for (std::size_t j = 0; j < rows.size(); ++j) {
+      Row& r = rows[j];
       r.pos = static_cast<std::int32_t>(j);
       if (cfg_.format != KvRowFormat::kF32 || r.pos == r.stored) continue;
-      for (int l = 0; l < cfg_.n_layer; ++l) {
+      for (int l = l0; l < l1; ++l) {
         auto* k = reinterpret_cast<float*>(row_ptr(s, j, l, false));
         cfg_.rotate(k, cfg_.n_head_kv, r.pos - r.stored);
       }
       r.stored = r.pos;
     }
   }
-  const std::size_t keep_blocks = ceil_div(s.rows.size(), cfg_.block_tokens);
+  const std::size_t keep_blocks = ceil_div(held_rows(s), cfg_.block_tokens);
   while (s.blocks.size() > keep_blocks) {
     pool_.release(s.blocks.back().hot);
     s.blocks.pop_back();
@@ -282,7 +294,7 @@ void PagedKvCache::write(int layer, serve::SeqId seq, int n_new, const float* k,
         .field("n_new")
         .expected(std::to_string(s.pending))
         .found(std::to_string(n_new));
-  const std::size_t first = s.rows.size() - static_cast<std::size_t>(n_new);
+  const std::size_t first = held_rows(s) - static_cast<std::size_t>(n_new);
   const auto d = static_cast<std::size_t>(cfg_.kv_dim);
   for (std::size_t i = 0; i < static_cast<std::size_t>(n_new); ++i) {
     encode_row(cfg_.format, k + i * d, cfg_.kv_dim, row_ptr(s, first + i, layer, false));
@@ -292,7 +304,12 @@ void PagedKvCache::write(int layer, serve::SeqId seq, int n_new, const float* k,
 
 KvView PagedKvCache::read(int layer, serve::SeqId seq) {
   Seq& s = get(seq);
-  const std::size_t n = s.rows.size();
+  if (layer < 0 || layer >= cfg_.n_layer)
+    throw Error::usage("KV read of a layer the cache does not have")
+        .field("layer")
+        .found(std::to_string(layer));
+  const std::vector<Row>& rows = s.rows[table(layer)];
+  const std::size_t n = rows.size();
   const std::size_t bt = cfg_.block_tokens;
   const auto d = static_cast<std::size_t>(cfg_.kv_dim);
   KvView view;
@@ -326,7 +343,7 @@ KvView PagedKvCache::read(int layer, serve::SeqId seq) {
       const std::size_t slot = r % bt;
       decode_row(cfg_.format, seg + slot * row_bytes_, cfg_.kv_dim, ks + r * d);
       decode_row(cfg_.format, seg + (bt + slot) * row_bytes_, cfg_.kv_dim, vs + r * d);
-      const Row& row = s.rows[r];
+      const Row& row = rows[r];
       if (row.pos != row.stored) cfg_.rotate(ks + r * d, cfg_.n_head_kv, row.pos - row.stored);
     }
   }
@@ -335,14 +352,15 @@ KvView PagedKvCache::read(int layer, serve::SeqId seq) {
 }
 
 void PagedKvCache::observe_attention(int layer, serve::SeqId seq, std::span<const float> weights) {
-  (void)layer;
   Seq& s = get(seq);
-  if (weights.size() != s.rows.size())
+  if (layer < 0 || layer >= cfg_.n_layer || weights.size() != held_rows(s))
     throw Error::usage("attention weights do not match the rows read")
         .field("weights")
-        .expected(std::to_string(s.rows.size()))
-        .found(std::to_string(weights.size()));
-  for (std::size_t i = 0; i < weights.size(); ++i) s.rows[i].score += weights[i];
+        .expected(std::to_string(held_rows(s)) + " weights of a layer below " +
+                  std::to_string(cfg_.n_layer))
+        .found(std::to_string(weights.size()) + " at layer " + std::to_string(layer));
+  std::vector<Row>& rows = s.rows[table(layer)];
+  for (std::size_t i = 0; i < weights.size(); ++i) rows[i].score += weights[i];
 }
 
 void PagedKvCache::commit(serve::SeqId seq, int n_new) {
@@ -361,15 +379,15 @@ void PagedKvCache::abort(serve::SeqId seq, int n_new) {
   if (it == seqs_.end()) return;
   Seq& s = it->second;
   (void)n_new;
-  s.rows.resize(s.rows.size() - static_cast<std::size_t>(s.pending));
+  for (auto& t : s.rows) t.resize(t.size() - static_cast<std::size_t>(s.pending));
   s.pending = 0;
-  const std::size_t keep = ceil_div(s.rows.size(), cfg_.block_tokens);
+  const std::size_t keep = ceil_div(held_rows(s), cfg_.block_tokens);
   while (s.blocks.size() > keep) {
     if (s.blocks.back().hot >= 0) pool_.release(s.blocks.back().hot);
     if (s.blocks.back().cold >= 0) free_cold(s.blocks.back().cold);
     s.blocks.pop_back();
   }
-  if (s.rows.empty() && s.past == 0) seqs_.erase(it);
+  if (held_rows(s) == 0 && s.past == 0) seqs_.erase(it);
 }
 
 void PagedKvCache::remove(serve::SeqId seq) {
@@ -393,7 +411,7 @@ std::int64_t PagedKvCache::n_past(serve::SeqId seq) const {
 
 int PagedKvCache::n_rows(serve::SeqId seq) const {
   const Seq* s = find(seq);
-  return s ? static_cast<int>(s->rows.size()) - s->pending : 0;
+  return s ? static_cast<int>(held_rows(*s)) - s->pending : 0;
 }
 
 std::size_t PagedKvCache::bytes_in_use() const {
@@ -405,24 +423,24 @@ std::size_t PagedKvCache::cold_bytes() const {
          pool_.block_bytes();
 }
 
-std::vector<std::int64_t> PagedKvCache::row_tokens(serve::SeqId seq) const {
+std::vector<std::int64_t> PagedKvCache::row_tokens(serve::SeqId seq, int layer) const {
   std::vector<std::int64_t> out;
-  if (const Seq* s = find(seq))
-    for (const auto& r : s->rows) out.push_back(r.token);
+  if (const Seq* s = find(seq); s && layer >= 0 && layer < cfg_.n_layer)
+    for (const auto& r : s->rows[table(layer)]) out.push_back(r.token);
   return out;
 }
 
-std::vector<std::int32_t> PagedKvCache::row_positions(serve::SeqId seq) const {
+std::vector<std::int32_t> PagedKvCache::row_positions(serve::SeqId seq, int layer) const {
   std::vector<std::int32_t> out;
-  if (const Seq* s = find(seq))
-    for (const auto& r : s->rows) out.push_back(r.pos);
+  if (const Seq* s = find(seq); s && layer >= 0 && layer < cfg_.n_layer)
+    for (const auto& r : s->rows[table(layer)]) out.push_back(r.pos);
   return out;
 }
 
-std::vector<double> PagedKvCache::row_scores(serve::SeqId seq) const {
+std::vector<double> PagedKvCache::row_scores(serve::SeqId seq, int layer) const {
   std::vector<double> out;
-  if (const Seq* s = find(seq))
-    for (const auto& r : s->rows) out.push_back(r.score);
+  if (const Seq* s = find(seq); s && layer >= 0 && layer < cfg_.n_layer)
+    for (const auto& r : s->rows[table(layer)]) out.push_back(r.score);
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include "gearbox/serve/model/generate.hpp"
 
+#include <algorithm>
+
 #include "gearbox/core/error.hpp"
 #include "gearbox/core/stats.hpp"
 
@@ -18,7 +20,12 @@ GenerateResult generate(Model& model, KvCache& cache, const std::vector<std::int
   res.prompt_tokens = static_cast<int>(prompt.size());
   res.finish_reason = "length";
   Stopwatch sw;
-  model.prefill(cache, opt.seq, prompt, logits, false, opt.rope);
+  const std::size_t chunk =
+      opt.prefill_chunk > 0 ? static_cast<std::size_t>(opt.prefill_chunk) : prompt.size();
+  for (std::size_t i = 0; i < prompt.size(); i += chunk) {
+    const std::size_t n = std::min(chunk, prompt.size() - i);
+    model.prefill(cache, opt.seq, std::span(prompt.data() + i, n), logits, false, opt.rope);
+  }
   const double t_prefill = sw.seconds();
   res.prefill_tok_s = static_cast<double>(prompt.size()) / std::max(t_prefill, 1e-9);
   DetokenizeStream detok(tok);

@@ -25,8 +25,11 @@ TEST(CapEval, JsonShapeRefusalsAndSelfFidelity) {
   o.decode_tokens = 4;
   o.chunk = 40;
   o.trained_ctx = 128;
-  const auto rows = run_cap_eval(*model, o);
+  std::vector<std::size_t> seen;  // rows so far at each callback
+  const auto rows =
+      run_cap_eval(*model, o, [&](const std::vector<CapEvalRow>& r) { seen.push_back(r.size()); });
   ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(seen, (std::vector<std::size_t>{1, 2, 3, 4}));  // once per finished cell
   const Json j = cap_eval_json("stories260K", rows);
   EXPECT_EQ(j.size(), 2u);
   EXPECT_EQ(j["model"], "stories260K");

@@ -43,9 +43,10 @@ Rows gather(KvCache& cache, int layer, SeqId seq) {
   return r;
 }
 
-// One step of n tokens: rows identify token and position; returns the positions given.
-std::vector<std::int32_t> step(KvCache& cache, SeqId seq, int n,
-                               const std::vector<float>& attention_per_token = {}) {
+// One step of n tokens: rows identify token and position; layer l observes attention
+// layer_attention[l][token] (0 past its end); returns the positions given.
+std::vector<std::int32_t> step_layers(KvCache& cache, SeqId seq, int n,
+                                      const std::vector<std::vector<float>>& layer_attention) {
   std::vector<std::int32_t> pos(static_cast<std::size_t>(n));
   const std::int64_t first = cache.n_past(seq);
   cache.begin(seq, n, pos);
@@ -63,7 +64,8 @@ std::vector<std::int32_t> step(KvCache& cache, SeqId seq, int n,
       std::vector<float> w(rows.k.size(), 0.0f);
       for (std::size_t r = 0; r < rows.k.size(); ++r) {
         const auto tok = static_cast<std::size_t>(rows.v[r][0]);
-        if (tok < attention_per_token.size()) w[r] = attention_per_token[tok];
+        const auto& a = layer_attention[static_cast<std::size_t>(l)];
+        if (tok < a.size()) w[r] = a[tok];
       }
       cache.observe_attention(l, seq, w);
     }
@@ -72,10 +74,16 @@ std::vector<std::int32_t> step(KvCache& cache, SeqId seq, int n,
   return pos;
 }
 
+// step_layers() with the same attention at every layer.
+std::vector<std::int32_t> step(KvCache& cache, SeqId seq, int n,
+                               const std::vector<float>& attention_per_token = {}) {
+  return step_layers(cache, seq, n, std::vector<std::vector<float>>(kLayers, attention_per_token));
+}
+
 void expect_rows_consistent(PagedKvCache& cache, SeqId seq) {
-  const auto tokens = cache.row_tokens(seq);
-  const auto positions = cache.row_positions(seq);
   for (int l = 0; l < kLayers; ++l) {
+    const auto tokens = cache.row_tokens(seq, l);
+    const auto positions = cache.row_positions(seq, l);
     const Rows rows = gather(cache, l, seq);
     ASSERT_EQ(rows.k.size(), tokens.size());
     for (std::size_t r = 0; r < tokens.size(); ++r) {
@@ -197,8 +205,48 @@ TEST(PagedKvCache, H2oKeepsHeavyHittersAndRecentTokens) {
   EXPECT_EQ(cache.row_positions(0), (std::vector<std::int32_t>{0, 1, 2, 3}));
   expect_rows_consistent(cache, 0);
   const auto scores = cache.row_scores(0);
-  // Token 1 was observed in every step since it arrived (7 steps, 2 layers each).
-  EXPECT_DOUBLE_EQ(scores[0], 14.0);
+  // Token 1 was observed in every step since it arrived (7 steps), at this layer only.
+  EXPECT_DOUBLE_EQ(scores[0], 7.0);
+  EXPECT_EQ(cache.row_tokens(0, 1), cache.row_tokens(0, 0));  // same attention, same choice
+}
+
+TEST(PagedKvCache, H2oKeepsHeavyHittersPerLayer) {
+  for (const auto fmt : {KvRowFormat::kF32, KvRowFormat::kInt8}) {
+    auto c = base_config();
+    c.eviction = EvictionKind::kH2o;
+    c.format = fmt;
+    c.budget = 4;
+    c.recent = 2;
+    PagedKvCache cache(c);
+    // Layer 0 attends to tokens 1 and 2, layer 1 to tokens 0 and 3: summed over layers all
+    // four would be heavy hitters and both layers would keep the same rows; per layer each
+    // keeps its own pair.
+    std::vector<std::vector<float>> attn(kLayers, std::vector<float>(20, 0.0f));
+    attn[0][1] = attn[0][2] = 1.0f;
+    attn[1][0] = attn[1][3] = 1.0f;
+    for (int t = 0; t < 9; ++t) step_layers(cache, 0, 1, attn);
+    EXPECT_EQ(cache.row_tokens(0, 0), (std::vector<std::int64_t>{1, 2, 7, 8}));
+    EXPECT_EQ(cache.row_tokens(0, 1), (std::vector<std::int64_t>{0, 3, 7, 8}));
+    // Same slots in both layers: the next token's position is one for all layers.
+    EXPECT_EQ(cache.row_positions(0, 0), (std::vector<std::int32_t>{0, 1, 2, 3}));
+    EXPECT_EQ(cache.row_positions(0, 1), (std::vector<std::int32_t>{0, 1, 2, 3}));
+    // Each layer's K/V rows are the tokens its table names, keys rotated to their new slot
+    // (exact values need f32 rows).
+    if (fmt == KvRowFormat::kF32) expect_rows_consistent(cache, 0);
+    EXPECT_EQ(cache.n_rows(0), 4);
+    // A multi-token step that evicts (prefill chunk) keeps the layers apart too.
+    step_layers(cache, 0, 2, attn);
+    EXPECT_EQ(cache.row_tokens(0, 0), (std::vector<std::int64_t>{1, 2, 9, 10}));
+    EXPECT_EQ(cache.row_tokens(0, 1), (std::vector<std::int64_t>{0, 3, 9, 10}));
+    if (fmt == KvRowFormat::kF32) expect_rows_consistent(cache, 0);
+    // The values each layer reads back name its own tokens (int8 keeps small integers close).
+    for (int l = 0; l < kLayers; ++l) {
+      const Rows rows = gather(cache, l, 0);
+      const auto tokens = cache.row_tokens(0, l);
+      for (std::size_t r = 0; r < rows.v.size(); ++r)
+        EXPECT_NEAR(rows.v[r][0], static_cast<float>(tokens[r]), 0.1) << "layer " << l;
+    }
+  }
 }
 
 TEST(PagedKvCache, AbortDropsThePendingRows) {

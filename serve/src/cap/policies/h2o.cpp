@@ -1,7 +1,7 @@
 // `h2o`: Heavy-Hitter Oracle (Zhang et al. 2023). Under a token `budget`, keeps the `recent`
 // most recent tokens and, of the rest, those with the largest attention accumulated so far
-// (summed over layers, heads and queries); C+P. Positions default to cache slots so lengths
-// past the trained context stay in the positions the model knows.
+// (per layer, summed over heads and queries: each layer keeps its own); C+P. Positions default to
+// cache slots so lengths past the trained context stay in the positions the model knows.
 #include "../knobs.hpp"
 #include "policies.hpp"
 

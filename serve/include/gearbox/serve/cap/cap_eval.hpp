@@ -33,6 +33,11 @@ struct CapEvalOptions {
   std::function<void(const std::string&)> progress;  // one line per finished cell
 };
 
+struct CapEvalRow;
+// Called after each finished cell with every row so far (for reports that must survive an
+// interrupted run).
+using CapEvalRowsFn = std::function<void(const std::vector<CapEvalRow>&)>;
+
 struct CapEvalRow {
   std::string policy;
   int length = 0;
@@ -50,7 +55,8 @@ std::vector<std::int32_t> eval_text_tokens(const Model& model, int n, std::uint6
 
 // Runs every (policy, length) cell. Throws Error::usage on a bad spelling or length before
 // running anything.
-std::vector<CapEvalRow> run_cap_eval(Model& model, const CapEvalOptions& opt);
+std::vector<CapEvalRow> run_cap_eval(Model& model, const CapEvalOptions& opt,
+                                     const CapEvalRowsFn& on_rows = {});
 
 // {"model": ..., "results": [{"policy", "length", "passkey_accuracy", "ppl", "ppl_full", "kl",
 // "top1_agreement", "prefill_tok_s", "decode_tok_s", "ttft_ms", "tpot_ms", "kv_bytes",

@@ -3,8 +3,10 @@
 // block_tokens V rows, each row in the configured KvRowFormat), in row order. On top of it:
 //   - a context limit (the `full` policy's explicit error past the trained context);
 //   - eviction at begin(): StreamingLLM (sink + window) or H2O (recent + heavy hitters by
-//     attention accumulated through observe_attention, summed over layers), compacting rows
-//     and, with cache positions, re-rotating shifted keys by their position change;
+//     attention accumulated through observe_attention, per layer as in the H2O paper: each
+//     layer keeps its own heavy hitters, so layers hold different tokens in the same number
+//     of rows), compacting rows and, with cache positions, re-rotating shifted keys by their
+//     position change;
 //   - quantized rows (int8/int4), decoded into a scratch buffer by read();
 //   - offload: when a sequence's resident blocks would exceed the pool (or `hot_tokens`), its
 //     oldest block is moved to host memory or a temporary file and read back by read().
@@ -72,11 +74,12 @@ class PagedKvCache final : public KvCache {
   std::size_t cold_bytes() const;
   // Bytes one token takes in every layer's K and V (the format's row bytes x 2 x n_layer).
   std::size_t bytes_per_token() const { return bytes_per_token_; }
-  // For tests and reports: the original token index and RoPE position of each held row.
-  std::vector<std::int64_t> row_tokens(serve::SeqId seq) const;
-  std::vector<std::int32_t> row_positions(serve::SeqId seq) const;
-  // Accumulated attention per held row (h2o).
-  std::vector<double> row_scores(serve::SeqId seq) const;
+  // For tests and reports: the original token index and RoPE position of each row held at
+  // `layer` (layers differ only under h2o).
+  std::vector<std::int64_t> row_tokens(serve::SeqId seq, int layer = 0) const;
+  std::vector<std::int32_t> row_positions(serve::SeqId seq, int layer = 0) const;
+  // Attention accumulated at `layer` per held row (h2o).
+  std::vector<double> row_scores(serve::SeqId seq, int layer = 0) const;
   // Blocks read back from cold storage so far.
   std::int64_t blocks_reloaded() const { return reloads_; }
   const KvBlockPool& pool() const { return pool_; }
@@ -93,17 +96,24 @@ class PagedKvCache final : public KvCache {
                               // re-rotated by pos - stored when read, not re-encoded)
     double score = 0;         // accumulated attention (h2o)
   };
+  using Victims = std::vector<std::vector<std::size_t>>;  // per row table, ascending
   struct Seq {
     std::vector<BlockRef> blocks;
-    std::vector<Row> rows;  // held rows, then the pending step's
+    // Row tables: held rows, then the pending step's. One table for all layers, or one per
+    // layer under h2o (same length, different tokens); table(layer) picks.
+    std::vector<std::vector<Row>> rows;
     int pending = 0;
     std::int64_t past = 0;
   };
 
   Seq& get(serve::SeqId seq);
   const Seq* find(serve::SeqId seq) const;
-  std::vector<std::size_t> choose_victims(const Seq& s, std::size_t evict, std::size_t n_new) const;
-  void compact(Seq& s, const std::vector<std::size_t>& victims);
+  std::size_t tables() const { return per_layer_ ? static_cast<std::size_t>(cfg_.n_layer) : 1; }
+  std::size_t table(int layer) const { return per_layer_ ? static_cast<std::size_t>(layer) : 0; }
+  static std::size_t held_rows(const Seq& s) { return s.rows.empty() ? 0 : s.rows[0].size(); }
+  std::vector<std::size_t> choose_victims(const std::vector<Row>& rows, std::size_t evict,
+                                          std::size_t n_new) const;
+  void compact(Seq& s, const Victims& victims);
   void ensure_blocks(Seq& s, std::size_t rows);
   void spill_oldest(Seq& s);
   std::byte* row_ptr(const Seq& s, std::size_t row, int layer, bool value);
@@ -112,6 +122,7 @@ class PagedKvCache final : public KvCache {
   void free_cold(std::int64_t cold);
 
   PagedKvConfig cfg_;
+  bool per_layer_;  // one row table per layer (h2o)
   std::size_t row_bytes_;
   std::size_t bytes_per_token_;
   KvBlockPool pool_;

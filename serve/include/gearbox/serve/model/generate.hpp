@@ -19,6 +19,9 @@ struct GenerateOptions {
   bool stop_at_eog = true;        // stop at end-of-generation tokens
   SeqId seq = 0;
   const RopeSpec* rope = nullptr;
+  // Largest prefill step in tokens (0 = the whole prompt at once); evicting or offloading
+  // caches accept bounded steps (cap::CapCache::max_step).
+  int prefill_chunk = 0;
 };
 
 struct GenerateResult {
