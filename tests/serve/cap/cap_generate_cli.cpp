@@ -121,6 +121,16 @@ TEST(CapGenerateCli, OffloadIsExactUnderABudgetThatRefusesFull) {
   EXPECT_EQ(off["tokens"], ref["tokens"]);  // full attention, exactly
   EXPECT_LE(off["kv_bytes"].get<double>(), 0.1 * (1 << 20));
   EXPECT_GT(off["kv_cold_bytes"].get<double>(), 0);
+  // 32 resident tokens: a 16-token prefill step, so this prompt is prefilled in chunks, and
+  // the output is still exactly full attention's.
+  const std::string longer =
+      "--prompt \"Once upon a time, there was a little girl named Lily. She loved to play "
+      "outside in the park. One day, she saw a big, red ball. She ran to it.\" -n 20";
+  const auto hot = gen_json(longer + " --kv offload:to=host,hot=32");
+  const auto longer_full = gen_json(longer);
+  EXPECT_EQ(hot["kv_max_step"].get<int>(), 16);
+  EXPECT_GT(hot["prompt_tokens"].get<int>(), 32);
+  EXPECT_EQ(hot["tokens"], longer_full["tokens"]);
 }
 
 TEST(CapGenerateCli, RopeScalingExtendsTheLimitAndChangesTheOutput) {
