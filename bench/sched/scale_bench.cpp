@@ -1,8 +1,10 @@
 // Scheduling speed as the cluster grows: synthetic traces on arena-mix clusters of about 1k, 4k
 // and 10k GPUs (2 jobs per GPU, arrivals scaled with the cluster), each policy simulated to
 // completion. Prints simulator wall time and scheduling time per round beside the issue's
-// budgets (the anchor: the artifact's Python simulator is not runnable here).
+// budgets (the anchor: the artifact's Python simulator is not runnable here). ms/round is per
+// scheduling pass (round boundaries and, unless --round-only 1, departures inside a round).
 //   sched_scale_bench [--gpus 1280,4096,10240] [--policies crius,fcfs,...] [--estimator db]
+//                     [--round-only 0|1]
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -27,6 +29,7 @@ int main(int argc, char** argv) {
   using namespace gearbox::sched;
   std::string gpus = "1280,4096,10240", policies = "crius,fcfs,gavel,sia,elasticflow";
   std::string estimator = "db";
+  SimOptions opt;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     if (k == "--gpus")
@@ -35,8 +38,11 @@ int main(int argc, char** argv) {
       policies = argv[i + 1];
     else if (k == "--estimator")
       estimator = argv[i + 1];
+    else if (k == "--round-only" &&
+             (std::string(argv[i + 1]) == "0" || std::string(argv[i + 1]) == "1"))
+      opt.round_only = std::string(argv[i + 1]) == "1";
     else {
-      std::fprintf(stderr, "unknown flag %s\n", k.c_str());
+      std::fprintf(stderr, "unknown flag or bad value: %s\n", k.c_str());
       return 2;
     }
   }
@@ -53,7 +59,7 @@ int main(int argc, char** argv) {
           synthetic_trace({jobs, 0.06 * cluster.total_gpus(), 1}, ModelCatalog::shared());
       for (const auto& p : split(policies)) {
         auto policy = make_policy(p);
-        const SimResult r = simulate(trace, cluster, *est, *policy);
+        const SimResult r = simulate(trace, cluster, *est, *policy, opt);
         std::printf("%-8d %-12s %8d %9d %8d %10.2f %12.3f %12s\n", cluster.total_gpus(),
                     r.policy.c_str(), jobs, r.finished, r.rounds, r.sim_wall_s,
                     r.sched_ms_per_round, cluster.total_gpus() >= 10000 ? "60" : "-");
