@@ -18,19 +18,26 @@ test::FakeEstimator fake() {
   });
 }
 
-TEST(Simulator, OneJobFinishesAfterRestartPlusWork) {
-  const auto cat = test::tiny_catalog();
-  Trace t;
+namespace {
+// A bert-760M job (batch 128) asking for one A100, submitted at t = 1000 s, no deadline.
+Job one_a100_job(const ModelCatalog& cat, const std::string& id, long iterations) {
   Job j;
-  j.id = "only";
+  j.id = id;
   j.model = cat.get("bert-760M");
   j.batch = 128;
-  j.iterations = 600;
+  j.iterations = iterations;
   j.req_gpus = 1;
   j.req_type = "a100";
   j.submit = 1000;
   j.deadline = 1e9;
-  t.jobs.push_back(j);
+  return j;
+}
+}  // namespace
+
+TEST(Simulator, OneJobFinishesAfterRestartPlusWork) {
+  const auto cat = test::tiny_catalog();
+  Trace t;
+  t.jobs.push_back(one_a100_job(cat, "only", 600));
   assign_rounds(t);
   Cluster c;
   c.add_pool("a100", 1, 4);
@@ -87,18 +94,8 @@ TEST(Simulator, MaxRoundsStopsEarly) {
 TEST(Simulator, DepartureStartsTheWaitingJobAtOnce) {
   const auto cat = test::tiny_catalog();
   Trace t;
-  for (const auto& [id, iters] : {std::pair<const char*, long>{"first", 400}, {"second", 100}}) {
-    Job j;
-    j.id = id;
-    j.model = cat.get("bert-760M");
-    j.batch = 128;
-    j.iterations = iters;
-    j.req_gpus = 1;
-    j.req_type = "a100";
-    j.submit = 1000;
-    j.deadline = 1e9;
-    t.jobs.push_back(j);
-  }
+  for (const auto& [id, iters] : {std::pair<const char*, long>{"first", 400}, {"second", 100}})
+    t.jobs.push_back(one_a100_job(cat, id, iters));
   assign_rounds(t);
   Cluster c;
   c.add_pool("a100", 1, 1);  // one GPU: the second job waits for the first

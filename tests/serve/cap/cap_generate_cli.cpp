@@ -10,32 +10,15 @@
 #include <sstream>
 #include <string>
 
+#include "../cli_run.hpp"
 #include "gearbox/core/output.hpp"
 
 namespace {
 
-struct CliRun {
-  int code;
-  std::string out;
-  std::string err;
-};
+using gearbox::test::CliRun;
 
 CliRun run(const std::string& args) {
-  const auto err_path = std::filesystem::temp_directory_path() /
-                        ("gearbox_cap_cli_" + std::to_string(::getpid()) + ".err");
-  const std::string cmd = std::string(GEARBOX_BINARY) +
-                          " serve generate --model stories260K --threads 1 " + args + " 2>" +
-                          err_path.string();
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  std::size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int status = pclose(p);
-  std::stringstream err;
-  err << std::ifstream(err_path).rdbuf();
-  std::filesystem::remove(err_path);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, err.str()};
+  return gearbox::test::run_gearbox("serve generate --model stories260K --threads 1 " + args);
 }
 
 gearbox::Json gen_json(const std::string& args) {

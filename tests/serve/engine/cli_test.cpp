@@ -8,24 +8,15 @@
 #include <fstream>
 #include <string>
 
+#include "../cli_run.hpp"
 #include "gearbox/core/output.hpp"
 
 namespace {
 
-struct CliRun {
-  int code;
-  std::string out;
-};
+using gearbox::test::CliRun;
 
 CliRun run(const std::string& args) {
-  const std::string cmd = std::string(GEARBOX_BINARY) + " " + args + " 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  std::size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  return gearbox::test::run_gearbox(args);
 }
 
 TEST(ServeCli, GenerateStoriesPrintsTheKnownText) {
