@@ -10,17 +10,18 @@
 #include <cmath>
 #include <vector>
 
+#include "attention_rows.hpp"
 #include "gearbox/serve/kernels/fp16.hpp"
 #include "gearbox/serve/kernels/ops.hpp"
 
 namespace gearbox::serve {
 
-namespace {
-struct Rows {
-  std::vector<const float*> k, v;
-};
+namespace attn {
 Rows flatten(const KvView& kv) {
   Rows r;
+  const int n = kv.n_rows();
+  r.k.reserve(static_cast<std::size_t>(n));
+  r.v.reserve(static_cast<std::size_t>(n));
   for (const auto& s : kv.spans)
     for (int i = 0; i < s.n; ++i) {
       r.k.push_back(s.k + static_cast<std::size_t>(i) * s.k_stride);
@@ -28,91 +29,11 @@ Rows flatten(const KvView& kv) {
     }
   return r;
 }
-}  // namespace
+}  // namespace attn
 
 namespace {
-// Dot product and axpy on one head's values, inlined here (hd is small: 8..256).
-inline float head_dot(const float* a, const float* b, int n) {
-#if defined(__AVX2__) && defined(__FMA__)
-  if (n % 8 == 0) {
-    __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < n; i += 8)
-      acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    return _mm_cvtss_f32(h);
-  }
-#endif
-  return dot_f32(a, b, n);
-}
-
-// Scores of G query heads (consecutive, hd apart) against rows [0, visible), scaled, into
-// score[h * stride + j]: two rows at a time so 2*G independent FMA chains hide latency.
-template <int G>
-void group_scores(const float* qg, const std::vector<const float*>& k, std::size_t koff,
-                  int visible, int hd, float scale, float* score, std::size_t stride) {
-#if defined(__AVX2__) && defined(__FMA__)
-  if (hd % 8 == 0) {
-    auto hsum = [](__m256 v) {
-      __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-      h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-      h = _mm_add_ss(h, _mm_movehdup_ps(h));
-      return _mm_cvtss_f32(h);
-    };
-    int j = 0;
-    for (; j + 2 <= visible; j += 2) {
-      const float* k0 = k[static_cast<std::size_t>(j)] + koff;
-      const float* k1 = k[static_cast<std::size_t>(j) + 1] + koff;
-      __m256 a0[G], a1[G];
-      for (int h = 0; h < G; ++h) a0[h] = a1[h] = _mm256_setzero_ps();
-      for (int d = 0; d < hd; d += 8) {
-        const __m256 x0 = _mm256_loadu_ps(k0 + d), x1 = _mm256_loadu_ps(k1 + d);
-        for (int h = 0; h < G; ++h) {
-          const __m256 qv = _mm256_loadu_ps(qg + static_cast<std::size_t>(h) * hd + d);
-          a0[h] = _mm256_fmadd_ps(qv, x0, a0[h]);
-          a1[h] = _mm256_fmadd_ps(qv, x1, a1[h]);
-        }
-      }
-      for (int h = 0; h < G; ++h) {
-        score[static_cast<std::size_t>(h) * stride + j] = hsum(a0[h]) * scale;
-        score[static_cast<std::size_t>(h) * stride + j + 1] = hsum(a1[h]) * scale;
-      }
-    }
-    for (; j < visible; ++j)
-      for (int h = 0; h < G; ++h)
-        score[static_cast<std::size_t>(h) * stride + j] =
-            head_dot(qg + static_cast<std::size_t>(h) * hd, k[static_cast<std::size_t>(j)] + koff,
-                     hd) *
-            scale;
-    return;
-  }
-#endif
-  for (int j = 0; j < visible; ++j)
-    for (int h = 0; h < G; ++h)
-      score[static_cast<std::size_t>(h) * stride + j] =
-          head_dot(qg + static_cast<std::size_t>(h) * hd, k[static_cast<std::size_t>(j)] + koff,
-                   hd) *
-          scale;
-}
-
-void scores_any(int group, const float* qg, const std::vector<const float*>& k, std::size_t koff,
-                int visible, int hd, float scale, float* score, std::size_t stride) {
-  switch (group) {
-    case 1:
-      return group_scores<1>(qg, k, koff, visible, hd, scale, score, stride);
-    case 2:
-      return group_scores<2>(qg, k, koff, visible, hd, scale, score, stride);
-    case 3:
-      return group_scores<3>(qg, k, koff, visible, hd, scale, score, stride);
-    case 4:
-      return group_scores<4>(qg, k, koff, visible, hd, scale, score, stride);
-    default:
-      for (int h = 0; h < group; ++h)
-        group_scores<1>(qg + static_cast<std::size_t>(h) * hd, k, koff, visible, hd, scale,
-                        score + static_cast<std::size_t>(h) * stride, stride);
-  }
-}
+using attn::flatten;
+using attn::Rows;
 
 inline void head_axpy(float* __restrict out, float w, const float* __restrict v, int n) {
   int d = 0;
@@ -129,6 +50,8 @@ inline void head_axpy(float* __restrict out, float w, const float* __restrict v,
 void attention(const AttentionShape& s, const float* q, int n_q, const KvView& kv, float* out,
                float* row_weights) {
   const Rows rows = flatten(kv);
+  if (!row_weights && !s.f16_weights && attn::tiled_supported(s))
+    return attn::attention_tiled(s, q, n_q, rows, out);
   const int n_rows = static_cast<int>(rows.k.size());
   const int hd = s.head_dim, group = s.n_head / s.n_head_kv;
   const std::size_t qd = static_cast<std::size_t>(s.n_head) * hd;
@@ -153,12 +76,14 @@ void attention(const AttentionShape& s, const float* q, int n_q, const KvView& k
       float* og = out + static_cast<std::size_t>(i) * qd + static_cast<std::size_t>(g) * group * hd;
       std::fill(og, og + static_cast<std::size_t>(group) * hd, 0.0f);
       if (visible <= 0) continue;
-      scores_any(group, qg, rows.k, koff, visible, hd, s.scale, score.data(),
-                 static_cast<std::size_t>(n_rows));
+      attn::scores_any(group, qg, rows.k.data(), koff, visible, visible, hd, s.scale, score.data(),
+                       static_cast<std::size_t>(n_rows));
       for (int h = 0; h < group; ++h)
         softmax(score.data() + static_cast<std::size_t>(h) * n_rows, visible);
       for (int j = 0; j < visible; ++j) {
         const float* vj = rows.v[static_cast<std::size_t>(j)] + koff;
+        if (j + attn::kAhead < visible)
+          attn::prefetch_head(rows.v[static_cast<std::size_t>(j + attn::kAhead)] + koff, hd);
         float wsum = 0;
         for (int h = 0; h < group; ++h) {
           const float w = score[static_cast<std::size_t>(h) * n_rows + j];

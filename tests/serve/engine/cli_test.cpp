@@ -49,6 +49,10 @@ TEST(ServeCli, GenerateJsonHasTheDocumentedFields) {
 // conversation and greedy decoding gives llama.cpp's tokens (tests/serve/engine/data/
 // smollm2_reference.json, made by bench/serve/make_reference.sh). llama.cpp answers this
 // question in French with this Q4_1 file too; the test pins agreement, not the answer.
+// The CLI attends in float (llama.cpp rounds K, V and the weights to fp16), and the 8th token
+// is a near-tie: its top two logits are 2.54 and 2.52 (margin 0.02, against 0.5 to 2.6 at the
+// tokens before and after), so summation order alone may flip it and the test compares the 7
+// tokens before it. The fp16-rounded model matches all 32 (smollm_test.cpp).
 TEST(ServeCli, ChatGenerateMatchesLlamaCpp) {
   const CliRun probe = run("serve generate --model SmolLM2-135M-Instruct-Q4_1 --prompt x -n 0");
   if (probe.code != 0)
@@ -64,8 +68,11 @@ TEST(ServeCli, ChatGenerateMatchesLlamaCpp) {
   const auto j = gearbox::Json::parse(r.out);
   EXPECT_EQ(j["prompt_tokens"].get<std::size_t>(), ref["prompt_tokens"].size());
   auto want = ref["tokens"].get<std::vector<int>>();
-  want.resize(16);
-  EXPECT_EQ(j["tokens"].get<std::vector<int>>(), want) << j["text"];
+  want.resize(7);
+  auto got = j["tokens"].get<std::vector<int>>();
+  ASSERT_EQ(got.size(), 16u);
+  got.resize(7);
+  EXPECT_EQ(got, want) << j["text"];
 }
 
 TEST(ServeCli, ErrorsExitWithTwo) {

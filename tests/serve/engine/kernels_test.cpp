@@ -218,6 +218,46 @@ TEST(Attention, FastMatchesReferenceWithGqaCausalAndSpans) {
   }
 }
 
+// Without row weights attention takes the tiled online-softmax kernel: token tiles of 16,
+// row tiles of 64 and, in decode on several threads, row splits merged after. Awkward sizes
+// cross every tile edge; NaN-poisoned outputs catch any value left unwritten.
+TEST(Attention, TiledMatchesReferenceAcrossTilesAndSplits) {
+  std::mt19937 rng(12);
+  for (const int threads : {1, 3}) {
+    ThreadScope scope(threads);
+    for (const auto& [n_head, n_kv, hd, n_rows, n_q] : {std::tuple{9, 3, 64, 700, 1},
+                                                        {9, 3, 64, 1100, 1},
+                                                        {8, 2, 24, 130, 37},
+                                                        {5, 1, 8, 65, 65},
+                                                        {4, 4, 16, 64, 17},
+                                                        {6, 2, 40, 1030, 3},
+                                                        {10, 2, 64, 1, 1}}) {
+      SCOPED_TRACE(testing::Message() << threads << " threads " << n_head << "/" << n_kv
+                                      << " hd=" << hd << " rows=" << n_rows << " q=" << n_q);
+      const int kvd = n_kv * hd;
+      const auto k = random_vec(static_cast<std::size_t>(n_rows) * kvd, rng, 2.0f),
+                 v = random_vec(static_cast<std::size_t>(n_rows) * kvd, rng);
+      const auto q = random_vec(static_cast<std::size_t>(n_q) * n_head * hd, rng, 2.0f);
+      KvView view;
+      const int cut = n_rows / 3;
+      if (cut > 0)
+        view.spans.push_back({k.data(), v.data(), cut, static_cast<std::size_t>(kvd),
+                              static_cast<std::size_t>(kvd)});
+      view.spans.push_back({k.data() + static_cast<std::size_t>(cut) * kvd,
+                            v.data() + static_cast<std::size_t>(cut) * kvd, n_rows - cut,
+                            static_cast<std::size_t>(kvd), static_cast<std::size_t>(kvd)});
+      const AttentionShape s{n_head, n_kv, hd, 1.0f / std::sqrt(static_cast<float>(hd))};
+      std::vector<float> out(q.size(), std::nanf("")), ref(q.size());
+      attention(s, q.data(), n_q, view, out.data());
+      attention_reference(s, q.data(), n_q, view, ref.data());
+      double worst = 0;
+      for (std::size_t i = 0; i < out.size(); ++i)
+        worst = std::max(worst, std::fabs(static_cast<double>(out[i]) - ref[i]));
+      EXPECT_LE(worst, 2e-5);  // NaN fails too
+    }
+  }
+}
+
 TEST(Rope, RotationIsInvertibleAndPreservesNorm) {
   ModelConfig c;
   c.head_dim = 16;
