@@ -2,6 +2,7 @@
 #include "gearbox/serve/cap/cap_eval.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <ostream>
 #include <random>
@@ -38,8 +39,9 @@ std::string sentence(std::mt19937_64& rng) {
 
 // Chunked prefill of `toks` into cache; collects logits of positions >= keep_from (rows in
 // order) into `kept` and returns the logits of the last position.
-std::vector<float> prefill_chunked(Model& m, CapCache& cc, const std::vector<std::int32_t>& toks,
-                                   int chunk, std::size_t keep_from, std::vector<float>* kept) {
+std::vector<float> prefill_chunked(Model& m, CapCache& cc, SeqId seq,
+                                   const std::vector<std::int32_t>& toks, int chunk,
+                                   std::size_t keep_from, std::vector<float>* kept) {
   const auto V = static_cast<std::size_t>(m.config().n_vocab);
   const auto step = static_cast<std::size_t>(std::max(1, std::min(chunk, cc.max_step)));
   std::vector<float> buf;
@@ -48,7 +50,7 @@ std::vector<float> prefill_chunked(Model& m, CapCache& cc, const std::vector<std
     const std::size_t n = std::min(step, toks.size() - i);
     const bool all = kept && i + n > keep_from;
     buf.resize((all ? n : 1) * V);
-    m.prefill(*cc.cache, kSeq, std::span<const std::int32_t>(toks.data() + i, n), buf, all,
+    m.prefill(*cc.cache, seq, std::span<const std::int32_t>(toks.data() + i, n), buf, all,
               cc.rope.get());
     if (all) {
       for (std::size_t j = std::max(i, keep_from); j < i + n; ++j)
@@ -67,13 +69,13 @@ struct DecodeTiming {
   std::vector<std::int32_t> tokens;
 };
 
-DecodeTiming decode_greedy(Model& m, CapCache& cc, std::vector<float> logits, int n) {
+DecodeTiming decode_greedy(Model& m, CapCache& cc, SeqId seq, std::vector<float> logits, int n) {
   DecodeTiming t;
   for (int i = 0; i < n; ++i) {
     const auto tok = static_cast<std::int32_t>(argmax(logits));
     t.tokens.push_back(tok);
     if (i + 1 == n) break;
-    DecodeItem item{kSeq, tok, cc.rope.get()};
+    DecodeItem item{seq, tok, cc.rope.get()};
     Stopwatch sw;
     m.decode(*cc.cache, std::span(&item, 1), logits);
     t.step_ms.push_back(sw.ms());
@@ -83,6 +85,63 @@ DecodeTiming decode_greedy(Model& m, CapCache& cc, std::vector<float> logits, in
 
 CapCacheOptions cache_options(const CapEvalOptions& o) {
   return {o.budget_bytes, 16};
+}
+
+void append_times(std::vector<std::int32_t>& out, const std::vector<std::int32_t>& piece, int n) {
+  for (int i = 0; i < n; ++i) out.insert(out.end(), piece.begin(), piece.end());
+}
+
+// Passkey accuracy of one (policy, length) cell over o.trials trials. A trial's prompt is the
+// instruction, R filler repetitions with the key line after the first k (k from the trial's
+// depth) and the question, each piece tokenized on its own and joined, R chosen so the prompt
+// is about L - 8 tokens. Trials run in order of depth and share the prompt prefix: a base
+// sequence reads the instruction and the filler up to each trial's key line once, the trial
+// forks it (PagedKvCache::fork), reads its key line, the rest of the filler and the question,
+// and decodes the answer. A fork the KV budget cannot hold runs the trial on a fresh cache.
+double passkey_accuracy(Model& m, const std::string& spelling, const ModelConfig& cfg,
+                        const CapEvalOptions& o, int L) {
+  const auto& tok = m.tokenizer();
+  const int R =
+      passkey_prompt_for_length(L - 8, 0.5, passkey_key(o.seed * 1000003), [&](std::string_view s) {
+        return static_cast<int>(tok.encode(s, true).size());
+      }).filler_repeats;
+  const PasskeyPieces shared = passkey_pieces("00000");
+  const auto intro = tok.encode(shared.intro, true), filler = tok.encode(shared.filler, false),
+             question = tok.encode(shared.question, false);
+  constexpr SeqId kBase = 1, kTrial = 2;
+  auto base = make_cap_cache(spelling, cfg, m.rope(), cache_options(o));
+  prefill_chunked(m, base, kBase, intro, o.chunk, 0, nullptr);
+  int at = 0, correct = 0;  // at: filler repetitions the base has read
+  for (int t = 0; t < o.trials; ++t) {
+    const auto key = passkey_key(o.seed * 1000003 + static_cast<std::uint64_t>(t));
+    const int k = static_cast<int>(std::lround(passkey_depth(t, o.trials) * R));
+    if (k > at) {
+      std::vector<std::int32_t> more;
+      append_times(more, filler, k - at);
+      prefill_chunked(m, base, kBase, more, o.chunk, 0, nullptr);
+      at = k;
+    }
+    auto rest = tok.encode(passkey_pieces(key).key_line, false);
+    append_times(rest, filler, R - k);
+    rest.insert(rest.end(), question.begin(), question.end());
+    CapCache fresh;
+    CapCache* cc = &base;
+    try {
+      base.cache->fork(kBase, kTrial);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kInput) throw;
+      fresh = make_cap_cache(spelling, cfg, m.rope(), cache_options(o));
+      cc = &fresh;
+      std::vector<std::int32_t> prefix = intro;
+      append_times(prefix, filler, k);
+      prefill_chunked(m, fresh, kTrial, prefix, o.chunk, 0, nullptr);
+    }
+    auto logits = prefill_chunked(m, *cc, kTrial, rest, o.chunk, 0, nullptr);
+    const auto answer = decode_greedy(m, *cc, kTrial, std::move(logits), 8);
+    correct += passkey_correct(tok.decode(answer.tokens), key);
+    cc->cache->remove(kTrial);
+  }
+  return static_cast<double>(correct) / o.trials;
 }
 
 }  // namespace
@@ -114,7 +173,6 @@ std::vector<CapEvalRow> run_cap_eval(Model& model, const CapEvalOptions& o,
   ModelConfig cfg = model.config();
   if (o.trained_ctx > 0) cfg.n_ctx_train = static_cast<int>(o.trained_ctx);
   const auto V = static_cast<std::size_t>(cfg.n_vocab);
-  const auto& tok = model.tokenizer();
   std::vector<CapEvalRow> rows;
   for (int L : o.lengths) {
     const int n_text = L - o.decode_tokens;
@@ -132,7 +190,7 @@ std::vector<CapEvalRow> run_cap_eval(Model& model, const CapEvalOptions& o,
                              static_cast<std::size_t>(cfg.n_layer) *
                              static_cast<std::size_t>(cfg.kv_dim()) * sizeof(float);
       auto cc = make_cap_cache("full:ctx=" + std::to_string(L), cfg, model.rope(), ref_opt);
-      prefill_chunked(model, cc, text, o.chunk, keep_from, &ref);
+      prefill_chunked(model, cc, kSeq, text, o.chunk, keep_from, &ref);
     }
     for (const auto& spelling : o.policies) {
       CapEvalRow row;
@@ -142,9 +200,9 @@ std::vector<CapEvalRow> run_cap_eval(Model& model, const CapEvalOptions& o,
         auto cc = make_cap_cache(spelling, cfg, model.rope(), cache_options(o));
         std::vector<float> got;
         Stopwatch sw;
-        auto last = prefill_chunked(model, cc, text, o.chunk, keep_from, &got);
+        auto last = prefill_chunked(model, cc, kSeq, text, o.chunk, keep_from, &got);
         const double prefill_ms = sw.ms();
-        const auto dec = decode_greedy(model, cc, std::move(last), o.decode_tokens + 1);
+        const auto dec = decode_greedy(model, cc, kSeq, std::move(last), o.decode_tokens + 1);
         FidelityAccumulator acc;
         for (std::size_t j = keep_from; j < static_cast<std::size_t>(n_text); ++j) {
           const std::size_t r = j - keep_from;
@@ -169,20 +227,7 @@ std::vector<CapEvalRow> run_cap_eval(Model& model, const CapEvalOptions& o,
           row.decode_tok_s = 1e3 / s.mean;
         }
         row.kv_bytes = cc.cache->bytes_in_use();
-        if (o.passkey) {
-          int correct = 0;
-          for (int t = 0; t < o.trials; ++t) {
-            const auto key = passkey_key(o.seed * 1000003 + static_cast<std::uint64_t>(t));
-            const auto p = passkey_prompt_for_length(
-                L - 8, passkey_depth(t, o.trials), key,
-                [&](std::string_view s) { return static_cast<int>(tok.encode(s, true).size()); });
-            auto pc = make_cap_cache(spelling, cfg, model.rope(), cache_options(o));
-            auto logits = prefill_chunked(model, pc, tok.encode(p.text, true), o.chunk, 0, nullptr);
-            const auto answer = decode_greedy(model, pc, std::move(logits), 8);
-            correct += passkey_correct(tok.decode(answer.tokens), key);
-          }
-          row.passkey_accuracy = static_cast<double>(correct) / o.trials;
-        }
+        if (o.passkey) row.passkey_accuracy = passkey_accuracy(model, spelling, cfg, o, L);
       } catch (const Error& e) {
         if (e.kind() == ErrorKind::kUsage) throw;
         row = CapEvalRow{};

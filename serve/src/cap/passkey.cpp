@@ -24,6 +24,11 @@ std::string_view passkey_filler() {
   return kFiller;
 }
 
+PasskeyPieces passkey_pieces(const std::string& key) {
+  return {kIntro, kFiller, kQuestion,
+          "The pass key is " + key + ". Remember it. " + key + " is the pass key.\n"};
+}
+
 PasskeyPrompt passkey_prompt(int filler_repeats, double depth, const std::string& key) {
   if (!(depth >= 0.0 && depth <= 1.0))
     throw Error::usage("passkey depth outside [0, 1]").field("depth").found(std::to_string(depth));
@@ -39,8 +44,7 @@ PasskeyPrompt passkey_prompt(int filler_repeats, double depth, const std::string
   p.text.reserve(kIntro.size() + kFiller.size() * static_cast<std::size_t>(filler_repeats) + 200);
   p.text += kIntro;
   for (int i = 0; i <= filler_repeats; ++i) {
-    if (i == p.key_after)
-      p.text += "The pass key is " + key + ". Remember it. " + key + " is the pass key.\n";
+    if (i == p.key_after) p.text += passkey_pieces(key).key_line;
     if (i < filler_repeats) p.text += kFiller;
   }
   p.text += kQuestion;

@@ -279,6 +279,72 @@ void PagedKvCache::load_cold(std::int64_t cold, int layer, std::byte* out) {
     throw Error::runtime("cannot read the KV offload file").field("offload");
 }
 
+void PagedKvCache::load_cold_block(std::int64_t cold, std::byte* out) {
+  const std::size_t bb = pool_.block_bytes();
+  if (cfg_.offload == OffloadKind::kHost) {
+    std::memcpy(out, cold_host_[cold].data(), bb);
+    return;
+  }
+  if (std::fseek(cold_file_, static_cast<long>(cold * static_cast<std::int64_t>(bb)), SEEK_SET) ||
+      std::fread(out, 1, bb, cold_file_) != bb)
+    throw Error::runtime("cannot read the KV offload file").field("offload");
+}
+
+void PagedKvCache::fork(serve::SeqId parent, serve::SeqId child) {
+  const Seq* p = find(parent);
+  if (!p)
+    throw Error::usage("fork of an unknown sequence").field("seq").found(std::to_string(parent));
+  if (p->pending != 0)
+    throw Error::usage("fork during a step").field("seq").found(std::to_string(parent));
+  if (find(child))
+    throw Error::usage("fork into an existing sequence").field("seq").found(std::to_string(child));
+  Seq s;
+  s.rows = p->rows;
+  s.past = p->past;
+  const std::size_t bb = pool_.block_bytes();
+  std::size_t hot_cap = pool_.capacity_blocks();
+  if (cfg_.offload != OffloadKind::kNone && cfg_.hot_tokens > 0)
+    hot_cap =
+        std::min(hot_cap, ceil_div(static_cast<std::size_t>(cfg_.hot_tokens), cfg_.block_tokens));
+  std::size_t hot = 0;
+  std::vector<std::byte> buf;
+  try {
+    for (const auto& b : p->blocks) {
+      const bool resident_room = pool_.free_blocks() > 0 && hot < hot_cap;
+      if (b.hot >= 0 && resident_room) {
+        const BlockId nb = pool_.allocate();
+        s.blocks.push_back({nb, -1});
+        std::memcpy(pool_.block_data(nb), pool_.block_data(b.hot), bb);
+        ++hot;
+        continue;
+      }
+      if (cfg_.offload == OffloadKind::kNone)
+        throw Error::input("KV cache budget exhausted by a fork")
+            .field("kv_budget")
+            .expected(std::to_string(p->blocks.size()) + " free blocks")
+            .found(std::to_string(pool_.free_blocks()) + " free of " +
+                   std::to_string(pool_.capacity_blocks()));
+      const std::byte* src = nullptr;
+      if (b.hot >= 0) {
+        src = pool_.block_data(b.hot);
+      } else {
+        buf.resize(bb);
+        load_cold_block(b.cold, buf.data());
+        src = buf.data();
+      }
+      s.blocks.push_back({-1, -1});
+      s.blocks.back().cold = store_cold(src);
+    }
+  } catch (...) {
+    for (const auto& b : s.blocks) {
+      if (b.hot >= 0) pool_.release(b.hot);
+      if (b.cold >= 0) free_cold(b.cold);
+    }
+    throw;
+  }
+  seqs_.emplace(child, std::move(s));
+}
+
 void PagedKvCache::free_cold(std::int64_t cold) {
   if (cfg_.offload == OffloadKind::kHost) {
     cold_host_[cold].clear();

@@ -303,6 +303,88 @@ TEST(PagedKvCache, OffloadSpillsWhenThePoolIsFull) {
   expect_rows_consistent(cache, 0);
 }
 
+// fork() copies a sequence: after it, steps on parent and child are independent, rows and
+// positions stay consistent in both, and bytes count both copies.
+TEST(PagedKvCache, ForkMakesAnIndependentCopy) {
+  PagedKvCache cache(base_config());
+  step(cache, 0, 5);
+  cache.fork(0, 1);
+  EXPECT_EQ(cache.n_past(1), 5);
+  step(cache, 1, 3);
+  step(cache, 0, 1);
+  EXPECT_EQ(cache.row_tokens(0), (std::vector<std::int64_t>{0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(cache.row_tokens(1), (std::vector<std::int64_t>{0, 1, 2, 3, 4, 5, 6, 7}));
+  expect_rows_consistent(cache, 0);
+  expect_rows_consistent(cache, 1);
+  EXPECT_EQ(cache.bytes_in_use(), (3 + 4) * 2 * cache.bytes_per_token());  // 2-token blocks
+  cache.remove(0);
+  expect_rows_consistent(cache, 1);
+  EXPECT_EQ(cache.bytes_in_use(), 4 * 2 * cache.bytes_per_token());
+}
+
+// The policy's state travels with the copy: a forked H2O sequence fed the same attention as
+// its parent keeps the same rows, positions and scores.
+TEST(PagedKvCache, ForkCarriesEvictionState) {
+  auto c = base_config();
+  c.eviction = EvictionKind::kH2o;
+  c.budget = 6;
+  c.recent = 2;
+  PagedKvCache cache(c);
+  std::vector<float> attention(40, 0.01f);
+  attention[1] = attention[4] = attention[9] = 1.0f;
+  for (int i = 0; i < 5; ++i) step(cache, 0, 2, attention);
+  cache.fork(0, 1);
+  for (int i = 0; i < 4; ++i) {
+    step(cache, 0, 2, attention);
+    step(cache, 1, 2, attention);
+  }
+  for (int l = 0; l < kLayers; ++l) {
+    EXPECT_EQ(cache.row_tokens(0, l), cache.row_tokens(1, l));
+    EXPECT_EQ(cache.row_positions(0, l), cache.row_positions(1, l));
+    EXPECT_EQ(cache.row_scores(0, l), cache.row_scores(1, l));
+  }
+  EXPECT_EQ(cache.n_rows(1), 6);
+  expect_rows_consistent(cache, 1);
+}
+
+TEST(PagedKvCache, ForkCopiesSpilledBlocks) {
+  for (auto where : {OffloadKind::kHost, OffloadKind::kFile}) {
+    auto c = base_config();
+    c.offload = where;
+    c.hot_tokens = 4;
+    PagedKvCache cache(c);
+    for (int t = 0; t < 3; ++t) step(cache, 0, 3);
+    const std::size_t cold_before = cache.cold_bytes();
+    cache.fork(0, 1);
+    EXPECT_GT(cache.cold_bytes(), cold_before);  // the child's copies of the cold blocks
+    cache.remove(0);
+    step(cache, 1, 2);
+    EXPECT_EQ(cache.row_tokens(1).size(), 11u);
+    expect_rows_consistent(cache, 1);
+  }
+}
+
+TEST(PagedKvCache, ForkErrorsChangeNothing) {
+  auto c = base_config();
+  c.budget_bytes = 5 * 2 * 2 * 2 * 8 * 4;  // 5 blocks
+  PagedKvCache cache(c);
+  step(cache, 0, 5);  // 3 blocks
+  const std::size_t used = cache.bytes_in_use();
+  try {
+    cache.fork(0, 1);
+    FAIL() << "a fork past the budget succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInput);
+  }
+  EXPECT_FALSE(cache.contains(1));
+  EXPECT_EQ(cache.bytes_in_use(), used);
+  EXPECT_THROW(cache.fork(7, 1), Error);  // unknown parent
+  step(cache, 2, 1);
+  EXPECT_THROW(cache.fork(0, 2), Error);  // existing child
+  EXPECT_EQ(cache.n_rows(2), 1);
+  expect_rows_consistent(cache, 0);
+}
+
 TEST(PagedKvCache, RejectsInconsistentConfigs) {
   auto c = base_config();
   c.eviction = EvictionKind::kStreaming;

@@ -8,6 +8,8 @@
 #include "gearbox/core/error.hpp"
 #include "gearbox/serve/cap/fidelity.hpp"
 #include "gearbox/serve/cap/passkey.hpp"
+#include "gearbox/serve/model/model.hpp"
+#include "gearbox/serve/model/model_registry.hpp"
 
 namespace gearbox::serve::cap {
 namespace {
@@ -40,6 +42,44 @@ TEST(Passkey, PromptHoldsTheKeyAtItsDepthAndEndsWithTheQuestion) {
               static_cast<int>(std::lround(depth * 20)));
     EXPECT_TRUE(p.text.ends_with("What is the pass key? The pass key is"));
     EXPECT_TRUE(p.text.starts_with("There is an important info hidden"));
+  }
+}
+
+// cap-eval joins the pieces (each tokenized on its own) so trials can share their prefix; the
+// joined text is passkey_prompt's, and for SmolLM2's byte-level BPE the joined tokens are the
+// whole prompt's tokens (every piece boundary is a newline or the text's end).
+std::string joined(const PasskeyPieces& p, int repeats, int k) {
+  std::string s(p.intro);
+  for (int i = 0; i < k; ++i) s += p.filler;
+  s += p.key_line;
+  for (int i = k; i < repeats; ++i) s += p.filler;
+  return s + std::string(p.question);
+}
+
+TEST(Passkey, PiecesJoinIntoThePrompt) {
+  for (double depth : {0.0, 0.3, 1.0}) {
+    const auto p = passkey_prompt(12, depth, "70431");
+    EXPECT_EQ(joined(passkey_pieces("70431"), 12, p.key_after), p.text);
+  }
+  std::shared_ptr<Model> m;
+  try {
+    m = Model::load(resolve_model("SmolLM2-135M-Instruct-Q4_1"));
+  } catch (const Error&) {
+    GTEST_SKIP() << "skipped: SmolLM2-135M-Instruct-Q4_1.gguf absent (scripts/fetch-models.sh)";
+  }
+  const auto& tok = m->tokenizer();
+  const auto pieces = passkey_pieces("70431");
+  for (int k : {0, 3, 5}) {
+    std::vector<std::int32_t> ids = tok.encode(pieces.intro, true);
+    auto add = [&](std::string_view s) {
+      const auto t = tok.encode(s, false);
+      ids.insert(ids.end(), t.begin(), t.end());
+    };
+    for (int i = 0; i < k; ++i) add(pieces.filler);
+    add(pieces.key_line);
+    for (int i = k; i < 5; ++i) add(pieces.filler);
+    add(pieces.question);
+    EXPECT_EQ(ids, tok.encode(joined(pieces, 5, k), true)) << "key after " << k;
   }
 }
 

@@ -34,6 +34,14 @@ std::string passkey_key(std::uint64_t seed);
 PasskeyPrompt passkey_prompt_for_length(int target_tokens, double depth, const std::string& key,
                                         const std::function<int(std::string_view)>& count_tokens);
 
+// The pieces passkey_prompt() joins, in its order: intro, filler x k, key line,
+// filler x (repeats - k), question.
+struct PasskeyPieces {
+  std::string_view intro, filler, question;
+  std::string key_line;
+};
+PasskeyPieces passkey_pieces(const std::string& key);
+
 // The depth of trial i of n, spread evenly over [0, 1] (0.5 when n == 1).
 double passkey_depth(int trial, int trials);
 

@@ -70,6 +70,13 @@ class PagedKvCache final : public KvCache {
   int n_rows(serve::SeqId seq) const override;
   std::size_t bytes_in_use() const override;
 
+  // Makes `child` an independent copy of `parent` (rows, positions, scores, tokens past), so
+  // that requests sharing a prompt prefix compute it once: later steps on either sequence do
+  // not affect the other. Blocks are copied (not shared): from the pool, or into the cold
+  // store under offload once the resident budget is used. Throws Error::usage for an unknown
+  // parent, an existing child or a step in progress, Error::input when the budget cannot hold
+  // the copy (nothing is kept then).
+  void fork(serve::SeqId parent, serve::SeqId child);
   // Bytes of spilled (offloaded) blocks, over all sequences.
   std::size_t cold_bytes() const;
   // Bytes one token takes in every layer's K and V (the format's row bytes x 2 x n_layer).
@@ -118,6 +125,7 @@ class PagedKvCache final : public KvCache {
   void spill_oldest(Seq& s);
   std::byte* row_ptr(const Seq& s, std::size_t row, int layer, bool value);
   void load_cold(std::int64_t cold, int layer, std::byte* out);
+  void load_cold_block(std::int64_t cold, std::byte* out);
   std::int64_t store_cold(const std::byte* block);
   void free_cold(std::int64_t cold);
 
