@@ -198,6 +198,13 @@ std::vector<CapEvalRow> run_cap_eval(Model& model, const CapEvalOptions& o,
       row.length = L;
       try {
         auto cc = make_cap_cache(spelling, cfg, model.rope(), cache_options(o));
+        // A length past the policy's context limit is refused before any work (the cache
+        // would refuse the same step, after prefilling up to its limit).
+        if (L > cc.ctx_limit)
+          throw Error::input("sequence exceeds the policy's context limit")
+              .field("ctx")
+              .expected("<= " + std::to_string(cc.ctx_limit) + " tokens")
+              .found(std::to_string(L));
         std::vector<float> got;
         Stopwatch sw;
         auto last = prefill_chunked(model, cc, kSeq, text, o.chunk, keep_from, &got);
