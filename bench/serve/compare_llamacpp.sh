@@ -3,7 +3,8 @@
 # gearbox on the same GGUF with the same threads; prefill 512 and decode 128 tokens.
 #   bench/serve/compare_llamacpp.sh [BUILD_DIR] [MODEL]
 # BUILD_DIR holds bench/serve/serve_engine_bench (default build/release); MODEL a name or path
-# (default SmolLM2-135M-Instruct-Q4_1); THREADS (default "1 2") and REPS (default 3) from the
+# (default SmolLM2-135M-Instruct-Q4_1); THREADS (default "1 2"), REPS (default 3) and KV
+# (gearbox's KV cache type, default f16 as llama.cpp's default cache; f32 for float) from the
 # environment. Prints a table with tok/s, the ratio gearbox/llama.cpp, the process CPU time
 # per token of each (less disturbed by other load on a shared machine) and the decode
 # bandwidth floor; the JSON lines go to bench-serve-engine.jsonl in the cache.
@@ -21,7 +22,7 @@ out="$cache/bench-serve-engine.jsonl"
 reps="${REPS:-3}"
 for t in ${THREADS:-1 2}; do
   "$py" bench/serve/llamacpp_speed.py "$path" "$t" 512 128 "$reps" | tee -a "$out" >&2
-  "$build/bench/serve/serve_engine_bench" "$path" --threads "$t" --prefill 512 --decode 128 --reps "$reps" \
+  "$build/bench/serve/serve_engine_bench" "$path" --threads "$t" --prefill 512 --decode 128 --reps "$reps" --kv "${KV:-f16}" \
     | tee -a "$out" >&2
 done
 "$py" - "$out" <<'PY'
@@ -40,6 +41,7 @@ for t in sorted({r["threads"] for r in rows}):
 print("ratio: gearbox/llama.cpp tok/s; cpu ratio: llama.cpp/gearbox CPU time per token "
       "(> 1: gearbox uses less)")
 g = next(r for r in rows if r["engine"] == "gearbox")
+print(f"KV cache: llama.cpp f16 (its default), gearbox {g.get('kv', 'f32')}")
 print(f"decode floor: {g['weight_bytes_per_token'] / 1e6:.1f} MB of weights per token / "
       f"{g['mem_bw_gbs']:.1f} GB/s measured triad bandwidth")
 PY

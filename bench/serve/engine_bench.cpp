@@ -1,5 +1,5 @@
-// serve_engine_bench MODEL [--threads N] [--prefill 512] [--decode 128] [--reps 3]: gearbox's
-// prefill and decode speed on a GGUF model, printed as one JSON object: median tok/s over
+// serve_engine_bench MODEL [--threads N] [--prefill 512] [--decode 128] [--reps 3] [--kv f32|f16]:
+// gearbox's prefill and decode speed on a GGUF model, printed as one JSON object: median tok/s over
 // reps, plus the decode memory-bandwidth floor (weight bytes per token / measured bandwidth).
 // Prefill feeds `prefill` fixed pseudo-random tokens as one batch; decode then feeds
 // `decode` tokens one at a time after them (as llama-bench's pp/tg tests do). Beside the
@@ -34,12 +34,20 @@ int main(int argc, char** argv) try {
   using namespace gearbox::serve;
   if (argc < 2) {
     std::cerr
-        << "usage: serve_engine_bench MODEL [--threads N] [--prefill N] [--decode N] [--reps N]\n";
+        << "usage: serve_engine_bench MODEL [--threads N] [--prefill N] [--decode N] [--reps N] "
+           "[--kv f32|f16]\n";
     return 2;
   }
   int threads = 1, n_prefill = 512, n_decode = 128, reps = 3;
+  KvElem kv = KvElem::kF32;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
+    if (a == "--kv") {
+      const std::string t = argv[i + 1];
+      if (t != "f32" && t != "f16") throw Error::usage("--kv takes f32 or f16").found(t);
+      kv = t == "f16" ? KvElem::kF16 : KvElem::kF32;
+      continue;
+    }
     const int v = std::stoi(argv[i + 1]);
     if (a == "--threads")
       threads = v;
@@ -62,7 +70,7 @@ int main(int argc, char** argv) try {
   std::vector<float> logits(static_cast<std::size_t>(cfg.n_vocab));
   std::vector<double> pp, tg, pp_cpu, tg_cpu;
   for (int r = 0; r < reps + 1; ++r) {  // first run warms up
-    ContiguousKvCache cache(cfg, n_prefill + n_decode);
+    ContiguousKvCache cache(cfg, n_prefill + n_decode, kv);
     Stopwatch sw;
     double cpu0 = process_cpu_seconds();
     model->prefill(cache, 0, prompt, logits);
@@ -88,6 +96,7 @@ int main(int argc, char** argv) try {
   j["engine"] = "gearbox";
   j["model"] = argv[1];
   j["threads"] = scope.threads();
+  j["kv"] = kv == KvElem::kF16 ? "f16" : "f32";
   j["prefill_tokens"] = n_prefill;
   j["decode_tokens"] = n_decode;
   j["prefill_tok_s"] = summarize(pp).median;

@@ -13,6 +13,8 @@ kv::KvRowFormat format_of(KvStorage s) {
   switch (s) {
     case KvStorage::kF32:
       return kv::KvRowFormat::kF32;
+    case KvStorage::kF16:
+      return kv::KvRowFormat::kF16;
     case KvStorage::kInt8:
       return kv::KvRowFormat::kInt8;
     case KvStorage::kInt4:

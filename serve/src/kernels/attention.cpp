@@ -17,17 +17,45 @@
 namespace gearbox::serve {
 
 namespace attn {
-Rows flatten(const KvView& kv) {
-  Rows r;
+namespace {
+template <class T, class GetK, class GetV>
+RowsOf<T> flatten_with(const KvView& kv, GetK get_k, GetV get_v) {
+  RowsOf<T> r;
   const int n = kv.n_rows();
   r.k.reserve(static_cast<std::size_t>(n));
   r.v.reserve(static_cast<std::size_t>(n));
   for (const auto& s : kv.spans)
     for (int i = 0; i < s.n; ++i) {
-      r.k.push_back(s.k + static_cast<std::size_t>(i) * s.k_stride);
-      r.v.push_back(s.v + static_cast<std::size_t>(i) * s.v_stride);
+      r.k.push_back(get_k(s) + static_cast<std::size_t>(i) * s.k_stride);
+      r.v.push_back(get_v(s) + static_cast<std::size_t>(i) * s.v_stride);
     }
   return r;
+}
+}  // namespace
+
+Rows flatten(const KvView& kv) {
+  return flatten_with<float>(
+      kv, [](const KvSpan& s) { return s.k; }, [](const KvSpan& s) { return s.v; });
+}
+
+Rows16 flatten16(const KvView& kv) {
+  return flatten_with<std::uint16_t>(
+      kv, [](const KvSpan& s) { return s.k16; }, [](const KvSpan& s) { return s.v16; });
+}
+
+KvView widen(const KvView& kv, int kv_dim, std::vector<float>& storage) {
+  if (kv.elem == KvElem::kF32) return kv;
+  const Rows16 rows = flatten16(kv);
+  const std::size_t n = rows.k.size(), d = static_cast<std::size_t>(kv_dim);
+  storage.resize(2 * n * d);
+  for (std::size_t r = 0; r < n; ++r)
+    for (std::size_t c = 0; c < d; ++c) {
+      storage[r * d + c] = fp16_to_float(rows.k[r][c]);
+      storage[(n + r) * d + c] = fp16_to_float(rows.v[r][c]);
+    }
+  KvView out;
+  out.spans.push_back({storage.data(), storage.data() + n * d, static_cast<int>(n), d, d});
+  return out;
 }
 }  // namespace attn
 
@@ -47,11 +75,16 @@ inline void head_axpy(float* __restrict out, float w, const float* __restrict v,
 }
 }  // namespace
 
-void attention(const AttentionShape& s, const float* q, int n_q, const KvView& kv, float* out,
+void attention(const AttentionShape& s, const float* q, int n_q, const KvView& view, float* out,
                float* row_weights) {
-  const Rows rows = flatten(kv);
-  if (!row_weights && !s.f16_weights && attn::tiled_supported(s))
-    return attn::attention_tiled(s, q, n_q, rows, out);
+  const bool tiled = !row_weights && !s.f16_weights && attn::tiled_supported(s, view.elem);
+  if (tiled && view.elem == KvElem::kF16)
+    return attn::attention_tiled(s, q, n_q, attn::flatten16(view), out);
+  std::vector<float> wide;
+  const Rows rows = view.elem == KvElem::kF32
+                        ? flatten(view)
+                        : flatten(attn::widen(view, s.n_head_kv * s.head_dim, wide));
+  if (tiled) return attn::attention_tiled(s, q, n_q, rows, out);
   const int n_rows = static_cast<int>(rows.k.size());
   const int hd = s.head_dim, group = s.n_head / s.n_head_kv;
   const std::size_t qd = static_cast<std::size_t>(s.n_head) * hd;
@@ -104,9 +137,10 @@ void attention(const AttentionShape& s, const float* q, int n_q, const KvView& k
   }
 }
 
-void attention_reference(const AttentionShape& s, const float* q, int n_q, const KvView& kv,
+void attention_reference(const AttentionShape& s, const float* q, int n_q, const KvView& view,
                          float* out, float* row_weights) {
-  const Rows rows = flatten(kv);
+  std::vector<float> wide;
+  const Rows rows = flatten(attn::widen(view, s.n_head_kv * s.head_dim, wide));
   const int n_rows = static_cast<int>(rows.k.size());
   const int hd = s.head_dim, group = s.n_head / s.n_head_kv;
   const std::size_t qd = static_cast<std::size_t>(s.n_head) * hd;

@@ -73,17 +73,17 @@ inline float softmax_step(float* p, int nv, int width, float& m, float& l) {
 
 // o[i][d0 .. d0 + 8*NV) += sum over r < nr of p[i][r] * v[r][koff + d0 ...] for MR queries:
 // MR x NV accumulators stay in registers across the tile's rows.
-template <int MR, int NV>
-void pv_block(const float* p, std::size_t p_stride, const float* const* v, std::size_t koff, int nr,
+template <int MR, int NV, class T>
+void pv_block(const float* p, std::size_t p_stride, const T* const* v, std::size_t koff, int nr,
               int d0, float* o, std::size_t o_stride) {
   __m256 acc[MR][NV];
   for (int i = 0; i < MR; ++i)
     for (int c = 0; c < NV; ++c)
       acc[i][c] = _mm256_loadu_ps(o + i * o_stride + static_cast<std::size_t>(d0) + 8 * c);
   for (int r = 0; r < nr; ++r) {
-    const float* vr = v[r] + koff + d0;
+    const T* vr = v[r] + koff + d0;
     __m256 x[NV];
-    for (int c = 0; c < NV; ++c) x[c] = _mm256_loadu_ps(vr + 8 * c);
+    for (int c = 0; c < NV; ++c) x[c] = load8(vr + 8 * c);
     for (int i = 0; i < MR; ++i) {
       const __m256 w = _mm256_broadcast_ss(p + i * p_stride + r);
       for (int c = 0; c < NV; ++c) acc[i][c] = _mm256_fmadd_ps(w, x[c], acc[i][c]);
@@ -94,8 +94,8 @@ void pv_block(const float* p, std::size_t p_stride, const float* const* v, std::
       _mm256_storeu_ps(o + i * o_stride + static_cast<std::size_t>(d0) + 8 * c, acc[i][c]);
 }
 
-template <int MR>
-void pv_rows(const float* p, std::size_t p_stride, const float* const* v, std::size_t koff, int nr,
+template <int MR, class T>
+void pv_rows(const float* p, std::size_t p_stride, const T* const* v, std::size_t koff, int nr,
              int hd, float* o, std::size_t o_stride) {
   int d0 = 0;
   for (; d0 + 16 <= hd; d0 += 16) pv_block<MR, 2>(p, p_stride, v, koff, nr, d0, o, o_stride);
@@ -103,7 +103,8 @@ void pv_rows(const float* p, std::size_t p_stride, const float* const* v, std::s
 }
 
 // All m queries' outputs (rows of o) += p . V_tile, four queries at a time.
-void pv_tile(const float* p, std::size_t p_stride, const float* const* v, std::size_t koff, int nr,
+template <class T>
+void pv_tile(const float* p, std::size_t p_stride, const T* const* v, std::size_t koff, int nr,
              int hd, int m, float* o, std::size_t o_stride) {
   int i = 0;
   for (; i + 4 <= m; i += 4)
@@ -122,9 +123,11 @@ void pv_tile(const float* p, std::size_t p_stride, const float* const* v, std::s
 
 // Prefetches whole cached rows (every KV head's slice of K and V): a task walks a row tile
 // head by head, so the later heads find the rows in cache.
-void prefetch_rows(const float* const* k, const float* const* v, int n, int kv_dim) {
+template <class T>
+void prefetch_rows(const T* const* k, const T* const* v, int n, int kv_dim) {
+  constexpr int kPerLine = 64 / static_cast<int>(sizeof(T));
   for (int r = 0; r < n; ++r)
-    for (int d = 0; d < kv_dim; d += 16) {
+    for (int d = 0; d < kv_dim; d += kPerLine) {
       __builtin_prefetch(k[r] + d);
       __builtin_prefetch(v[r] + d);
     }
@@ -150,14 +153,8 @@ int row_splits(int n_tiles, int n_rows, int n_threads) {
   return std::min(by_threads, by_rows);
 }
 
-}  // namespace
-
-bool tiled_supported(const AttentionShape& s) {
-  return s.head_dim % 8 == 0 && s.n_head_kv > 0 && s.n_head % s.n_head_kv == 0;
-}
-
-void attention_tiled(const AttentionShape& s, const float* q, int n_q, const Rows& rows,
-                     float* out) {
+template <class T>
+void tiled(const AttentionShape& s, const float* q, int n_q, const RowsOf<T>& rows, float* out) {
   const int n_rows = static_cast<int>(rows.k.size());
   const int hd = s.head_dim, group = s.n_head / s.n_head_kv, kv_dim = s.n_head_kv * hd;
   const std::size_t qd = static_cast<std::size_t>(s.n_head) * hd;
@@ -186,8 +183,8 @@ void attention_tiled(const AttentionShape& s, const float* q, int n_q, const Row
       const int row_end = std::min(end, tiles_in_range * (split + 1) / n_split * kRowTile);
       for (int j0 = row_begin; j0 < row_end; j0 += kRowTile) {
         const int nr = std::min(kRowTile, row_end - j0);
-        const float* const* kt = rows.k.data() + j0;
-        const float* const* vt = rows.v.data() + j0;
+        const T* const* kt = rows.k.data() + j0;
+        const T* const* vt = rows.v.data() + j0;
         if (j0 + kRowTile < row_end)
           prefetch_rows(kt + kRowTile, vt + kRowTile, std::min(kRowTile, row_end - j0 - kRowTile),
                         kv_dim);
@@ -256,12 +253,29 @@ void attention_tiled(const AttentionShape& s, const float* q, int n_q, const Row
   }
 }
 
+}  // namespace
+
+bool tiled_supported(const AttentionShape& s, KvElem) {
+  return s.head_dim % 8 == 0 && s.n_head_kv > 0 && s.n_head % s.n_head_kv == 0;
+}
+
+void attention_tiled(const AttentionShape& s, const float* q, int n_q, const Rows& rows,
+                     float* out) {
+  tiled(s, q, n_q, rows, out);
+}
+
+void attention_tiled(const AttentionShape& s, const float* q, int n_q, const Rows16& rows,
+                     float* out) {
+  tiled(s, q, n_q, rows, out);
+}
+
 #else  // no AVX2/FMA: the per-token kernel in attention.cpp serves every call
 
-bool tiled_supported(const AttentionShape&) {
+bool tiled_supported(const AttentionShape&, KvElem) {
   return false;
 }
 void attention_tiled(const AttentionShape&, const float*, int, const Rows&, float*) {}
+void attention_tiled(const AttentionShape&, const float*, int, const Rows16&, float*) {}
 
 #endif
 

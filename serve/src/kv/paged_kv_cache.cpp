@@ -379,13 +379,25 @@ KvView PagedKvCache::read(int layer, serve::SeqId seq) {
   const std::size_t bt = cfg_.block_tokens;
   const auto d = static_cast<std::size_t>(cfg_.kv_dim);
   KvView view;
-  bool direct = cfg_.format == KvRowFormat::kF32;
+  // f32 rows, and f16 rows whose keys sit at their positions, are read in place.
+  const bool f16 = cfg_.format == KvRowFormat::kF16;
+  bool direct = cfg_.format == KvRowFormat::kF32 || f16;
   for (const auto& b : s.blocks) direct = direct && b.hot >= 0;
+  if (f16)
+    for (const Row& r : rows) direct = direct && r.pos == r.stored;
   if (direct) {
+    view.elem = f16 ? KvElem::kF16 : KvElem::kF32;
     for (std::size_t b = 0; b * bt < n; ++b) {
       KvSpan span;
-      span.k = reinterpret_cast<const float*>(row_ptr(s, b * bt, layer, false));
-      span.v = reinterpret_cast<const float*>(row_ptr(s, b * bt, layer, true));
+      const std::byte* k = row_ptr(s, b * bt, layer, false);
+      const std::byte* v = row_ptr(s, b * bt, layer, true);
+      if (f16) {
+        span.k16 = reinterpret_cast<const std::uint16_t*>(k);
+        span.v16 = reinterpret_cast<const std::uint16_t*>(v);
+      } else {
+        span.k = reinterpret_cast<const float*>(k);
+        span.v = reinterpret_cast<const float*>(v);
+      }
       span.n = static_cast<int>(std::min(bt, n - b * bt));
       span.k_stride = span.v_stride = d;
       view.spans.push_back(span);

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <vector>
 
+#include "gearbox/serve/kernels/fp16.hpp"
+
 namespace gearbox::serve::kv {
 namespace {
 
@@ -38,6 +40,8 @@ const char* format_name(KvRowFormat f) {
   switch (f) {
     case KvRowFormat::kF32:
       return "f32";
+    case KvRowFormat::kF16:
+      return "f16";
     case KvRowFormat::kInt8:
       return "int8";
     case KvRowFormat::kInt4:
@@ -51,6 +55,8 @@ std::size_t row_bytes(KvRowFormat f, int n) {
   switch (f) {
     case KvRowFormat::kF32:
       return un * sizeof(float);
+    case KvRowFormat::kF16:
+      return un * sizeof(std::uint16_t);
     case KvRowFormat::kInt8:
       return groups(n) * sizeof(float) + un;
     case KvRowFormat::kInt4:
@@ -62,6 +68,12 @@ std::size_t row_bytes(KvRowFormat f, int n) {
 void encode_row(KvRowFormat f, const float* x, int n, std::byte* out) {
   if (f == KvRowFormat::kF32) {
     std::memcpy(out, x, static_cast<std::size_t>(n) * sizeof(float));
+    return;
+  }
+  if (f == KvRowFormat::kF16) {  // staged: `out` may be unaligned for 16-bit values
+    std::vector<std::uint16_t> h(static_cast<std::size_t>(n));
+    floats_to_fp16(x, h.size(), h.data());
+    std::memcpy(out, h.data(), h.size() * sizeof(std::uint16_t));
     return;
   }
   const std::size_t ng = groups(n);
@@ -84,6 +96,14 @@ void encode_row(KvRowFormat f, const float* x, int n, std::byte* out) {
 void decode_row(KvRowFormat f, const std::byte* in, int n, float* out) {
   if (f == KvRowFormat::kF32) {
     std::memcpy(out, in, static_cast<std::size_t>(n) * sizeof(float));
+    return;
+  }
+  if (f == KvRowFormat::kF16) {
+    for (int i = 0; i < n; ++i) {
+      std::uint16_t h;
+      std::memcpy(&h, in + 2 * static_cast<std::size_t>(i), sizeof h);
+      out[i] = fp16_to_float(h);
+    }
     return;
   }
   const std::size_t ng = groups(n);

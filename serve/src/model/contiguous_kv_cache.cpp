@@ -4,11 +4,16 @@
 #include <cstring>
 
 #include "gearbox/core/error.hpp"
+#include "gearbox/serve/kernels/fp16.hpp"
 
 namespace gearbox::serve {
 
-ContiguousKvCache::ContiguousKvCache(const ModelConfig& cfg, int max_tokens)
-    : n_layer_(cfg.n_layer), kv_dim_(cfg.kv_dim()), max_tokens_(max_tokens) {
+ContiguousKvCache::ContiguousKvCache(const ModelConfig& cfg, int max_tokens, KvElem elem)
+    : n_layer_(cfg.n_layer),
+      kv_dim_(cfg.kv_dim()),
+      max_tokens_(max_tokens),
+      elem_(elem),
+      value_bytes_(elem == KvElem::kF16 ? 2 : 4) {
   if (max_tokens <= 0)
     throw Error::usage("KV cache size must be positive").found(std::to_string(max_tokens));
 }
@@ -39,7 +44,7 @@ void ContiguousKvCache::begin(SeqId seq, int n_new, std::span<std::int32_t> posi
         .found(std::to_string(had) + " + " + std::to_string(n_new));
   }
   const std::size_t need =
-      static_cast<std::size_t>(s.n + n_new) * static_cast<std::size_t>(kv_dim_);
+      static_cast<std::size_t>(s.n + n_new) * static_cast<std::size_t>(kv_dim_) * value_bytes_;
   if (s.k.empty()) {
     s.k.resize(static_cast<std::size_t>(n_layer_));
     s.v.resize(static_cast<std::size_t>(n_layer_));
@@ -51,7 +56,7 @@ void ContiguousKvCache::begin(SeqId seq, int n_new, std::span<std::int32_t> posi
       // Grow geometrically (capped at max_tokens) so appends are amortised O(1).
       const std::size_t cap = std::min<std::size_t>(
           std::max(need, k.size() * 2),
-          static_cast<std::size_t>(max_tokens_) * static_cast<std::size_t>(kv_dim_));
+          static_cast<std::size_t>(max_tokens_) * static_cast<std::size_t>(kv_dim_) * value_bytes_);
       k.resize(cap);
       v.resize(cap);
     }
@@ -64,19 +69,38 @@ void ContiguousKvCache::write(int layer, SeqId seq, int n_new, const float* k, c
   Seq& s = get(seq);
   if (n_new != s.pending || layer < 0 || layer >= n_layer_)
     throw Error::usage("write: does not match the step begun");
-  const std::size_t off = static_cast<std::size_t>(s.n) * static_cast<std::size_t>(kv_dim_);
+  const std::size_t off =
+      static_cast<std::size_t>(s.n) * static_cast<std::size_t>(kv_dim_) * value_bytes_;
   const std::size_t len = static_cast<std::size_t>(n_new) * static_cast<std::size_t>(kv_dim_);
-  std::memcpy(s.k[static_cast<std::size_t>(layer)].data() + off, k, len * sizeof(float));
-  std::memcpy(s.v[static_cast<std::size_t>(layer)].data() + off, v, len * sizeof(float));
+  std::byte* kd = s.k[static_cast<std::size_t>(layer)].data() + off;
+  std::byte* vd = s.v[static_cast<std::size_t>(layer)].data() + off;
+  if (elem_ == KvElem::kF16) {
+    floats_to_fp16(k, len, reinterpret_cast<std::uint16_t*>(kd));
+    floats_to_fp16(v, len, reinterpret_cast<std::uint16_t*>(vd));
+  } else {
+    std::memcpy(kd, k, len * sizeof(float));
+    std::memcpy(vd, v, len * sizeof(float));
+  }
 }
 
 KvView ContiguousKvCache::read(int layer, SeqId seq) {
   Seq& s = get(seq);
   KvView view;
   const auto kd = static_cast<std::size_t>(kv_dim_);
-  view.spans.push_back(KvSpan{s.k[static_cast<std::size_t>(layer)].data(),
-                              s.v[static_cast<std::size_t>(layer)].data(), s.n + s.pending, kd,
-                              kd});
+  const std::byte* k = s.k[static_cast<std::size_t>(layer)].data();
+  const std::byte* v = s.v[static_cast<std::size_t>(layer)].data();
+  KvSpan span;
+  span.n = s.n + s.pending;
+  span.k_stride = span.v_stride = kd;
+  if (elem_ == KvElem::kF16) {
+    view.elem = KvElem::kF16;
+    span.k16 = reinterpret_cast<const std::uint16_t*>(k);
+    span.v16 = reinterpret_cast<const std::uint16_t*>(v);
+  } else {
+    span.k = reinterpret_cast<const float*>(k);
+    span.v = reinterpret_cast<const float*>(v);
+  }
+  view.spans.push_back(span);
   return view;
 }
 
@@ -116,7 +140,7 @@ int ContiguousKvCache::n_rows(SeqId seq) const {
 std::size_t ContiguousKvCache::bytes_in_use() const {
   std::size_t b = 0;
   for (const auto& [id, s] : seqs_)
-    b += static_cast<std::size_t>(s.n) * static_cast<std::size_t>(kv_dim_) * 2 * sizeof(float) *
+    b += static_cast<std::size_t>(s.n) * static_cast<std::size_t>(kv_dim_) * 2 * value_bytes_ *
          static_cast<std::size_t>(n_layer_);
   return b;
 }

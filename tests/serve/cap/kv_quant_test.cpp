@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "gearbox/serve/kernels/fp16.hpp"
 #include "gearbox/serve/kv/paged_kv_cache.hpp"
 #include "gearbox/serve/kv/row_codec.hpp"
 
@@ -14,6 +15,7 @@ namespace {
 
 TEST(RowCodec, BytesPerRow) {
   EXPECT_EQ(row_bytes(KvRowFormat::kF32, 64), 256u);
+  EXPECT_EQ(row_bytes(KvRowFormat::kF16, 64), 128u);
   EXPECT_EQ(row_bytes(KvRowFormat::kInt8, 64), 64u + 2 * 4);
   EXPECT_EQ(row_bytes(KvRowFormat::kInt4, 64), 32u + 2 * 4);
   EXPECT_EQ(row_bytes(KvRowFormat::kInt8, 33), 33u + 2 * 4);
@@ -23,7 +25,7 @@ TEST(RowCodec, BytesPerRow) {
 TEST(RowCodec, ErrorWithinHalfAStepOnAwkwardSizes) {
   std::mt19937 rng(7);
   std::normal_distribution<float> nd(0.0f, 3.0f);
-  for (auto f : {KvRowFormat::kF32, KvRowFormat::kInt8, KvRowFormat::kInt4})
+  for (auto f : {KvRowFormat::kF32, KvRowFormat::kF16, KvRowFormat::kInt8, KvRowFormat::kInt4})
     for (int n : {1, 2, 7, 31, 32, 33, 100, 576}) {
       std::vector<float> x(static_cast<std::size_t>(n)), y(x.size());
       for (auto& v : x) v = nd(rng);
@@ -37,8 +39,11 @@ TEST(RowCodec, ErrorWithinHalfAStepOnAwkwardSizes) {
         const int hi = std::min(n, (g + 1) * kKvQuantGroup);
         for (int i = g * kKvQuantGroup; i < hi; ++i) amax = std::max(amax, std::fabs(x[i]));
         const float bound = f == KvRowFormat::kF32 ? 0.0f : amax / qmax / 2 * 1.0001f;
-        for (int i = g * kKvQuantGroup; i < hi; ++i)
-          ASSERT_LE(std::fabs(x[i] - y[i]), bound) << format_name(f) << " n=" << n << " i=" << i;
+        for (int i = g * kKvQuantGroup; i < hi; ++i) {
+          // fp16: half a unit in the last place, 2^-11 relative (these values are normal).
+          const float b = f == KvRowFormat::kF16 ? std::fabs(x[i]) * 0x1p-11f : bound;
+          ASSERT_LE(std::fabs(x[i] - y[i]), b) << format_name(f) << " n=" << n << " i=" << i;
+        }
       }
     }
 }
@@ -87,8 +92,19 @@ double attention_error(KvRowFormat fmt, int n, int d) {
     kf.emplace_back(k.begin() + r * d, k.begin() + (r + 1) * d);
     vf.emplace_back(v.begin() + r * d, v.begin() + (r + 1) * d);
   }
-  for (const auto& s : cache.read(0, 0).spans)
+  const KvView view = cache.read(0, 0);
+  for (const auto& s : view.spans)
     for (int i = 0; i < s.n; ++i) {
+      if (view.elem == KvElem::kF16) {  // read in place: widen for the float reference
+        auto widen = [d](const std::uint16_t* h) {
+          std::vector<float> out(static_cast<std::size_t>(d));
+          for (int j = 0; j < d; ++j) out[static_cast<std::size_t>(j)] = fp16_to_float(h[j]);
+          return out;
+        };
+        kq.push_back(widen(s.k16 + i * s.k_stride));
+        vq.push_back(widen(s.v16 + i * s.v_stride));
+        continue;
+      }
       kq.emplace_back(s.k + i * s.k_stride, s.k + i * s.k_stride + d);
       vq.emplace_back(s.v + i * s.v_stride, s.v + i * s.v_stride + d);
     }
@@ -110,6 +126,11 @@ TEST(KvQuant, Int8AttentionWithinOnePercentOfFloat) {
   }
 }
 
+// fp16 rows are read in place (KvElem::kF16 spans); attention within 0.1% of float.
+TEST(KvQuant, F16AttentionWithinOneTenthPercentOfFloat) {
+  for (int n : {1, 17, 300}) EXPECT_LT(attention_error(KvRowFormat::kF16, n, 64), 0.001);
+}
+
 TEST(KvQuant, Int4AttentionWithinTenPercentOfFloat) {
   for (int n : {1, 17, 300}) EXPECT_LT(attention_error(KvRowFormat::kInt4, n, 64), 0.10);
 }
@@ -123,6 +144,7 @@ TEST(KvQuant, BytesPerTokenByFormat) {
     return PagedKvCache(c).bytes_per_token();
   };
   EXPECT_EQ(per_token(KvRowFormat::kF32), 30u * 2 * 192 * 4);
+  EXPECT_EQ(per_token(KvRowFormat::kF16), 30u * 2 * 192 * 2);
   EXPECT_EQ(per_token(KvRowFormat::kInt8), 30u * 2 * (192 + 6 * 4));
   EXPECT_EQ(per_token(KvRowFormat::kInt4), 30u * 2 * (96 + 6 * 4));
 }

@@ -247,13 +247,35 @@ TEST(Attention, TiledMatchesReferenceAcrossTilesAndSplits) {
                             v.data() + static_cast<std::size_t>(cut) * kvd, n_rows - cut,
                             static_cast<std::size_t>(kvd), static_cast<std::size_t>(kvd)});
       const AttentionShape s{n_head, n_kv, hd, 1.0f / std::sqrt(static_cast<float>(hd))};
-      std::vector<float> out(q.size(), std::nanf("")), ref(q.size());
-      attention(s, q.data(), n_q, view, out.data());
-      attention_reference(s, q.data(), n_q, view, ref.data());
-      double worst = 0;
-      for (std::size_t i = 0; i < out.size(); ++i)
-        worst = std::max(worst, std::fabs(static_cast<double>(out[i]) - ref[i]));
-      EXPECT_LE(worst, 2e-5);  // NaN fails too
+      // The same rows in fp16, read in place by the tiled kernel; the reference widens them.
+      std::vector<std::uint16_t> k16(k.size()), v16(v.size());
+      floats_to_fp16(k.data(), k.size(), k16.data());
+      floats_to_fp16(v.data(), v.size(), v16.data());
+      KvView half;
+      half.elem = KvElem::kF16;
+      for (const auto& sp : view.spans) {
+        KvSpan h = sp;
+        h.k16 = k16.data() + (sp.k - k.data());
+        h.v16 = v16.data() + (sp.v - v.data());
+        h.k = h.v = nullptr;
+        half.spans.push_back(h);
+      }
+      for (const KvView* vw : {&view, &half}) {
+        std::vector<float> out(q.size(), std::nanf("")), ref(q.size());
+        attention(s, q.data(), n_q, *vw, out.data());
+        attention_reference(s, q.data(), n_q, *vw, ref.data());
+        double worst = 0;
+        for (std::size_t i = 0; i < out.size(); ++i)
+          worst = std::max(worst, std::fabs(static_cast<double>(out[i]) - ref[i]));
+        EXPECT_LE(worst, 2e-5) << (vw == &half ? "f16" : "f32");  // NaN fails too
+      }
+      // fp16 rows with row weights (H2O) go through the per-token kernel, widened.
+      std::vector<float> out(q.size()), ref(q.size()), w1(static_cast<std::size_t>(n_rows)),
+          w2(w1.size());
+      attention(s, q.data(), n_q, half, out.data(), w1.data());
+      attention_reference(s, q.data(), n_q, half, ref.data(), w2.data());
+      for (std::size_t i = 0; i < out.size(); ++i) EXPECT_NEAR(out[i], ref[i], 1e-4);
+      for (std::size_t j = 0; j < w1.size(); ++j) EXPECT_NEAR(w1[j], w2[j], 1e-4);
     }
   }
 }

@@ -13,7 +13,7 @@ enum class KvEviction {
   kH2o,        // heavy hitters by accumulated attention + `recent` most recent, `budget` total
 };
 
-enum class KvStorage { kF32, kInt8, kInt4 };
+enum class KvStorage { kF32, kF16, kInt8, kInt4 };
 
 enum class KvOffload {
   kNone,

@@ -12,8 +12,9 @@ namespace gearbox::serve {
 
 class ContiguousKvCache final : public KvCache {
  public:
-  // A cache for `cfg`'s layers and KV width, each sequence holding at most max_tokens rows.
-  ContiguousKvCache(const ModelConfig& cfg, int max_tokens);
+  // A cache for `cfg`'s layers and KV width, each sequence holding at most max_tokens rows,
+  // stored as `elem` (fp16: half the bytes, values rounded to nearest even).
+  ContiguousKvCache(const ModelConfig& cfg, int max_tokens, KvElem elem = KvElem::kF32);
 
   void begin(SeqId seq, int n_new, std::span<std::int32_t> positions) override;
   void write(int layer, SeqId seq, int n_new, const float* k, const float* v) override;
@@ -30,14 +31,16 @@ class ContiguousKvCache final : public KvCache {
 
  private:
   struct Seq {
-    int n = 0;                             // committed rows
-    int pending = 0;                       // rows of the step in progress
-    std::vector<std::vector<float>> k, v;  // per layer, grown in chunks up to max_tokens
+    int n = 0;                                 // committed rows
+    int pending = 0;                           // rows of the step in progress
+    std::vector<std::vector<std::byte>> k, v;  // per layer, grown in chunks up to max_tokens
   };
   Seq& get(SeqId seq);
   const Seq* find(SeqId seq) const;
 
   int n_layer_, kv_dim_, max_tokens_;
+  KvElem elem_;
+  std::size_t value_bytes_;  // 4 (f32) or 2 (f16)
   std::map<SeqId, Seq> seqs_;
 };
 

@@ -30,18 +30,26 @@ namespace gearbox::serve {
 
 using SeqId = std::int32_t;
 
-// A run of consecutive cached rows: n rows of kv_dim floats each, row stride in floats.
+// The element type of cached rows: float, or IEEE fp16 (half the bytes, as llama.cpp's
+// default cache; attention widens it in registers).
+enum class KvElem { kF32, kF16 };
+
+// A run of consecutive cached rows: n rows of kv_dim values each, row stride in values.
+// Floats at k/v, or fp16 bits at k16/v16 when the view's elem is kF16.
 struct KvSpan {
   const float* k = nullptr;
   const float* v = nullptr;
   int n = 0;
-  std::size_t k_stride = 0;  // floats between consecutive rows of k
+  std::size_t k_stride = 0;  // values between consecutive rows of k
   std::size_t v_stride = 0;
+  const std::uint16_t* k16 = nullptr;
+  const std::uint16_t* v16 = nullptr;
 };
 
-// What attention reads for one (layer, sequence): spans in row order.
+// What attention reads for one (layer, sequence): spans in row order, all of one element type.
 struct KvView {
   std::vector<KvSpan> spans;
+  KvElem elem = KvElem::kF32;
   int n_rows() const {
     int n = 0;
     for (const auto& s : spans) n += s.n;
