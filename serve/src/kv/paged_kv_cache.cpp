@@ -232,12 +232,21 @@ void PagedKvCache::ensure_blocks(Seq& s, std::size_t rows) {
 }
 
 void PagedKvCache::spill_oldest(Seq& s) {
-  for (auto& b : s.blocks) {
-    if (b.hot < 0) continue;
+  auto spill = [&](BlockRef& b) {
     b.cold = store_cold(pool_.block_data(b.hot));
     pool_.release(b.hot);
     b.hot = -1;
-    return;
+  };
+  for (auto& b : s.blocks)
+    if (b.hot >= 0) return spill(b);
+  // The pool is held by other sequences (a fork's parent, say): spill their oldest resident
+  // block, never one that holds rows of a step in progress.
+  for (auto& [id, o] : seqs_) {
+    if (&o == &s) continue;
+    const std::size_t settled = (held_rows(o) - static_cast<std::size_t>(o.pending)) /
+                                cfg_.block_tokens;  // blocks wholly before pending rows
+    for (std::size_t i = 0; i < o.blocks.size() && i < settled; ++i)
+      if (o.blocks[i].hot >= 0) return spill(o.blocks[i]);
   }
   throw Error::runtime("KV offload found no resident block to spill").field("kv_budget");
 }

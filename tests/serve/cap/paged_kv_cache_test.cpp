@@ -364,6 +364,24 @@ TEST(PagedKvCache, ForkCopiesSpilledBlocks) {
   }
 }
 
+// A fork whose parent holds the whole pool: the child's new rows need resident blocks, so
+// the parent's oldest ones are spilled (before this, the child found none of its own to spill
+// and the step failed).
+TEST(PagedKvCache, OffloadSpillsAnotherSequenceWhenItsOwnAreCold) {
+  auto c = base_config();
+  c.offload = OffloadKind::kHost;
+  c.budget_bytes = 3 * 2 * 2 * 2 * 8 * 4;  // 3 blocks in the pool
+  PagedKvCache cache(c);
+  for (int t = 0; t < 4; ++t) step(cache, 0, 2);  // 4 blocks: 3 resident, 1 spilled
+  cache.fork(0, 1);                               // the pool is full: the copy is all cold
+  step(cache, 1, 2);
+  step(cache, 0, 1);
+  expect_rows_consistent(cache, 0);
+  expect_rows_consistent(cache, 1);
+  EXPECT_EQ(cache.n_rows(1), 10);
+  EXPECT_EQ(cache.bytes_in_use(), 3 * 2 * cache.bytes_per_token());
+}
+
 TEST(PagedKvCache, ForkErrorsChangeNothing) {
   auto c = base_config();
   c.budget_bytes = 5 * 2 * 2 * 2 * 8 * 4;  // 5 blocks
