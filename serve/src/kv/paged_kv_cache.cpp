@@ -129,6 +129,10 @@ void PagedKvCache::begin(serve::SeqId seq, int n_new, std::span<std::int32_t> po
     compact(s, victims);
   }
   ensure_blocks(s, after);
+  // The step writes into its blocks from the one holding row `held`: a fork may have left
+  // that (partially filled) block cold; bring it back.
+  if (cfg_.offload != OffloadKind::kNone)
+    for (std::size_t i = held_rows(s) / bt; i < s.blocks.size(); ++i) make_resident(s, i);
   const bool slots = cfg_.eviction != EvictionKind::kNone && cfg_.cache_positions;
   const std::size_t base = held_rows(s);
   for (int i = 0; i < n_new; ++i) {
@@ -232,23 +236,35 @@ void PagedKvCache::ensure_blocks(Seq& s, std::size_t rows) {
 }
 
 void PagedKvCache::spill_oldest(Seq& s) {
-  auto spill = [&](BlockRef& b) {
-    b.cold = store_cold(pool_.block_data(b.hot));
-    pool_.release(b.hot);
-    b.hot = -1;
+  // Only blocks wholly before a sequence's pending rows (and, for `s`, before the rows this
+  // step adds: ensure_blocks runs before they are appended) may leave the pool; the stepping
+  // sequence's own go first, then other sequences' (a fork's parent may hold the pool).
+  auto try_spill = [&](Seq& o) {
+    const std::size_t settled =
+        (held_rows(o) - static_cast<std::size_t>(o.pending)) / cfg_.block_tokens;
+    for (std::size_t i = 0; i < o.blocks.size() && i < settled; ++i) {
+      BlockRef& b = o.blocks[i];
+      if (b.hot < 0) continue;
+      b.cold = store_cold(pool_.block_data(b.hot));
+      pool_.release(b.hot);
+      b.hot = -1;
+      return true;
+    }
+    return false;
   };
-  for (auto& b : s.blocks)
-    if (b.hot >= 0) return spill(b);
-  // The pool is held by other sequences (a fork's parent, say): spill their oldest resident
-  // block, never one that holds rows of a step in progress.
-  for (auto& [id, o] : seqs_) {
-    if (&o == &s) continue;
-    const std::size_t settled = (held_rows(o) - static_cast<std::size_t>(o.pending)) /
-                                cfg_.block_tokens;  // blocks wholly before pending rows
-    for (std::size_t i = 0; i < o.blocks.size() && i < settled; ++i)
-      if (o.blocks[i].hot >= 0) return spill(o.blocks[i]);
-  }
+  if (try_spill(s)) return;
+  for (auto& [id, o] : seqs_)
+    if (&o != &s && try_spill(o)) return;
   throw Error::runtime("KV offload found no resident block to spill").field("kv_budget");
+}
+
+void PagedKvCache::make_resident(Seq& s, std::size_t i) {
+  if (s.blocks[i].hot >= 0) return;
+  if (pool_.free_blocks() == 0) spill_oldest(s);  // settled blocks only: never block i
+  const BlockId nb = pool_.allocate();
+  load_cold_block(s.blocks[i].cold, pool_.block_data(nb));
+  free_cold(s.blocks[i].cold);
+  s.blocks[i] = {nb, -1};
 }
 
 std::int64_t PagedKvCache::store_cold(const std::byte* block) {

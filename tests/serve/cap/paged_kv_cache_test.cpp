@@ -382,6 +382,24 @@ TEST(PagedKvCache, OffloadSpillsAnotherSequenceWhenItsOwnAreCold) {
   EXPECT_EQ(cache.bytes_in_use(), 3 * 2 * cache.bytes_per_token());
 }
 
+// A step that needs several blocks while another sequence holds the rest of the pool: the
+// blocks it just took for its own rows must stay resident (spilling one of them wrote through
+// a spilled block: "KV block id out of range").
+TEST(PagedKvCache, OffloadNeverSpillsTheStepsOwnBlocks) {
+  auto c = base_config();
+  c.offload = OffloadKind::kHost;
+  c.budget_bytes = 4 * 2 * 2 * 2 * 8 * 4;  // 4 blocks in the pool
+  PagedKvCache cache(c);
+  step(cache, 0, 5);  // 3 blocks
+  cache.fork(0, 1);   // 1 resident copy, 2 cold
+  step(cache, 1, 5);  // 3 more blocks for seq 1: spills its copy and the parent's
+  step(cache, 0, 3);
+  expect_rows_consistent(cache, 0);
+  expect_rows_consistent(cache, 1);
+  EXPECT_EQ(cache.n_rows(1), 10);
+  EXPECT_EQ(cache.n_rows(0), 8);
+}
+
 TEST(PagedKvCache, ForkErrorsChangeNothing) {
   auto c = base_config();
   c.budget_bytes = 5 * 2 * 2 * 2 * 8 * 4;  // 5 blocks

@@ -123,6 +123,7 @@ class PagedKvCache final : public KvCache {
   void compact(Seq& s, const Victims& victims);
   void ensure_blocks(Seq& s, std::size_t rows);
   void spill_oldest(Seq& s);
+  void make_resident(Seq& s, std::size_t block);
   std::byte* row_ptr(const Seq& s, std::size_t row, int layer, bool value);
   void load_cold(std::int64_t cold, int layer, std::byte* out);
   void load_cold_block(std::int64_t cold, std::byte* out);
