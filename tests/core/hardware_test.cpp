@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "gearbox/core/error.hpp"
+#include "gearbox/testing/temp_dir.hpp"
 
 namespace gearbox {
 
@@ -57,8 +58,8 @@ TEST(Hardware, BadEntriesNameTheField) {
 }
 
 TEST(Hardware, LoadsAFileAndReportsBadJson) {
-  const auto dir = std::filesystem::temp_directory_path() / "gearbox_hw_test";
-  std::filesystem::create_directories(dir);
+  const gearbox::testing::TempDir tmp;
+  const auto& dir = tmp.path();
   {
     std::ofstream(dir / "ok.json")
         << R"({"gpus": [{"name": "Z1", "memory_gb": 8, "bf16_tflops": 0, "fp16_tflops": 20,

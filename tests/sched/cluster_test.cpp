@@ -5,15 +5,16 @@
 
 #include "gearbox/core/error.hpp"
 #include "gearbox/sched/cluster.hpp"
+#include "gearbox/testing/temp_dir.hpp"
 #include "test_support.hpp"
 
 namespace gearbox::sched {
 namespace {
 
+// This test binary's own folder, removed at exit: tests may run in parallel.
 std::filesystem::path write_tmp(const std::string& name, const std::string& text) {
-  const auto p = std::filesystem::temp_directory_path() / name;
-  std::ofstream(p) << text;
-  return p;
+  static const gearbox::testing::TempDir dir;
+  return dir.write(name, text);
 }
 
 TEST(Cluster, Arena1280MatchesTheArtifact) {

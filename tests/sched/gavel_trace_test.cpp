@@ -7,6 +7,7 @@
 #include "gearbox/core/error.hpp"
 #include "gearbox/sched/simulator.hpp"
 #include "gearbox/sched/trace.hpp"
+#include "gearbox/testing/temp_dir.hpp"
 #include "test_support.hpp"
 
 namespace gearbox::sched {
@@ -83,12 +84,10 @@ TEST(GavelTrace, BadLinesNameFileLineAndColumn) {
 
 TEST(GavelTrace, SimulatesFromAPathEndingInTrace) {
   const auto cat = test::tiny_catalog();
-  const auto path = std::filesystem::temp_directory_path() / "gearbox_sched_gavel_test.trace";
-  {
-    std::ofstream out(path);
-    out << line("bert-760M (batch size 128)", "600", "1", "0")
-        << line("bert-760M (batch size 128)", "300", "1", "10");
-  }
+  const gearbox::testing::TempDir dir;
+  const auto path = dir.write("gearbox_sched_gavel_test.trace",
+                              line("bert-760M (batch size 128)", "600", "1", "0") +
+                                  line("bert-760M (batch size 128)", "300", "1", "10"));
   const Trace t = trace_from_spec(path.string(), cat);
   EXPECT_EQ(t.name, "gearbox_sched_gavel_test");
   ASSERT_EQ(t.jobs.size(), 2u);

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "gearbox/core/paths.hpp"
+#include "gearbox/testing/temp_dir.hpp"
 #include "gearbox/sched/estimator.hpp"
 #include "gearbox/sched/model_catalog.hpp"
 
@@ -23,12 +24,8 @@ inline ModelCatalog tiny_catalog() {
       "num_layers": 24, "num_heads": 16, "vocab_size": 51200, "dtype": "float16"},
       "1.3B": {"seq_len": 1024, "hidden_size": 2048, "num_layers": 24, "num_heads": 32,
       "vocab_size": 51200, "dtype": "float16"}}}}})";
-  const auto path = std::filesystem::temp_directory_path() / "gearbox_sched_tiny_spec.json";
-  {
-    std::ofstream out(path);
-    out << json;
-  }
-  return ModelCatalog::load(path);
+  const gearbox::testing::TempDir dir;  // this call's own folder: tests may run in parallel
+  return ModelCatalog::load(dir.write("tiny_spec.json", json));
 }
 
 // Iteration times given by a function of (model family, GPU type, GPU count); +inf = cannot run.

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "../cli_run.hpp"
+#include "gearbox/testing/temp_dir.hpp"
 #include "gearbox/core/output.hpp"
 
 namespace {
@@ -85,9 +86,10 @@ TEST(ServeCli, ErrorsExitWithTwo) {
 }
 
 TEST(ServeCli, PerplexityOfAStory) {
-  const auto path = std::filesystem::temp_directory_path() / "gearbox_ppl_test.txt";
-  std::ofstream(path) << "Once upon a time, there was a little girl named Lily. She loved to play "
-                         "outside in the park.";
+  const gearbox::testing::TempDir dir;
+  const auto path = dir.write("story.txt",
+                              "Once upon a time, there was a little girl named Lily. She loved to "
+                              "play outside in the park.");
   const CliRun r =
       run("serve perplexity --model stories260K --text-file " + path.string() + " --json");
   ASSERT_EQ(r.code, 0) << r.out;
