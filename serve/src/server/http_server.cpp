@@ -3,7 +3,6 @@
 #include <atomic>
 #include <csignal>
 #include <ctime>
-#include <random>
 #include <thread>
 
 #include <sys/socket.h>
@@ -35,8 +34,7 @@ struct ApiServer::Impl {
         opt(std::move(o)),
         served_name(opt.model_name.empty() ? r.name() : opt.model_name),
         serve_metrics(registry),
-        scheduler(r, opt.scheduler, serve_metrics),
-        seed_base(std::random_device{}()) {}
+        scheduler(r, opt.scheduler, serve_metrics) {}
 
   ModelRunner& runner;
   ServerOptions opt;
@@ -49,7 +47,6 @@ struct ApiServer::Impl {
   int bound_port = 0;
   int listen_fd = -1;
   std::atomic<std::uint64_t> request_counter{0};
-  std::uint64_t seed_base;
   bool started = false;
   bool stopped = false;
 
@@ -135,7 +132,8 @@ void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& r
                                                          : 0;
     gp.sampling.temperature = cr.temperature;
     gp.sampling.top_p = cr.top_p;
-    gp.sampling.seed = cr.seed ? *cr.seed : seed_base + request_counter.load();
+    gp.sampling.seed = cr.seed ? *cr.seed : 0;
+    gp.auto_seed = !cr.seed;  // the scheduler picks one no concurrent request shares
     gp.stop = cr.stop;
     gp.ignore_eos = cr.ignore_eos;
     gp.min_tokens = cr.min_tokens;
@@ -190,10 +188,10 @@ void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& r
       send_error(res, 500, "generation failed: " + u.error, "server_error");
       return;
     }
-    res.set_content(
-        fmt->complete(text, finish_reason_name(u.reason), {u.prompt_tokens, u.completion_tokens})
-            .dump(),
-        "application/json");
+    res.set_content(fmt->complete(text, finish_reason_name(u.reason),
+                                  {u.prompt_tokens, u.completion_tokens, u.cached_tokens})
+                        .dump(),
+                    "application/json");
     return;
   }
 
@@ -213,8 +211,9 @@ void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& r
           }
         }
         if (u.finished) {
-          const std::string end = fmt->finish(finish_reason_name(u.reason),
-                                              {u.prompt_tokens, u.completion_tokens}, usage_chunk);
+          const std::string end =
+              fmt->finish(finish_reason_name(u.reason),
+                          {u.prompt_tokens, u.completion_tokens, u.cached_tokens}, usage_chunk);
           if (!sink.write(end.data(), end.size())) return false;
           sink.done();
         }
