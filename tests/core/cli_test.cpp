@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "gearbox/core/error.hpp"
+#include "gearbox/core/output.hpp"
 
 namespace gearbox {
 
@@ -90,6 +91,53 @@ TEST(Cli, ErrorsFromCommandsMapToExitCodes) {
   EXPECT_EQ(rt.code, 1);
   const CliRun other = run({"tool"}, o, ran, [] { throw std::runtime_error("boom"); });
   EXPECT_EQ(other.code, 1);
+}
+
+TEST(Cli, JsonErrorIsOneDocumentOnStdout) {
+  CommonOptions o;
+  bool ran = false;
+  const CliRun input = run({"tool", "--json"}, o, ran, [] {
+    throw Error::input("bad row").at("t.csv", 4).field("gpus").expected("> 0").found("-1");
+  });
+  EXPECT_EQ(input.code, 2);
+  const Json doc = Json::parse(input.out);  // throws (fails) on anything but one document
+  EXPECT_EQ(doc["error"]["kind"], "input");
+  EXPECT_EQ(doc["error"]["exit_code"], 2);
+  EXPECT_EQ(doc["error"]["file"], "t.csv");
+  EXPECT_EQ(doc["error"]["line"], 4);
+  EXPECT_EQ(doc["error"]["field"], "gpus");
+  EXPECT_NE(doc["error"]["message"].get<std::string>().find("found -1"), std::string::npos);
+  EXPECT_EQ(input.err.find('\n'), input.err.size() - 1) << input.err;
+
+  const CliRun usage = run({"tool", "--json", "--frobnicate"}, o, ran);
+  EXPECT_EQ(usage.code, 2);
+  EXPECT_EQ(Json::parse(usage.out)["error"]["kind"], "usage");
+
+  const CliRun plain = run({"tool"}, o, ran, [] { throw Error::runtime("disk gone"); });
+  EXPECT_TRUE(plain.out.empty()) << "without --json, stdout stays empty: " << plain.out;
+}
+
+TEST(Cli, BytesFromInputNeverSplitTheErrorLine) {
+  CommonOptions o;
+  bool ran = false;
+  const std::string raw = std::string("a\nb\r\x01\xff") + "\xc3\xa9";  // newline, CR, ^A, bad byte, é
+  const CliRun r = run({"tool", "--json"}, o, ran, [&] {
+    throw Error::input("bad token").at("f\n.txt", 1).found(raw);
+  });
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "not one line: " << r.err;
+  EXPECT_NE(r.err.find("a\\nb\\r\\x01\\xff\xc3\xa9"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("f\\n.txt:1"), std::string::npos) << r.err;
+  EXPECT_NO_THROW(Json::parse(r.out)) << r.out;  // valid UTF-8, so a valid document
+}
+
+TEST(Cli, PrintableCutsLongText) {
+  const std::string long_text(10000, 'x');
+  const std::string p = printable(long_text, 100);
+  EXPECT_EQ(p.size(), 103u);
+  EXPECT_EQ(p.substr(100), "...");
+  EXPECT_EQ(printable("plain ascii"), "plain ascii");
+  EXPECT_EQ(printable("\xe2\x82"), "\\xe2\\x82");  // truncated UTF-8 sequence is escaped
 }
 
 }  // namespace gearbox

@@ -22,8 +22,11 @@ void add_common_flags(CLI::App& app, CommonOptions& opts);
 void add_threads_seed_flags(CLI::App& app, CommonOptions& opts);
 
 // Parses argv and runs the chosen subcommand's callback. Help goes to `out` (exit 0); a parse
-// error, gearbox::Error or other exception becomes one line "gearbox: error: ..." on `err`,
-// and the return value is the exit code (0 ok, 1 runtime failure, 2 usage or bad input).
+// error, gearbox::Error or other exception becomes one line "gearbox: error: ..." on `err`
+// (bytes from files and flags escaped by printable()), under --json also one document
+// {"error": {"message", "kind": usage|input|runtime, "exit_code", "file"?, "line"?,
+// "byte_offset"?, "field"?}} on `out`, and the return value is the exit code (0 ok, 1 runtime
+// failure, 2 usage or bad input).
 int run_cli(CLI::App& app, int argc, const char* const* argv, std::ostream& out, std::ostream& err);
 
 }  // namespace gearbox
