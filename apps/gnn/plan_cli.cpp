@@ -30,7 +30,8 @@ void run_plan_cuda(PlanArgs a) {
   if (!a.block_given) a.block = 512;
   std::cerr << "gnn plan: loading " << a.graph << "\n";
   const gnn::PreparedGraph g =
-      gnn::prepare_graph(a.graph, gnn::parse_reorder(a.reorder), a.block, a.common.seed, false);
+      gnn::prepare_graph(a.graph, gnn::parse_reorder(a.reorder), a.block, a.common.seed, false,
+                         16 * static_cast<std::uint64_t>(a.dim));
   const Json sel = plan_on_cuda(g, a.dim, 20);
   Json doc = {
       {"graph", a.graph},
@@ -71,7 +72,10 @@ void run_plan(const PlanArgs& a) {
   ThreadScope threads(a.common.threads);
   const auto method = gnn::parse_reorder(a.reorder);
   std::cerr << "gnn plan: loading " << a.graph << "\n";
-  gnn::PreparedGraph g = gnn::prepare_graph(a.graph, method, a.block, a.common.seed, false);
+  // Per node: X, Y and the selector's two scratch outputs, dim floats each.
+  const std::uint64_t bytes_per_node = 16 * static_cast<std::uint64_t>(a.dim);
+  gnn::PreparedGraph g =
+      gnn::prepare_graph(a.graph, method, a.block, a.common.seed, false, bytes_per_node);
   gnn::SelectorOptions so;
   so.use_cache = !a.no_cache;
   gnn::AdaptiveAggregator agg(g.ahat, g.order.block_starts, so, threads.threads());
@@ -103,11 +107,19 @@ void run_plan(const PlanArgs& a) {
             << d["block_size_median"] << ", max " << d["block_size_max"] << "), "
             << fmt_num(100 * d["nnz_in_diagonal_blocks_share"].get<double>(), 1)
             << "% of nnz inside them\n";
+  // Only the density buckets that hold blocks; without blocks, one line saying so.
   TextTable hist({"block density", "blocks", "nnz"});
-  for (const auto& h : d["density_histogram"])
-    hist.add_row({h["density"], std::to_string(h["blocks"].get<long>()),
-                  std::to_string(h["nnz"].get<long>())});
-  hist.print(std::cout);
+  long listed = 0;
+  for (const auto& h : d["density_histogram"]) {
+    const long blocks = h["blocks"].get<long>();
+    if (blocks == 0) continue;
+    hist.add_row({h["density"], std::to_string(blocks), std::to_string(h["nnz"].get<long>())});
+    listed += blocks;
+  }
+  if (listed > 0)
+    hist.print(std::cout);
+  else
+    std::cout << "block density: no diagonal blocks (the ordering made none), all nnz sparse\n";
   std::cout << "\ncandidates at width " << a.dim << " (" << threads.threads() << " threads):\n";
   TextTable t({"candidate", "dense", "medium", "sparse", "predicted ms", "measured ms"});
   for (const auto& c : doc["candidates"]) {
