@@ -189,3 +189,20 @@ TEST_F(PlanTest, RecheckKeepsASplitThatIsStillFaster) {
   EXPECT_FALSE(agg.plan_for(8).candidate().whole_csr);
   EXPECT_FALSE(agg.explain()["8"]["recheck"]["switched_to_csr"].get<bool>());
 }
+
+TEST(SelectorRule, PairedComparisonCallsTiesForCsr) {
+  // Round i of each vector was measured back to back. A split 1.5% faster at the median with
+  // rounds on both sides is a tie: not a win (CSR is kept).
+  const std::vector<double> csr{10, 10, 10, 10, 10, 10, 10};
+  EXPECT_FALSE(compare_paired({9.9, 9.8, 10.2, 9.85, 10.1, 9.9, 9.7}, csr, 0.95).wins);
+  // 20% faster in every round: a win, ratios as computed by hand.
+  const PairedComparison clear = compare_paired({8, 8, 8, 8, 8, 8, 8}, csr, 0.95);
+  EXPECT_TRUE(clear.wins);
+  EXPECT_DOUBLE_EQ(clear.median_ratio, 0.8);
+  // One slow round out of seven (interference) does not flip a clear win...
+  EXPECT_TRUE(compare_paired({8, 8, 30, 8, 8, 8, 8}, csr, 0.95).wins);
+  // ... but losing in 3 of 7 rounds does: the upper quartile is above 1.
+  EXPECT_FALSE(compare_paired({8, 12, 8, 12, 8, 12, 8}, csr, 0.95).wins);
+  // A machine that slowed down in the middle hits both in the same round: still a clear win.
+  EXPECT_TRUE(compare_paired({8, 8, 24, 24, 8, 8, 8}, {10, 10, 30, 30, 10, 10, 10}, 0.95).wins);
+}

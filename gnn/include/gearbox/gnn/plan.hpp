@@ -4,7 +4,8 @@
 // dense / medium / sparse subgraphs, and for each subgraph the kernel it predicts fastest.
 // The best-predicted candidates and plain CSR are then measured on the first aggregation
 // call, interleaved (A B C A B C ...) so that interference from other processes hits all
-// alike, each by the median of its runs; a split wins only by beating plain CSR by 5%. After
+// alike; a split wins only when its per-round ratio to plain CSR is below 0.95 at the median
+// and below 1 at the upper quartile (a tie within noise goes to CSR). After
 // warm-up (a number of later calls) a chosen split is measured again against plain CSR,
 // interleaved, and replaced by CSR if it is now the slower. The choice is cached in
 // cache_dir()/gnn-plans and explained as JSON.
@@ -91,9 +92,9 @@ class AdaptiveAggregator {
   const ExecPlan& select(int f, const float* x);
   // Re-measures width f's chosen split against plain CSR; switches to CSR when it is slower.
   void recheck(int f, const float* x);
-  // Median ms of each plan's runs, measured interleaved (round r runs plans 0, 1, ... in turn).
-  std::vector<double> measure_interleaved(const std::vector<const ExecPlan*>& plans, const float* x,
-                                          int f, int reps) const;
+  // Each plan's run times (ms), measured interleaved (round r runs plans 0, 1, ... in turn).
+  std::vector<std::vector<double>> measure_interleaved(const std::vector<const ExecPlan*>& plans,
+                                                       const float* x, int f, int reps) const;
   void write_cache(int f, const Candidate& choice, const nlohmann::json& candidates) const;
 
   const Csr& a_;
@@ -107,6 +108,17 @@ class AdaptiveAggregator {
   std::map<int, int> calls_;  // run() calls per width since its selection (until re-checked)
   double selection_s_ = 0;
 };
+
+// A candidate against plain CSR over the same interleaved rounds: ratios cand/csr per round.
+struct PairedComparison {
+  double median_ratio = 1, upper_ratio = 1;  // median and upper quartile of the ratios
+  double cand_ms = 0, csr_ms = 0;            // medians of the two
+  // median_ratio and cand_ms / csr_ms < margin, upper_ratio < 1: clearly faster, not noise
+  bool wins = false;
+};
+// Compares round by round (round i of each vector was measured back to back).
+PairedComparison compare_paired(const std::vector<double>& cand_ms,
+                                const std::vector<double>& csr_ms, double margin);
 
 // The candidates the cost model proposes for width f, best predicted first (plain CSR
 // included), with predicted_ms filled in.
