@@ -8,6 +8,7 @@
 #include "gearbox/core/output.hpp"
 #include "gearbox/core/threads.hpp"
 #include "gearbox/gnn/plan.hpp"
+#include "gearbox/gnn/plan_report.hpp"
 #include "gearbox/gnn/prepare.hpp"
 #include "gnn_commands.hpp"
 
@@ -78,59 +79,12 @@ void run_plan(const PlanArgs& a) {
       gnn::prepare_graph(a.graph, method, a.block, a.common.seed, false, bytes_per_node);
   gnn::SelectorOptions so;
   so.use_cache = !a.no_cache;
-  gnn::AdaptiveAggregator agg(g.ahat, g.order.block_starts, so, threads.threads());
-  agg.plan_for(a.dim);
-  const gnn::Candidate& choice = agg.plan_for(a.dim).candidate();
-  const Json ex = agg.explain()[std::to_string(a.dim)];
-  Json doc = {
-      {"graph", a.graph},
-      {"nodes", g.ahat.rows},
-      {"nnz", g.ahat.nnz()},
-      {"dim", a.dim},
-      {"threads", threads.threads()},
-      {"reorder",
-       {{"method", a.reorder}, {"seconds", g.order.seconds}, {"communities", g.order.communities}}},
-      {"decomposition", gnn::density_report(g.ahat, agg.blocks(), choice.thresholds)},
-      {"candidates", ex.value("candidates", Json::array())},
-      {"choice", ex["choice"]},
-      {"reason", ex["reason"]},
-      {"selection_seconds", agg.selection_seconds()}};
-  if (a.common.json) {
+  gnn::AdaptiveAggregator agg(std::move(g.ahat), g.order.block_starts, so, threads.threads());
+  const Json doc = gnn::plan_document(a.graph, a.reorder, g.order, agg, a.dim, threads.threads());
+  if (a.common.json)
     write_json(std::cout, doc);
-    return;
-  }
-  const Json& d = doc["decomposition"];
-  std::cout << "graph " << a.graph << ": " << g.ahat.rows << " nodes, " << g.ahat.nnz()
-            << " nnz in A_hat; reorder " << a.reorder << " in " << fmt_num(g.order.seconds * 1e3)
-            << " ms (" << g.order.communities << " communities)\n";
-  std::cout << "decomposition: " << d["blocks"] << " diagonal blocks (median size "
-            << d["block_size_median"] << ", max " << d["block_size_max"] << "), "
-            << fmt_num(100 * d["nnz_in_diagonal_blocks_share"].get<double>(), 1)
-            << "% of nnz inside them\n";
-  // Only the density buckets that hold blocks; without blocks, one line saying so.
-  TextTable hist({"block density", "blocks", "nnz"});
-  long listed = 0;
-  for (const auto& h : d["density_histogram"]) {
-    const long blocks = h["blocks"].get<long>();
-    if (blocks == 0) continue;
-    hist.add_row({h["density"], std::to_string(blocks), std::to_string(h["nnz"].get<long>())});
-    listed += blocks;
-  }
-  if (listed > 0)
-    hist.print(std::cout);
   else
-    std::cout << "block density: no diagonal blocks (the ordering made none), all nnz sparse\n";
-  std::cout << "\ncandidates at width " << a.dim << " (" << threads.threads() << " threads):\n";
-  TextTable t({"candidate", "dense", "medium", "sparse", "predicted ms", "measured ms"});
-  for (const auto& c : doc["candidates"]) {
-    const Json& k = c["kernels"];
-    t.add_row({c["label"], k.value("dense", "-"), k.value("medium", "-"), k.value("sparse", "-"),
-               fmt_num(c["predicted_ms"].get<double>(), 3),
-               c["measured_ms"].is_number() ? fmt_num(c["measured_ms"].get<double>(), 3) : "-"});
-  }
-  t.print(std::cout);
-  std::cout << "\nchoice: " << doc["choice"]["label"].get<std::string>() << " -- "
-            << doc["reason"].get<std::string>() << "\n";
+    gnn::write_plan_text(std::cout, doc);
 }
 }  // namespace
 

@@ -61,7 +61,7 @@ TEST_F(PlanTest, EveryCandidateComputesTheSameProduct) {
     std::vector<float> want(1000u * f), got(1000u * f, 7.f);
     spmm_reference(a, x.data(), f, want.data(), false);
     for (const auto& c : cands) {
-      ExecPlan p(a, blocks, c);
+      ExecPlan p(std::make_shared<const Csr>(a), blocks, c);
       p.run(x.data(), f, got.data());
       for (std::size_t i = 0; i < got.size(); ++i)
         ASSERT_NEAR(got[i], want[i], 1e-4f) << c.label << " f=" << f;
