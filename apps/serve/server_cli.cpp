@@ -38,6 +38,9 @@ struct RunArgs {
   std::string kv_budget = "1G";
   std::size_t max_queue = 64;
   std::size_t prefill_chunk = 128;
+  std::size_t max_model_len = 0;
+  std::size_t max_tokens = 0;
+  bool no_prefix_cache = false;
   std::string cap;
   bool seed_given = false;  // --seed: per-request seeds derive from it (else random)
 };
@@ -130,6 +133,7 @@ void run_server(const RunArgs& a) {
   eo.default_cap = a.cap;
   eo.kv_budget_bytes = parse_bytes(a.kv_budget);
   eo.threads = a.common.threads;
+  eo.prefix_cache = !a.no_prefix_cache;
   auto runner = serve::server::EngineRunner::load(a.model, eo);
   serve::server::ServerOptions so;
   so.host = a.host;
@@ -137,16 +141,17 @@ void run_server(const RunArgs& a) {
   so.scheduler.max_running = a.parallel;
   so.scheduler.max_queue = a.max_queue;
   so.scheduler.prefill_chunk = a.prefill_chunk;
-  so.scheduler.kv_budget_bytes = eo.kv_budget_bytes;
+  so.scheduler.max_model_len = a.max_model_len;
+  so.scheduler.default_max_tokens = a.max_tokens;
   if (a.seed_given) so.seed = a.common.seed;
   serve::server::ApiServer server(*runner, so);
   const int port = server.start();
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
   std::cerr << "gearbox: serving " << server.model_name() << " on http://" << a.host << ":" << port
-            << " (parallel " << a.parallel << ", queue " << a.max_queue << ", KV blocks "
-            << server.scheduler().kv_blocks_total() << ", policy "
-            << (a.cap.empty() ? "full" : a.cap) << "); Ctrl-C stops" << std::endl;
+            << " (parallel " << a.parallel << ", queue " << a.max_queue << ", KV budget "
+            << a.kv_budget << ", policy " << (a.cap.empty() ? "full" : a.cap) << "); Ctrl-C stops"
+            << std::endl;
   while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   std::cerr << "gearbox: stopping" << std::endl;
   server.stop();
@@ -223,6 +228,14 @@ void register_serve_server_commands(CLI::App& serve) {
       ->check(CLI::Range(std::size_t{1}, kMaxQueue));
   run->add_option("--prefill-chunk", r->prefill_chunk, "Prompt tokens prefilled per step")
       ->check(CLI::Range(1, 1 << 20));
+  run->add_option("--max-model-len", r->max_model_len,
+                  "Longest sequence a request may ask for (0 = trained context x RoPE factor)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 30));
+  run->add_option("--max-tokens", r->max_tokens,
+                  "Tokens generated without max_tokens under evicting policies (0 = max-model-len)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 30));
+  run->add_flag("--no-prefix-cache", r->no_prefix_cache,
+                "Turn automatic prefix caching off (full, quant and rope policies)");
   run->add_option("--cap", r->cap, "Default long-context policy (e.g. streaming:window=1024)");
   add_threads_seed_flags(*run, r->common);  // --seed: base of the per-request seeds
   run->callback([r, run] {

@@ -42,6 +42,8 @@ CapCache make_cap_cache(const CapPlan& plan, const ModelConfig& cfg, const RopeS
   c.n_head_kv = cfg.n_head_kv;
   c.block_tokens = opt.block_tokens;
   c.budget_bytes = opt.budget_bytes;
+  c.memory = opt.memory;
+  c.prefix_cache = opt.prefix_cache;
   c.format = format_of(r.storage);
   c.ctx_limit = out.ctx_limit;
   c.eviction = r.eviction == KvEviction::kStreaming ? kv::EvictionKind::kStreaming

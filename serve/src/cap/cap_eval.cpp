@@ -84,7 +84,10 @@ DecodeTiming decode_greedy(Model& m, CapCache& cc, SeqId seq, std::vector<float>
 }
 
 CapCacheOptions cache_options(const CapEvalOptions& o) {
-  return {o.budget_bytes, 16};
+  CapCacheOptions c;
+  c.budget_bytes = o.budget_bytes;
+  c.block_tokens = 16;
+  return c;
 }
 
 void append_times(std::vector<std::int32_t>& out, const std::vector<std::int32_t>& piece, int n) {

@@ -4,7 +4,6 @@
 #include <atomic>
 #include <csignal>
 #include <ctime>
-#include <random>
 #include <thread>
 
 #include <sys/socket.h>
@@ -42,15 +41,20 @@ FrontOptions front_options(const ServerOptions& o) {
   return f;
 }
 
+// The scheduler's options with the server's --seed as the base of per-request seeds.
+SchedulerOptions with_seed(SchedulerOptions s, std::optional<std::uint64_t> seed) {
+  if (seed) s.seed = seed;
+  return s;
+}
+
 struct ApiServer::Impl {
   Impl(ModelRunner& r, ServerOptions o)
       : runner(r),
         opt(std::move(o)),
         served_name(opt.model_name.empty() ? r.name() : opt.model_name),
         serve_metrics(registry),
-        scheduler(r, opt.scheduler, serve_metrics),
-        http(front_options(opt)),
-        seed_base(opt.seed ? *opt.seed : std::random_device{}()) {}
+        scheduler(r, with_seed(opt.scheduler, opt.seed), serve_metrics),
+        http(front_options(opt)) {}
 
   ModelRunner& runner;
   ServerOptions opt;
@@ -63,7 +67,6 @@ struct ApiServer::Impl {
   int bound_port = 0;
   int listen_fd = -1;
   std::atomic<std::uint64_t> request_counter{0};
-  std::uint64_t seed_base;
   bool started = false;
   bool stopped = false;
 
@@ -156,7 +159,8 @@ void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& r
                                                          : 0;
     gp.sampling.temperature = cr.temperature;
     gp.sampling.top_p = cr.top_p;
-    gp.sampling.seed = cr.seed ? *cr.seed : seed_base + request_counter.load();
+    gp.sampling.seed = cr.seed ? *cr.seed : 0;
+    gp.auto_seed = !cr.seed;  // the scheduler picks one no concurrent request shares
     gp.stop = cr.stop;
     gp.ignore_eos = cr.ignore_eos;
     gp.min_tokens = cr.min_tokens;
@@ -211,10 +215,10 @@ void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& r
       send_error(res, 500, "generation failed: " + u.error, "server_error");
       return;
     }
-    res.set_content(
-        fmt->complete(text, finish_reason_name(u.reason), {u.prompt_tokens, u.completion_tokens})
-            .dump(),
-        "application/json");
+    res.set_content(fmt->complete(text, finish_reason_name(u.reason),
+                                  {u.prompt_tokens, u.completion_tokens, u.cached_tokens})
+                        .dump(),
+                    "application/json");
     return;
   }
 
@@ -234,8 +238,9 @@ void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& r
           }
         }
         if (u.finished) {
-          const std::string end = fmt->finish(finish_reason_name(u.reason),
-                                              {u.prompt_tokens, u.completion_tokens}, usage_chunk);
+          const std::string end =
+              fmt->finish(finish_reason_name(u.reason),
+                          {u.prompt_tokens, u.completion_tokens, u.cached_tokens}, usage_chunk);
           if (!sink.write(end.data(), end.size())) return false;
           sink.done();
         }

@@ -19,6 +19,8 @@ namespace gearbox::serve::cap {
 struct CapCacheOptions {
   std::size_t budget_bytes = std::size_t{2} << 30;  // resident KV budget (the pool)
   std::size_t block_tokens = 16;
+  std::shared_ptr<kv::KvMemory> memory = nullptr;  // optional budget shared with other caches
+  bool prefix_cache = false;  // automatic prefix caching where the policy allows it
 };
 
 struct CapCache {
