@@ -87,7 +87,8 @@ std::size_t EngineRunner::kv_tokens(const CapSpec& cap, std::size_t tokens) cons
 }
 
 std::vector<Token> EngineRunner::encode(std::string_view text, bool add_bos) const {
-  return model_->tokenizer().encode(text, add_bos);
+  const Tokenizer& tok = model_->tokenizer();
+  return add_bos ? tok.encode_prompt(text) : tok.encode(text, false);
 }
 
 std::string EngineRunner::token_text(Token t) const {
@@ -103,7 +104,7 @@ std::vector<Token> EngineRunner::encode_chat(std::span<const ChatMessage> messag
       if (!text.empty() && !m.content.empty()) text += "\n";
       text += m.content;
     }
-    return tok.encode(text, true);
+    return tok.encode_prompt(text);
   }
   return tok.encode(tok.apply_chat_template(messages, true), tok.add_bos(), true);
 }
@@ -147,7 +148,7 @@ Token EngineRunner::prefill(SequenceId id, std::span<const Token> tokens, bool l
       s.cache->cc.max_step > 0 ? static_cast<std::size_t>(s.cache->cc.max_step) : tokens.size();
   for (std::size_t at = 0; at < tokens.size(); at += step) {
     const auto part = tokens.subspan(at, std::min(step, tokens.size() - at));
-    model_->prefill(*s.cache->cc.cache, s.engine_id, part, logits_, false, s.cache->cc.rope.get());
+    model_->prefill(s.cache->cc.kv(), s.engine_id, part, logits_, false, s.cache->cc.rope.get());
   }
   return last ? s.sampler.sample(logits_) : -1;
 }
@@ -166,7 +167,7 @@ void EngineRunner::decode(std::span<const DecodeSlot> slots, std::vector<Token>&
       items.push_back({seq(slots[i].seq).engine_id, slots[i].token, pc->cc.rope.get()});
     }
     logits_.resize(items.size() * V);
-    model_->decode(*pc->cc.cache, items, logits_);
+    model_->decode(pc->cc.kv(), items, logits_);
     for (std::size_t k = 0; k < idx.size(); ++k) {
       next[idx[k]] =
           seq(slots[idx[k]].seq).sampler.sample(std::span<const float>(logits_).subspan(k * V, V));
@@ -177,7 +178,7 @@ void EngineRunner::decode(std::span<const DecodeSlot> slots, std::vector<Token>&
 void EngineRunner::close_sequence(SequenceId id) {
   auto it = seqs_.find(id);
   if (it == seqs_.end()) return;
-  it->second.cache->cc.cache->remove(it->second.engine_id);
+  it->second.cache->cc.kv().remove(it->second.engine_id);
   seqs_.erase(it);
 }
 
