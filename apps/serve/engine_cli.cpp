@@ -17,6 +17,7 @@
 #include "gearbox/serve/model/generate.hpp"
 #include "gearbox/serve/model/model.hpp"
 #include "gearbox/serve/model/model_registry.hpp"
+#include "gearbox/serve/model/perplexity.hpp"
 #include "serve_commands.hpp"
 
 namespace gearbox::apps {
@@ -126,7 +127,7 @@ void run_generate(const GenerateArgs& a) {
     const serve::ChatMessage msg{"user", a.prompt};
     prompt = tok.encode(tok.apply_chat_template(std::span(&msg, 1), true), tok.add_bos(), true);
   } else {
-    prompt = tok.encode(a.prompt, true);
+    prompt = tok.encode_prompt(a.prompt);  // BOS/EOS as the file's tokenizer flags say
   }
   if (prompt.empty()) {
     if (tok.bos() < 0)
@@ -159,10 +160,10 @@ void run_generate(const GenerateArgs& a) {
   opt.rope = cc.rope.get();
   opt.prefill_chunk = cc.max_step;
   const bool stream = !a.common.json;
-  const auto res = serve::generate(*model, *cc.cache, prompt, opt, [&](const std::string& s) {
+  const auto res = serve::generate(*model, cc.kv(), prompt, opt, [&](const std::string& s) {
     if (stream) std::cout << s << std::flush;
   });
-  const auto& cache = *cc.cache;
+  const auto& cache = cc.kv();
   if (stream) {
     std::cout << "\n";
     std::cerr << "gearbox: " << res.prompt_tokens << " prompt tokens, " << res.tokens.size()
@@ -186,11 +187,12 @@ void run_generate(const GenerateArgs& a) {
   j["kv_goals"] = cc.goals;
   j["kv_ctx_limit"] = cc.ctx_limit == INT64_MAX ? Json(nullptr) : Json(cc.ctx_limit);
   j["kv_max_step"] = cc.max_step;
-  j["kv_tokens"] = cache.n_past(opt.seq);   // tokens run through the model
-  j["kv_rows"] = cache.n_rows(opt.seq);     // rows held at the end (< kv_tokens when evicting)
-  j["kv_bytes"] = cache.bytes_in_use();     // resident
-  j["kv_cold_bytes"] = cache.cold_bytes();  // offloaded
-  j["kv_bytes_per_token"] = cache.bytes_per_token();
+  j["kv_tokens"] = cache.n_past(opt.seq);       // tokens run through the model
+  j["kv_rows"] = cache.n_rows(opt.seq);         // rows held at the end (< kv_tokens when evicting)
+  j["kv_bytes"] = cache.bytes_in_use();         // resident
+  j["kv_cold_bytes"] = cc.cache->cold_bytes();  // offloaded
+  // Bytes a further token adds (global layers only when local layers ring their window).
+  j["kv_bytes_per_token"] = cc.cache->bytes_per_token();
   j["threads"] = threads.threads();
   write_json(std::cout, j);
 }
@@ -210,33 +212,14 @@ void run_perplexity(const PerplexityArgs& a) {
         .field("ctx")
         .expected("2.." + std::to_string(cfg.n_ctx_train))
         .found(std::to_string(a.ctx));
-  const auto tokens = model->tokenizer().encode(text, true);
+  const auto& tok = model->tokenizer();
+  const auto tokens = tok.encode(text, tok.add_bos());  // BOS first if the file says so
   const int ctx = a.ctx > 0 ? a.ctx : std::min(cfg.n_ctx_train, 512);
   if (tokens.size() < 2) throw Error::input("text too short: fewer than 2 tokens").at(a.text_file);
-  const std::size_t V = static_cast<std::size_t>(cfg.n_vocab);
-  // Non-overlapping windows of ctx tokens; every token after a window's first is scored.
-  double nll = 0;
-  std::size_t scored = 0, windows = 0;
   Stopwatch sw;
-  std::vector<float> logits;
-  for (std::size_t start = 0; start + 1 < tokens.size(); start += static_cast<std::size_t>(ctx)) {
-    const std::size_t len =
-        std::min<std::size_t>(static_cast<std::size_t>(ctx), tokens.size() - start);
-    if (len < 2) break;
-    serve::ContiguousKvCache cache(cfg, static_cast<int>(len));
-    logits.resize(len * V);
-    model->prefill(cache, 0, std::span(tokens.data() + start, len), logits, true);
-    for (std::size_t i = 0; i + 1 < len; ++i) {
-      const float* row = logits.data() + i * V;
-      float mx = row[0];
-      for (std::size_t v = 1; v < V; ++v) mx = std::max(mx, row[v]);
-      double sum = 0;
-      for (std::size_t v = 0; v < V; ++v) sum += std::exp(static_cast<double>(row[v] - mx));
-      nll += std::log(sum) + mx - row[static_cast<std::size_t>(tokens[start + i + 1])];
-      ++scored;
-    }
-    ++windows;
-  }
+  const auto pr = serve::perplexity(*model, tokens, ctx);
+  const double nll = pr.nll;
+  const std::size_t scored = pr.scored, windows = pr.windows;
   const double ppl = std::exp(nll / static_cast<double>(scored));
   if (a.common.json) {
     Json j;
