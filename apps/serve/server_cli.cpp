@@ -42,6 +42,7 @@ struct RunArgs {
   std::size_t max_tokens = 0;
   bool no_prefix_cache = false;
   std::string cap;
+  bool seed_given = false;  // --seed: per-request seeds derive from it (else random)
 };
 
 struct BenchArgs {
@@ -55,6 +56,9 @@ struct BenchArgs {
   std::string slo;
   bool text_prompts = false;
 };
+
+// The largest --max-queue: every waiting request holds a thread (8 MiB of address space).
+constexpr std::size_t kMaxQueue = 16384;
 
 std::atomic<bool> g_stop{false};
 extern "C" void on_stop_signal(int) {
@@ -139,6 +143,7 @@ void run_server(const RunArgs& a) {
   so.scheduler.prefill_chunk = a.prefill_chunk;
   so.scheduler.max_model_len = a.max_model_len;
   so.scheduler.default_max_tokens = a.max_tokens;
+  if (a.seed_given) so.seed = a.common.seed;
   serve::server::ApiServer server(*runner, so);
   const int port = server.start();
   std::signal(SIGINT, on_stop_signal);
@@ -184,7 +189,8 @@ void run_bench(const BenchArgs& a) {
   }
   std::cout << "model " << rep.model << ", " << a.requests << " requests, rate " << a.rate
             << "/s, input " << a.input_len << ", output " << a.output_len << ", concurrency "
-            << (a.concurrency ? std::to_string(a.concurrency) : std::string("unbounded")) << "\n";
+            << (a.concurrency ? std::to_string(a.concurrency) : std::string("256 (default)"))
+            << "\n";
   std::cout << "completed " << rep.completed << ", failed " << rep.failed << ", duration "
             << fmt_num(rep.duration_s, 2) << " s\n";
   if (!rep.first_error.empty()) std::cout << "first failure: " << rep.first_error << "\n";
@@ -215,8 +221,11 @@ void register_serve_server_commands(CLI::App& serve) {
   run->add_option("--parallel", r->parallel, "Sequences decoded together")
       ->check(CLI::Range(1, 4096));
   run->add_option("--kv-budget", r->kv_budget, "KV cache budget in bytes (suffix K, M, G)");
-  run->add_option("--max-queue", r->max_queue, "Requests waiting beyond --parallel (then 429)")
-      ->check(CLI::Range(1, 1 << 20));
+  // Each running or waiting request holds an HTTP thread: the queue is bounded by what a
+  // system gives, and a refused thread is a clear error (exit 2), never an abort.
+  run->add_option("--max-queue", r->max_queue,
+                  "Requests waiting beyond --parallel (then 429); one thread each")
+      ->check(CLI::Range(std::size_t{1}, kMaxQueue));
   run->add_option("--prefill-chunk", r->prefill_chunk, "Prompt tokens prefilled per step")
       ->check(CLI::Range(1, 1 << 20));
   run->add_option("--max-model-len", r->max_model_len,
@@ -228,8 +237,11 @@ void register_serve_server_commands(CLI::App& serve) {
   run->add_flag("--no-prefix-cache", r->no_prefix_cache,
                 "Turn automatic prefix caching off (full, quant and rope policies)");
   run->add_option("--cap", r->cap, "Default long-context policy (e.g. streaming:window=1024)");
-  add_threads_seed_flags(*run, r->common);
-  run->callback([r] { run_server(*r); });
+  add_threads_seed_flags(*run, r->common);  // --seed: base of the per-request seeds
+  run->callback([r, run] {
+    r->seed_given = run->count("--seed") > 0;
+    run_server(*r);
+  });
 
   auto b = std::make_shared<BenchArgs>();
   auto* bench = serve.add_subcommand("bench", "Load-test an OpenAI-compatible server");
@@ -239,7 +251,7 @@ void register_serve_server_commands(CLI::App& serve) {
   bench->add_option("--input-len", b->input_len, "Prompt tokens")->check(CLI::Range(1, 1 << 20));
   bench->add_option("--output-len", b->output_len, "Tokens generated per request")
       ->check(CLI::Range(1, 1 << 20));
-  bench->add_option("--concurrency", b->concurrency, "Requests in flight at most (0 = no limit)")
+  bench->add_option("--concurrency", b->concurrency, "Requests in flight at most (0 = 256)")
       ->check(CLI::Range(0, 4096));
   bench->add_option("--slo", b->slo, "Goodput SLOs, ttft=MS,tpot=MS");
   bench->add_flag("--text-prompts", b->text_prompts,

@@ -207,7 +207,9 @@ void EngineRunner::release_idle() {
 
 void EngineRunner::note_cached(Seq& s, std::span<const Token> tokens) {
   auto& cache = *s.cache->cc.cache;
-  if (!cache.caches_prefixes()) return;
+  // Sliding-window layers (Gemma 3) keep their rows in a ring outside the paged blocks: a
+  // cached prefix would restore only the global layers, so such a model caches no prefixes.
+  if (!cache.caches_prefixes() || s.cache->cc.windowed) return;
   s.tokens.insert(s.tokens.end(), tokens.begin(), tokens.end());
   const std::size_t bt = opt_.block_tokens;
   while ((s.hashes.size() + 1) * bt <= s.tokens.size()) {
@@ -223,7 +225,8 @@ void EngineRunner::note_cached(Seq& s, std::span<const Token> tokens) {
 }
 
 std::vector<Token> EngineRunner::encode(std::string_view text, bool add_bos) const {
-  return model_->tokenizer().encode(text, add_bos);
+  const Tokenizer& tok = model_->tokenizer();
+  return add_bos ? tok.encode_prompt(text) : tok.encode(text, false);
 }
 
 std::string EngineRunner::token_text(Token t) const {
@@ -239,7 +242,7 @@ std::vector<Token> EngineRunner::encode_chat(std::span<const ChatMessage> messag
       if (!text.empty() && !m.content.empty()) text += "\n";
       text += m.content;
     }
-    return tok.encode(text, true);
+    return tok.encode_prompt(text);
   }
   return tok.encode(tok.apply_chat_template(messages, true), tok.add_bos(), true);
 }
@@ -309,7 +312,7 @@ Token EngineRunner::prefill(SequenceId id, std::span<const Token> tokens, bool l
   try {
     for (std::size_t at = 0; at < tokens.size(); at += step) {
       const auto part = tokens.subspan(at, std::min(step, tokens.size() - at));
-      model_->prefill(*s.cache->cc.cache, s.engine_id, part, logits_, false,
+      model_->prefill(s.cache->cc.kv(), s.engine_id, part, logits_, false,
                       s.cache->cc.rope.get());
     }
   } catch (const Error& e) {
@@ -344,7 +347,7 @@ void EngineRunner::decode(std::span<const DecodeSlot> slots, std::vector<Token>&
     }
     logits_.resize(items.size() * V);
     try {
-      model_->decode(*pc->cc.cache, items, logits_);
+      model_->decode(pc->cc.kv(), items, logits_);
     } catch (const Error& e) {
       if (is_kv_exhausted(e)) throw KvExhaustedError(e.what());
       throw;
@@ -361,7 +364,7 @@ void EngineRunner::close_sequence(SequenceId id) {
   auto it = seqs_.find(id);
   if (it == seqs_.end()) return;
   PolicyCache* pc = it->second.cache;
-  pc->cc.cache->remove(it->second.engine_id);
+  pc->cc.kv().remove(it->second.engine_id);
   seqs_.erase(it);
   pc->last_used = ++tick_;
   if (--pc->users == 0) release_idle();

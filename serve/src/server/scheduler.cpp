@@ -113,7 +113,7 @@ BatchScheduler::BatchScheduler(ModelRunner& runner, const SchedulerOptions& opti
                                ServeMetrics& metrics)
     : runner_(runner), opt_(options), metrics_(metrics), seed_base_(std::random_device{}()) {
   check_options(opt_);
-  seed_base_ = (seed_base_ << 32) ^ std::random_device{}();
+  seed_base_ = opt_.seed ? *opt_.seed : (seed_base_ << 32) ^ std::random_device{}();
   kv_budget_ = runner_.kv_usage().budget_bytes;  // kv_usage() is for the scheduler thread
   publish_gauges();
 }

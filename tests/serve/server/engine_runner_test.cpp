@@ -13,6 +13,7 @@
 #include "gearbox/core/error.hpp"
 #include "gearbox/core/paths.hpp"
 #include "gearbox/serve/server/http_server.hpp"
+#include "gearbox/testing/data.hpp"
 
 namespace gearbox::serve::server {
 namespace {
@@ -41,7 +42,7 @@ const std::string kKnown = "Once upon a time, there was a little girl named Lily
 
 TEST(EngineRunner, ServesTheKnownStoryGreedily) {
   auto runner = load_stories();
-  if (!runner) GTEST_SKIP() << "skipped: stories260K.gguf not found";
+  if (!runner) GEARBOX_SKIP_ABSENT("stories260K.gguf");
   EXPECT_EQ(runner->name(), "stories260K");
   EXPECT_EQ(runner->vocab_size(), 512);
   auto server = serve_on_free_port(*runner);
@@ -88,7 +89,7 @@ TEST(EngineRunner, ServesTheKnownStoryGreedily) {
 
 TEST(EngineRunner, StreamingPolicyServesPastTheTrainedContext) {
   auto runner = load_stories();
-  if (!runner) GTEST_SKIP() << "skipped: stories260K.gguf not found";
+  if (!runner) GEARBOX_SKIP_ABSENT("stories260K.gguf");
   const std::size_t full = runner->context_limit(CapSpec{});
   CapSpec streaming{"streaming", {{"sink", "4"}, {"window", "64"}}};
   EXPECT_GT(runner->context_limit(streaming), full);

@@ -98,7 +98,8 @@ class ModelRunner {
   // fixed).
   virtual KvUsage kv_usage() const = 0;
 
-  // Tokenizes `text`, prefixed by BOS when `add_bos`.
+  // Tokenizes `text`; add_bos: as a prompt, with BOS (and EOS) where the model's file asks
+  // for them (a model whose add_bos_token is false gets none).
   virtual std::vector<Token> encode(std::string_view text, bool add_bos) const = 0;
   // The bytes token `t` stands for (may be part of a UTF-8 character).
   virtual std::string token_text(Token t) const = 0;
