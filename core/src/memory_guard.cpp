@@ -84,7 +84,7 @@ void check_memory(std::uint64_t bytes, const std::string& file, const std::strin
 }
 
 std::uint64_t check_declared_size(const DeclaredSize& d, std::uint64_t memory_limit) {
-  const std::string count = std::to_string(d.count);
+  const std::string count = std::to_string(d.count) + " " + d.unit;
   if (d.min_file_bytes_per_item != 0 &&
       saturating_mul(d.count, d.min_file_bytes_per_item) > d.bytes_present) {
     Error e = Error::input("declared size exceeds the data present");

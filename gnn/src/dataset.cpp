@@ -70,6 +70,7 @@ void check_nodes(std::uint64_t nodes, std::uint64_t bytes_per_node, const std::s
   d.field = field;
   d.count = nodes;
   d.bytes_per_item = kGraphBytesPerNode + bytes_per_node;
+  d.unit = "nodes";
   check_declared_size(d);
 }
 

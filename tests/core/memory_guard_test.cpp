@@ -33,7 +33,7 @@ TEST(MemoryGuard, SaturatesInsteadOfWrapping) {
 }
 
 TEST(MemoryGuard, RefusesMoreItemsThanTheBytesPresentCanHold) {
-  // A 60-byte file whose header declares 50,000,000 rows, each needing >= 2 bytes.
+  // A small file whose header declares 50,000,000 rows, each needing >= 2 bytes.
   const DeclaredSize d{"g.mtx", "rows", 2, 50000000, 8, 2, 40};
   const Error e = refusal(d, kMax);
   EXPECT_EQ(e.exit_code(), 2);

@@ -27,6 +27,7 @@ struct DeclaredSize {
   std::uint64_t bytes_per_item = 0;           // memory each item takes once allocated
   std::uint64_t min_file_bytes_per_item = 0;  // bytes each item needs in the file (0: none)
   std::uint64_t bytes_present = 0;            // bytes of the file left to hold the items
+  std::string unit = "items";                 // what the items are ("nodes"), for messages
 };
 
 // Throws Error::input naming file, line and field when the items cannot be in the bytes present
