@@ -11,5 +11,7 @@ void register_cells(CLI::App& sched);
 void register_estimate_check(CLI::App& sched);
 // `gearbox sched simulate --trace T --cluster C --policy P,... [--estimator E] [--max-rounds N]`
 void register_simulate(CLI::App& sched);
+// `gearbox sched worker --iterations N --iter-seconds S --checkpoint P --progress P`
+void register_worker(CLI::App& sched);
 
 }  // namespace gearbox::apps::sched_cli
