@@ -210,7 +210,7 @@ for i in "${!types[@]}"; do
 done
 
 # Wait until every node is idle.
-for _ in $(seq 1 120); do
+for _ in $(seq 1 240); do
   states="$(sinfo -h -N -o '%N %t' 2>/dev/null | sort -u || true)"
   idle="$(grep -c ' idle$' <<<"$states" || true)"
   if [ "$idle" -eq "$total_nodes" ]; then
@@ -220,7 +220,7 @@ for _ in $(seq 1 120); do
   fi
   sleep 0.5
 done
-echo "slurm-local: nodes not idle after 60 s:" >&2
+echo "slurm-local: nodes not idle after 120 s:" >&2
 echo "$states" >&2
 down
 exit 1
