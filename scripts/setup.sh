@@ -13,6 +13,7 @@ packages=(
   libcli11-dev libcpp-httplib-dev libglpk-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev libomp-dev
   clang libclang-rt-14-dev
+  slurm-wlm munge libsqlite3-dev
 )
 
 missing=()

@@ -11,6 +11,8 @@ void register_sched(CLI::App& root) {
   sched_cli::register_cells(*cmd);
   sched_cli::register_estimate_check(*cmd);
   sched_cli::register_simulate(*cmd);
+  sched_cli::register_worker(*cmd);
+  sched_cli::register_daemon(*cmd);
 }
 
 }  // namespace gearbox::apps

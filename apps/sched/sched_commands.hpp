@@ -11,5 +11,10 @@ void register_cells(CLI::App& sched);
 void register_estimate_check(CLI::App& sched);
 // `gearbox sched simulate --trace T --cluster C --policy P,... [--estimator E] [--max-rounds N]`
 void register_simulate(CLI::App& sched);
+// `gearbox sched worker --iterations N --iter-seconds S --checkpoint P --progress P`
+void register_worker(CLI::App& sched);
+// `gearbox sched daemon --slurm --state S --listen H:P ...` and its clients
+// `gearbox sched submit|jobs|cancel --url U`
+void register_daemon(CLI::App& sched);
 
 }  // namespace gearbox::apps::sched_cli

@@ -1,0 +1,82 @@
+// The long-running scheduler on a Slurm cluster: the scheduler core (a policy, the node
+// allocator) over the Slurm backend, with its state in SQLite. Each round polls Slurm, settles
+// ended attempts (finished; failed: retried up to a limit; lost: rescheduled), runs the policy
+// and enacts only the difference. On start it reconciles the state with Slurm (adopts its
+// running attempts, settles those that ended, reschedules vanished ones, cancels jobs of its
+// own name prefix it has no record of). Thread-safe: the HTTP API calls submit/jobs/cancel
+// while the loop runs rounds.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gearbox/core/output.hpp"
+#include "gearbox/sched/estimator.hpp"
+#include "gearbox/sched/scheduler_core.hpp"
+#include "gearbox/sched/slurm_backend.hpp"
+#include "gearbox/sched/state_store.hpp"
+
+namespace gearbox::sched {
+
+struct DaemonOptions {
+  std::filesystem::path state;  // SQLite file
+  std::string policy = "crius";
+  double round_seconds = 5;  // wall seconds between rounds
+  double time_scale = 1;     // estimated seconds per wall second
+  std::string partition;
+  std::vector<std::string> worker;  // argv prefix of `gearbox sched worker`
+  int max_failures = 3;             // failed attempts before a job fails for good
+  double grace_s = 5;
+};
+
+class SlurmDaemon : public AttemptJournal {
+ public:
+  // Opens the state, discovers the cluster and reconciles with Slurm. Throws Error.
+  SlurmDaemon(const DaemonOptions& opt, SlurmCli& cli, const Estimator& est);
+  ~SlurmDaemon() override;
+
+  // POST /v1/jobs: {"model", "batch", "iterations", optional "gpus" (1), "gpu_type" (first
+  // pool), "deadline" (seconds), "command" ([words])}. Throws Error::input naming the field.
+  Json submit(const Json& body);
+  Json jobs() const;
+  std::optional<Json> job(long long id) const;
+  // DELETE: false when no such job; a finished job stays finished.
+  bool cancel(long long id);
+  std::string metrics() const;  // Prometheus text
+  // One round (poll, decide, enact). Wall clock `now` in seconds.
+  void round(double now);
+
+  // AttemptJournal (the backend calls these under the daemon's lock).
+  void before_submit(int job, int number, const SubmitRequest& request,
+                     const Placement& placement) override;
+  void submitted(int job, int number, long long slurm_id) override;
+  void ended(int job, int number, const std::string& state) override;
+
+ private:
+  Json job_json(const JobRow& j) const;
+  void admit_row(const JobRow& j, int attempts, double now);
+  void reconcile(double now);
+  double scaled(double wall) const;
+
+  DaemonOptions opt_;
+  SlurmCli& cli_;
+  mutable std::mutex mu_;
+  std::unique_ptr<StateStore> store_;
+  std::string token_;
+  std::unique_ptr<SlurmBackend> backend_;
+  std::unique_ptr<ThroughputTable> table_;
+  std::unique_ptr<Policy> policy_;
+  std::unique_ptr<SchedulerCore> core_;
+  double t0_ = 0;  // wall time the daemon started
+  int round_ = 0;
+  bool arrivals_ = false, departures_ = false;
+  long long placements_changed_ = 0;
+  std::vector<long long> to_cancel_;
+};
+
+}  // namespace gearbox::sched
