@@ -26,9 +26,15 @@ using gearbox::testing::CliRun;
 using gearbox::testing::run_argv;
 using Json = nlohmann::json;
 
-CliRun gearbox_run(std::vector<std::string> args) {
+// A run of the binary, remembering whether it was asked for --json.
+struct Run : CliRun {
+  bool json = false;
+};
+
+Run gearbox_run(std::vector<std::string> args) {
   args.insert(args.begin(), GEARBOX_BINARY);
-  return run_argv(args);
+  Run r{run_argv(args), std::find(args.begin(), args.end(), "--json") != args.end()};
+  return r;
 }
 
 // The whole of stdout is one JSON document (nlohmann refuses anything after it).
@@ -38,10 +44,14 @@ Json one_json_document(const CliRun& r) {
   return j;
 }
 
-// Exit 2, nothing on stdout, exactly one line on stderr holding every `needle`.
-void expect_usage_error(const CliRun& r, const std::vector<std::string>& needles) {
+// Exit 2, exactly one line on stderr holding every `needle`, and stdout empty or, under
+// --json, one JSON error document with the same exit code (docs/errors.md).
+void expect_usage_error(const Run& r, const std::vector<std::string>& needles) {
   EXPECT_EQ(r.code, 2) << r.err;
-  EXPECT_EQ(r.out, "");
+  if (r.json)
+    EXPECT_EQ(one_json_document(r)["error"]["exit_code"], 2) << r.out;
+  else
+    EXPECT_EQ(r.out, "");
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_EQ(r.err.rfind("gearbox: error: ", 0), 0u) << r.err;
   for (const auto& n : needles) EXPECT_NE(r.err.find(n), std::string::npos) << n << " in " << r.err;
@@ -66,7 +76,7 @@ TEST(ServeCliContract, GenerateJsonBadFlagBadModelFile) {
 // -n beyond the context is refused before anything is generated (it used to generate up to
 // the context, then exit 2 and drop the text).
 TEST(ServeCliContract, GenerateRefusesTokensBeyondTheContext) {
-  const CliRun r = gearbox_run({"serve", "generate", "--model", "stories260K", "--prompt", "", "-n",
+  const Run r = gearbox_run({"serve", "generate", "--model", "stories260K", "--prompt", "", "-n",
                                 "1048576", "--temp", "0"});
   expect_usage_error(r, {"field 'n'", "1048576", "context holds"});
   // The largest -n that fits works: prompt (BOS) + n - 1 positions.

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -146,16 +147,21 @@ std::string sse_event(const std::string& text) {
 }
 
 // With the default concurrency the bench runs a pool (256 in flight at most), not a thread
-// per request: 300 requests that each take 200 ms at the server are never all in flight.
+// per request. Each of 300 requests waits at the server until 257 are in flight together
+// (which only a thread per request reaches) or 2 s pass: never more than 256 may be seen.
 TEST(LoadBench, DefaultConcurrencyIsABoundedPool) {
   StubServer stub(320);
-  std::atomic<int> in_flight{0}, most{0};
+  std::mutex mu;
+  std::condition_variable cv;
+  int in_flight = 0, most = 0;
   stub.http.Post("/v1/completions", [&](const httplib::Request&, httplib::Response& res) {
-    const int now = ++in_flight;
-    for (int seen = most.load(); now > seen && !most.compare_exchange_weak(seen, now);) {
+    {
+      std::unique_lock lock(mu);
+      most = std::max(most, ++in_flight);
+      cv.notify_all();
+      cv.wait_for(lock, std::chrono::seconds(2), [&] { return in_flight > 256; });
+      --in_flight;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    --in_flight;
     res.set_content(sse_event("t") + "data: [DONE]\n\n", "text/event-stream");
   });
   stub.start();
@@ -166,8 +172,9 @@ TEST(LoadBench, DefaultConcurrencyIsABoundedPool) {
   opt.output_len = 1;
   const LoadReport rep = run_load(opt);
   EXPECT_EQ(rep.completed, 300u) << rep.first_error;
-  EXPECT_LE(most.load(), 256);
-  EXPECT_GT(most.load(), 1);
+  std::lock_guard lock(mu);
+  EXPECT_LE(most, 256);
+  EXPECT_GT(most, 1);
 }
 
 // Misbehaving servers: an SSE stream that never ends, and a body declared 1e11 bytes long.
