@@ -97,6 +97,13 @@ class Plan {
     py::gil_scoped_release nogil;
     return plan_->document(static_cast<int>(f)).dump();
   }
+  double kernel_ms(int64_t f, int64_t reps) {
+    TORCH_CHECK_VALUE(f >= 1 && f <= (1 << 16) && reps >= 1, "bad width or reps");
+    const int threads = at::get_num_threads();
+    py::gil_scoped_release nogil;
+    gearbox::ThreadScope scope(threads);
+    return plan_->kernel_ms(static_cast<int>(f), static_cast<int>(reps));
+  }
   std::string kernels() const { return plan_->kernels().dump(); }
   int64_t nodes() const { return plan_->nodes(); }
   int64_t nnz() const { return plan_->nnz(); }
@@ -161,6 +168,7 @@ PYBIND11_MODULE(_C, m) {
       .def("explain", &Plan::explain, py::arg("width"))
       .def("explain_json", &Plan::explain_json, py::arg("width"))
       .def("kernels", &Plan::kernels)
+      .def("kernel_ms", &Plan::kernel_ms, py::arg("width"), py::arg("reps"))
       .def_property_readonly("num_nodes", &Plan::nodes)
       .def_property_readonly("nnz", &Plan::nnz)
       .def_property_readonly("feature_width", &Plan::feature_width)
