@@ -55,7 +55,8 @@ class PlanCache:
         bucket.append(entry)
         while sum(len(b) for b in self._entries.values()) > _MAX_ENTRIES:
             oldest = next(iter(self._entries))
-            self._entries[oldest].pop(0)
+            if self._entries[oldest]:
+                self._entries[oldest].pop(0)
             if not self._entries[oldest]:
                 del self._entries[oldest]
         return entry.plan, entry.coo

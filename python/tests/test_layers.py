@@ -116,3 +116,22 @@ def test_plan_is_cached_across_layers_and_calls():
         assert len(built) == 2
     finally:
         gnn.plan = real
+
+
+def test_plan_cache_evicts_and_survives_failed_builds():
+    # More graphs than the cache holds, with a failing plan (bad edge_index) in between.
+    gearbox_gnn._cache.plans.clear()
+    conv = gnn.GCNConv(4, 2)
+    sage = gnn.SAGEConv(4, 2)
+    for k in range(12):
+        ei = random_edge_index(20, 40, 100 + k)
+        x = torch.randn(20, 4)
+        with pytest.raises(ValueError):
+            sage(x, torch.tensor([[0], [99]]))
+        torch.testing.assert_close(conv(x, ei), _pyg_gcn(conv, x, ei), rtol=1e-5, atol=1e-5)
+
+
+def _pyg_gcn(conv, x, ei):
+    ref = pyg_nn.GCNConv(4, 2)
+    ref.load_state_dict(conv.state_dict())
+    return ref(x, ei)
