@@ -17,3 +17,16 @@ for run in $(seq "$runs"); do
   # Idle OpenMP threads sleep instead of spinning, so tests sharing 2 cores do not starve each other.
   OMP_WAIT_POLICY=passive ctest --preset release -j"$(nproc)" --schedule-random --timeout 1200
 done
+# The Python package (python/, gearbox_gnn): built into the PyG venv (torch and torch-geometric
+# from PyPI, cached in ~/.cache/gearbox) against its torch, then its pytest suite. pytest's
+# exit 5 (no test collected) counts as a failure, never as a silent pass.
+py="$(bash scripts/python-env.sh pyg python/requirements-test.txt)"
+"$py" -m pip install -q --no-build-isolation ./python >&2
+rc=0
+GEARBOX_BINARY="$PWD/build/release/apps/gearbox" OMP_WAIT_POLICY=passive \
+  "$py" -m pytest -q -p no:cacheprovider python/tests || rc=$?
+if [ "$rc" -eq 5 ]; then
+  echo "test.sh: pytest collected no tests in python/tests" >&2
+  exit 1
+fi
+exit "$rc"

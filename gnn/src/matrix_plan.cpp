@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "gearbox/core/error.hpp"
+#include "gearbox/core/stats.hpp"
 #include "gearbox/gnn/plan_report.hpp"
 
 namespace gearbox::gnn {
@@ -77,6 +78,20 @@ void MatrixPlan::run(const float* x, int f, float* y, bool transpose) {
   permute_rows_dense(x, xbuf_.data(), order_.new_of_old, f, true);
   agg.run(xbuf_.data(), f, ybuf_.data());
   permute_rows_dense(ybuf_.data(), y, order_.new_of_old, f, false);
+}
+
+double MatrixPlan::kernel_ms(int f, int reps) {
+  std::lock_guard lock(mu_);
+  const std::size_t size = static_cast<std::size_t>(n_) * f;
+  std::vector<float> x(size, 0.5f), y(size);
+  fwd_->run(x.data(), f, y.data());  // selects for f when new; warm-up
+  std::vector<double> ms;
+  for (int r = 0; r < std::max(1, reps); ++r) {
+    Stopwatch w;
+    fwd_->run(x.data(), f, y.data());
+    ms.push_back(w.ms());
+  }
+  return summarize(ms).median;
 }
 
 nlohmann::json MatrixPlan::document(int f) {

@@ -43,6 +43,10 @@ class MatrixPlan {
   // Its text, as `gearbox gnn plan` prints it.
   std::string text(int f = 0);
 
+  // Median ms of `reps` runs of the selected kernels alone for width f (Y = A X in the planned
+  // order, on random inputs: no row permutation), the cost a caller's wrapper is compared to.
+  double kernel_ms(int f, int reps);
+
   index_t nodes() const { return n_; }
   offset_t nnz() const { return nnz_; }
   int feature_width() const { return width_; }
