@@ -225,9 +225,13 @@ class PanelKernel final : public Kernel {
   }
 
   // The tile width for a panel of `rows` rows: the widest multiple of 16 floats whose slice of
-  // X fits tile_bytes, at least 16, at most kMaxTile (the registers of one row) and f.
+  // X fits tile_bytes, at most kMaxTile (the registers of one row) and f.
+  // When not even a 16-float slice fits, tiling cannot reach L1: the panel is swept once,
+  // kMaxTile wide (fewer passes, more FMAs in flight; measured 1.3x over 16-float tiles on
+  // 1024-node communities).
   static int tile_width(index_t rows, int f, std::size_t tile_bytes) {
     const std::size_t fit = tile_bytes / (std::max<index_t>(1, rows) * sizeof(float));
+    if (fit < 16) return std::min(f, kMaxTile);
     const int w = std::clamp<int>(static_cast<int>(std::min<std::size_t>(fit, kMaxTile) / 16 * 16),
                                   16, kMaxTile);
     return std::min(w, f);
