@@ -14,6 +14,7 @@
 #include "gearbox/core/machine.hpp"
 #include "gearbox/core/output.hpp"
 #include "gearbox/core/paths.hpp"
+#include "gearbox/core/process.hpp"
 #include "gearbox/core/stats.hpp"
 #include "gearbox/core/threads.hpp"
 #include "gearbox/gnn/eigen_baseline.hpp"
@@ -109,8 +110,10 @@ Json run_pyg(const gnn::Csr& adj, int dim, int threads, bool want) {
     return {{"reason", "no PyG venv: run bench/gnn/setup-pyg.sh (or set GEARBOX_PYG_PYTHON)"}};
   const fs::path script = find_pyg_script();
   if (script.empty()) return {{"reason", "bench/gnn/pyg_gcn.py not found"}};
-  const fs::path edges =
-      fs::temp_directory_path() / ("gearbox-pyg-" + std::to_string(::getpid()) + ".bin");
+  // The edge file goes into a private mkdtemp directory (removed on return); the script starts
+  // from an argument vector, never a shell command line, whatever TMPDIR or the paths hold.
+  const PrivateTempDir tmp("gearbox-pyg-");
+  const fs::path edges = tmp.path() / "edges.bin";
   {
     std::ofstream out(edges, std::ios::binary);
     for (gnn::index_t r = 0; r < adj.rows; ++r)
@@ -118,23 +121,20 @@ Json run_pyg(const gnn::Csr& adj, int dim, int threads, bool want) {
         const std::int32_t pair[2] = {r, adj.col[k]};
         out.write(reinterpret_cast<const char*>(pair), sizeof pair);
       }
+    if (!out) return {{"reason", "cannot write the edge file for PyG in " + tmp.path().string()}};
   }
-  const std::string cmd = "'" + py + "' '" + script.string() + "' --edges '" + edges.string() +
-                          "' --nodes " + std::to_string(adj.rows) + " --dim " +
-                          std::to_string(dim) + " --threads " + std::to_string(threads) +
-                          " 2>/dev/null";
-  std::string outp;
-  if (FILE* p = ::popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) outp.append(buf, n);
-    const int rc = ::pclose(p);
-    std::error_code ec;
-    fs::remove(edges, ec);
-    if (rc != 0) return {{"reason", "PyG script failed (exit " + std::to_string(rc) + ")"}};
-  }
+  ProcessOutput r;
   try {
-    return Json::parse(outp);
+    r = run_process({py, script.string(), "--edges", edges.string(), "--nodes",
+                     std::to_string(adj.rows), "--dim", std::to_string(dim), "--threads",
+                     std::to_string(threads)});
+  } catch (const Error& e) {
+    return {{"reason", std::string("PyG script did not start: ") + e.what()}};
+  }
+  if (r.exit_code != 0)
+    return {{"reason", "PyG script failed (exit " + std::to_string(r.exit_code) + ")"}};
+  try {
+    return Json::parse(r.out);
   } catch (const std::exception&) {
     return {{"reason", "PyG script printed no JSON"}};
   }
@@ -158,8 +158,11 @@ void run_bench(const BenchArgs& a) {
   const MachineProfile machine = machine_profile(t);
   std::cerr << "gnn bench: loading " << a.graph << "\n";
   // Given order (what PyG and cuSPARSE users run), then the reordered copy.
-  gnn::PreparedGraph given =
-      gnn::prepare_graph(a.graph, gnn::ReorderMethod::kNone, a.block, a.common.seed, false);
+  // Per node: the reordered second copy of the graph, X and Y, and the training epochs'
+  // activations and gradients (about sixteen dim-wide buffers in all).
+  const std::uint64_t bytes_per_node = gnn::kGraphBytesPerNode + 64 * static_cast<std::uint64_t>(f);
+  gnn::PreparedGraph given = gnn::prepare_graph(a.graph, gnn::ReorderMethod::kNone, a.block,
+                                                a.common.seed, false, bytes_per_node);
   const gnn::index_t n = given.ahat.rows;
   std::vector<float> x(static_cast<std::size_t>(n) * f), y(x.size());
   std::mt19937 rng(1);
@@ -345,7 +348,7 @@ void register_gnn_bench(CLI::App& gnn) {
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   cmd->add_option("--min-seconds", args->min_seconds, "measuring time per aggregation variant")
-      ->check(CLI::Range(0.0, 60.0))
+      ->check(finite_range(0.0, 60.0))
       ->capture_default_str();
   cmd->add_flag("--no-pyg", args->no_pyg, "skip the PyG baseline");
   cmd->add_flag("--no-epoch", args->no_epoch, "skip the training-epoch comparison");

@@ -41,7 +41,7 @@ done
 tar -C "$stage/lib" -czf "$stage/libs.tar.gz" .
 rm -rf "$stage/lib"
 
-data=${GEARBOX_DATA:-/work/shared/data}
+data=${GEARBOX_DATA:-$root/../shared/data}  # the binary's default: ../shared beside the checkout
 for f in "$data"/graphs/*.adj.mtx; do gzip -9 -c "$f" >"$stage/data/graphs/$(basename "$f").gz"; done
 cp "$data"/graphs/*.adj.mtx.gz "$stage/data/graphs/" 2>/dev/null || true
 # Cora and Citeseer whole (features, labels, split) for the device training test.

@@ -22,7 +22,7 @@ work="$(mktemp -d)"
 cache="${GEARBOX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gearbox}"
 anchor_gguf="${ANCHOR_GGUF:-}"
 if [ -z "$anchor_gguf" ]; then
-  for g in "$model" "$cache/models/$model.gguf" "${GEARBOX_SHARED:-/work/shared}/models/$model.gguf"; do
+  for g in "$model" "$cache/models/$model.gguf" "${GEARBOX_MODELS:-$PWD/../shared/models}/$model.gguf"; do
     case "$g" in *.gguf) [ -f "$g" ] && anchor_gguf="$g" && break ;; esac
   done
 fi

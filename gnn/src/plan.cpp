@@ -28,13 +28,14 @@ Json Candidate::to_json() const {
   return j;
 }
 
-ExecPlan::ExecPlan(const Csr& a, const std::vector<BlockInfo>& blocks, const Candidate& c)
-    : a_(a), cand_(c) {
+ExecPlan::ExecPlan(std::shared_ptr<const Csr> a, const std::vector<BlockInfo>& blocks,
+                   const Candidate& c)
+    : a_(std::move(a)), cand_(c) {
   if (c.whole_csr) {
-    whole_ = find_kernel("csr").make(Subgraph{&a_, {}});
+    whole_ = find_kernel("csr").make(Subgraph{a_.get(), {}});
     return;
   }
-  split_ = split_by_density(a, blocks, c.thresholds);
+  split_ = split_by_density(*a_, blocks, c.thresholds);
   for (int k = 0; k < kDensityClasses; ++k) {
     const auto cls = static_cast<DensityClass>(k);
     if (c.kernel[k].empty()) continue;
@@ -57,7 +58,7 @@ void ExecPlan::run(const float* x, int f, float* y) const {
     kernels_[k]->run(x, f, y, written);
     written = true;
   }
-  if (!written) std::fill(y, y + static_cast<std::size_t>(a_.rows) * f, 0.0f);
+  if (!written) std::fill(y, y + static_cast<std::size_t>(a_->rows) * f, 0.0f);
 }
 
 std::size_t ExecPlan::format_bytes() const {
@@ -152,16 +153,22 @@ std::vector<Candidate> propose_candidates(const Csr& a, const std::vector<BlockI
   return out;
 }
 
-AdaptiveAggregator::AdaptiveAggregator(const Csr& a, std::vector<index_t> block_starts,
+AdaptiveAggregator::AdaptiveAggregator(Csr a, std::vector<index_t> block_starts,
                                        SelectorOptions opt, int threads)
-    : a_(a), starts_(std::move(block_starts)), opt_(opt), threads_(threads) {
-  blocks_ = diagonal_blocks(a_, starts_);
+    : AdaptiveAggregator(std::make_shared<const Csr>(std::move(a)), std::move(block_starts),
+                         std::move(opt), threads) {}
+
+AdaptiveAggregator::AdaptiveAggregator(std::shared_ptr<const Csr> a,
+                                       std::vector<index_t> block_starts, SelectorOptions opt,
+                                       int threads)
+    : a_(std::move(a)), starts_(std::move(block_starts)), opt_(std::move(opt)), threads_(threads) {
+  blocks_ = diagonal_blocks(*a_, starts_);
 }
 
 const ExecPlan& AdaptiveAggregator::plan_for(int f) {
   auto it = plans_.find(f);
   if (it != plans_.end()) return *it->second;
-  std::vector<float> x(static_cast<std::size_t>(a_.cols) * f);
+  std::vector<float> x(static_cast<std::size_t>(a_->cols) * f);
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> d(-1, 1);
   for (auto& v : x) v = d(rng);
@@ -184,7 +191,7 @@ void AdaptiveAggregator::run(const float* x, int f, float* y) {
 
 std::vector<std::vector<double>> AdaptiveAggregator::measure_interleaved(
     const std::vector<const ExecPlan*>& plans, const float* x, int f, int reps) const {
-  std::vector<float> y(static_cast<std::size_t>(a_.rows) * f);
+  std::vector<float> y(static_cast<std::size_t>(a_->rows) * f);
   std::vector<std::vector<double>> ms(plans.size());
   for (const ExecPlan* p : plans) p->run(x, f, y.data());  // warm-up
   for (int r = 0; r < std::max(1, reps); ++r)
@@ -222,7 +229,7 @@ PairedComparison compare_paired(const std::vector<double>& cand_ms,
 
 void AdaptiveAggregator::write_cache(int f, const Candidate& choice, const Json& candidates) const {
   if (!opt_.use_cache) return;
-  const fs::path file = cache_file(cache_key(a_, starts_, f, threads_));
+  const fs::path file = cache_file(cache_key(*a_, starts_, f, threads_));
   std::error_code ec;
   fs::create_directories(file.parent_path(), ec);
   std::ofstream out(file);
@@ -274,8 +281,8 @@ const ExecPlan& AdaptiveAggregator::select(int f, const float* x) {
     return *plans_[f];
   }
   if (machine_.mem_bw_gbs <= 0) machine_ = machine_profile(threads_);
-  std::vector<Candidate> cands = propose_candidates(a_, blocks_, f, machine_);
-  const std::string key = cache_key(a_, starts_, f, threads_);
+  std::vector<Candidate> cands = propose_candidates(*a_, blocks_, f, machine_);
+  const std::string key = cache_key(*a_, starts_, f, threads_);
   // A cached choice names a candidate label: reuse it when that candidate is still proposed.
   if (opt_.use_cache) {
     std::ifstream in(cache_file(key));

@@ -1,8 +1,8 @@
 // libFuzzer target: any byte string as text for the real tokenizers (stories260K's
 // SentencePiece, and SmolLM2's byte-level BPE when present; found as the tests find them,
-// e.g. GEARBOX_MODELS=/work/shared/models). The first byte picks the tokenizer and whether
-// specials are parsed. Every id must be in range, and without special parsing
-// decode(encode(text)) must give the text back byte for byte when every byte of it has a
+// e.g. GEARBOX_MODELS=../shared/models from the repository root). The first byte picks the
+// tokenizer and whether specials are parsed. Every id must be in range, and without special
+// parsing decode(encode(text)) must give the text back byte for byte when every byte of it has a
 // token (SmolLM2's vocabulary lacks 21 byte values, e.g. 0xC1 and 0xF5..0xFF, which encode
 // drops), and, for SentencePiece, no literal U+2581. A failed check aborts, which
 // libFuzzer reports with the input.

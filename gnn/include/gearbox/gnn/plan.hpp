@@ -54,16 +54,18 @@ struct SelectorOptions {
   CandidateTimer timer = {};  // empty: wall-clock stopwatch
 };
 
-// An executable plan: Y = A X with the chosen kernels; owns its subgraphs and kernels.
+// An executable plan: Y = A X with the chosen kernels; owns its subgraphs and kernels and
+// shares ownership of A (the whole-matrix kernel points into it), so no caller's temporary
+// can leave it dangling.
 class ExecPlan {
  public:
-  ExecPlan(const Csr& a, const std::vector<BlockInfo>& blocks, const Candidate& c);
+  ExecPlan(std::shared_ptr<const Csr> a, const std::vector<BlockInfo>& blocks, const Candidate& c);
   void run(const float* x, int f, float* y) const;
   const Candidate& candidate() const { return cand_; }
   std::size_t format_bytes() const;
 
  private:
-  const Csr& a_;
+  std::shared_ptr<const Csr> a_;
   Candidate cand_;
   DensitySplit split_;
   std::array<std::unique_ptr<Kernel>, kDensityClasses> kernels_;
@@ -74,8 +76,11 @@ class ExecPlan {
 class AdaptiveAggregator {
  public:
   // `a` is the (reordered) normalised adjacency, `block_starts` its diagonal block bounds.
-  AdaptiveAggregator(const Csr& a, std::vector<index_t> block_starts, SelectorOptions opt,
-                     int threads);
+  // The aggregator owns `a` (pass std::move(m) to avoid a copy, or share one matrix between
+  // aggregators): it and every plan it makes keep it alive; matrix() reads it back.
+  AdaptiveAggregator(Csr a, std::vector<index_t> block_starts, SelectorOptions opt, int threads);
+  AdaptiveAggregator(std::shared_ptr<const Csr> a, std::vector<index_t> block_starts,
+                     SelectorOptions opt, int threads);
   // Y = A X for width f; the first call for a width selects (measuring with this x).
   void run(const float* x, int f, float* y);
   // Selects for width f now (with random inputs) without computing anything for the caller.
@@ -87,6 +92,7 @@ class AdaptiveAggregator {
   nlohmann::json kernels() const;
   double selection_seconds() const { return selection_s_; }
   const std::vector<BlockInfo>& blocks() const { return blocks_; }
+  const Csr& matrix() const { return *a_; }
 
  private:
   const ExecPlan& select(int f, const float* x);
@@ -97,7 +103,7 @@ class AdaptiveAggregator {
                                                        const float* x, int f, int reps) const;
   void write_cache(int f, const Candidate& choice, const nlohmann::json& candidates) const;
 
-  const Csr& a_;
+  std::shared_ptr<const Csr> a_;
   std::vector<index_t> starts_;
   std::vector<BlockInfo> blocks_;
   SelectorOptions opt_;
