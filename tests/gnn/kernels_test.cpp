@@ -144,12 +144,13 @@ TEST(Kernels, RegistryKeyedByClassAndDevice) {
 }
 
 TEST(Kernels, PanelKernelEverySimdLevelMatchesReference) {
-  // Panels from blocks of awkward sizes (1 row, 7 rows, one of 700 rows whose tile is the
-  // 16-float minimum, gaps between blocks), widths around the 16-float vector and tile edges.
+  // Panels from blocks of awkward sizes (1 and 7 rows; 250 rows: 32-float tiles; 400 rows:
+  // 16-float tiles; 650 rows: too big for L1, swept 64 wide; rows 8..299 in no block: gap
+  // panels), widths around the 16-float vector and tile edges.
   std::mt19937 rng(11);
-  const index_t n = 1100;
-  const Csr a = random_graph(n, 0.01, true, rng);
-  const std::vector<index_t> starts{0, 1, 8, 300, 1000, n};
+  const index_t n = 1700;
+  const Csr a = random_graph(n, 0.006, true, rng);
+  const std::vector<index_t> starts{0, 1, 8, 300, 550, 950, 1600, n};
   std::vector<BlockInfo> blocks = diagonal_blocks(a, starts);
   blocks.erase(blocks.begin() + 2);  // rows 8..299 belong to no block: gap panels
   gearbox::ThreadScope threads(2);

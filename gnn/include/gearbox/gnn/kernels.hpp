@@ -73,8 +73,12 @@ const char* simd_name(SimdLevel s);
 
 // The community-panel kernel ("panel" in the registry) with a chosen instruction set (levels
 // the CPU lacks fall back to best_simd()): rows in panels = s.blocks (rows outside every block
-// in panels of 128), each panel swept once per feature tile sized so that the panel's slice of
-// X stays in L1. The test seam for comparing its AVX-512, AVX2 and scalar paths.
-std::unique_ptr<Kernel> make_panel_kernel(const Subgraph& s, SimdLevel simd);
+// in panels of 128); per panel, each row's entries outside the panel are gathered whole-row,
+// then its entries inside the panel one feature tile at a time, the tile sized so that the
+// panel's slice of X fits `tile_bytes` (L1), 16 to 64 floats wide. The seam for tests (AVX-512,
+// AVX2 and scalar paths) and for measuring the levers (bench/gnn/panel_levers.cpp).
+inline constexpr std::size_t kPanelTileBytes = 32 * 1024;
+std::unique_ptr<Kernel> make_panel_kernel(const Subgraph& s, SimdLevel simd,
+                                          std::size_t tile_bytes = kPanelTileBytes);
 
 }  // namespace gearbox::gnn
