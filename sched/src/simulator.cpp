@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "gearbox/core/error.hpp"
 #include "gearbox/core/stats.hpp"
 #include "gearbox/sched/node_allocator.hpp"
 
@@ -17,11 +18,47 @@ struct JobRun {
   double deadline = 0;
   bool arrived = false;
 };
+// Refuses a job that alone, on its fastest placement, would outrun the horizon (a trace row
+// may ask for 2e11 iterations: the simulation would run for centuries of simulated time).
+// Interns every shape in trace order, the order arrivals intern them in.
+void check_jobs_fit_horizon(const Trace& trace, const Cluster& cluster, ThroughputTable& table,
+                            int horizon_rounds) {
+  const double horizon_s = horizon_rounds * kSchedulingInterval;
+  for (const Job& j : trace.jobs) {
+    const int shape = table.intern({j.model, j.batch});
+    double best = kInfeasible;
+    for (int p = 0; p < cluster.num_pools(); ++p)
+      for (int n : kGpuCounts) best = std::min(best, table.opt_iter(shape, p, n));
+    if (!std::isfinite(best)) continue;  // never runs: the stall check ends the simulation
+    const double alone_s = static_cast<double>(j.iterations) * best;
+    if (alone_s > horizon_s) {
+      throw Error::input("job cannot finish within the simulation horizon")
+          .field("num_iteration")
+          .expected("a job that runs at most " + std::to_string(horizon_rounds) + " rounds of " +
+                    std::to_string(static_cast<int>(kSchedulingInterval)) +
+                    " s on its fastest placement")
+          .found("job " + j.id.substr(0, 64) + ": " + std::to_string(j.iterations) +
+                 " iterations of at least " + std::to_string(best) + " s");
+    }
+  }
+}
 }  // namespace
+
+void check_trace_fits_horizon(const Trace& trace, const Cluster& cluster, const Estimator& est,
+                              int horizon_rounds) {
+  ThroughputTable table(cluster, est);
+  check_jobs_fit_horizon(trace, cluster, table, horizon_rounds);
+}
 
 SimResult simulate(const Trace& trace, const Cluster& cluster, const Estimator& est, Policy& policy,
                    const SimOptions& opt) {
   Stopwatch wall;
+  if (opt.horizon_rounds < 1 || opt.max_rounds < 0 || opt.max_rounds > opt.horizon_rounds) {
+    throw Error::usage("round limit out of range")
+        .field("--max-rounds")
+        .expected("0.." + std::to_string(opt.horizon_rounds))
+        .found(std::to_string(opt.max_rounds));
+  }
   SimResult res;
   res.policy = policy.name();
   res.jobs = static_cast<int>(trace.jobs.size());
@@ -40,8 +77,16 @@ SimResult simulate(const Trace& trace, const Cluster& cluster, const Estimator& 
   double busy_gpu_s = 0;
   int round = 0;
   const double total_gpus = cluster.total_gpus();
+  if (opt.max_rounds == 0) check_jobs_fit_horizon(trace, cluster, table, opt.horizon_rounds);
   while (true) {
     if (opt.max_rounds > 0 && round >= opt.max_rounds) break;
+    if (round >= opt.horizon_rounds) {
+      throw Error::input("trace did not finish within the simulation horizon")
+          .expected("every job finished within " + std::to_string(opt.horizon_rounds) +
+                    " rounds of " + std::to_string(static_cast<int>(kSchedulingInterval)) + " s")
+          .found(std::to_string(res.finished) + " of " + std::to_string(res.jobs) +
+                 " jobs finished");
+    }
     if (active.empty() && next_arrival < trace.jobs.size()) {
       // Idle: jump to the next submission round (idle rounds count as zero throughput).
       const int r = trace.jobs[next_arrival].round;
