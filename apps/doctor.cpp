@@ -91,7 +91,9 @@ void register_doctor(CLI::App& root) {
   auto* cmd = root.add_subcommand("doctor", "Print what this build and machine are");
   auto opts = std::make_shared<CommonOptions>();
   auto no_probe = std::make_shared<bool>(false);
-  add_common_flags(*cmd, *opts);
+  // No --seed: nothing in the report is random.
+  add_json_flag(*cmd, *opts);
+  add_threads_flag(*cmd, *opts);
   cmd->add_flag("--no-probe", *no_probe, "Skip measuring memory bandwidth and FLOP/s");
   cmd->callback([opts, no_probe] {
     const Json j = doctor_report(!*no_probe, opts->threads);

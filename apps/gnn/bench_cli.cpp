@@ -14,6 +14,7 @@
 #include "gearbox/core/machine.hpp"
 #include "gearbox/core/output.hpp"
 #include "gearbox/core/paths.hpp"
+#include "gearbox/core/process.hpp"
 #include "gearbox/core/stats.hpp"
 #include "gearbox/core/threads.hpp"
 #include "gearbox/gnn/eigen_baseline.hpp"
@@ -31,7 +32,7 @@ namespace {
 struct BenchArgs {
   CommonOptions common;
   std::string graph, reorder = "lp";
-  int dim = 64, block = 64, epochs = 3;
+  int dim = 64, block = 1024, epochs = 3;
   double min_seconds = 0.3;
   bool no_pyg = false, no_epoch = false;
   std::string device = "cpu";
@@ -55,6 +56,32 @@ double median_ms(const std::function<void()>& fn, double min_seconds) {
   mo.max_reps = 200;
   mo.min_seconds = min_seconds;
   return measure(fn, mo).median * 1e3;
+}
+
+// Runs fns[0], fns[1], ... in turn, round after round (after one warm-up each), for at least
+// min_seconds per function and 5 rounds (at most 400): interference hits all alike. Returns
+// each function's times in ms, round i of every vector measured back to back.
+std::vector<std::vector<double>> interleaved_ms(const std::vector<std::function<void()>>& fns,
+                                                double min_seconds) {
+  for (const auto& fn : fns) fn();
+  std::vector<std::vector<double>> ms(fns.size());
+  Stopwatch total;
+  for (int round = 0; round < 400; ++round) {
+    if (round >= 5 && total.seconds() >= min_seconds * static_cast<double>(fns.size())) break;
+    for (std::size_t i = 0; i < fns.size(); ++i) {
+      Stopwatch w;
+      fns[i]();
+      ms[i].push_back(w.ms());
+    }
+  }
+  return ms;
+}
+
+// The median over rounds of num[i] / den[i] (a same-run ratio).
+double paired_ratio(const std::vector<double>& num, const std::vector<double>& den) {
+  std::vector<double> r;
+  for (std::size_t i = 0; i < std::min(num.size(), den.size()); ++i) r.push_back(num[i] / den[i]);
+  return r.empty() ? 0.0 : summarize(r).median;
 }
 
 std::string pyg_python() {
@@ -83,8 +110,10 @@ Json run_pyg(const gnn::Csr& adj, int dim, int threads, bool want) {
     return {{"reason", "no PyG venv: run bench/gnn/setup-pyg.sh (or set GEARBOX_PYG_PYTHON)"}};
   const fs::path script = find_pyg_script();
   if (script.empty()) return {{"reason", "bench/gnn/pyg_gcn.py not found"}};
-  const fs::path edges =
-      fs::temp_directory_path() / ("gearbox-pyg-" + std::to_string(::getpid()) + ".bin");
+  // The edge file goes into a private mkdtemp directory (removed on return); the script starts
+  // from an argument vector, never a shell command line, whatever TMPDIR or the paths hold.
+  const PrivateTempDir tmp("gearbox-pyg-");
+  const fs::path edges = tmp.path() / "edges.bin";
   {
     std::ofstream out(edges, std::ios::binary);
     for (gnn::index_t r = 0; r < adj.rows; ++r)
@@ -92,26 +121,31 @@ Json run_pyg(const gnn::Csr& adj, int dim, int threads, bool want) {
         const std::int32_t pair[2] = {r, adj.col[k]};
         out.write(reinterpret_cast<const char*>(pair), sizeof pair);
       }
+    if (!out) return {{"reason", "cannot write the edge file for PyG in " + tmp.path().string()}};
   }
-  const std::string cmd = "'" + py + "' '" + script.string() + "' --edges '" + edges.string() +
-                          "' --nodes " + std::to_string(adj.rows) + " --dim " +
-                          std::to_string(dim) + " --threads " + std::to_string(threads) +
-                          " 2>/dev/null";
-  std::string outp;
-  if (FILE* p = ::popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) outp.append(buf, n);
-    const int rc = ::pclose(p);
-    std::error_code ec;
-    fs::remove(edges, ec);
-    if (rc != 0) return {{"reason", "PyG script failed (exit " + std::to_string(rc) + ")"}};
-  }
+  ProcessOutput r;
   try {
-    return Json::parse(outp);
+    r = run_process({py, script.string(), "--edges", edges.string(), "--nodes",
+                     std::to_string(adj.rows), "--dim", std::to_string(dim), "--threads",
+                     std::to_string(threads)});
+  } catch (const Error& e) {
+    return {{"reason", std::string("PyG script did not start: ") + e.what()}};
+  }
+  if (r.exit_code != 0)
+    return {{"reason", "PyG script failed (exit " + std::to_string(r.exit_code) + ")"}};
+  try {
+    return Json::parse(r.out);
   } catch (const std::exception&) {
     return {{"reason", "PyG script printed no JSON"}};
   }
+}
+
+// The share of intra-community nonzeros inside diagonal blocks when the graph's labels are its
+// planted communities (sbm:); null otherwise.
+Json community_share(const gnn::PreparedGraph& p, const std::vector<gnn::BlockInfo>& blocks) {
+  if (p.data.name.rfind("sbm:", 0) != 0) return nullptr;
+  const double s = gnn::intra_community_share(p.ahat, blocks, p.data.labels);
+  return s < 0 ? Json(nullptr) : Json(s);
 }
 
 Json ms_or_null(const Json& j, const char* key) {
@@ -124,16 +158,16 @@ void run_bench(const BenchArgs& a) {
   const MachineProfile machine = machine_profile(t);
   std::cerr << "gnn bench: loading " << a.graph << "\n";
   // Given order (what PyG and cuSPARSE users run), then the reordered copy.
-  gnn::PreparedGraph given =
-      gnn::prepare_graph(a.graph, gnn::ReorderMethod::kNone, a.block, a.common.seed, false);
+  // Per node: the reordered second copy of the graph, X and Y, and the training epochs'
+  // activations and gradients (about sixteen dim-wide buffers in all).
+  const std::uint64_t bytes_per_node = gnn::kGraphBytesPerNode + 64 * static_cast<std::uint64_t>(f);
+  gnn::PreparedGraph given = gnn::prepare_graph(a.graph, gnn::ReorderMethod::kNone, a.block,
+                                                a.common.seed, false, bytes_per_node);
   const gnn::index_t n = given.ahat.rows;
   std::vector<float> x(static_cast<std::size_t>(n) * f), y(x.size());
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> ud(-1, 1);
   for (auto& v : x) v = ud(rng);
-  std::cerr << "gnn bench: aggregation, CSR given order\n";
-  const double csr_ms =
-      median_ms([&] { gnn::spmm_csr(given.ahat, x.data(), f, y.data(), false); }, a.min_seconds);
   std::cerr << "gnn bench: aggregation, Eigen\n";
   double eigen_ms;
   {
@@ -145,13 +179,20 @@ void run_bench(const BenchArgs& a) {
   std::cerr << "gnn bench: reordering (" << a.reorder << ")\n";
   gnn::PreparedGraph re =
       gnn::prepare_graph(a.graph, gnn::parse_reorder(a.reorder), a.block, a.common.seed, false);
-  const double csr_re_ms =
-      median_ms([&] { gnn::spmm_csr(re.ahat, x.data(), f, y.data(), false); }, a.min_seconds);
   std::cerr << "gnn bench: adaptive selection\n";
   gnn::AdaptiveAggregator agg(re.ahat, re.order.block_starts, {}, t);
   agg.plan_for(f);  // selection first (one-off); the timed calls go through the aggregator so
                     // that its re-check against CSR after warm-up applies here as in training
-  const double adaptive_ms = median_ms([&] { agg.run(x.data(), f, y.data()); }, a.min_seconds);
+  // CSR in the given order, CSR on the reordered graph and the adaptive plan, interleaved in the
+  // same rounds: their ratios are same-run ratios even on a busy machine.
+  std::cerr << "gnn bench: aggregation, CSR given / CSR reordered / adaptive (interleaved)\n";
+  const auto rounds =
+      interleaved_ms({[&] { gnn::spmm_csr(given.ahat, x.data(), f, y.data(), false); },
+                      [&] { gnn::spmm_csr(re.ahat, x.data(), f, y.data(), false); },
+                      [&] { agg.run(x.data(), f, y.data()); }},
+                     a.min_seconds);
+  const double csr_ms = summarize(rounds[0]).median, csr_re_ms = summarize(rounds[1]).median,
+               adaptive_ms = summarize(rounds[2]).median;
 
   // One training epoch: GCN F -> F -> 16 on random features and labels, all nodes in training.
   Json epoch = {
@@ -178,8 +219,12 @@ void run_bench(const BenchArgs& a) {
     epoch["adaptive_ms"] =
         gnn::train_gcn(n, feats, labels, classes, all, {}, {}, ad_fn, cfg, nullptr).epoch_ms_median;
   }
-  // Compulsory traffic of one aggregation: the matrix once, X once, Y once.
+  // Compulsory traffic of one aggregation: the matrix once, X once, Y once; its floor at the
+  // measured triad bandwidth, and the FMAs' floor at the measured SGEMM rate.
   const double bytes = static_cast<double>(given.ahat.nnz()) * 8 + (n + 1) * 8.0 + 2.0 * n * f * 4;
+  const double flops = 2.0 * static_cast<double>(given.ahat.nnz()) * f;
+  const double bytes_floor_ms = bytes / (machine.mem_bw_gbs * 1e9) * 1e3;
+  const double flops_floor_ms = flops / (machine.fp32_gflops * 1e9) * 1e3;
   auto gbs = [&](double ms) { return bytes / (ms * 1e-3) / 1e9; };
   Json aggj = {{"csr_ms", csr_ms},
                {"csr_reordered_ms", csr_re_ms},
@@ -189,9 +234,13 @@ void run_bench(const BenchArgs& a) {
   if (!pyg.contains("aggregation_ms")) aggj["pyg_reason"] = pyg.value("reason", "unknown");
   if (!pyg.contains("epoch_ms")) epoch["pyg_reason"] = pyg.value("reason", "unknown");
   if (a.no_epoch) epoch["reason"] = "skipped (--no-epoch)";
-  Json ratios = {{"aggregation_csr_over_adaptive", csr_ms / adaptive_ms},
-                 {"aggregation_csr_reordered_over_adaptive", csr_re_ms / adaptive_ms},
-                 {"aggregation_eigen_over_adaptive", eigen_ms / adaptive_ms}};
+  aggj["rounds"] = rounds[0].size();
+  Json ratios = {
+      {"aggregation_csr_over_adaptive", csr_ms / adaptive_ms},
+      {"aggregation_csr_reordered_over_adaptive", csr_re_ms / adaptive_ms},
+      {"aggregation_csr_over_adaptive_paired", paired_ratio(rounds[0], rounds[2])},
+      {"aggregation_csr_reordered_over_adaptive_paired", paired_ratio(rounds[1], rounds[2])},
+      {"aggregation_eigen_over_adaptive", eigen_ms / adaptive_ms}};
   if (aggj["pyg_ms"].is_number())
     ratios["aggregation_pyg_over_adaptive"] = aggj["pyg_ms"].get<double>() / adaptive_ms;
   if (epoch["adaptive_ms"].is_number()) {
@@ -219,9 +268,19 @@ void run_bench(const BenchArgs& a) {
                 {"csr_reordered", gbs(csr_re_ms)},
                 {"eigen", gbs(eigen_ms)},
                 {"adaptive", gbs(adaptive_ms)},
-                {"machine_bandwidth", machine.mem_bw_gbs}}},
+                {"machine_bandwidth", machine.mem_bw_gbs},
+                {"adaptive_share_of_triad", gbs(adaptive_ms) / machine.mem_bw_gbs}}},
+              {"floors",
+               {{"compulsory_bytes", bytes},
+                {"bytes_floor_ms", bytes_floor_ms},
+                {"flops", flops},
+                {"flops_floor_ms", flops_floor_ms},
+                {"machine_sgemm_gflops", machine.fp32_gflops},
+                {"adaptive_over_floor", adaptive_ms / std::max(bytes_floor_ms, flops_floor_ms)}}},
               {"reorder",
                {{"method", a.reorder},
+                {"communities", re.order.communities},
+                {"intra_community_nnz_in_diagonal_blocks", community_share(re, agg.blocks())},
                 {"seconds", re.order.seconds},
                 {"permute_seconds", re.permute_seconds}}},
               {"nodes", n},
@@ -234,7 +293,11 @@ void run_bench(const BenchArgs& a) {
   }
   std::cout << "graph " << a.graph << ": " << n << " nodes, " << given.ahat.nnz()
             << " nnz (A_hat), dim " << f << ", " << t << " threads; machine bandwidth "
-            << fmt_num(machine.mem_bw_gbs, 1) << " GB/s\n";
+            << fmt_num(machine.mem_bw_gbs, 1) << " GB/s (triad), SGEMM "
+            << fmt_num(machine.fp32_gflops, 1) << " GFLOP/s\nfloors: compulsory bytes "
+            << fmt_num(bytes_floor_ms, 3) << " ms, FMAs " << fmt_num(flops_floor_ms, 3)
+            << " ms; adaptive at " << fmt_num(100 * gbs(adaptive_ms) / machine.mem_bw_gbs, 1)
+            << "% of triad\n";
   TextTable tt({"aggregation", "ms", "adaptive speedup", "GB/s (compulsory)"});
   auto row = [&](const char* name, const Json& ms) {
     if (!ms.is_number()) {
@@ -276,7 +339,8 @@ void register_gnn_bench(CLI::App& gnn) {
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   cmd->add_option("--reorder", args->reorder, "metis|lp|degree|none")->capture_default_str();
-  cmd->add_option("--block", args->block, "largest diagonal block (512 with cuda)")
+  cmd->add_option("--block", args->block,
+                  "largest diagonal block; blocks follow the communities (512 with cuda)")
       ->check(CLI::Range(8, 4096))
       ->capture_default_str()
       ->each([args](const std::string&) { args->block_given = true; });
@@ -284,7 +348,7 @@ void register_gnn_bench(CLI::App& gnn) {
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   cmd->add_option("--min-seconds", args->min_seconds, "measuring time per aggregation variant")
-      ->check(CLI::Range(0.0, 60.0))
+      ->check(finite_range(0.0, 60.0))
       ->capture_default_str();
   cmd->add_flag("--no-pyg", args->no_pyg, "skip the PyG baseline");
   cmd->add_flag("--no-epoch", args->no_epoch, "skip the training-epoch comparison");

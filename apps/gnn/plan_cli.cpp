@@ -8,6 +8,7 @@
 #include "gearbox/core/output.hpp"
 #include "gearbox/core/threads.hpp"
 #include "gearbox/gnn/plan.hpp"
+#include "gearbox/gnn/plan_report.hpp"
 #include "gearbox/gnn/prepare.hpp"
 #include "gnn_commands.hpp"
 
@@ -30,7 +31,8 @@ void run_plan_cuda(PlanArgs a) {
   if (!a.block_given) a.block = 512;
   std::cerr << "gnn plan: loading " << a.graph << "\n";
   const gnn::PreparedGraph g =
-      gnn::prepare_graph(a.graph, gnn::parse_reorder(a.reorder), a.block, a.common.seed, false);
+      gnn::prepare_graph(a.graph, gnn::parse_reorder(a.reorder), a.block, a.common.seed, false,
+                         16 * static_cast<std::uint64_t>(a.dim));
   const Json sel = plan_on_cuda(g, a.dim, 20);
   Json doc = {
       {"graph", a.graph},
@@ -71,54 +73,18 @@ void run_plan(const PlanArgs& a) {
   ThreadScope threads(a.common.threads);
   const auto method = gnn::parse_reorder(a.reorder);
   std::cerr << "gnn plan: loading " << a.graph << "\n";
-  gnn::PreparedGraph g = gnn::prepare_graph(a.graph, method, a.block, a.common.seed, false);
+  // Per node: X, Y and the selector's two scratch outputs, dim floats each.
+  const std::uint64_t bytes_per_node = 16 * static_cast<std::uint64_t>(a.dim);
+  gnn::PreparedGraph g =
+      gnn::prepare_graph(a.graph, method, a.block, a.common.seed, false, bytes_per_node);
   gnn::SelectorOptions so;
   so.use_cache = !a.no_cache;
-  gnn::AdaptiveAggregator agg(g.ahat, g.order.block_starts, so, threads.threads());
-  agg.plan_for(a.dim);
-  const gnn::Candidate& choice = agg.plan_for(a.dim).candidate();
-  const Json ex = agg.explain()[std::to_string(a.dim)];
-  Json doc = {
-      {"graph", a.graph},
-      {"nodes", g.ahat.rows},
-      {"nnz", g.ahat.nnz()},
-      {"dim", a.dim},
-      {"threads", threads.threads()},
-      {"reorder",
-       {{"method", a.reorder}, {"seconds", g.order.seconds}, {"communities", g.order.communities}}},
-      {"decomposition", gnn::density_report(g.ahat, agg.blocks(), choice.thresholds)},
-      {"candidates", ex.value("candidates", Json::array())},
-      {"choice", ex["choice"]},
-      {"reason", ex["reason"]},
-      {"selection_seconds", agg.selection_seconds()}};
-  if (a.common.json) {
+  gnn::AdaptiveAggregator agg(std::move(g.ahat), g.order.block_starts, so, threads.threads());
+  const Json doc = gnn::plan_document(a.graph, a.reorder, g.order, agg, a.dim, threads.threads());
+  if (a.common.json)
     write_json(std::cout, doc);
-    return;
-  }
-  const Json& d = doc["decomposition"];
-  std::cout << "graph " << a.graph << ": " << g.ahat.rows << " nodes, " << g.ahat.nnz()
-            << " nnz in A_hat; reorder " << a.reorder << " in " << fmt_num(g.order.seconds * 1e3)
-            << " ms (" << g.order.communities << " communities)\n";
-  std::cout << "decomposition: " << d["blocks"] << " diagonal blocks (median size "
-            << d["block_size_median"] << ", max " << d["block_size_max"] << "), "
-            << fmt_num(100 * d["nnz_in_diagonal_blocks_share"].get<double>(), 1)
-            << "% of nnz inside them\n";
-  TextTable hist({"block density", "blocks", "nnz"});
-  for (const auto& h : d["density_histogram"])
-    hist.add_row({h["density"], std::to_string(h["blocks"].get<long>()),
-                  std::to_string(h["nnz"].get<long>())});
-  hist.print(std::cout);
-  std::cout << "\ncandidates at width " << a.dim << " (" << threads.threads() << " threads):\n";
-  TextTable t({"candidate", "dense", "medium", "sparse", "predicted ms", "measured ms"});
-  for (const auto& c : doc["candidates"]) {
-    const Json& k = c["kernels"];
-    t.add_row({c["label"], k.value("dense", "-"), k.value("medium", "-"), k.value("sparse", "-"),
-               fmt_num(c["predicted_ms"].get<double>(), 3),
-               c["measured_ms"].is_number() ? fmt_num(c["measured_ms"].get<double>(), 3) : "-"});
-  }
-  t.print(std::cout);
-  std::cout << "\nchoice: " << doc["choice"]["label"].get<std::string>() << " -- "
-            << doc["reason"].get<std::string>() << "\n";
+  else
+    gnn::write_plan_text(std::cout, doc);
 }
 }  // namespace
 

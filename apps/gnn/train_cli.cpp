@@ -42,7 +42,12 @@ void run_train(TrainArgs a) {
   const auto method = adaptive ? gnn::parse_reorder(a.reorder) : gnn::ReorderMethod::kNone;
   std::cerr << "gnn train: loading " << a.graph << "\n";
   if (a.device == "cuda") a.block = 512;  // the GPU's dense kernels want larger blocks
-  gnn::PreparedGraph g = gnn::prepare_graph(a.graph, method, a.block, a.common.seed, true);
+  // Per node: random input features (when the graph ships none) and the activations and
+  // gradients of the hidden layers (about eight hidden-wide buffers).
+  const std::uint64_t bytes_per_node =
+      4 * static_cast<std::uint64_t>(a.in_dim) + 32 * static_cast<std::uint64_t>(a.cfg.hidden);
+  gnn::PreparedGraph g =
+      gnn::prepare_graph(a.graph, method, a.block, a.common.seed, true, bytes_per_node);
   gnn::Dataset& d = g.data;
   if (d.labels.empty())
     throw Error::input("graph has no labels to train on").field("--graph").found(a.graph);
@@ -132,12 +137,14 @@ void register_gnn_train(CLI::App& gnn) {
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   cmd->add_option("--hidden", args->cfg.hidden)->check(CLI::Range(1, 65536))->capture_default_str();
-  cmd->add_option("--lr", args->cfg.lr)->check(CLI::Range(0.0, 10.0))->capture_default_str();
-  cmd->add_option("--weight-decay", args->cfg.weight_decay)
-      ->check(CLI::Range(0.0, 1.0))
+  cmd->add_option("--lr", args->cfg.lr, "learning rate (Adam), > 0")
+      ->check(finite_range(0.0, 10.0, /*lo_open=*/true))
       ->capture_default_str();
-  cmd->add_option("--dropout", args->cfg.dropout)
-      ->check(CLI::Range(0.0, 0.99))
+  cmd->add_option("--weight-decay", args->cfg.weight_decay)
+      ->check(finite_range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--dropout", args->cfg.dropout, "probability of dropping a unit, in [0, 0.99]")
+      ->check(finite_range(0.0, 0.99))
       ->capture_default_str();
   cmd->add_option("--kernels", args->kernels, "auto (reorder + adaptive) or csr (given order)")
       ->check(CLI::IsMember({"auto", "csr"}))

@@ -12,7 +12,7 @@ namespace gearbox::apps::sched_cli {
 
 namespace {
 struct CellsOptions {
-  bool json = false;
+  CommonOptions common;  // --json only
   std::string model;
   int batch = 256;
   std::string cluster = "arena-1280";
@@ -89,7 +89,7 @@ void run_cells(const CellsOptions& o) {
                    fmt_num(c.best ? c.best->mem_gb : c.min_mem_gb, 1), opt ? fmt_num(*opt, 3) : "-",
                    std::isfinite(est_same) ? fmt_num(est_same, 3) : "-"});
   }
-  if (o.json) {
+  if (o.common.json) {
     write_json(std::cout, {{"model", models.display_name(m)},
                            {"batch", o.batch},
                            {"cluster", cluster.name()},
@@ -113,7 +113,7 @@ void register_cells(CLI::App& sched) {
   cmd->add_option("--cluster", o->cluster, "arena-1280, arena:gpus=N or a cluster JSON file");
   cmd->add_flag("--feasible", o->feasible_only, "Only Cells that fit in memory");
   // No --threads or --seed: the Cells are enumerated in one pass without randomness.
-  cmd->add_flag("--json", o->json, "Print one JSON document on stdout (progress on stderr)");
+  add_json_flag(*cmd, o->common);
   cmd->callback([o] { run_cells(*o); });
 }
 

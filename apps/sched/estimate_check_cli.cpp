@@ -10,7 +10,7 @@
 namespace gearbox::apps::sched_cli {
 
 namespace {
-void run_check(bool json) {
+void run_check(const CommonOptions& common) {
   using namespace gearbox::sched;
   const auto& db = ProfileDb::shared();
   const auto r = run_estimate_check(db, ModelCatalog::shared());
@@ -38,7 +38,7 @@ void run_check(bool json) {
     }
     return a;
   };
-  if (json) {
+  if (common.json) {
     Json eff = Json::object();
     for (const auto& [t, v] : r.params.efficiency) eff[t] = v;
     write_json(std::cout,
@@ -105,12 +105,12 @@ void run_check(bool json) {
 }  // namespace
 
 void register_estimate_check(CLI::App& sched) {
-  auto json = std::make_shared<bool>(false);
+  auto o = std::make_shared<CommonOptions>();
   auto* cmd = sched.add_subcommand(
       "estimate-check", "Analytical estimator's error against the profile database (MAPE)");
   // No --threads or --seed: calibration is a deterministic sequential fit.
-  cmd->add_flag("--json", *json, "Print one JSON document on stdout (progress on stderr)");
-  cmd->callback([json] { run_check(*json); });
+  add_json_flag(*cmd, *o);
+  cmd->callback([o] { run_check(*o); });
 }
 
 }  // namespace gearbox::apps::sched_cli

@@ -1,9 +1,10 @@
 // `gearbox serve generate` and `gearbox serve perplexity`: the engine on the command line.
+#include <sys/stat.h>
+
 #include <cmath>
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 
 #include "gearbox/core/cli.hpp"
 #include "gearbox/core/error.hpp"
@@ -16,6 +17,7 @@
 #include "gearbox/serve/model/generate.hpp"
 #include "gearbox/serve/model/model.hpp"
 #include "gearbox/serve/model/model_registry.hpp"
+#include "gearbox/serve/model/perplexity.hpp"
 #include "serve_commands.hpp"
 
 namespace gearbox::apps {
@@ -45,6 +47,49 @@ struct PerplexityArgs {
   std::string text_file;
   int ctx = 0;
 };
+
+// The largest --text-file perplexity reads (a few million tokens: hours of scoring).
+constexpr std::uint64_t kMaxTextFileBytes = 64ull << 20;
+
+// Reads `path` (a regular file of at most kMaxTextFileBytes, read as a stream so a file that
+// grows while read is cut off too); throws Error::input naming the file and --text-file.
+std::string read_text_file(const std::string& path) {
+  const std::string limit = std::to_string(kMaxTextFileBytes >> 20) + " MiB";
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    throw Error::input("cannot read text file").at(path).field("text-file");
+  if (!S_ISREG(st.st_mode))
+    throw Error::input("not a regular file")
+        .at(path)
+        .field("text-file")
+        .expected("a regular text file");
+  auto too_big = [&](std::uint64_t bytes) {
+    return Error::input("text file too large")
+        .at(path)
+        .field("text-file")
+        .expected("at most " + limit)
+        .found(std::to_string(bytes) + " bytes");
+  };
+  if (static_cast<std::uint64_t>(st.st_size) > kMaxTextFileBytes)
+    throw too_big(static_cast<std::uint64_t>(st.st_size));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error::input("cannot read text file").at(path).field("text-file");
+  std::string text;
+  char buf[1 << 16];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    text.append(buf, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxTextFileBytes) throw too_big(text.size());
+  }
+  if (in.bad()) throw Error::input("cannot read text file").at(path).field("text-file");
+  return text;
+}
+
+// Adds --json and --threads (for commands with no random choice, so no --seed).
+void add_json_threads_flags(CLI::App& app, CommonOptions& opts) {
+  app.add_flag("--json", opts.json, "Print one JSON document on stdout (progress on stderr)");
+  app.add_option("--threads", opts.threads, "Worker threads (0 = all cores)")
+      ->check(CLI::NonNegativeNumber);
+}
 
 std::shared_ptr<serve::Model> load_model(const std::string& name) {
   return serve::Model::load(serve::resolve_model(name));
@@ -82,7 +127,7 @@ void run_generate(const GenerateArgs& a) {
     const serve::ChatMessage msg{"user", a.prompt};
     prompt = tok.encode(tok.apply_chat_template(std::span(&msg, 1), true), tok.add_bos(), true);
   } else {
-    prompt = tok.encode(a.prompt, true);
+    prompt = tok.encode_prompt(a.prompt);  // BOS/EOS as the file's tokenizer flags say
   }
   if (prompt.empty()) {
     if (tok.bos() < 0)
@@ -92,16 +137,33 @@ void run_generate(const GenerateArgs& a) {
   serve::cap::CapCacheOptions co;
   co.budget_bytes = static_cast<std::size_t>(a.kv_budget_mib * (1 << 20));
   auto cc = serve::cap::make_cap_cache(plan, cfg, model->rope(), co);
+  // The last token generated is never run through the model: P + n - 1 positions.
+  const auto positions = static_cast<std::int64_t>(prompt.size()) + std::max(a.n - 1, 0);
+  if (positions > cc.ctx_limit) {
+    const std::string holds = "the context holds " + std::to_string(cc.ctx_limit) + " tokens" +
+                              (a.ctx > 0 ? " by --ctx" : "");
+    if (static_cast<std::int64_t>(prompt.size()) > cc.ctx_limit)
+      throw Error::usage("prompt longer than the context")
+          .field("prompt")
+          .expected(holds)
+          .found(std::to_string(prompt.size()) + " prompt tokens");
+    throw Error::usage("-n too large for the context")
+        .field("n")
+        .expected("at most " +
+                  std::to_string(cc.ctx_limit - static_cast<std::int64_t>(prompt.size()) + 1) +
+                  " after a " + std::to_string(prompt.size()) + "-token prompt: " + holds)
+        .found(std::to_string(a.n));
+  }
   serve::GenerateOptions opt;
   opt.max_tokens = a.n;
   opt.sampling = {a.temp, a.top_k, a.top_p, a.common.seed};
   opt.rope = cc.rope.get();
   opt.prefill_chunk = cc.max_step;
   const bool stream = !a.common.json;
-  const auto res = serve::generate(*model, *cc.cache, prompt, opt, [&](const std::string& s) {
+  const auto res = serve::generate(*model, cc.kv(), prompt, opt, [&](const std::string& s) {
     if (stream) std::cout << s << std::flush;
   });
-  const auto& cache = *cc.cache;
+  const auto& cache = cc.kv();
   if (stream) {
     std::cout << "\n";
     std::cerr << "gearbox: " << res.prompt_tokens << " prompt tokens, " << res.tokens.size()
@@ -125,50 +187,39 @@ void run_generate(const GenerateArgs& a) {
   j["kv_goals"] = cc.goals;
   j["kv_ctx_limit"] = cc.ctx_limit == INT64_MAX ? Json(nullptr) : Json(cc.ctx_limit);
   j["kv_max_step"] = cc.max_step;
-  j["kv_tokens"] = cache.n_past(opt.seq);   // tokens run through the model
-  j["kv_rows"] = cache.n_rows(opt.seq);     // rows held at the end (< kv_tokens when evicting)
-  j["kv_bytes"] = cache.bytes_in_use();     // resident
-  j["kv_cold_bytes"] = cache.cold_bytes();  // offloaded
-  j["kv_bytes_per_token"] = cache.bytes_per_token();
+  j["kv_tokens"] = cache.n_past(opt.seq);       // tokens run through the model
+  j["kv_rows"] = cache.n_rows(opt.seq);         // rows held at the end (< kv_tokens when evicting)
+  j["kv_bytes"] = cache.bytes_in_use();         // resident
+  j["kv_cold_bytes"] = cc.cache->cold_bytes();  // offloaded
+  // Bytes a further token adds (global layers only when local layers ring their window).
+  j["kv_bytes_per_token"] = cc.cache->bytes_per_token();
   j["threads"] = threads.threads();
   write_json(std::cout, j);
 }
 
 void run_perplexity(const PerplexityArgs& a) {
+  if (a.ctx == 1)  // a window of one token has no next token to score
+    throw Error::usage("--ctx 1 scores nothing")
+        .field("ctx")
+        .expected("0 or at least 2")
+        .found("1");
   ThreadScope threads(a.common.threads);
-  std::ifstream in(a.text_file, std::ios::binary);
-  if (!in) throw Error::input("cannot read text file").at(a.text_file).field("text-file");
-  std::stringstream ss;
-  ss << in.rdbuf();
+  const std::string text = read_text_file(a.text_file);
   auto model = load_model(a.model);
   const auto& cfg = model->config();
-  const auto tokens = model->tokenizer().encode(ss.str(), true);
+  if (a.ctx > cfg.n_ctx_train)
+    throw Error::usage("--ctx beyond the model's trained context")
+        .field("ctx")
+        .expected("2.." + std::to_string(cfg.n_ctx_train))
+        .found(std::to_string(a.ctx));
+  const auto& tok = model->tokenizer();
+  const auto tokens = tok.encode(text, tok.add_bos());  // BOS first if the file says so
   const int ctx = a.ctx > 0 ? a.ctx : std::min(cfg.n_ctx_train, 512);
   if (tokens.size() < 2) throw Error::input("text too short: fewer than 2 tokens").at(a.text_file);
-  const std::size_t V = static_cast<std::size_t>(cfg.n_vocab);
-  // Non-overlapping windows of ctx tokens; every token after a window's first is scored.
-  double nll = 0;
-  std::size_t scored = 0, windows = 0;
   Stopwatch sw;
-  std::vector<float> logits;
-  for (std::size_t start = 0; start + 1 < tokens.size(); start += static_cast<std::size_t>(ctx)) {
-    const std::size_t len =
-        std::min<std::size_t>(static_cast<std::size_t>(ctx), tokens.size() - start);
-    if (len < 2) break;
-    serve::ContiguousKvCache cache(cfg, static_cast<int>(len));
-    logits.resize(len * V);
-    model->prefill(cache, 0, std::span(tokens.data() + start, len), logits, true);
-    for (std::size_t i = 0; i + 1 < len; ++i) {
-      const float* row = logits.data() + i * V;
-      float mx = row[0];
-      for (std::size_t v = 1; v < V; ++v) mx = std::max(mx, row[v]);
-      double sum = 0;
-      for (std::size_t v = 0; v < V; ++v) sum += std::exp(static_cast<double>(row[v] - mx));
-      nll += std::log(sum) + mx - row[static_cast<std::size_t>(tokens[start + i + 1])];
-      ++scored;
-    }
-    ++windows;
-  }
+  const auto pr = serve::perplexity(*model, tokens, ctx);
+  const double nll = pr.nll;
+  const std::size_t scored = pr.scored, windows = pr.windows;
   const double ppl = std::exp(nll / static_cast<double>(scored));
   if (a.common.json) {
     Json j;
@@ -217,9 +268,11 @@ void register_serve_engine_commands(CLI::App& serve) {
   auto* ppl = serve.add_subcommand("perplexity", "Perplexity of a model on a text file");
   ppl->add_option("--model", p->model, "Model name or .gguf path");
   ppl->add_option("--text-file", p->text_file, "UTF-8 text to score")->required();
-  ppl->add_option("--ctx", p->ctx, "Window size in tokens (0 = min(trained, 512))")
+  ppl->add_option("--ctx", p->ctx,
+                  "Window size in tokens, 2 to the trained context (0 = min(trained, 512))")
       ->check(CLI::Range(0, 1 << 24));
-  add_common_flags(*ppl, p->common);
+  // Perplexity makes no random choice: no --seed.
+  add_json_threads_flags(*ppl, p->common);
   ppl->callback([p] { run_perplexity(*p); });
 }
 

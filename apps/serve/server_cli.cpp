@@ -38,7 +38,11 @@ struct RunArgs {
   std::string kv_budget = "1G";
   std::size_t max_queue = 64;
   std::size_t prefill_chunk = 128;
+  std::size_t max_model_len = 0;
+  std::size_t max_tokens = 0;
+  bool no_prefix_cache = false;
   std::string cap;
+  bool seed_given = false;  // --seed: per-request seeds derive from it (else random)
 };
 
 struct BenchArgs {
@@ -52,6 +56,9 @@ struct BenchArgs {
   std::string slo;
   bool text_prompts = false;
 };
+
+// The largest --max-queue: every waiting request holds a thread (8 MiB of address space).
+constexpr std::size_t kMaxQueue = 16384;
 
 std::atomic<bool> g_stop{false};
 extern "C" void on_stop_signal(int) {
@@ -126,6 +133,7 @@ void run_server(const RunArgs& a) {
   eo.default_cap = a.cap;
   eo.kv_budget_bytes = parse_bytes(a.kv_budget);
   eo.threads = a.common.threads;
+  eo.prefix_cache = !a.no_prefix_cache;
   auto runner = serve::server::EngineRunner::load(a.model, eo);
   serve::server::ServerOptions so;
   so.host = a.host;
@@ -133,15 +141,17 @@ void run_server(const RunArgs& a) {
   so.scheduler.max_running = a.parallel;
   so.scheduler.max_queue = a.max_queue;
   so.scheduler.prefill_chunk = a.prefill_chunk;
-  so.scheduler.kv_budget_bytes = eo.kv_budget_bytes;
+  so.scheduler.max_model_len = a.max_model_len;
+  so.scheduler.default_max_tokens = a.max_tokens;
+  if (a.seed_given) so.seed = a.common.seed;
   serve::server::ApiServer server(*runner, so);
   const int port = server.start();
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
   std::cerr << "gearbox: serving " << server.model_name() << " on http://" << a.host << ":" << port
-            << " (parallel " << a.parallel << ", queue " << a.max_queue << ", KV blocks "
-            << server.scheduler().kv_blocks_total() << ", policy "
-            << (a.cap.empty() ? "full" : a.cap) << "); Ctrl-C stops" << std::endl;
+            << " (parallel " << a.parallel << ", queue " << a.max_queue << ", KV budget "
+            << a.kv_budget << ", policy " << (a.cap.empty() ? "full" : a.cap) << "); Ctrl-C stops"
+            << std::endl;
   while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   std::cerr << "gearbox: stopping" << std::endl;
   server.stop();
@@ -179,7 +189,8 @@ void run_bench(const BenchArgs& a) {
   }
   std::cout << "model " << rep.model << ", " << a.requests << " requests, rate " << a.rate
             << "/s, input " << a.input_len << ", output " << a.output_len << ", concurrency "
-            << (a.concurrency ? std::to_string(a.concurrency) : std::string("unbounded")) << "\n";
+            << (a.concurrency ? std::to_string(a.concurrency) : std::string("256 (default)"))
+            << "\n";
   std::cout << "completed " << rep.completed << ", failed " << rep.failed << ", duration "
             << fmt_num(rep.duration_s, 2) << " s\n";
   if (!rep.first_error.empty()) std::cout << "first failure: " << rep.first_error << "\n";
@@ -210,13 +221,27 @@ void register_serve_server_commands(CLI::App& serve) {
   run->add_option("--parallel", r->parallel, "Sequences decoded together")
       ->check(CLI::Range(1, 4096));
   run->add_option("--kv-budget", r->kv_budget, "KV cache budget in bytes (suffix K, M, G)");
-  run->add_option("--max-queue", r->max_queue, "Requests waiting beyond --parallel (then 429)")
-      ->check(CLI::Range(1, 1 << 20));
+  // Each running or waiting request holds an HTTP thread: the queue is bounded by what a
+  // system gives, and a refused thread is a clear error (exit 2), never an abort.
+  run->add_option("--max-queue", r->max_queue,
+                  "Requests waiting beyond --parallel (then 429); one thread each")
+      ->check(CLI::Range(std::size_t{1}, kMaxQueue));
   run->add_option("--prefill-chunk", r->prefill_chunk, "Prompt tokens prefilled per step")
       ->check(CLI::Range(1, 1 << 20));
+  run->add_option("--max-model-len", r->max_model_len,
+                  "Longest sequence a request may ask for (0 = trained context x RoPE factor)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 30));
+  run->add_option("--max-tokens", r->max_tokens,
+                  "Tokens generated without max_tokens under evicting policies (0 = max-model-len)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 30));
+  run->add_flag("--no-prefix-cache", r->no_prefix_cache,
+                "Turn automatic prefix caching off (full, quant and rope policies)");
   run->add_option("--cap", r->cap, "Default long-context policy (e.g. streaming:window=1024)");
-  add_threads_seed_flags(*run, r->common);
-  run->callback([r] { run_server(*r); });
+  add_threads_seed_flags(*run, r->common);  // --seed: base of the per-request seeds
+  run->callback([r, run] {
+    r->seed_given = run->count("--seed") > 0;
+    run_server(*r);
+  });
 
   auto b = std::make_shared<BenchArgs>();
   auto* bench = serve.add_subcommand("bench", "Load-test an OpenAI-compatible server");
@@ -226,7 +251,7 @@ void register_serve_server_commands(CLI::App& serve) {
   bench->add_option("--input-len", b->input_len, "Prompt tokens")->check(CLI::Range(1, 1 << 20));
   bench->add_option("--output-len", b->output_len, "Tokens generated per request")
       ->check(CLI::Range(1, 1 << 20));
-  bench->add_option("--concurrency", b->concurrency, "Requests in flight at most (0 = no limit)")
+  bench->add_option("--concurrency", b->concurrency, "Requests in flight at most (0 = 256)")
       ->check(CLI::Range(0, 4096));
   bench->add_option("--slo", b->slo, "Goodput SLOs, ttft=MS,tpot=MS");
   bench->add_flag("--text-prompts", b->text_prompts,

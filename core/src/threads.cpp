@@ -1,6 +1,8 @@
 #include "gearbox/core/threads.hpp"
 
+#include <algorithm>
 #include <cstdlib>
+#include <ostream>
 #include <thread>
 
 #include <omp.h>
@@ -9,19 +11,33 @@ extern "C" void openblas_set_num_threads(int num_threads);
 
 namespace gearbox {
 
-int default_threads() {
-  for (const char* var : {"GEARBOX_THREADS", "OMP_NUM_THREADS"}) {
-    if (const char* v = std::getenv(var)) {
-      const int n = std::atoi(v);
-      if (n > 0) return n;
-    }
-  }
+int max_threads() {
   const int hw = static_cast<int>(std::thread::hardware_concurrency());
   return hw > 0 ? hw : 1;
 }
 
+int default_threads() {
+  for (const char* var : {"GEARBOX_THREADS", "OMP_NUM_THREADS"}) {
+    if (const char* v = std::getenv(var)) {
+      const int n = std::atoi(v);
+      if (n > 0) return std::min(n, max_threads());
+    }
+  }
+  return max_threads();
+}
+
+int clamp_threads(int requested, std::ostream* note, const char* flag) {
+  const int most = max_threads();
+  if (requested <= most) return requested;
+  if (note != nullptr)
+    *note << "gearbox: note: " << flag << " " << requested << " is more than the " << most
+          << " cores of this machine; using " << most << "\n";
+  return most;
+}
+
 int set_threads(int n) {
   if (n <= 0) n = default_threads();
+  n = std::min(n, max_threads());
   omp_set_num_threads(n);
   openblas_set_num_threads(n);
   return n;

@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "gearbox/core/error.hpp"
+#include "gearbox/core/memory_guard.hpp"
 #include "gearbox/core/paths.hpp"
 #include "gearbox/core/stats.hpp"
 #include "gearbox/gnn/edge_list.hpp"
@@ -60,10 +61,23 @@ Resolved resolve(const std::string& spec) {
                 "], or sbm:... / rmat:...");
 }
 
-Csr read_adjacency(const fs::path& p) {
+// Refuses `nodes` (declared by `field` of `file`) when they cannot fit in memory with
+// `bytes_per_node` for the caller beside the graph's own.
+void check_nodes(std::uint64_t nodes, std::uint64_t bytes_per_node, const std::string& file,
+                 const std::string& field) {
+  DeclaredSize d;
+  d.file = file;
+  d.field = field;
+  d.count = nodes;
+  d.bytes_per_item = kGraphBytesPerNode + bytes_per_node;
+  check_declared_size(d);
+}
+
+Csr read_adjacency(const fs::path& p, std::uint64_t bytes_per_node) {
   const std::string s = p.string();
   Coo coo;
-  if (ends_with(s, ".mtx") || ends_with(s, ".mtx.gz")) {
+  const bool mtx = ends_with(s, ".mtx") || ends_with(s, ".mtx.gz");
+  if (mtx) {
     coo = read_matrix_market(p).coo;
     if (coo.rows != coo.cols)
       throw Error::input("adjacency matrix must be square")
@@ -72,6 +86,9 @@ Csr read_adjacency(const fs::path& p) {
   } else {
     coo = read_edge_list(p);
   }
+  // The header's row count (or the largest node id) decides every per-node allocation from
+  // here on, however few edges the file holds.
+  check_nodes(static_cast<std::uint64_t>(coo.rows), bytes_per_node, s, mtx ? "rows" : "node id");
   coo.val.assign(coo.row.size(), 1.0f);
   return symmetrize_pattern(coo_to_csr(coo, Duplicates::kKeepOne));
 }
@@ -96,11 +113,21 @@ std::vector<std::int32_t> read_labels(const fs::path& path, index_t n) {
     const int k = split_fields(line, f, 2);
     if (k == 0) continue;
     std::int64_t v = 0;
-    if (k != 1 || !parse_i64(f[0], v) || v < -1 || v > 1000000)
+    if (k != 1 || !parse_i64(f[0], v))
       throw Error::input("bad label")
           .at(path.string(), lines.line_number())
+          .field("label")
           .expected("an integer class >= -1")
           .found(std::string(line.substr(0, 40)));
+    // A class id at or above the node count would mean more classes than nodes: every class
+    // costs a column of logits per node, so such a label asks for n x id floats.
+    if (v < -1 || v >= static_cast<std::int64_t>(n))
+      throw Error::input("label out of range")
+          .at(path.string(), lines.line_number())
+          .field("label")
+          .expected("-1 (unknown) or a class id in 0.." + std::to_string(n - 1) +
+                    " (fewer classes than the " + std::to_string(n) + " nodes)")
+          .found(std::to_string(v));
     if (static_cast<index_t>(labels.size()) == n)
       throw Error::input("more labels than nodes")
           .at(path.string(), lines.line_number())
@@ -149,6 +176,9 @@ Dataset load_dataset(const std::string& spec, const LoadOptions& opt) {
     const bool sbm = spec.rfind("sbm:", 0) == 0;
     const SbmParams sp = sbm ? parse_sbm_spec(spec) : SbmParams{};
     const RmatParams rp = sbm ? RmatParams{} : parse_rmat_spec(spec);
+    const std::uint64_t nodes =
+        sbm ? static_cast<std::uint64_t>(sp.n) : std::uint64_t{1} << rp.scale;
+    check_nodes(nodes, opt.bytes_per_node, "--graph", sbm ? "sbm:n" : "rmat:scale");
     if (auto c = opt.use_cache ? read_csr_cache(cache) : std::nullopt) {
       d.adj = std::move(*c);
       d.from_cache = true;
@@ -170,8 +200,9 @@ Dataset load_dataset(const std::string& spec, const LoadOptions& opt) {
   if (auto c = opt.use_cache ? read_csr_cache(cache) : std::nullopt) {
     d.adj = std::move(*c);
     d.from_cache = true;
+    check_nodes(static_cast<std::uint64_t>(d.adj.rows), opt.bytes_per_node, d.source, "rows");
   } else {
-    d.adj = read_adjacency(r.adjacency);
+    d.adj = read_adjacency(r.adjacency, opt.bytes_per_node);
     if (opt.use_cache) write_csr_cache(cache, d.adj);
   }
   const index_t n = d.adj.rows;
@@ -191,6 +222,11 @@ Dataset load_dataset(const std::string& spec, const LoadOptions& opt) {
     if (fs::is_regular_file(lab, ec)) {
       d.labels = read_labels(lab, n);
       for (auto l : d.labels) d.num_classes = std::max(d.num_classes, l + 1);
+      // Logits, their gradient and the softmax: a few floats per node and class.
+      check_memory(saturating_mul(static_cast<std::uint64_t>(n) * 16,
+                                  static_cast<std::uint64_t>(d.num_classes)),
+                   lab.string(), "label",
+                   std::to_string(d.num_classes) + " classes x " + std::to_string(n) + " nodes");
     }
     for (auto [suffix, out] : {std::pair{".train.txt", &d.train}, std::pair{".val.txt", &d.val},
                                std::pair{".test.txt", &d.test}}) {

@@ -65,6 +65,26 @@ DensitySplit split_by_density(const Csr& a, const std::vector<BlockInfo>& blocks
   return s;
 }
 
+double intra_community_share(const Csr& a, const std::vector<BlockInfo>& blocks,
+                             const std::vector<std::int32_t>& community) {
+  if (static_cast<index_t>(community.size()) != a.rows) return -1;
+  std::vector<index_t> lo(static_cast<std::size_t>(a.rows), 0), hi(lo.size(), 0);
+  for (const auto& b : blocks)
+    for (index_t r = std::max<index_t>(0, b.begin); r < std::min(b.end, a.rows); ++r) {
+      lo[r] = b.begin;
+      hi[r] = b.end;
+    }
+  offset_t intra = 0, inside = 0;
+  for (index_t r = 0; r < a.rows; ++r)
+    for (offset_t k = a.rowptr[r]; k < a.rowptr[r + 1]; ++k) {
+      const index_t c = a.col[k];
+      if (c == r || c >= a.rows || community[r] < 0 || community[r] != community[c]) continue;
+      ++intra;
+      inside += c >= lo[r] && c < hi[r];
+    }
+  return intra > 0 ? static_cast<double>(inside) / static_cast<double>(intra) : -1.0;
+}
+
 nlohmann::json density_report(const Csr& a, const std::vector<BlockInfo>& blocks,
                               const SplitThresholds& th) {
   const double edges[] = {0.0, 0.01, 0.05, 0.10, 0.25, 0.50, 1.0000001};

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "gearbox/core/error.hpp"
+#include "gearbox/core/memory_guard.hpp"
 #include "gearbox/gnn/text_file.hpp"
 
 namespace gearbox::gnn {
@@ -67,12 +68,14 @@ void check_keys(const std::map<std::string, std::string>& kv,
       throw Error::usage("unknown generator parameter").field(k);
 }
 
-void check_memory(double entries) {
-  const double need = entries * 2 * 12 * 2;  // COO both directions + CSR
-  if (need > static_cast<double>(memory_budget_bytes()))
-    throw Error::usage("generated graph does not fit in memory")
-        .expected("<= " + std::to_string(memory_budget_bytes()) + " bytes")
-        .found(std::to_string(static_cast<std::uint64_t>(need)) + " bytes");
+// Refuses a generator whose graph cannot fit in memory: per node the row counts, the shuffle
+// and the CSR row pointers (32 bytes); per edge both directions in COO and CSR (48 bytes).
+void check_generator_memory(const char* field, double nodes, double entries) {
+  const double need = nodes * 32 + entries * 2 * 12 * 2;
+  const double cap = 1.8e19;  // beyond uint64: refused by any budget
+  check_memory(static_cast<std::uint64_t>(std::min(need, cap)), "--graph", field,
+               std::to_string(static_cast<std::uint64_t>(nodes)) + " nodes and " +
+                   std::to_string(static_cast<std::uint64_t>(entries)) + " edges");
 }
 
 // The generator of node i's draws in the SBM: a stream of its own, so that nodes can be
@@ -108,7 +111,8 @@ SbmParams parse_sbm_spec(const std::string& spec) {
   p.din = number(kv, "din", 16, 0, 1e6);
   p.dout = number(kv, "dout", 4, 0, 1e6);
   p.seed = static_cast<std::uint64_t>(number(kv, "seed", 0, 0, 1.8e19));
-  check_memory(static_cast<double>(p.n) * (p.din + p.dout) / 2);
+  check_generator_memory("sbm:n", static_cast<double>(p.n),
+                         static_cast<double>(p.n) * (p.din + p.dout) / 2);
   return p;
 }
 
@@ -123,7 +127,8 @@ RmatParams parse_rmat_spec(const std::string& spec) {
   p.c = number(kv, "c", 0.19, 0, 1);
   if (p.a + p.b + p.c > 1.0) throw Error::usage("rmat: a + b + c must be <= 1");
   p.seed = static_cast<std::uint64_t>(number(kv, "seed", 0, 0, 1.8e19));
-  check_memory(std::ldexp(1.0, p.scale) * p.edge_factor);
+  check_generator_memory("rmat:scale", std::ldexp(1.0, p.scale),
+                         std::ldexp(1.0, p.scale) * p.edge_factor);
   return p;
 }
 

@@ -316,6 +316,18 @@ CostEstimate dense_cost(const Subgraph& s, int f, const MachineProfile& m) {
   return finish(c, m, 0.5);
 }
 
+// ---- community panels (kernel_panel.cpp) ----------------------------------------------------
+CostEstimate panel_cost(const Subgraph& s, int f, const MachineProfile& m) {
+  const double nnz = static_cast<double>(s.a->nnz()), rows = s.a->rows;
+  double inside = 0;  // entries inside a panel's block gather from its cached slice of X
+  for (const auto& b : s.blocks) inside += static_cast<double>(b.nnz);
+  inside = std::min(inside, nnz);
+  CostEstimate c;
+  c.bytes = nnz * 8 + rows * 8 + (nnz - inside) * gather_bytes(f) + 2 * rows * f * 4.0;
+  c.flops = 2 * nnz * f;
+  return finish(c, m, 0.35);
+}
+
 std::vector<KernelSpec> make_registry() {
   using DC = DensityClass;
   std::vector<KernelSpec> r;
@@ -325,6 +337,12 @@ std::vector<KernelSpec> make_registry() {
                false,
                [](const Subgraph& s) { return std::make_unique<CsrKernel>(*s.a); },
                csr_cost});
+  r.push_back({"panel",
+               Device::kCpu,
+               {DC::kDense, DC::kMedium, DC::kSparse},
+               true,
+               [](const Subgraph& s) { return make_panel_kernel(s, best_simd()); },
+               panel_cost});
   r.push_back({"dcsr",
                Device::kCpu,
                {DC::kSparse},

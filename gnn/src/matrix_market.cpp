@@ -147,13 +147,18 @@ MatrixMarket parse_matrix_market(std::string_view text, const std::string& origi
     if (cols != 0 && entries / cols != rows)
       throw Error::input("array size overflows").at(origin, size_line);
   }
-  // Each stored entry becomes up to two (symmetric) COO triplets of 12 bytes.
-  const std::uint64_t need = entries * (mm.symmetric ? 24 : 12);
+  // Each stored entry becomes up to two (symmetric) COO triplets of 12 bytes, and each row a
+  // CSR row pointer of 8 bytes once the matrix is compressed.
+  const std::uint64_t entry_bytes = entries * (mm.symmetric ? 24 : 12);
+  const std::uint64_t row_bytes = (std::max(rows, cols) + 1) * 8;
+  const std::uint64_t need = entry_bytes + row_bytes;
   if (entries > (std::uint64_t{1} << 40) || need > memory_limit)
     throw Error::input("declared size does not fit in memory")
         .at(origin, size_line)
+        .field(entry_bytes >= row_bytes ? "nnz" : "rows")
         .expected("<= " + std::to_string(memory_limit) + " bytes")
-        .found(std::to_string(entries) + " entries (" + std::to_string(need) + " bytes)");
+        .found(std::to_string(rows) + " rows, " + std::to_string(entries) + " entries (" +
+               std::to_string(need) + " bytes)");
   // A header that lies: each entry needs at least 2 bytes ("1\n") in the rest of the file.
   const std::uint64_t min_bytes = entries * (coordinate ? (mm.pattern ? 4 : 6) : 2);
   if (min_bytes > lines.remaining_bytes() + 1)

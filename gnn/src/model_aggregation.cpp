@@ -5,12 +5,10 @@ namespace gearbox::gnn {
 AdaptiveModelAggregation::AdaptiveModelAggregation(ModelKind m, const Csr& adj,
                                                    const std::vector<index_t>& block_starts,
                                                    SelectorOptions opt, int threads, float gin_eps)
-    : a_(aggregation_matrix(m, adj, gin_eps)) {
+    : a_(std::make_shared<const Csr>(aggregation_matrix(m, adj, gin_eps))) {
   fwd_ = std::make_unique<AdaptiveAggregator>(a_, block_starts, opt, threads);
-  if (!aggregation_symmetric(m)) {
-    at_ = transpose(a_);
-    bwd_ = std::make_unique<AdaptiveAggregator>(at_, block_starts, opt, threads);
-  }
+  if (!aggregation_symmetric(m))
+    bwd_ = std::make_unique<AdaptiveAggregator>(transpose(*a_), block_starts, opt, threads);
 }
 
 Aggregation AdaptiveModelAggregation::functions() {

@@ -28,13 +28,14 @@ Json Candidate::to_json() const {
   return j;
 }
 
-ExecPlan::ExecPlan(const Csr& a, const std::vector<BlockInfo>& blocks, const Candidate& c)
-    : a_(a), cand_(c) {
+ExecPlan::ExecPlan(std::shared_ptr<const Csr> a, const std::vector<BlockInfo>& blocks,
+                   const Candidate& c)
+    : a_(std::move(a)), cand_(c) {
   if (c.whole_csr) {
-    whole_ = find_kernel("csr").make(Subgraph{&a_, {}});
+    whole_ = find_kernel("csr").make(Subgraph{a_.get(), {}});
     return;
   }
-  split_ = split_by_density(a, blocks, c.thresholds);
+  split_ = split_by_density(*a_, blocks, c.thresholds);
   for (int k = 0; k < kDensityClasses; ++k) {
     const auto cls = static_cast<DensityClass>(k);
     if (c.kernel[k].empty()) continue;
@@ -57,7 +58,7 @@ void ExecPlan::run(const float* x, int f, float* y) const {
     kernels_[k]->run(x, f, y, written);
     written = true;
   }
-  if (!written) std::fill(y, y + static_cast<std::size_t>(a_.rows) * f, 0.0f);
+  if (!written) std::fill(y, y + static_cast<std::size_t>(a_->rows) * f, 0.0f);
 }
 
 std::size_t ExecPlan::format_bytes() const {
@@ -71,6 +72,8 @@ std::size_t ExecPlan::format_bytes() const {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
+// Paired-ratio margins a split must beat plain CSR by: at selection, and at the re-check.
+constexpr double kSelectMargin = 0.95, kRecheckMargin = 0.98;
 
 // Dense blocks may hold at most this many bytes (a dense block of density d costs 1/d times
 // its CSR entries): candidates above are not proposed.
@@ -150,16 +153,22 @@ std::vector<Candidate> propose_candidates(const Csr& a, const std::vector<BlockI
   return out;
 }
 
-AdaptiveAggregator::AdaptiveAggregator(const Csr& a, std::vector<index_t> block_starts,
+AdaptiveAggregator::AdaptiveAggregator(Csr a, std::vector<index_t> block_starts,
                                        SelectorOptions opt, int threads)
-    : a_(a), starts_(std::move(block_starts)), opt_(opt), threads_(threads) {
-  blocks_ = diagonal_blocks(a_, starts_);
+    : AdaptiveAggregator(std::make_shared<const Csr>(std::move(a)), std::move(block_starts),
+                         std::move(opt), threads) {}
+
+AdaptiveAggregator::AdaptiveAggregator(std::shared_ptr<const Csr> a,
+                                       std::vector<index_t> block_starts, SelectorOptions opt,
+                                       int threads)
+    : a_(std::move(a)), starts_(std::move(block_starts)), opt_(std::move(opt)), threads_(threads) {
+  blocks_ = diagonal_blocks(*a_, starts_);
 }
 
 const ExecPlan& AdaptiveAggregator::plan_for(int f) {
   auto it = plans_.find(f);
   if (it != plans_.end()) return *it->second;
-  std::vector<float> x(static_cast<std::size_t>(a_.cols) * f);
+  std::vector<float> x(static_cast<std::size_t>(a_->cols) * f);
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> d(-1, 1);
   for (auto& v : x) v = d(rng);
@@ -180,9 +189,9 @@ void AdaptiveAggregator::run(const float* x, int f, float* y) {
   plans_[f]->run(x, f, y);
 }
 
-std::vector<double> AdaptiveAggregator::measure_interleaved(
+std::vector<std::vector<double>> AdaptiveAggregator::measure_interleaved(
     const std::vector<const ExecPlan*>& plans, const float* x, int f, int reps) const {
-  std::vector<float> y(static_cast<std::size_t>(a_.rows) * f);
+  std::vector<float> y(static_cast<std::size_t>(a_->rows) * f);
   std::vector<std::vector<double>> ms(plans.size());
   for (const ExecPlan* p : plans) p->run(x, f, y.data());  // warm-up
   for (int r = 0; r < std::max(1, reps); ++r)
@@ -196,14 +205,31 @@ std::vector<double> AdaptiveAggregator::measure_interleaved(
         ms[i].push_back(w.ms());
       }
     }
-  std::vector<double> med;
-  for (const auto& m : ms) med.push_back(summarize(m).median);
-  return med;
+  return ms;
+}
+
+PairedComparison compare_paired(const std::vector<double>& cand_ms,
+                                const std::vector<double>& csr_ms, double margin) {
+  PairedComparison p;
+  std::vector<double> ratio;
+  for (std::size_t i = 0; i < std::min(cand_ms.size(), csr_ms.size()); ++i)
+    ratio.push_back(cand_ms[i] / std::max(1e-12, csr_ms[i]));
+  if (ratio.empty()) return p;
+  std::sort(ratio.begin(), ratio.end());
+  const auto at = [&](double q) {
+    return ratio[std::min(ratio.size() - 1, static_cast<std::size_t>(q * ratio.size()))];
+  };
+  p.median_ratio = at(0.5);
+  p.upper_ratio = at(0.75);
+  p.cand_ms = summarize(cand_ms).median;
+  p.csr_ms = summarize(csr_ms).median;
+  p.wins = p.median_ratio < margin && p.upper_ratio < 1.0 && p.cand_ms < margin * p.csr_ms;
+  return p;
 }
 
 void AdaptiveAggregator::write_cache(int f, const Candidate& choice, const Json& candidates) const {
   if (!opt_.use_cache) return;
-  const fs::path file = cache_file(cache_key(a_, starts_, f, threads_));
+  const fs::path file = cache_file(cache_key(*a_, starts_, f, threads_));
   std::error_code ec;
   fs::create_directories(file.parent_path(), ec);
   std::ofstream out(file);
@@ -216,21 +242,28 @@ void AdaptiveAggregator::recheck(int f, const float* x) {
   Stopwatch sw;
   Candidate csr = whole_csr_candidate();
   const ExecPlan csr_plan(a_, blocks_, csr);
-  const std::vector<double> ms = measure_interleaved({plans_[f].get(), &csr_plan}, x, f, opt_.reps);
-  const bool slower = ms[0] > ms[1];
+  const auto ms = measure_interleaved({plans_[f].get(), &csr_plan}, x, f, opt_.reps);
+  // The split stays only while it still wins clearly (same rule as the selection, with a
+  // looser margin): a tie goes to CSR.
+  const PairedComparison cmp = compare_paired(ms[0], ms[1], kRecheckMargin);
+  const bool slower = !cmp.wins;
   Json& ex = explain_[f];
   ex["recheck"] = {{"after_calls", opt_.recheck_after},
                    {"chosen", plans_[f]->candidate().label},
-                   {"chosen_ms", ms[0]},
-                   {"csr_ms", ms[1]},
+                   {"chosen_ms", cmp.cand_ms},
+                   {"csr_ms", cmp.csr_ms},
+                   {"paired_ratio_median", cmp.median_ratio},
+                   {"paired_ratio_upper_quartile", cmp.upper_ratio},
                    {"switched_to_csr", slower}};
   if (slower) {
-    csr.measured_ms = ms[1];
+    csr.measured_ms = cmp.csr_ms;
     plans_[f] = std::make_unique<ExecPlan>(a_, blocks_, csr);
     ex["choice"] = csr.to_json();
     ex["reason"] = "re-check after " + std::to_string(opt_.recheck_after) + " calls: the chosen " +
-                   ex["recheck"]["chosen"].get<std::string>() + " measured " + fmt_num(ms[0], 3) +
-                   " ms vs plain CSR " + fmt_num(ms[1], 3) + " ms: switched to CSR";
+                   ex["recheck"]["chosen"].get<std::string>() + " measured " +
+                   fmt_num(cmp.cand_ms, 3) + " ms vs plain CSR " + fmt_num(cmp.csr_ms, 3) +
+                   " ms (paired ratio " + fmt_num(cmp.median_ratio, 3) +
+                   "): not clearly faster, switched to CSR";
     write_cache(f, csr, ex.value("candidates", Json::array()));
   }
   selection_s_ += sw.seconds();
@@ -248,8 +281,8 @@ const ExecPlan& AdaptiveAggregator::select(int f, const float* x) {
     return *plans_[f];
   }
   if (machine_.mem_bw_gbs <= 0) machine_ = machine_profile(threads_);
-  std::vector<Candidate> cands = propose_candidates(a_, blocks_, f, machine_);
-  const std::string key = cache_key(a_, starts_, f, threads_);
+  std::vector<Candidate> cands = propose_candidates(*a_, blocks_, f, machine_);
+  const std::string key = cache_key(*a_, starts_, f, threads_);
   // A cached choice names a candidate label: reuse it when that candidate is still proposed.
   if (opt_.use_cache) {
     std::ifstream in(cache_file(key));
@@ -283,29 +316,40 @@ const ExecPlan& AdaptiveAggregator::select(int f, const float* x) {
   }
   std::vector<const ExecPlan*> views;
   for (const auto& p : plans) views.push_back(p.get());
-  const std::vector<double> ms = measure_interleaved(views, x, f, opt_.reps);
-  for (std::size_t i = 0; i < measured.size(); ++i) measured[i]->measured_ms = ms[i];
+  const auto ms = measure_interleaved(views, x, f, opt_.reps);
+  std::size_t csr_i = 0;
+  for (std::size_t i = 0; i < measured.size(); ++i) {
+    measured[i]->measured_ms = summarize(ms[i]).median;
+    if (measured[i]->whole_csr) csr_i = i;
+  }
   plans.clear();
-  const Candidate* best = nullptr;
-  const Candidate* csr = nullptr;
-  for (const Candidate* c : measured)
-    if (c->whole_csr) csr = c;
-  // A split must beat plain CSR by 5% to be chosen (below that, noise decides).
-  best = csr;
-  for (const Candidate* c : measured)
-    if (*c->measured_ms < *best->measured_ms && *c->measured_ms < 0.95 * *csr->measured_ms)
-      best = c;
+  // A split is chosen only when it beats plain CSR clearly in the same rounds: paired ratio
+  // (split / CSR of one round) below kSelectMargin at the median and below 1 at the upper
+  // quartile. Anything closer is noise, and noise goes to CSR.
+  const Candidate* best = measured[csr_i];
+  double best_ratio = 1.0;
+  for (std::size_t i = 0; i < measured.size(); ++i) {
+    if (i == csr_i) continue;
+    const PairedComparison cmp = compare_paired(ms[i], ms[csr_i], kSelectMargin);
+    if (cmp.wins && cmp.median_ratio < best_ratio) {
+      best = measured[i];
+      best_ratio = cmp.median_ratio;
+    }
+  }
+  const Candidate* csr = measured[csr_i];
   Json cj = Json::array();
   for (const auto& c : cands) cj.push_back(c.to_json());
   ex["candidates"] = cj;
   ex["choice"] = best->to_json();
   ex["cached"] = false;
   if (best->whole_csr)
-    ex["reason"] = "no split candidate beat plain CSR by 5% when measured: falling back to CSR";
+    ex["reason"] =
+        "no split candidate beat plain CSR clearly (paired ratio < 0.95 at the median and < 1 "
+        "at the upper quartile of the interleaved rounds): plain CSR";
   else
-    ex["reason"] = "fastest measured: " + fmt_num(*csr->measured_ms / *best->measured_ms) +
-                   "x plain CSR (" + std::to_string(*best->measured_ms) + " ms vs " +
-                   std::to_string(*csr->measured_ms) + " ms)";
+    ex["reason"] = "fastest clear winner: paired ratio " + fmt_num(best_ratio, 3) +
+                   " of plain CSR (" + fmt_num(*best->measured_ms, 3) + " ms vs " +
+                   fmt_num(*csr->measured_ms, 3) + " ms)";
   plans_[f] = std::make_unique<ExecPlan>(a_, blocks_, *best);
   if (!best->whole_csr && opt_.recheck_after > 0) calls_[f] = 0;
   explain_[f] = ex;

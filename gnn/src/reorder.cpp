@@ -232,22 +232,27 @@ Ordering ordering_from_parts(const std::vector<index_t>& part, int max_block) {
   std::vector<index_t> next(start.begin(), start.end() - 1);
   for (index_t i = 0; i < n; ++i) o.new_of_old[i] = next[key[i]]++;
   o.communities = parts;
-  // Blocks: cut large parts, merge consecutive small ones.
+  // Blocks follow the parts: a part of at least kOwnBlock nodes is a block of its own (a part
+  // above max_block is cut into near-equal pieces), and runs of smaller parts are merged into
+  // blocks of up to min(max_block, kMergeCap) nodes.
+  constexpr index_t kOwnBlock = 32, kMergeCap = 256;
+  const index_t merge_cap = std::min<index_t>(max_block, kMergeCap);
   o.block_starts.push_back(0);
-  index_t open = 0;  // start of the block being filled
+  const auto cut = [&](index_t at) {
+    if (at > o.block_starts.back()) o.block_starts.push_back(at);
+  };
   for (index_t p = 0; p < parts; ++p) {
-    const index_t b = start[p], e = start[p + 1];
-    if (e - open <= max_block) continue;  // part fits in the open block
-    if (b > open) {
-      o.block_starts.push_back(b);  // close the open block before this part
-      open = b;
-    }
-    while (e - open > max_block) {
-      open += max_block;
-      o.block_starts.push_back(open);
+    const index_t b = start[p], e = start[p + 1], size = e - b;
+    if (size >= std::min<index_t>(kOwnBlock, max_block)) {
+      cut(b);
+      const index_t pieces = (size + max_block - 1) / max_block;
+      for (index_t i = 1; i <= pieces; ++i)
+        cut(b + static_cast<index_t>(static_cast<std::int64_t>(size) * i / pieces));
+    } else if (e - o.block_starts.back() > merge_cap) {
+      cut(b);  // the open run of small parts is full: this part starts the next one
     }
   }
-  if (o.block_starts.back() != n) o.block_starts.push_back(n);
+  cut(n);
   return o;
 }
 

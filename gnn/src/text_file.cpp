@@ -1,49 +1,34 @@
 #include "gearbox/gnn/text_file.hpp"
 
+#include <unistd.h>
 #include <zlib.h>
 
 #include <charconv>
 #include <cmath>
-#include <fstream>
 
 #include "gearbox/core/error.hpp"
+#include "gearbox/core/input_file.hpp"
+#include "gearbox/core/memory_guard.hpp"
 
 namespace gearbox::gnn {
 
 namespace fs = std::filesystem;
 
 std::uint64_t memory_budget_bytes() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  std::uint64_t kb = 0;
-  std::string unit;
-  while (in >> key >> kb >> unit)
-    if (key == "MemAvailable:") return kb * 1024;
-  return std::uint64_t{8} << 30;
+  return available_memory_bytes();
 }
 
 std::string read_text_file(const fs::path& path, std::uint64_t max_bytes) {
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec))
-    throw Error::input("file not found or not a regular file").at(path.string());
-  const bool gz = path.extension() == ".gz";
-  std::string out;
-  if (!gz) {
-    const auto size = fs::file_size(path, ec);
-    if (ec) throw Error::runtime("cannot stat file: " + ec.message()).at(path.string());
-    if (size > max_bytes)
-      throw Error::input("file too large")
-          .at(path.string())
-          .expected("<= " + std::to_string(max_bytes) + " bytes")
-          .found(std::to_string(size));
-    std::ifstream in(path, std::ios::binary);
-    out.resize(size);
-    if (!in.read(out.data(), static_cast<std::streamsize>(size)))
-      throw Error::runtime("cannot read file").at(path.string());
-    return out;
+  // Regular files only (never /dev/zero or a FIFO), at most max_bytes, read as a stream.
+  InputFile file(path, max_bytes);
+  if (path.extension() != ".gz") return file.read_all();
+  const int fd = ::dup(file.fd());
+  gzFile f = fd >= 0 ? gzdopen(fd, "rb") : nullptr;
+  if (!f) {
+    if (fd >= 0) ::close(fd);
+    throw Error::runtime("cannot open gzip file").at(path.string());
   }
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) throw Error::runtime("cannot open gzip file").at(path.string());
+  std::string out;
   gzbuffer(f, 1 << 17);
   char buf[1 << 16];
   for (;;) {

@@ -10,8 +10,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "printable.hpp"
-
 namespace gearbox::sched {
 
 // Largest JSON input read (the artifact's largest, prof_estimate_all.json, is 0.4 MB).

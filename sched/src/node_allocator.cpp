@@ -64,6 +64,15 @@ bool NodeAllocator::place_on(int id, const Placement& pl, const std::vector<int>
   return true;
 }
 
+bool NodeAllocator::adopt(int id, const Placement& pl, const std::vector<int>& nodes) {
+  if (!pl.placed() || pl.pool >= cluster_.num_pools() || held_.count(id) ||
+      static_cast<int>(nodes.size()) != pl.hosts)
+    return false;
+  for (int n : nodes)
+    if (n < 0 || n >= cluster_.pool(pl.pool).nodes) return false;
+  return place_on(id, pl, nodes);
+}
+
 bool NodeAllocator::place(int id, const Placement& pl) {
   PoolNodes& p = pools_[static_cast<std::size_t>(pl.pool)];
   if (pl.per_host > p.cap) return false;

@@ -5,19 +5,147 @@
 
 #include "gearbox/core/error.hpp"
 #include "gearbox/core/stats.hpp"
-#include "gearbox/sched/node_allocator.hpp"
+#include "gearbox/sched/scheduler_core.hpp"
+#include "gearbox/sched/sim_backend.hpp"
 
 namespace gearbox::sched {
 
 namespace {
-struct JobRun {
-  double done = 0;  // iterations done
-  double debt = 0;  // restart seconds still to pay
+// Per-job figures the metrics need, by job index.
+struct JobRecord {
   double queue_s = 0;
   double finish = -1;
   double deadline = 0;
   bool arrived = false;
 };
+
+// The simulation's state between its steps.
+struct SimLoop {
+  const Trace& trace;
+  const Cluster& cluster;
+  const SimOptions& opt;
+  ThroughputTable table;
+  SchedulerCore core;
+  SimBackend backend;
+  std::vector<JobRecord> jobs;
+  SimResult& res;
+  std::size_t next_arrival = 0;
+  bool departures = false;  // jobs finished since the last pass
+  int round = 0;
+
+  SimLoop(const Trace& t, const Cluster& c, const Estimator& est, Policy& policy,
+          const SimOptions& o, SimResult& r)
+      : trace(t),
+        cluster(c),
+        opt(o),
+        table(c, est),
+        core(c, table, policy),
+        backend(c, table, policy.pruned_restart()),
+        jobs(t.jobs.size()),
+        res(r) {}
+
+  // Arrivals of this round (submission round <= round). Returns true if any
+  // arrived.
+  bool arrivals(double now) {
+    bool any = false;
+    while (next_arrival < trace.jobs.size() && trace.jobs[next_arrival].round <= round) {
+      const int id = static_cast<int>(next_arrival);
+      const ActiveJob& a = core.admit(id, trace.jobs[next_arrival], now);
+      backend.admit(a);
+      jobs[next_arrival].arrived = true;
+      jobs[next_arrival].deadline = a.deadline;
+      any = true;
+      ++res.arrived;
+      ++next_arrival;
+    }
+    return any;
+  }
+
+  // Progress over [seg, seg_end): pending jobs queue, the backend runs the
+  // placed ones; its departures leave the core. Sets `departures`.
+  void progress(double seg, double seg_end) {
+    for (const auto& a : core.active())
+      if (!a.current.placed()) jobs[static_cast<std::size_t>(a.id)].queue_s += seg_end - seg;
+    std::vector<int> gone;
+    for (const auto& e : backend.poll(seg_end)) {
+      if (e.kind != BackendEvent::Kind::kFinished) continue;
+      JobRecord& r = jobs[static_cast<std::size_t>(e.job)];
+      r.finish = e.time;
+      res.jcts.push_back(r.finish - trace.jobs[static_cast<std::size_t>(e.job)].submit);
+      res.job_jct[static_cast<std::size_t>(e.job)] = res.jcts.back();
+      gone.push_back(e.job);
+      ++res.finished;
+    }
+    core.depart(gone);
+    core.sync_progress(backend);
+    departures = !gone.empty();
+  }
+
+  // One round: arrivals, then a scheduling pass at its start and (unless
+  // round_only) another at every departure inside it, each enacted on the
+  // backend and followed by progress up to the next departure or the round's
+  // end. Returns true if jobs arrived.
+  bool run_round() {
+    const double dt = kSchedulingInterval;
+    const double now = trace.t0 + dt * round;
+    const bool arrived = arrivals(now);
+    double seg = now;
+    const double round_end = now + dt;
+    bool boundary = true;
+    while (true) {
+      const auto changes = core.pass({seg, round, boundary, boundary && arrived, departures});
+      core.enact(changes, backend, seg);
+      const double next_departure = backend.plan_segment(seg, round_end);
+      const double seg_end =
+          opt.round_only ? round_end : std::min(round_end, std::max(seg, next_departure));
+      progress(seg, seg_end);
+      seg = seg_end;
+      if (seg >= round_end || !departures) break;
+      boundary = false;  // a departure inside the round: schedule again now
+    }
+    res.round_throughput.push_back(backend.take_round_throughput());
+    ++round;
+    return arrived;
+  }
+};
+
+// Metrics of a finished run from its per-job records and counters.
+void fill_metrics(SimResult& res, const std::vector<JobRecord>& run, double t0, double busy_gpu_s,
+                  double total_gpus) {
+  const double dt = kSchedulingInterval;
+  const int round = res.rounds;
+  if (!res.jcts.empty()) {
+    const Summary s = summarize(res.jcts);
+    res.avg_jct_s = s.mean;
+    res.p50_jct_s = s.median;
+    res.p99_jct_s = s.p99;
+  }
+  double q = 0, last = t0;
+  int met = 0;
+  for (const auto& r : run) {
+    if (!r.arrived) continue;
+    q += r.queue_s;
+    if (r.finish >= 0) {
+      last = std::max(last, r.finish);
+      if (r.finish <= r.deadline) ++met;
+    }
+  }
+  res.avg_queue_s = res.arrived ? q / res.arrived : 0;
+  res.deadline_met = res.arrived ? static_cast<double>(met) / res.arrived : 0;
+  res.makespan_s = res.finished == res.jobs ? last - t0 : dt * round;
+  double sum = 0;
+  int n = 0;
+  for (double t : res.round_throughput) {
+    res.peak_throughput = std::max(res.peak_throughput, t);
+    if (t > 100) {
+      sum += t;
+      ++n;
+    }
+  }
+  res.avg_throughput = n ? sum / n : 0;
+  res.gpu_util = round ? busy_gpu_s / (total_gpus * dt * round) : 0;
+}
+
 // Refuses a job that alone, on its fastest placement, would outrun the horizon (a trace row
 // may ask for 2e11 iterations: the simulation would run for centuries of simulated time).
 // Interns every shape in trace order, the order arrivals intern them in.
@@ -62,22 +190,11 @@ SimResult simulate(const Trace& trace, const Cluster& cluster, const Estimator& 
   SimResult res;
   res.policy = policy.name();
   res.jobs = static_cast<int>(trace.jobs.size());
-  ThroughputTable table(cluster, est);
-  NodeAllocator nodes(cluster);
-  std::vector<JobRun> run(trace.jobs.size());
-  std::vector<ActiveJob> active;  // arrival order
-  std::vector<Placement> target, old;
-  std::vector<int> ids;
-  const bool pruned = policy.pruned_restart();
-  const double dt = kSchedulingInterval;
-  std::size_t next_arrival = 0;
-  bool departures = false;
-  double sched_ms = 0;
-  int sched_rounds = 0;
-  double busy_gpu_s = 0;
-  int round = 0;
-  const double total_gpus = cluster.total_gpus();
-  if (opt.max_rounds == 0) check_jobs_fit_horizon(trace, cluster, table, opt.horizon_rounds);
+  res.job_jct.assign(trace.jobs.size(), -1.0);
+  SimLoop loop(trace, cluster, est, policy, opt, res);
+  int& round = loop.round;
+  int stalled_rounds = 0;
+  if (opt.max_rounds == 0) check_jobs_fit_horizon(trace, cluster, loop.table, opt.horizon_rounds);
   while (true) {
     if (opt.max_rounds > 0 && round >= opt.max_rounds) break;
     if (round >= opt.horizon_rounds) {
@@ -87,9 +204,11 @@ SimResult simulate(const Trace& trace, const Cluster& cluster, const Estimator& 
           .found(std::to_string(res.finished) + " of " + std::to_string(res.jobs) +
                  " jobs finished");
     }
-    if (active.empty() && next_arrival < trace.jobs.size()) {
-      // Idle: jump to the next submission round (idle rounds count as zero throughput).
-      const int r = trace.jobs[next_arrival].round;
+    const bool idle = loop.core.active().empty();
+    if (idle && loop.next_arrival < trace.jobs.size()) {
+      // Idle: jump to the next submission round (idle rounds count as zero
+      // throughput).
+      const int r = trace.jobs[loop.next_arrival].round;
       const int stop = opt.max_rounds > 0 ? std::min(r, opt.max_rounds) : r;
       while (round < stop) {
         res.round_throughput.push_back(0.0);
@@ -97,174 +216,32 @@ SimResult simulate(const Trace& trace, const Cluster& cluster, const Estimator& 
       }
       if (opt.max_rounds > 0 && round >= opt.max_rounds) break;
     }
-    if (active.empty() && next_arrival >= trace.jobs.size()) break;
-    const double now = trace.t0 + dt * round;
-    // 1. Arrivals of this round.
-    bool arrivals = false;
-    while (next_arrival < trace.jobs.size() && trace.jobs[next_arrival].round <= round) {
-      const Job& j = trace.jobs[next_arrival];
-      ActiveJob a;
-      a.id = static_cast<int>(next_arrival);
-      a.shape = table.intern({j.model, j.batch});
-      a.batch = j.batch;
-      a.req_gpus = j.req_gpus;
-      a.req_pool = cluster.find_pool(j.req_type);
-      a.submit = j.submit;
-      a.deadline = now + (j.deadline - now) * kDeadlineScale;
-      a.remaining_iters = static_cast<double>(j.iterations);
-      run[next_arrival].arrived = true;
-      run[next_arrival].deadline = a.deadline;
-      active.push_back(a);
-      arrivals = true;
-      ++res.arrived;
-      ++next_arrival;
-    }
-    // 2-3. Scheduling passes and progress: a pass at the round's start, and (unless
-    // round_only) another at every departure inside the round, at the departure's time.
-    double seg = now;
-    const double round_end = now + dt;
-    double round_thr = 0;
-    bool boundary = true;
-    while (true) {
-      // The policy decides; the allocator places on nodes.
-      Stopwatch sw;
-      target.resize(active.size());
-      old.resize(active.size());
-      ids.resize(active.size());
-      for (std::size_t i = 0; i < active.size(); ++i) {
-        target[i] = old[i] = active[i].current;
-        ids[i] = active[i].id;
-      }
-      RoundInput in;
-      in.now = seg;
-      in.round = round;
-      in.boundary = boundary;
-      in.cluster = &cluster;
-      in.table = &table;
-      in.jobs = &active;
-      in.arrivals = boundary && arrivals;
-      in.departures = departures;
-      policy.schedule(in, target);
-      const auto migrated = nodes.apply(ids, old, target);
-      sched_ms += sw.ms();
-      ++sched_rounds;
-      res.migrations += static_cast<long long>(migrated.size());
-      std::vector<bool> restarted(active.size(), false);
-      for (std::size_t i = 0; i < active.size(); ++i) {
-        active[i].current = target[i];
-        if (!(old[i] == target[i])) {
-          if (old[i].placed()) ++res.reschedules;
-          restarted[i] = target[i].placed();
-        }
-      }
-      for (int id : migrated) {
-        for (std::size_t i = 0; i < active.size(); ++i)
-          if (active[i].id == id) restarted[i] = true;
-      }
-      res.reschedules += static_cast<long long>(migrated.size());
-      // When each placed job would finish: it starts at max(seg, submission) (the artifact
-      // lets a job in up to 300 s early), pays its restart debt, then computes.
-      std::vector<double> start(active.size(), seg), iter(active.size(), kInfeasible);
-      std::vector<double> finish(active.size(), kInfeasible);
-      double next_departure = kInfeasible;
-      for (std::size_t i = 0; i < active.size(); ++i) {
-        const ActiveJob& a = active[i];
-        if (!a.current.placed()) continue;
-        JobRun& r = run[static_cast<std::size_t>(a.id)];
-        if (restarted[i]) r.debt += restart_overhead(pruned, a.current.gpus());
-        iter[i] = table.opt_iter(a.shape, a.current.pool, a.current.gpus());
-        start[i] = std::min(round_end, std::max(seg, a.submit));
-        if (std::isfinite(iter[i])) {
-          finish[i] = start[i] + r.debt + a.remaining_iters * iter[i];
-          next_departure = std::min(next_departure, finish[i]);
-        }
-      }
-      const double seg_end =
-          opt.round_only ? round_end : std::min(round_end, std::max(seg, next_departure));
-      // Advance [seg, seg_end).
-      departures = false;
-      std::vector<ActiveJob> still;
-      still.reserve(active.size());
-      for (std::size_t i = 0; i < active.size(); ++i) {
-        ActiveJob& a = active[i];
-        JobRun& r = run[static_cast<std::size_t>(a.id)];
-        if (!a.current.placed()) {
-          r.queue_s += seg_end - seg;
-          still.push_back(a);
-          continue;
-        }
-        busy_gpu_s += (seg_end - seg) * a.current.gpus();
-        const double window = std::max(0.0, seg_end - start[i]);
-        const double pay = std::min(r.debt, window);
-        r.debt -= pay;
-        const double avail = window - pay;
-        if (!std::isfinite(iter[i])) {  // placed where it cannot run (DP view vs best plan)
-          still.push_back(a);
-          continue;
-        }
-        if (finish[i] <= seg_end) {
-          const double used = a.remaining_iters * iter[i];
-          r.finish = finish[i];
-          round_thr += a.batch / iter[i] * (used / dt);
-          res.jcts.push_back(r.finish - a.submit);
-          nodes.release(a.id);
-          departures = true;
-          ++res.finished;
-          continue;
-        }
-        const double can = avail / iter[i];
-        a.remaining_iters -= can;
-        round_thr += a.batch / iter[i] * (avail / dt);
-        still.push_back(a);
-      }
-      active.swap(still);
-      seg = seg_end;
-      if (seg >= round_end || !departures) break;
-      boundary = false;  // a departure inside the round: schedule again now
-    }
-    res.round_throughput.push_back(round_thr);
-    ++round;
-    // 4. Stalled: everything arrived, nothing runs, and the policy placed no one.
-    if (next_arrival >= trace.jobs.size() && !departures && !arrivals) {
+    if (idle && loop.next_arrival >= trace.jobs.size()) break;
+    const bool arrived = loop.run_round();
+    const bool progressed = loop.backend.take_progressed();
+    // Stalled: everything arrived, nothing departed or arrived, and either
+    // nothing is placed or, for kMaxStalledRounds rounds, nothing placed could
+    // run (a placement whose plan is infeasible would otherwise hold its GPUs
+    // forever).
+    if (loop.next_arrival >= trace.jobs.size() && !loop.departures && !arrived) {
       bool any_running = false;
-      for (const auto& a : active) any_running = any_running || a.current.placed();
+      for (const auto& a : loop.core.active()) any_running = any_running || a.current.placed();
       if (!any_running) break;
+      stalled_rounds = progressed ? 0 : stalled_rounds + 1;
+      if (stalled_rounds >= kMaxStalledRounds) {
+        res.stalled = true;
+        break;
+      }
+    } else {
+      stalled_rounds = 0;
     }
   }
+  res.migrations = loop.core.migrations();
+  res.reschedules = loop.core.reschedules();
   res.rounds = round;
-  // Metrics.
-  if (!res.jcts.empty()) {
-    const Summary s = summarize(res.jcts);
-    res.avg_jct_s = s.mean;
-    res.p50_jct_s = s.median;
-    res.p99_jct_s = s.p99;
-  }
-  double q = 0, last = trace.t0;
-  int met = 0;
-  for (const auto& r : run) {
-    if (!r.arrived) continue;
-    q += r.queue_s;
-    if (r.finish >= 0) {
-      last = std::max(last, r.finish);
-      if (r.finish <= r.deadline) ++met;
-    }
-  }
-  res.avg_queue_s = res.arrived ? q / res.arrived : 0;
-  res.deadline_met = res.arrived ? static_cast<double>(met) / res.arrived : 0;
-  res.makespan_s = res.finished == res.jobs ? last - trace.t0 : dt * round;
-  double sum = 0;
-  int n = 0;
-  for (double t : res.round_throughput) {
-    res.peak_throughput = std::max(res.peak_throughput, t);
-    if (t > 100) {
-      sum += t;
-      ++n;
-    }
-  }
-  res.avg_throughput = n ? sum / n : 0;
-  res.gpu_util = round ? busy_gpu_s / (total_gpus * dt * round) : 0;
+  fill_metrics(res, loop.jobs, trace.t0, loop.backend.busy_gpu_seconds(), cluster.total_gpus());
   res.sim_wall_s = wall.seconds();
-  res.sched_ms_per_round = sched_rounds ? sched_ms / sched_rounds : 0;
+  res.sched_ms_per_round = loop.core.passes() ? loop.core.pass_ms() / loop.core.passes() : 0;
   return res;
 }
 

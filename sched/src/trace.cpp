@@ -6,7 +6,6 @@
 #include "gearbox/core/error.hpp"
 #include "gearbox/core/hardware.hpp"
 #include "gearbox/core/paths.hpp"
-#include "printable.hpp"
 #include "trace_fields.hpp"
 
 namespace gearbox::sched {

@@ -6,13 +6,15 @@
 #include <filesystem>
 #include <random>
 
-#include "gearbox/core/error.hpp"
 #include "gearbox/core/threads.hpp"
 #include "gearbox/gnn/gcn.hpp"
 #include "gearbox/gnn/generators.hpp"
 #include "gearbox/gnn/kernels.hpp"
 #include "gearbox/gnn/plan.hpp"
 #include "gearbox/gnn/prepare.hpp"
+#include "gearbox/testing/data.hpp"
+#include "gearbox/testing/temp_dir.hpp"
+#include "shared_graphs.hpp"
 
 using namespace gearbox::gnn;
 
@@ -49,15 +51,10 @@ TEST(Gcn, LearnsPlantedCommunitiesWithCsrAndAdaptiveAlike) {
 }
 
 TEST(Gcn, CoraReachesEightyPercent) {
-  const auto dir =
-      std::filesystem::temp_directory_path() / ("gnn_gcn_" + std::to_string(::getpid()));
-  setenv("GEARBOX_CACHE", dir.c_str(), 1);
-  PreparedGraph g;
-  try {
-    g = prepare_graph("cora", ReorderMethod::kLabelProp, 256, 0, true);
-  } catch (const gearbox::Error&) {
-    GTEST_SKIP() << "skipped: shared data (cora) not found";
-  }
+  GEARBOX_REQUIRE_CORA();
+  const gearbox::testing::TempDir dir;
+  setenv("GEARBOX_CACHE", dir.path().c_str(), 1);
+  PreparedGraph g = prepare_graph("cora", ReorderMethod::kLabelProp, 256, 0, true);
   // One thread: accuracy does not depend on it, and OpenMP teams spin badly on a loaded CI box.
   gearbox::ThreadScope threads(1);
   normalize_rows(g.data.features);
@@ -69,7 +66,6 @@ TEST(Gcn, CoraReachesEightyPercent) {
   const Features f{&g.data.features, nullptr, g.data.features.cols};
   const TrainResult r = train_gcn(g.data.nodes(), f, g.data.labels, g.data.num_classes,
                                   g.data.train, g.data.val, g.data.test, fn, cfg, nullptr);
-  std::filesystem::remove_all(dir);
   EXPECT_GE(r.test_acc, 0.80);
   EXPECT_GE(r.val_acc, 0.75);
 }

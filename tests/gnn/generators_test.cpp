@@ -12,6 +12,7 @@
 #include "gearbox/gnn/csr.hpp"
 #include "gearbox/gnn/dataset.hpp"
 #include "gearbox/gnn/generators.hpp"
+#include "gearbox/testing/temp_dir.hpp"
 
 using namespace gearbox::gnn;
 
@@ -83,13 +84,11 @@ TEST(Generators, SameGraphWhateverTheThreadCount) {
 }
 
 TEST(Generators, SbmGraphIsCachedAndItsLabelsRegenerated) {
-  const auto dir =
-      std::filesystem::temp_directory_path() / ("gnn_gen_" + std::to_string(::getpid()));
-  setenv("GEARBOX_CACHE", dir.c_str(), 1);
+  const gearbox::testing::TempDir dir;
+  setenv("GEARBOX_CACHE", dir.path().c_str(), 1);
   const std::string spec = "sbm:n=3000,block=100,din=8,dout=2,seed=5";
   const Dataset first = load_dataset(spec);
   const Dataset second = load_dataset(spec);
-  std::filesystem::remove_all(dir);
   EXPECT_FALSE(first.from_cache);
   EXPECT_TRUE(second.from_cache);
   expect_same(second.adj, first.adj);

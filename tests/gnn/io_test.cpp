@@ -2,6 +2,8 @@
 // including malformed files written here into a temporary folder.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
 #include <zlib.h>
 #include <cstdlib>
 #include <filesystem>
@@ -13,6 +15,9 @@
 #include "gearbox/gnn/generators.hpp"
 #include "gearbox/gnn/graph_cache.hpp"
 #include "gearbox/gnn/matrix_market.hpp"
+#include "gearbox/testing/data.hpp"
+#include "gearbox/testing/temp_dir.hpp"
+#include "shared_graphs.hpp"
 
 namespace fs = std::filesystem;
 using namespace gearbox::gnn;
@@ -22,21 +27,49 @@ namespace {
 
 class IoTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("gnn_io_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-    setenv("GEARBOX_CACHE", (dir_ / "cache").c_str(), 1);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  void SetUp() override { setenv("GEARBOX_CACHE", (tmp_ / "cache").c_str(), 1); }
   fs::path write(const std::string& name, const std::string& text) {
-    const fs::path p = dir_ / name;
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
+    return tmp_.write(name, text);
   }
-  fs::path dir_;
+  gearbox::testing::TempDir tmp_;
+  const fs::path& dir_ = tmp_.path();
 };
+
+// Lowers this process's address-space limit to `headroom` bytes above what it has mapped now,
+// for the lifetime of the object: what `ulimit -v` does to a user's shell.
+class AddressSpaceLimit {
+ public:
+  explicit AddressSpaceLimit(std::uint64_t headroom) {
+    ::getrlimit(RLIMIT_AS, &old_);
+    std::ifstream statm("/proc/self/statm");
+    std::uint64_t pages = 0;
+    statm >> pages;
+    rlimit lowered = old_;
+    lowered.rlim_cur = pages * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)) + headroom;
+    ok_ = ::setrlimit(RLIMIT_AS, &lowered) == 0;
+  }
+  ~AddressSpaceLimit() { ::setrlimit(RLIMIT_AS, &old_); }
+  bool ok() const { return ok_; }
+
+ private:
+  rlimit old_{};
+  bool ok_ = false;
+};
+
+// The Error `fn` throws (a failure when it throws none or something else).
+template <class F>
+Error error_of(F fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e;
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "not a gearbox::Error: " << e.what();
+    return Error::runtime("other");
+  }
+  ADD_FAILURE() << "no error";
+  return Error::runtime("none");
+}
 
 // Runs fn, expecting an Error whose text holds every needle.
 template <class F>
@@ -302,12 +335,8 @@ TEST_F(IoTest, GeneratorSpecs) {
 }
 
 TEST_F(IoTest, SharedCoraIfPresent) {
-  Dataset d;
-  try {
-    d = load_dataset("cora");
-  } catch (const Error&) {
-    GTEST_SKIP() << "skipped: shared data not found";
-  }
+  GEARBOX_REQUIRE_CORA();
+  const Dataset d = load_dataset("cora");
   EXPECT_EQ(d.nodes(), 2708);
   EXPECT_EQ(d.adj.nnz(), 10556);
   EXPECT_EQ(d.features.cols, 1433);
@@ -315,4 +344,67 @@ TEST_F(IoTest, SharedCoraIfPresent) {
   EXPECT_EQ(d.train.size(), 140u);
   EXPECT_EQ(d.val.size(), 500u);
   EXPECT_EQ(d.test.size(), 1000u);
+}
+
+// A 60-byte file whose header declares 50,000,000 nodes and 2 edges: a plan at width 16 needs
+// ~16 GB for those nodes. Under a 1 GiB address-space headroom it is refused before anything is
+// allocated for them, naming the file and the field.
+TEST_F(IoTest, HeaderRowCountBeyondMemoryRefusedBeforeAllocating) {
+  const fs::path p =
+      write("liar.mtx",
+            "%%MatrixMarket matrix coordinate pattern general\n50000000 50000000 2\n1 2\n2 1\n");
+  ASSERT_LE(fs::file_size(p), 80u);
+  LoadOptions lo;
+  lo.use_cache = false;
+  lo.bytes_per_node = 16 * 16;
+  Error e = Error::runtime("none");
+  {
+    AddressSpaceLimit limit(std::uint64_t{1} << 30);
+    ASSERT_TRUE(limit.ok());
+    e = error_of([&] { load_dataset(p.string(), lo); });
+  }
+  EXPECT_EQ(e.exit_code(), 2) << e.what();
+  EXPECT_EQ(e.file(), p.string()) << e.what();
+  EXPECT_EQ(e.field_name(), "rows") << e.what();
+  EXPECT_NE(std::string(e.what()).find("50000000"), std::string::npos) << e.what();
+}
+
+// Generators whose node count alone exceeds memory: no edges asked for, 10^8 and 2^26 nodes.
+TEST_F(IoTest, GeneratorNodeCountBeyondMemoryRefusedBeforeAllocating) {
+  for (const auto& [spec, field] : {std::pair{"sbm:n=100000000,din=0,dout=0", "sbm:n"},
+                                    std::pair{"rmat:scale=26,ef=0", "rmat:scale"}}) {
+    Error e = Error::runtime("none");
+    {
+      AddressSpaceLimit limit(std::uint64_t{1} << 30);
+      ASSERT_TRUE(limit.ok());
+      e = error_of([&] { load_dataset(spec); });
+    }
+    EXPECT_EQ(e.exit_code(), 2) << spec << ": " << e.what();
+    EXPECT_EQ(e.field_name(), field) << e.what();
+    EXPECT_NE(std::string(e.what()).find("memory"), std::string::npos) << e.what();
+  }
+}
+
+// A label of 999999 on a 3-node graph would make 10^6 classes (a 10^6-wide output layer).
+TEST_F(IoTest, LabelBeyondTheNodeCountRefused) {
+  write("g.adj.mtx", "%%MatrixMarket matrix coordinate pattern general\n3 3 1\n1 2\n");
+  write("g.labels.txt", "0\n999999\n1\n");
+  const Error e = error_of([&] { load_dataset((dir_ / "g.adj.mtx").string()); });
+  EXPECT_EQ(e.exit_code(), 2) << e.what();
+  EXPECT_EQ(e.file(), (dir_ / "g.labels.txt").string());
+  EXPECT_EQ(e.line(), 2u);
+  EXPECT_EQ(e.field_name(), "label");
+  EXPECT_NE(std::string(e.what()).find("999999"), std::string::npos) << e.what();
+  write("g.labels.txt", "0\n2\n-1\n");
+  EXPECT_EQ(load_dataset((dir_ / "g.adj.mtx").string()).num_classes, 3);
+}
+
+TEST_F(IoTest, DevicesAndFifosAreNotGraphFiles) {
+  // A name that is not a regular file is looked up as a graph name: a usage error, never a read.
+  const Error e = error_of([] { load_dataset("/dev/zero"); });
+  EXPECT_EQ(e.exit_code(), 2);
+  // read_text_file itself refuses them too.
+  const Error r = error_of([] { read_edge_list("/dev/zero"); });
+  EXPECT_EQ(r.exit_code(), 2);
+  EXPECT_EQ(r.file(), "/dev/zero");
 }

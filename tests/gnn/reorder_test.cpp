@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <numeric>
+#include <random>
 
 #include "gearbox/core/error.hpp"
 #include "gearbox/gnn/density_split.hpp"
@@ -131,4 +132,61 @@ TEST(LabelPropagation, MatchesPlainFullSweeps) {
   for (const Csr* g : {&sbm, &rmat})
     for (std::uint64_t seed : {0, 7})
       EXPECT_EQ(label_propagation(*g, 20, seed), reference_lp(*g, 20, seed));
+}
+
+TEST(Reorder, BlocksFollowCommunitiesOfAnyCap) {
+  // Parts of sizes 40, 3, 2, 100 and 5 (ids interleaved): the 40 and the 100 are blocks of
+  // their own, the small ones merge; with max_block 64 the 100 is cut into 50 + 50.
+  std::vector<index_t> part;
+  const int sizes[] = {40, 3, 2, 100, 5};
+  for (int p = 0; p < 5; ++p)
+    for (int i = 0; i < sizes[p]; ++i) part.push_back(p);
+  std::shuffle(part.begin(), part.end(), std::mt19937(3));
+  const Ordering o = ordering_from_parts(part, 64);
+  expect_valid(o, 150, 64);
+  // Parts in first-appearance order; find the block sizes around each part of >= 32 nodes.
+  std::vector<index_t> sizes_seen;
+  for (std::size_t i = 1; i < o.block_starts.size(); ++i)
+    sizes_seen.push_back(o.block_starts[i] - o.block_starts[i - 1]);
+  EXPECT_EQ(std::count(sizes_seen.begin(), sizes_seen.end(), 40), 1);
+  EXPECT_EQ(std::count(sizes_seen.begin(), sizes_seen.end(), 50), 2);
+  EXPECT_EQ(std::accumulate(sizes_seen.begin(), sizes_seen.end(), 0), 150);
+}
+
+TEST(Reorder, LabelPropagationRecoversPlantedCommunitiesInsideBlocks) {
+  // A shuffled SBM with communities of 200 (above the old fixed 64 cap): with blocks taken
+  // from the communities found, nearly every intra-community nonzero lies in a diagonal block.
+  const SbmParams sp{.n = 6000, .block = 200, .din = 14, .dout = 3, .seed = 9};
+  const Csr a = generate_sbm(sp);
+  const std::vector<std::int32_t> truth = sbm_communities(sp);
+  for (int cap : {256, 1024}) {
+    const Ordering o = compute_ordering(a, ReorderMethod::kLabelProp, cap, 0);
+    expect_valid(o, a.rows, cap);
+    const Csr p = permute_symmetric(a, o.new_of_old);
+    std::vector<std::int32_t> truth_new(truth.size());
+    for (std::size_t i = 0; i < truth.size(); ++i) truth_new[o.new_of_old[i]] = truth[i];
+    const double share = intra_community_share(p, diagonal_blocks(p, o.block_starts), truth_new);
+    EXPECT_GT(share, 0.9) << "cap " << cap;
+  }
+  // In the given (shuffled) order with fixed blocks, almost none are.
+  const Ordering none = compute_ordering(a, ReorderMethod::kNone, 256, 0);
+  EXPECT_LT(intra_community_share(a, diagonal_blocks(a, none.block_starts), truth), 0.1);
+}
+
+TEST(DensitySplit, IntraCommunityShareCountsByHand) {
+  // 4 nodes, communities {0,1} and {2,3}; entries 0-1, 1-0 (intra, in block [0,2)), 2-3, 3-2
+  // (intra, blocks [2,3) and [3,4): outside), 1-2 (inter, not counted), 0-0 (diagonal).
+  Coo coo;
+  coo.rows = coo.cols = 4;
+  for (auto [r, c] :
+       std::vector<std::pair<index_t, index_t>>{{0, 1}, {1, 0}, {2, 3}, {3, 2}, {1, 2}, {0, 0}}) {
+    coo.row.push_back(r);
+    coo.col.push_back(c);
+    coo.val.push_back(1.f);
+  }
+  const Csr a = coo_to_csr(coo);
+  const std::vector<std::int32_t> comm{0, 0, 1, 1};
+  EXPECT_DOUBLE_EQ(intra_community_share(a, diagonal_blocks(a, {0, 2, 3, 4}), comm), 0.5);
+  EXPECT_DOUBLE_EQ(intra_community_share(a, diagonal_blocks(a, {0, 2, 4}), comm), 1.0);
+  EXPECT_DOUBLE_EQ(intra_community_share(a, diagonal_blocks(a, {0, 2, 4}), {0, 1}), -1.0);
 }

@@ -218,8 +218,16 @@ TEST(SchedCli, EstimateCheckBadProfileNamesFileAndField) {
                              R"({"bert_1.3B_256": {"1_a100_1_n_4_d": [{"e2e_s": "fast"}]}})");
   dir.write("crius/database/dp_mem.json", R"([{}])");
   const CliRun r =
+      gearbox_run({"sched", "estimate-check"}, {"GEARBOX_DATA=" + dir.path().string()});
+  const std::string field = "bert_1.3B_256.1_a100_1_n_4_d[0].e2e_s";
+  expect_one_line_error(r, {opt.string(), field});
+  // Under --json the same error is also the one document on stdout.
+  const CliRun j =
       gearbox_run({"sched", "estimate-check", "--json"}, {"GEARBOX_DATA=" + dir.path().string()});
-  expect_one_line_error(r, {opt.string(), "bert_1.3B_256.1_a100_1_n_4_d[0].e2e_s"});
+  EXPECT_EQ(j.code, 2);
+  const auto doc = one_document(j);
+  EXPECT_EQ(doc["error"]["file"], opt.string());
+  EXPECT_EQ(doc["error"]["field"], field);
 }
 
 }  // namespace

@@ -112,7 +112,7 @@ TEST(Cluster, TotalsBeyondTheLimitAreRefusedNamingThePool) {
 // Cluster files are regular files: a device is refused at once (it was read until memory ran
 // out), naming the file; so is a directory.
 TEST(Cluster, DevicesAndDirectoriesAreRefused) {
-  for (const std::filesystem::path p :
+  for (const std::filesystem::path& p :
        {std::filesystem::path("/dev/zero"), std::filesystem::temp_directory_path()}) {
     const Error e = load_error(p);
     EXPECT_EQ(e.exit_code(), 2) << p;

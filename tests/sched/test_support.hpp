@@ -12,6 +12,7 @@
 #include "gearbox/testing/temp_dir.hpp"
 #include "gearbox/sched/estimator.hpp"
 #include "gearbox/sched/model_catalog.hpp"
+#include "gearbox/testing/data.hpp"
 
 namespace gearbox::sched::test {
 
@@ -45,8 +46,14 @@ class FakeEstimator : public Estimator {
   Fn fn_, dp_;
 };
 
+// True when the shared data folder is there. When it is not and GEARBOX_REQUIRE_DATA=1, the
+// calling test is marked failed (it then skips, but the failure stands).
 inline bool have_data() {
-  return data_dir().has_value();
+  if (data_dir().has_value()) return true;
+  if (gearbox::testing::data_required()) {
+    ADD_FAILURE() << "required data absent (GEARBOX_REQUIRE_DATA=1): the shared data folder";
+  }
+  return false;
 }
 
 }  // namespace gearbox::sched::test

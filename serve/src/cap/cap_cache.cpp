@@ -37,11 +37,15 @@ CapCache make_cap_cache(const CapPlan& plan, const ModelConfig& cfg, const RopeS
   out.ctx_limit = context_limit(r, cfg.n_ctx_train);
 
   kv::PagedKvConfig c;
-  c.n_layer = cfg.n_layer;
+  // With sliding-window layers the paged cache (and the policy) serves the global layers only.
+  c.n_layer =
+      cfg.sliding_window > 0 ? SlidingWindowKvCache::global_config(cfg).n_layer : cfg.n_layer;
   c.kv_dim = cfg.kv_dim();
   c.n_head_kv = cfg.n_head_kv;
   c.block_tokens = opt.block_tokens;
   c.budget_bytes = opt.budget_bytes;
+  c.memory = opt.memory;
+  c.prefix_cache = opt.prefix_cache;
   c.format = format_of(r.storage);
   c.ctx_limit = out.ctx_limit;
   c.eviction = r.eviction == KvEviction::kStreaming ? kv::EvictionKind::kStreaming
@@ -71,6 +75,11 @@ CapCache make_cap_cache(const CapPlan& plan, const ModelConfig& cfg, const RopeS
     step = std::max<std::int64_t>(1, (hot - 1) * bt);
   }
   out.max_step = static_cast<int>(step);
+  if (cfg.sliding_window > 0) {
+    // Local layers ring sliding_window - 1 + max_step rows: bound the step by the window.
+    out.max_step = std::min(out.max_step, std::max(cfg.sliding_window, 64));
+    out.windowed = std::make_unique<SlidingWindowKvCache>(cfg, *out.cache, out.max_step);
+  }
   return out;
 }
 

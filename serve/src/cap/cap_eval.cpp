@@ -50,7 +50,7 @@ std::vector<float> prefill_chunked(Model& m, CapCache& cc, SeqId seq,
     const std::size_t n = std::min(step, toks.size() - i);
     const bool all = kept && i + n > keep_from;
     buf.resize((all ? n : 1) * V);
-    m.prefill(*cc.cache, seq, std::span<const std::int32_t>(toks.data() + i, n), buf, all,
+    m.prefill(cc.kv(), seq, std::span<const std::int32_t>(toks.data() + i, n), buf, all,
               cc.rope.get());
     if (all) {
       for (std::size_t j = std::max(i, keep_from); j < i + n; ++j)
@@ -77,14 +77,17 @@ DecodeTiming decode_greedy(Model& m, CapCache& cc, SeqId seq, std::vector<float>
     if (i + 1 == n) break;
     DecodeItem item{seq, tok, cc.rope.get()};
     Stopwatch sw;
-    m.decode(*cc.cache, std::span(&item, 1), logits);
+    m.decode(cc.kv(), std::span(&item, 1), logits);
     t.step_ms.push_back(sw.ms());
   }
   return t;
 }
 
 CapCacheOptions cache_options(const CapEvalOptions& o) {
-  return {o.budget_bytes, 16};
+  CapCacheOptions c;
+  c.budget_bytes = o.budget_bytes;
+  c.block_tokens = 16;
+  return c;
 }
 
 void append_times(std::vector<std::int32_t>& out, const std::vector<std::int32_t>& piece, int n) {
@@ -128,6 +131,7 @@ double passkey_accuracy(Model& m, const std::string& spelling, const ModelConfig
     CapCache* cc = &base;
     try {
       base.cache->fork(kBase, kTrial);
+      if (base.windowed) base.windowed->fork_local(kBase, kTrial);
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::kInput) throw;
       fresh = make_cap_cache(spelling, cfg, m.rope(), cache_options(o));
@@ -233,7 +237,7 @@ std::vector<CapEvalRow> run_cap_eval(Model& model, const CapEvalOptions& o,
           row.tpot_ms = s.mean;
           row.decode_tok_s = 1e3 / s.mean;
         }
-        row.kv_bytes = cc.cache->bytes_in_use();
+        row.kv_bytes = cc.kv().bytes_in_use();
         if (o.passkey) row.passkey_accuracy = passkey_accuracy(model, spelling, cfg, o, L);
       } catch (const Error& e) {
         if (e.kind() == ErrorKind::kUsage) throw;

@@ -367,7 +367,7 @@ void GgufFile::parse_image() {
     const auto info = tensor_type_info(t.type_id);
     if (!info)
       throw r.error(fld + " type", "unsupported tensor type", type_at)
-          .expected("f32, f16, bf16, q4_0, q4_1, q8_0, q4_k or q6_k")
+          .expected("f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_k..q6_k")
           .found(tensor_type_name(t.type_id));
     if (t.dims[0] % info->block_elems != 0)
       throw r.error(fld + " dims[0]", "row length not a multiple of the block size", type_at)

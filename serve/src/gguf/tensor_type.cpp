@@ -16,10 +16,20 @@ std::optional<TensorTypeInfo> tensor_type_info(std::uint32_t type_id) {
       return TensorTypeInfo{"q4_0", 32, 18};  // f16 d + 16 bytes
     case TensorType::kQ4_1:
       return TensorTypeInfo{"q4_1", 32, 20};  // f16 d, m + 16 bytes
+    case TensorType::kQ5_0:
+      return TensorTypeInfo{"q5_0", 32, 22};  // f16 d + u32 high bits + 16 bytes
+    case TensorType::kQ5_1:
+      return TensorTypeInfo{"q5_1", 32, 24};  // f16 d, m + u32 high bits + 16 bytes
     case TensorType::kQ8_0:
       return TensorTypeInfo{"q8_0", 32, 34};  // f16 d + 32 int8
+    case TensorType::kQ2_K:
+      return TensorTypeInfo{"q2_k", 256, 84};
+    case TensorType::kQ3_K:
+      return TensorTypeInfo{"q3_k", 256, 110};
     case TensorType::kQ4_K:
       return TensorTypeInfo{"q4_k", 256, 144};
+    case TensorType::kQ5_K:
+      return TensorTypeInfo{"q5_k", 256, 176};
     case TensorType::kQ6_K:
       return TensorTypeInfo{"q6_k", 256, 210};
   }

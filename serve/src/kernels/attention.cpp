@@ -77,7 +77,8 @@ inline void head_axpy(float* __restrict out, float w, const float* __restrict v,
 
 void attention(const AttentionShape& s, const float* q, int n_q, const KvView& view, float* out,
                float* row_weights) {
-  const bool tiled = !row_weights && !s.f16_weights && attn::tiled_supported(s, view.elem);
+  const bool tiled = !row_weights && !s.f16_weights && attn::tiled_supported(s, view.elem) &&
+                     (s.window <= 0 || view.n_rows() <= s.window);
   if (tiled && view.elem == KvElem::kF16)
     return attn::attention_tiled(s, q, n_q, attn::flatten16(view), out);
   std::vector<float> wide;
@@ -102,28 +103,31 @@ void attention(const AttentionShape& s, const float* q, int n_q, const KvView& v
 #pragma omp for schedule(static)
     for (int task = 0; task < tasks; ++task) {
       const int i = task / s.n_head_kv, g = task % s.n_head_kv;
-      const int visible = std::min(n_rows, n_rows - n_q + i + 1);
+      const int end = std::min(n_rows, n_rows - n_q + i + 1);
+      const int first = s.window > 0 ? std::max(0, end - s.window) : 0;
+      const int visible = end - first;
       const std::size_t koff = static_cast<std::size_t>(g) * hd;
       const float* qg =
           q + static_cast<std::size_t>(i) * qd + static_cast<std::size_t>(g) * group * hd;
       float* og = out + static_cast<std::size_t>(i) * qd + static_cast<std::size_t>(g) * group * hd;
       std::fill(og, og + static_cast<std::size_t>(group) * hd, 0.0f);
       if (visible <= 0) continue;
-      attn::scores_any(group, qg, rows.k.data(), koff, visible, visible, hd, s.scale, score.data(),
-                       static_cast<std::size_t>(n_rows));
+      attn::scores_any(group, qg, rows.k.data() + first, koff, visible, visible, hd, s.scale,
+                       score.data(), static_cast<std::size_t>(n_rows));
       for (int h = 0; h < group; ++h)
         softmax(score.data() + static_cast<std::size_t>(h) * n_rows, visible);
       for (int j = 0; j < visible; ++j) {
-        const float* vj = rows.v[static_cast<std::size_t>(j)] + koff;
+        const float* vj = rows.v[static_cast<std::size_t>(first + j)] + koff;
         if (j + attn::kAhead < visible)
-          attn::prefetch_head(rows.v[static_cast<std::size_t>(j + attn::kAhead)] + koff, hd);
+          attn::prefetch_head(rows.v[static_cast<std::size_t>(first + j + attn::kAhead)] + koff,
+                              hd);
         float wsum = 0;
         for (int h = 0; h < group; ++h) {
           const float w = score[static_cast<std::size_t>(h) * n_rows + j];
           head_axpy(og + static_cast<std::size_t>(h) * hd, w, vj, hd);
           wsum += w;
         }
-        if (wacc) wacc[j] += wsum;
+        if (wacc) wacc[first + j] += wsum;
       }
     }
   }
@@ -150,9 +154,10 @@ void attention_reference(const AttentionShape& s, const float* q, int n_q, const
     for (int h = 0; h < s.n_head; ++h) {
       const int kvh = h / group;
       const int visible = std::min(n_rows, n_rows - n_q + i + 1);
+      const int first = s.window > 0 ? std::max(0, visible - s.window) : 0;
       const float* qh = q + static_cast<std::size_t>(i) * qd + static_cast<std::size_t>(h) * hd;
       double mx = -1e300;
-      for (int j = 0; j < visible; ++j) {
+      for (int j = first; j < visible; ++j) {
         double d = 0;
         for (int c = 0; c < hd; ++c)
           d += static_cast<double>(qh[c]) * rows.k[static_cast<std::size_t>(j)][kvh * hd + c];
@@ -160,19 +165,19 @@ void attention_reference(const AttentionShape& s, const float* q, int n_q, const
         mx = std::max(mx, score[static_cast<std::size_t>(j)]);
       }
       double sum = 0;
-      for (int j = 0; j < visible; ++j)
+      for (int j = first; j < visible; ++j)
         sum += (score[static_cast<std::size_t>(j)] =
                     std::exp(score[static_cast<std::size_t>(j)] - mx));
       for (int c = 0; c < hd; ++c) {
         double o = 0;
-        for (int j = 0; j < visible; ++j)
+        for (int j = first; j < visible; ++j)
           o += score[static_cast<std::size_t>(j)] / sum *
                rows.v[static_cast<std::size_t>(j)][kvh * hd + c];
         out[static_cast<std::size_t>(i) * qd + static_cast<std::size_t>(h) * hd + c] =
             static_cast<float>(o);
       }
       if (row_weights)
-        for (int j = 0; j < visible; ++j)
+        for (int j = first; j < visible; ++j)
           row_weights[j] += static_cast<float>(score[static_cast<std::size_t>(j)] / sum);
     }
 }

@@ -1,4 +1,4 @@
-// K-quants (Q4_K, Q6_K): dequantizers, quantizers, row dot products. See kquant.hpp.
+// K-quants (Q2_K..Q6_K): dequantizers, quantizers, row dot products. See kquant.hpp.
 #include "gearbox/serve/kernels/kquant.hpp"
 
 #include <algorithm>
@@ -33,11 +33,11 @@ void q4_k_pack_scales(const int sc[8], const int m[8], std::uint8_t* s) {
   }
 }
 
-// One Q4_K super-block (256 values) into dst.
-void q4_k_block(const std::uint8_t* b, float* dst) {
+// One Q4_K super-block (256 values) into dst; with `qh` (Q5_K) each value gets a fifth bit:
+// bit 2c of qh[l] for value l of chunk c's first 32 values, bit 2c + 1 for its second 32.
+void q45_k_block(const std::uint8_t* b, const std::uint8_t* qh, const std::uint8_t* q, float* dst) {
   const float d = fp16_to_float(load_u16(b)), dmin = fp16_to_float(load_u16(b + 2));
   const std::uint8_t* scales = b + 4;
-  const std::uint8_t* q = b + 16;
   for (int c = 0; c < 4; ++c, q += 32, dst += 64) {  // 64 values: sub-blocks 2c, 2c + 1
     int sc0, m0, sc1, m1;
     q4_k_scale_min(scales, 2 * c, sc0, m0);
@@ -45,10 +45,21 @@ void q4_k_block(const std::uint8_t* b, float* dst) {
     const float d0 = d * static_cast<float>(sc0), o0 = dmin * static_cast<float>(m0);
     const float d1 = d * static_cast<float>(sc1), o1 = dmin * static_cast<float>(m1);
     for (int l = 0; l < 32; ++l) {
-      dst[l] = d0 * static_cast<float>(q[l] & 0xF) - o0;
-      dst[l + 32] = d1 * static_cast<float>(q[l] >> 4) - o1;
+      const int h0 = qh ? ((qh[l] >> (2 * c)) & 1) << 4 : 0;
+      const int h1 = qh ? ((qh[l] >> (2 * c + 1)) & 1) << 4 : 0;
+      dst[l] = d0 * static_cast<float>((q[l] & 0xF) | h0) - o0;
+      dst[l + 32] = d1 * static_cast<float>((q[l] >> 4) | h1) - o1;
     }
   }
+}
+
+void q4_k_block(const std::uint8_t* b, float* dst) {
+  q45_k_block(b, nullptr, b + 16, dst);
+}
+
+// Q5_K: Q4_K's d, dmin and scales, then qh[32] and qs[128].
+void q5_k_block(const std::uint8_t* b, float* dst) {
+  q45_k_block(b, b + 16, b + 48, dst);
 }
 
 // One Q6_K super-block (256 values) into dst: two halves of 128, each value l + 32k of a half
@@ -73,6 +84,49 @@ void q6_k_block(const std::uint8_t* b, float* dst) {
     }
 }
 
+// One Q3_K super-block (u8 hmask[32], u8 qs[64], u8 scales[12], f16 d): sixteen 6-bit scales
+// (low 4 bits: scale i in byte i % 8, low nibble for i < 8; top 2 bits: bits 2(i / 4) of byte
+// 8 + i % 4), each offset by 32. Value 128h + 32k + l (half h, k = 0..3, l = 0..31) takes 2
+// bits at shift 2k of qs[32h + l] and subtracts 4 unless bit 4h + k of hmask[l] is set.
+void q3_k_block(const std::uint8_t* b, float* dst) {
+  const std::uint8_t* hm = b;
+  const std::uint8_t* qs = b + 32;
+  const std::uint8_t* sb = b + 96;
+  const float d = fp16_to_float(load_u16(b + 108));
+  int sc[16];
+  for (int i = 0; i < 16; ++i) {
+    const int lo = i < 8 ? (sb[i] & 0xF) : (sb[i - 8] >> 4);
+    const int hi = (sb[8 + i % 4] >> (2 * (i / 4))) & 3;
+    sc[i] = (lo | (hi << 4)) - 32;
+  }
+  for (int h = 0; h < 2; ++h)
+    for (int k = 0; k < 4; ++k)
+      for (int l = 0; l < 32; ++l) {
+        const int q = (qs[32 * h + l] >> (2 * k)) & 3;
+        const int sub = (hm[l] >> (4 * h + k)) & 1 ? 0 : 4;
+        const int v = 128 * h + 32 * k + l;
+        dst[v] = d * static_cast<float>(sc[v / 16] * (q - sub));
+      }
+}
+
+// One Q2_K super-block (u8 scales[16], u8 qs[64], f16 d, f16 dmin): sub-block i of 16 has
+// scale d * (scales[i] & 15) and min dmin * (scales[i] >> 4); value 128h + 32k + l takes 2 bits
+// at shift 2k of qs[32h + l].
+void q2_k_block(const std::uint8_t* b, float* dst) {
+  const std::uint8_t* sc = b;
+  const std::uint8_t* qs = b + 16;
+  const float d = fp16_to_float(load_u16(b + 80)), dmin = fp16_to_float(load_u16(b + 82));
+  for (int h = 0; h < 2; ++h)
+    for (int k = 0; k < 4; ++k)
+      for (int l = 0; l < 32; ++l) {
+        const int v = 128 * h + 32 * k + l;
+        const int q = (qs[32 * h + l] >> (2 * k)) & 3;
+        const std::uint8_t s = sc[v / 16];
+        dst[v] = d * static_cast<float>(s & 0xF) * static_cast<float>(q) -
+                 dmin * static_cast<float>(s >> 4);
+      }
+}
+
 int clamp_round(float v, int lo, int hi) {
   return std::clamp(static_cast<int>(std::lround(v)), lo, hi);
 }
@@ -85,6 +139,18 @@ void dequantize_row_q4_k(const std::uint8_t* src, float* dst, int n) {
 
 void dequantize_row_q6_k(const std::uint8_t* src, float* dst, int n) {
   for (int b = 0; b < n / kQkK; ++b) q6_k_block(src + b * kQ6KBytes, dst + b * kQkK);
+}
+
+void dequantize_row_q5_k(const std::uint8_t* src, float* dst, int n) {
+  for (int b = 0; b < n / kQkK; ++b) q5_k_block(src + b * kQ5KBytes, dst + b * kQkK);
+}
+
+void dequantize_row_q3_k(const std::uint8_t* src, float* dst, int n) {
+  for (int b = 0; b < n / kQkK; ++b) q3_k_block(src + b * kQ3KBytes, dst + b * kQkK);
+}
+
+void dequantize_row_q2_k(const std::uint8_t* src, float* dst, int n) {
+  for (int b = 0; b < n / kQkK; ++b) q2_k_block(src + b * kQ2KBytes, dst + b * kQkK);
 }
 
 void quantize_row_q4_k(const float* x, std::uint8_t* dst, int n) {
@@ -180,6 +246,18 @@ float dot_q4_k_f32(const std::uint8_t* w, const float* x, int n) {
 
 float dot_q6_k_f32(const std::uint8_t* w, const float* x, int n) {
   return dot_k_f32<q6_k_block, kQ6KBytes>(w, x, n);
+}
+
+float dot_q5_k_f32(const std::uint8_t* w, const float* x, int n) {
+  return dot_k_f32<q5_k_block, kQ5KBytes>(w, x, n);
+}
+
+float dot_q3_k_f32(const std::uint8_t* w, const float* x, int n) {
+  return dot_k_f32<q3_k_block, kQ3KBytes>(w, x, n);
+}
+
+float dot_q2_k_f32(const std::uint8_t* w, const float* x, int n) {
+  return dot_k_f32<q2_k_block, kQ2KBytes>(w, x, n);
 }
 
 }  // namespace gearbox::serve

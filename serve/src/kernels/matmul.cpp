@@ -21,9 +21,11 @@ namespace {
 int act_format(TensorType t) {
   switch (t) {
     case TensorType::kQ4_0:
+    case TensorType::kQ5_0:
     case TensorType::kQ8_0:
       return 80;
     case TensorType::kQ4_1:
+    case TensorType::kQ5_1:
       return 81;
     default:
       return 0;
@@ -55,6 +57,38 @@ float dot_q4_1_q8_1_scalar(const std::uint8_t* w, const std::uint8_t* x, int nb)
       s += (w[4 + j] & 0xF) * static_cast<std::int8_t>(x[4 + j]);
       s += (w[4 + j] >> 4) * static_cast<std::int8_t>(x[4 + 16 + j]);
     }
+    acc += fp16_to_float(load_u16(w)) * fp16_to_float(load_u16(x)) * static_cast<float>(s) +
+           fp16_to_float(load_u16(w + 2)) * fp16_to_float(load_u16(x + 2));
+  }
+  return acc;
+}
+
+// The 5-bit value j (0..31) of a Q5_0/Q5_1 block: low nibble from qs, fifth bit from qh.
+inline int q5_value(const std::uint8_t* qs, std::uint32_t qh, int j) {
+  const int nib = j < 16 ? (qs[j] & 0xF) : (qs[j - 16] >> 4);
+  return nib | static_cast<int>(((qh >> j) & 1) << 4);
+}
+
+float dot_q5_0_q8_0_scalar(const std::uint8_t* w, const std::uint8_t* x, int nb) {
+  float acc = 0;
+  for (int b = 0; b < nb; ++b, w += 22, x += kQ8_0Bytes) {
+    std::uint32_t qh;
+    std::memcpy(&qh, w + 2, 4);
+    int s = 0;
+    for (int j = 0; j < 32; ++j)
+      s += (q5_value(w + 6, qh, j) - 16) * static_cast<std::int8_t>(x[2 + j]);
+    acc += fp16_to_float(load_u16(w)) * fp16_to_float(load_u16(x)) * static_cast<float>(s);
+  }
+  return acc;
+}
+
+float dot_q5_1_q8_1_scalar(const std::uint8_t* w, const std::uint8_t* x, int nb) {
+  float acc = 0;
+  for (int b = 0; b < nb; ++b, w += 24, x += kQ8_1Bytes) {
+    std::uint32_t qh;
+    std::memcpy(&qh, w + 4, 4);
+    int s = 0;
+    for (int j = 0; j < 32; ++j) s += q5_value(w + 8, qh, j) * static_cast<std::int8_t>(x[4 + j]);
     acc += fp16_to_float(load_u16(w)) * fp16_to_float(load_u16(x)) * static_cast<float>(s) +
            fp16_to_float(load_u16(w + 2)) * fp16_to_float(load_u16(x + 2));
   }
@@ -166,6 +200,43 @@ void dot_q4_1_q8_1_x4(const std::uint8_t* w, const std::uint8_t* x, std::size_t 
   out[3] = hsum(acc3) + s3;
 }
 
+// 32 values 0..31 of a Q5 block: nibbles of qs, plus 16 where bit j of the 32-bit qh is set.
+inline __m256i q5_values(const std::uint8_t* qs, const std::uint8_t* qh_bytes) {
+  std::uint32_t qh;
+  std::memcpy(&qh, qh_bytes, 4);
+  // Byte j of the register gets byte j / 8 of qh, then keeps only its bit j % 8.
+  const __m256i spread =
+      _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(qh)),
+                          _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2,
+                                           2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ULL));
+  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+  return _mm256_or_si256(nibbles(qs), _mm256_and_si256(set, _mm256_set1_epi8(0x10)));
+}
+
+float dot_q5_0_q8_0(const std::uint8_t* w, const std::uint8_t* x, const float* xd, int nb) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int b = 0; b < nb; ++b, w += 22, x += kQ8_0Bytes) {
+    const __m256 d = _mm256_set1_ps(f16(w) * xd[b]);
+    const __m256i q = _mm256_sub_epi8(q5_values(w + 6, w + 2), _mm256_set1_epi8(16));
+    const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 2));
+    acc = _mm256_fmadd_ps(d, mul_sum_i8(q, y), acc);
+  }
+  return hsum(acc);
+}
+
+float dot_q5_1_q8_1(const std::uint8_t* w, const std::uint8_t* x, const float* xds, int nb) {
+  __m256 acc = _mm256_setzero_ps();
+  float summs = 0;
+  for (int b = 0; b < nb; ++b, w += 24, x += kQ8_1Bytes) {
+    summs += f16(w + 2) * xds[2 * b + 1];
+    const __m256 d = _mm256_set1_ps(f16(w) * xds[2 * b]);
+    const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 4));
+    acc = _mm256_fmadd_ps(d, mul_sum_u8_i8(q5_values(w + 8, w + 4), y), acc);
+  }
+  return hsum(acc) + summs;
+}
+
 float dot_q8_0_q8_0(const std::uint8_t* w, const std::uint8_t* x, const float* xd, int nb) {
   __m256 acc = _mm256_setzero_ps();
   for (int b = 0; b < nb; ++b, w += 34, x += kQ8_0Bytes) {
@@ -203,6 +274,10 @@ inline float row_dot(const WeightMatrix& w, int r, const std::uint8_t* q,
       return dot_q4_1_q8_1(wr, q, qs, nb);
     case TensorType::kQ8_0:
       return dot_q8_0_q8_0(wr, q, qs, nb);
+    case TensorType::kQ5_0:
+      return dot_q5_0_q8_0(wr, q, qs, nb);
+    case TensorType::kQ5_1:
+      return dot_q5_1_q8_1(wr, q, qs, nb);
     case TensorType::kF16:
       return dot_f16_f32(wr, xf, cols);
 #else
@@ -212,6 +287,10 @@ inline float row_dot(const WeightMatrix& w, int r, const std::uint8_t* q,
       return dot_q4_1_q8_1_scalar(wr, q, nb);
     case TensorType::kQ8_0:
       return dot_q8_0_q8_0_scalar(wr, q, nb);
+    case TensorType::kQ5_0:
+      return dot_q5_0_q8_0_scalar(wr, q, nb);
+    case TensorType::kQ5_1:
+      return dot_q5_1_q8_1_scalar(wr, q, nb);
     case TensorType::kF16:
       return dot_f16_f32_scalar(wr, xf, cols);
 #endif
@@ -219,6 +298,12 @@ inline float row_dot(const WeightMatrix& w, int r, const std::uint8_t* q,
       return dot_q4_k_f32(wr, xf, cols);
     case TensorType::kQ6_K:
       return dot_q6_k_f32(wr, xf, cols);
+    case TensorType::kQ5_K:
+      return dot_q5_k_f32(wr, xf, cols);
+    case TensorType::kQ3_K:
+      return dot_q3_k_f32(wr, xf, cols);
+    case TensorType::kQ2_K:
+      return dot_q2_k_f32(wr, xf, cols);
     case TensorType::kF32:
       return dot_f32(reinterpret_cast<const float*>(wr), xf, cols);
     case TensorType::kBF16:
@@ -240,13 +325,18 @@ WeightMatrix weight_matrix(const GgufTensor& t) {
     case TensorType::kQ4_0:
     case TensorType::kQ4_1:
     case TensorType::kQ8_0:
+    case TensorType::kQ5_0:
+    case TensorType::kQ5_1:
+    case TensorType::kQ2_K:
+    case TensorType::kQ3_K:
     case TensorType::kQ4_K:
+    case TensorType::kQ5_K:
     case TensorType::kQ6_K:
       break;
     default:
       throw Error::input("tensor type not supported by the matrix kernels")
           .field(t.name)
-          .expected("f32, f16, bf16, q4_0, q4_1, q8_0, q4_k or q6_k")
+          .expected("f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_k..q6_k")
           .found(tensor_type_name(t.type_id));
   }
   if (t.row_len() > (1u << 20) || t.n_rows() > (1u << 24))
@@ -414,6 +504,10 @@ void matmul_reference_q8(const WeightMatrix& w, const float* x, int n, float* y)
         v = dot_q4_0_q8_0_scalar(wr, q.data(), nb);
       else if (w.type == TensorType::kQ4_1)
         v = dot_q4_1_q8_1_scalar(wr, q.data(), nb);
+      else if (w.type == TensorType::kQ5_0)
+        v = dot_q5_0_q8_0_scalar(wr, q.data(), nb);
+      else if (w.type == TensorType::kQ5_1)
+        v = dot_q5_1_q8_1_scalar(wr, q.data(), nb);
       else
         v = dot_q8_0_q8_0_scalar(wr, q.data(), nb);
       y[static_cast<std::size_t>(t) * w.rows + r] = v;

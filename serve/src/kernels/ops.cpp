@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "gearbox/serve/kernels/fp16.hpp"
+
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define GEARBOX_AVX2 1
@@ -54,6 +56,41 @@ void swiglu_reference(float* gate, const float* up, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     const double g = gate[i];
     gate[i] = static_cast<float>(g / (1.0 + std::exp(-g)) * up[i]);
+  }
+}
+
+void geglu(float* gate, const float* up, std::size_t n) {
+  constexpr float kC = 0.7978845608028654f;  // sqrt(2 / pi)
+  for (std::size_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    gate[i] = 0.5f * g * (1.0f + std::tanh(kC * g * (1.0f + 0.044715f * g * g))) * up[i];
+  }
+}
+
+void geglu_f16(float* gate, const float* up, std::size_t n) {
+  constexpr float kC = 0.7978845608028654f;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    float y;
+    if (g <= -10.0f) {
+      y = 0.0f;
+    } else if (g >= 10.0f) {
+      y = g;
+    } else {
+      const float h = fp16_to_float(float_to_fp16(g));
+      y = fp16_to_float(
+          float_to_fp16(0.5f * h * (1.0f + std::tanh(kC * h * (1.0f + 0.044715f * h * h)))));
+    }
+    gate[i] = y * up[i];
+  }
+}
+
+void geglu_reference(float* gate, const float* up, std::size_t n) {
+  const double c = std::sqrt(2.0 / 3.14159265358979323846);
+  for (std::size_t i = 0; i < n; ++i) {
+    const double g = gate[i];
+    gate[i] =
+        static_cast<float>(0.5 * g * (1.0 + std::tanh(c * (g + 0.044715 * g * g * g))) * up[i]);
   }
 }
 

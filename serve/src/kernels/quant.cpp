@@ -1,6 +1,8 @@
 // Block formats (GGML's): Q4_0 {f16 d; u8 qs[16]}: x = d * (q - 8); Q4_1 {f16 d, m; u8 qs[16]}:
 // x = d * q + m; Q8_0 {f16 d; i8 qs[32]}: x = d * q. In a 4-bit block, byte j holds element j
-// in its low nibble and element j + 16 in its high nibble.
+// in its low nibble and element j + 16 in its high nibble. Q5_0 {f16 d; u32 qh; u8 qs[16]}:
+// x = d * (q - 16) and Q5_1 {f16 d, m; u32 qh; u8 qs[16]}: x = d * q + m, with q's fifth bit
+// for element j in bit j of qh (little-endian).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -41,6 +43,26 @@ void dequantize_row(TensorType type, const std::uint8_t* src, float* dst, int n)
         }
       }
       return;
+    case TensorType::kQ5_0:
+    case TensorType::kQ5_1: {
+      const bool q51 = type == TensorType::kQ5_1;
+      const int qh_at = q51 ? 4 : 2, bytes = q51 ? 24 : 22;
+      for (int b = 0; b < n / 32; ++b, src += bytes, dst += 32) {
+        const float d = fp16_to_float(load_u16(src));
+        const float m = q51 ? fp16_to_float(load_u16(src + 2)) : 0.0f;
+        const int off = q51 ? 0 : 16;
+        std::uint32_t qh;
+        std::memcpy(&qh, src + qh_at, 4);
+        const std::uint8_t* qs = src + qh_at + 4;
+        for (int j = 0; j < 16; ++j) {
+          const int lo = (qs[j] & 0xF) | static_cast<int>(((qh >> j) & 1) << 4);
+          const int hi = (qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4);
+          dst[j] = d * static_cast<float>(lo - off) + m;
+          dst[j + 16] = d * static_cast<float>(hi - off) + m;
+        }
+      }
+      return;
+    }
     case TensorType::kQ8_0:
       for (int b = 0; b < n / 32; ++b, src += 34, dst += 32) {
         const float d = fp16_to_float(load_u16(src));
@@ -53,6 +75,15 @@ void dequantize_row(TensorType type, const std::uint8_t* src, float* dst, int n)
       return;
     case TensorType::kQ6_K:
       dequantize_row_q6_k(src, dst, n);
+      return;
+    case TensorType::kQ5_K:
+      dequantize_row_q5_k(src, dst, n);
+      return;
+    case TensorType::kQ3_K:
+      dequantize_row_q3_k(src, dst, n);
+      return;
+    case TensorType::kQ2_K:
+      dequantize_row_q2_k(src, dst, n);
       return;
     default:
       break;

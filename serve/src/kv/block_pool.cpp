@@ -12,7 +12,8 @@ namespace gearbox::serve::kv {
 KvBlockPool::KvBlockPool(const KvPoolConfig& config)
     : block_tokens_(config.block_tokens),
       block_bytes_(config.block_tokens * config.bytes_per_token),
-      budget_bytes_(config.budget_bytes) {
+      budget_bytes_(config.budget_bytes),
+      memory_(config.memory) {
   if (config.block_tokens == 0)
     throw Error::usage("KV block size must be positive").field("block_tokens").found("0");
   if (config.bytes_per_token == 0)
@@ -29,6 +30,18 @@ KvBlockPool::KvBlockPool(const KvPoolConfig& config)
   for (std::size_t i = n; i-- > 0;) free_.push_back(static_cast<BlockId>(i));
 }
 
+KvBlockPool::~KvBlockPool() {
+  if (!memory_) return;
+  std::size_t held = 0;
+  for (int r : ref_) held += r > 0;
+  memory_->uncharge(held * block_bytes_);
+}
+
+std::size_t KvBlockPool::free_blocks() const {
+  if (!memory_) return free_.size();
+  return std::min(free_.size(), memory_->available() / block_bytes_);
+}
+
 KvBlockPool::Sequence& KvBlockPool::get(SeqId seq) {
   auto it = seqs_.find(seq);
   if (it == seqs_.end())
@@ -41,6 +54,11 @@ const KvBlockPool::Sequence& KvBlockPool::get(SeqId seq) const {
 }
 
 BlockId KvBlockPool::take_block() {
+  if (free_.empty() || (memory_ && !memory_->try_charge(block_bytes_)))
+    throw Error::runtime("KV cache budget exhausted")
+        .field("kv_budget")
+        .expected("a free block of " + std::to_string(block_bytes_) + " bytes")
+        .found(std::to_string(free_blocks()) + " free");
   const BlockId b = free_.back();
   free_.pop_back();
   ref_[static_cast<std::size_t>(b)] = 1;
@@ -56,7 +74,13 @@ BlockId KvBlockPool::take_block() {
 
 void KvBlockPool::release_block(BlockId block) {
   int& r = ref_[static_cast<std::size_t>(block)];
-  if (--r == 0) free_.push_back(block);
+  if (--r != 0) return;
+  free_.push_back(block);
+  if (memory_) {  // the memory goes back to the shared budget
+    data_[static_cast<std::size_t>(block)].reset();
+    --reserved_blocks_;
+    memory_->uncharge(block_bytes_);
+  }
 }
 
 void KvBlockPool::add_sequence(SeqId seq) {
@@ -94,12 +118,12 @@ std::size_t KvBlockPool::blocks_needed(SeqId seq, std::size_t n) const {
 
 void KvBlockPool::append(SeqId seq, std::size_t n) {
   const std::size_t need = blocks_needed(seq, n);
-  if (need > free_.size())
+  if (need > free_blocks())
     throw Error::runtime("KV cache budget exhausted")
         .field("kv_budget")
         .expected(std::to_string(need) + " free blocks of " + std::to_string(block_bytes_) +
                   " bytes")
-        .found(std::to_string(free_.size()) + " free of " + std::to_string(ref_.size()));
+        .found(std::to_string(free_blocks()) + " free of " + std::to_string(ref_.size()));
   if (n == 0) return;
   Sequence& s = get(seq);
   if (s.tokens % block_tokens_ != 0) {
@@ -131,11 +155,6 @@ void KvBlockPool::truncate(SeqId seq, std::size_t n) {
 }
 
 BlockId KvBlockPool::allocate() {
-  if (free_.empty())
-    throw Error::runtime("KV cache budget exhausted")
-        .field("kv_budget")
-        .expected("a free block of " + std::to_string(block_bytes_) + " bytes")
-        .found("0 free of " + std::to_string(ref_.size()));
   return take_block();
 }
 
@@ -190,8 +209,8 @@ KvPoolStats KvBlockPool::stats() const {
   st.block_tokens = block_tokens_;
   st.block_bytes = block_bytes_;
   st.blocks_total = ref_.size();
-  st.blocks_free = free_.size();
-  st.blocks_in_use = st.blocks_total - st.blocks_free;
+  st.blocks_in_use = st.blocks_total - free_.size();
+  st.blocks_free = free_blocks();
   st.bytes_budget = budget_bytes_;
   st.bytes_in_use = st.blocks_in_use * block_bytes_;
   st.bytes_reserved = reserved_blocks_ * block_bytes_;

@@ -21,7 +21,7 @@ KvPoolConfig pool_config(const PagedKvConfig& c) {
         .field("n_layer/kv_dim")
         .found(std::to_string(c.n_layer) + "/" + std::to_string(c.kv_dim));
   return {c.block_tokens, static_cast<std::size_t>(c.n_layer) * 2 * row_bytes(c.format, c.kv_dim),
-          c.budget_bytes};
+          c.budget_bytes, c.memory};
 }
 
 }  // namespace
@@ -43,6 +43,48 @@ PagedKvCache::PagedKvCache(PagedKvConfig config)
   if (cfg_.eviction == EvictionKind::kH2o &&
       (cfg_.budget < 2 || cfg_.recent < 0 || cfg_.recent >= cfg_.budget))
     throw Error::usage("h2o needs budget >= 2 and 0 <= recent < budget").field("h2o.recent");
+  if (cfg_.prefix_cache && cfg_.eviction == EvictionKind::kNone &&
+      cfg_.offload == OffloadKind::kNone)
+    prefix_ = std::make_unique<PrefixBlockCache>(pool_);
+}
+
+std::size_t PagedKvCache::reuse_prefix(serve::SeqId seq, std::span<const std::uint64_t> hashes) {
+  if (find(seq))
+    throw Error::usage("KV sequence already exists").field("seq").found(std::to_string(seq));
+  if (!prefix_) return 0;
+  std::vector<BlockId> hit;
+  for (std::uint64_t h : hashes) {
+    const BlockId b = prefix_->find(h);
+    if (b < 0) break;
+    hit.push_back(b);
+  }
+  if (hit.empty()) return 0;
+  Seq& s = seqs_[seq];
+  s.rows.resize(tables());
+  for (BlockId b : hit) {
+    pool_.retain(b);
+    s.blocks.push_back({b, -1});
+  }
+  // Rows of a non-evicting cache: token i at position i, stored as written.
+  const std::size_t n = hit.size() * cfg_.block_tokens;
+  for (auto& t : s.rows)
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto p = static_cast<std::int32_t>(i);
+      t.push_back({static_cast<std::int64_t>(i), p, p, 0.0});
+    }
+  s.past = static_cast<std::int64_t>(n);
+  return n;
+}
+
+void PagedKvCache::cache_prefix(serve::SeqId seq, std::size_t first,
+                                std::span<const std::uint64_t> hashes) {
+  if (!prefix_) return;
+  const Seq& s = get(seq);
+  const std::size_t full = (held_rows(s) - static_cast<std::size_t>(s.pending)) / cfg_.block_tokens;
+  for (std::size_t i = 0; i < hashes.size() && first + i < full; ++i) {
+    const BlockRef& b = s.blocks[first + i];
+    if (b.hot >= 0) prefix_->insert(hashes[i], b.hot);
+  }
 }
 
 PagedKvCache::~PagedKvCache() {
@@ -59,6 +101,36 @@ PagedKvCache::Seq& PagedKvCache::get(serve::SeqId seq) {
 const PagedKvCache::Seq* PagedKvCache::find(serve::SeqId seq) const {
   auto it = seqs_.find(seq);
   return it == seqs_.end() ? nullptr : &it->second;
+}
+
+std::size_t PagedKvCache::step_blocks(serve::SeqId seq, std::size_t n_new) const {
+  const Seq* s = find(seq);
+  const std::size_t rows = s ? held_rows(*s) : 0;
+  const std::size_t bt = cfg_.block_tokens;
+  std::size_t after = rows + n_new;
+  if (cfg_.eviction == EvictionKind::kStreaming)
+    after = std::min(after, static_cast<std::size_t>(cfg_.sink + cfg_.window));
+  if (cfg_.eviction == EvictionKind::kH2o)
+    after = std::min(after, static_cast<std::size_t>(cfg_.budget));
+  const std::size_t need = ceil_div(after, bt);
+  if (cfg_.offload == OffloadKind::kNone) {
+    const std::size_t held = s ? s->blocks.size() : 0;
+    return need > held ? need - held : 0;
+  }
+  // Offload keeps only the step's blocks resident: the new ones and a cold partial last
+  // block, less the settled resident blocks it can spill to make room.
+  std::size_t step = need - std::min(need, rows / bt);
+  std::size_t spillable = 0;
+  if (s) {
+    for (std::size_t i = 0; i < s->blocks.size(); ++i) {
+      if (i < rows / bt) {
+        spillable += s->blocks[i].hot >= 0;
+      } else if (s->blocks[i].hot >= 0) {
+        --step;  // already resident
+      }
+    }
+  }
+  return step > spillable ? step - spillable : 0;
 }
 
 void PagedKvCache::begin(serve::SeqId seq, int n_new, std::span<std::int32_t> positions) {

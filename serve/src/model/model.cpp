@@ -15,6 +15,9 @@ namespace gearbox::serve {
 
 struct LayerWeights {
   std::vector<float> attn_norm, ffn_norm;
+  std::vector<float> q_norm, k_norm;                 // per head (qk_norm models)
+  std::vector<float> post_attn_norm, post_ffn_norm;  // post_norms models
+  bool local = false;                                // sliding-window layer
   WeightMatrix wq, wk, wv, wo, w_gate, w_up, w_down;
 };
 
@@ -86,6 +89,14 @@ void add_into(std::vector<float>& x, const std::vector<float>& y) {
   for (std::size_t i = 0; i < n; ++i) xp[i] += yp[i];
 }
 
+// RMS norm of each of n_rows rows of `width` values in place (weights w).
+void rmsnorm_rows(float* x, std::size_t n_rows, int width, const std::vector<float>& w, float eps) {
+#pragma omp parallel for if (n_rows > 64) schedule(static)
+  for (std::size_t i = 0; i < n_rows; ++i)
+    rmsnorm(x + i * static_cast<std::size_t>(width), w.data(), width, eps,
+            x + i * static_cast<std::size_t>(width));
+}
+
 }  // namespace
 
 Model::~Model() = default;
@@ -101,6 +112,12 @@ std::shared_ptr<Model> Model::from_gguf(std::shared_ptr<const GgufFile> file) {
   m->cfg_ = read_model_config(f);
   const ModelConfig& c = m->cfg_;
   m->rope_ = default_rope(c);
+  {
+    ModelConfig local = c;  // sliding-window layers: their own base, never scaled
+    local.rope_theta = c.rope_theta_local;
+    local.rope_freq_scale = 1.0f;
+    m->rope_local_ = default_rope(local);
+  }
   m->tokenizer_ = Tokenizer::from_gguf(f);
   if (m->tokenizer_->n_vocab() != c.n_vocab)
     throw Error::input("vocabulary size differs from the model's")
@@ -126,6 +143,15 @@ std::shared_ptr<Model> Model::from_gguf(std::shared_ptr<const GgufFile> file) {
     LayerWeights L;
     L.attn_norm = norm_vector(f, p + "attn_norm.weight", c.n_embd);
     L.ffn_norm = norm_vector(f, p + "ffn_norm.weight", c.n_embd);
+    if (c.qk_norm) {
+      L.q_norm = norm_vector(f, p + "attn_q_norm.weight", c.head_dim);
+      L.k_norm = norm_vector(f, p + "attn_k_norm.weight", c.head_dim);
+    }
+    if (c.post_norms) {
+      L.post_attn_norm = norm_vector(f, p + "post_attention_norm.weight", c.n_embd);
+      L.post_ffn_norm = norm_vector(f, p + "post_ffw_norm.weight", c.n_embd);
+    }
+    L.local = c.is_local_layer(l);
     L.wq = matrix(f, p + "attn_q.weight", c.q_dim(), c.n_embd);
     L.wk = matrix(f, p + "attn_k.weight", c.kv_dim(), c.n_embd);
     L.wv = matrix(f, p + "attn_v.weight", c.kv_dim(), c.n_embd);
@@ -245,9 +271,13 @@ void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<fl
         dequantize_row(w_->token_embd->type(),
                        w_->token_embd->data + static_cast<std::size_t>(t) * w_->embd_row_bytes,
                        s.x.data() + (i++) * E, c.n_embd);
+    if (c.embd_scale != 1.0f)
+      for (float& v : s.x) v *= c.embd_scale;
   }
-  const AttentionShape shape{c.n_head, c.n_head_kv, c.head_dim,
-                             1.0f / std::sqrt(static_cast<float>(c.head_dim)), f16_attention_};
+  const AttentionShape global_shape{c.n_head, c.n_head_kv, c.head_dim, c.attn_scale,
+                                    f16_attention_};
+  AttentionShape local_shape = global_shape;
+  local_shape.window = c.sliding_window;
   const bool want_w = cache.wants_attention();
 
   for (int l = 0; l < c.n_layer; ++l) {
@@ -260,9 +290,16 @@ void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<fl
       const MatmulJob qkv[] = {{&L.wq, s.q.data()}, {&L.wk, s.k.data()}, {&L.wv, s.v.data()}};
       matmul_many(qkv, a);
     }
+    if (c.qk_norm) {
+      rmsnorm_rows(s.q.data(), T * static_cast<std::size_t>(c.n_head), c.head_dim, L.q_norm,
+                   c.rms_eps);
+      rmsnorm_rows(s.k.data(), T * static_cast<std::size_t>(c.n_head_kv), c.head_dim, L.k_norm,
+                   c.rms_eps);
+    }
+    const AttentionShape& shape = L.local ? local_shape : global_shape;
     std::size_t off = 0;
     for (const auto& st : steps) {
-      const RopeSpec& rope = st.rope ? *st.rope : rope_;
+      const RopeSpec& rope = L.local ? rope_local_ : st.rope ? *st.rope : rope_;
       const std::size_t n = st.tokens.size();
       for (std::size_t i = off; i < off + n; ++i) {
         apply_rope(rope, s.q.data() + i * QD, c.n_head, s.pos[i]);
@@ -289,6 +326,7 @@ void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<fl
       Activations a(s.att.data(), static_cast<int>(T), c.q_dim());
       matmul(L.wo, a, s.tmp.data());
     }
+    if (c.post_norms) rmsnorm_rows(s.tmp.data(), T, c.n_embd, L.post_attn_norm, c.rms_eps);
     add_into(s.x, s.tmp);
 #pragma omp parallel for if (T > 1) schedule(static)
     for (std::size_t i = 0; i < T; ++i)
@@ -299,11 +337,19 @@ void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<fl
       matmul_many(gate_up, a);
     }
 #pragma omp parallel for if (T > 1) schedule(static)
-    for (std::size_t i = 0; i < T; ++i) swiglu(s.gate.data() + i * F, s.up.data() + i * F, F);
+    for (std::size_t i = 0; i < T; ++i) {
+      if (c.ffn_act == FfnActivation::kGeluTanh && f16_attention_)
+        geglu_f16(s.gate.data() + i * F, s.up.data() + i * F, F);
+      else if (c.ffn_act == FfnActivation::kGeluTanh)
+        geglu(s.gate.data() + i * F, s.up.data() + i * F, F);
+      else
+        swiglu(s.gate.data() + i * F, s.up.data() + i * F, F);
+    }
     {
       Activations a(s.gate.data(), static_cast<int>(T), c.n_ff);
       matmul(L.w_down, a, s.tmp.data());
     }
+    if (c.post_norms) rmsnorm_rows(s.tmp.data(), T, c.n_embd, L.post_ffn_norm, c.rms_eps);
     add_into(s.x, s.tmp);
   }
 

@@ -4,11 +4,17 @@ namespace gearbox::serve::server {
 
 std::string CapSpec::to_string() const {
   std::string out = policy;
-  for (std::size_t i = 0; i < knobs.size(); ++i) {
-    out += i == 0 ? ':' : ',';
-    out += knobs[i].first;
+  // The knobs belong to the spelling's last term; when that term already carries knobs
+  // (`streaming:sink=4`) they join its list with ',' rather than opening a second ':'.
+  const std::size_t last_term = out.rfind('+');
+  bool has_knobs =
+      out.find(':', last_term == std::string::npos ? 0 : last_term + 1) != std::string::npos;
+  for (const auto& [name, value] : knobs) {
+    out += has_knobs ? ',' : ':';
+    has_knobs = true;
+    out += name;
     out += '=';
-    out += knobs[i].second;
+    out += value;
   }
   return out;
 }

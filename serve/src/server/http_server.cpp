@@ -1,9 +1,9 @@
 #include "gearbox/serve/server/http_server.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <ctime>
-#include <random>
 #include <thread>
 
 #include <sys/socket.h>
@@ -15,6 +15,7 @@
 #include "gearbox/serve/server/api_request.hpp"
 #include "gearbox/serve/server/api_response.hpp"
 #include "gearbox/serve/server/peer_socket.hpp"
+#include "http_front.hpp"
 
 namespace gearbox::serve::server {
 namespace {
@@ -29,14 +30,31 @@ void send_error(httplib::Response& res, int status, const std::string& message,
 
 }  // namespace
 
+FrontOptions front_options(const ServerOptions& o) {
+  FrontOptions f;
+  f.workers =
+      o.http_threads ? o.http_threads : o.scheduler.max_running + o.scheduler.max_queue + 32;
+  f.max_body_bytes = o.max_body_bytes;
+  f.read_deadline = o.read_deadline;
+  f.max_pending = std::max<std::size_t>(1, o.max_pending_connections);
+  f.keep_alive_idle = std::chrono::seconds(2);
+  return f;
+}
+
+// The scheduler's options with the server's --seed as the base of per-request seeds.
+SchedulerOptions with_seed(SchedulerOptions s, std::optional<std::uint64_t> seed) {
+  if (seed) s.seed = seed;
+  return s;
+}
+
 struct ApiServer::Impl {
   Impl(ModelRunner& r, ServerOptions o)
       : runner(r),
         opt(std::move(o)),
         served_name(opt.model_name.empty() ? r.name() : opt.model_name),
         serve_metrics(registry),
-        scheduler(r, opt.scheduler, serve_metrics),
-        seed_base(std::random_device{}()) {}
+        scheduler(r, with_seed(opt.scheduler, opt.seed), serve_metrics),
+        http(front_options(opt)) {}
 
   ModelRunner& runner;
   ServerOptions opt;
@@ -44,12 +62,11 @@ struct ApiServer::Impl {
   MetricsRegistry registry;
   ServeMetrics serve_metrics;
   BatchScheduler scheduler;
-  httplib::Server http;
+  HttpFront http;
   std::thread listener;
   int bound_port = 0;
   int listen_fd = -1;
   std::atomic<std::uint64_t> request_counter{0};
-  std::uint64_t seed_base;
   bool started = false;
   bool stopped = false;
 
@@ -82,6 +99,7 @@ void ApiServer::Impl::routes() {
   });
   http.set_error_handler([this](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
+    if (HttpFront::current_body_over_limit()) res.status = 413;  // a chunked body cut short
     if (res.status == 413) {
       serve_metrics.rejected_invalid.inc();
       send_error(res, 413, "request body over " + std::to_string(opt.max_body_bytes) + " bytes",
@@ -111,6 +129,12 @@ void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& r
   const std::int64_t created = static_cast<std::int64_t>(std::time(nullptr));
   CompletionRequest cr;
   GenerationParams gp;
+  if (req.body.size() > opt.max_body_bytes) {  // a chunked body under the framing allowance
+    serve_metrics.rejected_invalid.inc();
+    send_error(res, 413, "request body over " + std::to_string(opt.max_body_bytes) + " bytes",
+               "invalid_request_error");
+    return;
+  }
   try {
     RequestLimits limits;
     limits.vocab_size = runner.vocab_size();
@@ -135,7 +159,8 @@ void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& r
                                                          : 0;
     gp.sampling.temperature = cr.temperature;
     gp.sampling.top_p = cr.top_p;
-    gp.sampling.seed = cr.seed ? *cr.seed : seed_base + request_counter.load();
+    gp.sampling.seed = cr.seed ? *cr.seed : 0;
+    gp.auto_seed = !cr.seed;  // the scheduler picks one no concurrent request shares
     gp.stop = cr.stop;
     gp.ignore_eos = cr.ignore_eos;
     gp.min_tokens = cr.min_tokens;
@@ -165,7 +190,7 @@ void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& r
   if (!cr.stream) {
     // Nothing is written until the end, so the client's socket is polled between waits: a
     // client that hung up has its sequence cancelled (and its blocks freed) at the next step.
-    const int fd = find_connection_socket(req.remote_addr, req.remote_port, req.local_port);
+    const int fd = HttpFront::current_socket();
     std::string text;
     StreamUpdate u;
     bool hung_up = false;
@@ -190,10 +215,10 @@ void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& r
       send_error(res, 500, "generation failed: " + u.error, "server_error");
       return;
     }
-    res.set_content(
-        fmt->complete(text, finish_reason_name(u.reason), {u.prompt_tokens, u.completion_tokens})
-            .dump(),
-        "application/json");
+    res.set_content(fmt->complete(text, finish_reason_name(u.reason),
+                                  {u.prompt_tokens, u.completion_tokens, u.cached_tokens})
+                        .dump(),
+                    "application/json");
     return;
   }
 
@@ -213,8 +238,9 @@ void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& r
           }
         }
         if (u.finished) {
-          const std::string end = fmt->finish(finish_reason_name(u.reason),
-                                              {u.prompt_tokens, u.completion_tokens}, usage_chunk);
+          const std::string end =
+              fmt->finish(finish_reason_name(u.reason),
+                          {u.prompt_tokens, u.completion_tokens, u.cached_tokens}, usage_chunk);
           if (!sink.write(end.data(), end.size())) return false;
           sink.done();
         }
@@ -231,20 +257,14 @@ void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& r
 ApiServer::ApiServer(ModelRunner& runner, ServerOptions options)
     : impl_(std::make_unique<Impl>(runner, std::move(options))) {
   Impl& m = *impl_;
-  const std::size_t threads = m.opt.http_threads
-                                  ? m.opt.http_threads
-                                  : m.opt.scheduler.max_running + m.opt.scheduler.max_queue + 32;
-  m.http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  m.http.set_payload_max_length(m.opt.max_body_bytes);
   // Keep the listening socket (SO_REUSEADDR as httplib's default) to raise its backlog later.
   m.http.set_socket_options([&m](socket_t sock) {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     m.listen_fd = sock;
   });
-  m.http.set_keep_alive_timeout(2);
-  m.http.set_tcp_nodelay(true);  // headers and body go out in separate writes
-  m.http.set_read_timeout(10, 0);
+  m.http.set_keep_alive_timeout(2);  // only the Keep-Alive header: HttpFront closes idle ones
+  m.http.set_tcp_nodelay(true);      // headers and body go out in separate writes
   m.routes();
 }
 
@@ -256,6 +276,7 @@ int ApiServer::start() {
   Impl& m = *impl_;
   if (m.started) return m.bound_port;
   std::signal(SIGPIPE, SIG_IGN);
+  m.http.start_front("max-queue");  // before binding: a refusal leaves nothing bound
   if (m.opt.port == 0) {
     m.bound_port = m.http.bind_to_any_port(m.opt.host);
   } else {
@@ -279,8 +300,9 @@ void ApiServer::stop() {
   if (m.stopped) return;
   m.stopped = true;
   m.scheduler.stop();  // every waiting handler sees its stream end
-  m.http.stop();
+  m.http.stop();       // stops accepting: listen_after_bind() returns
   if (m.listener.joinable()) m.listener.join();
+  m.http.stop_front();  // then the intake and the handler threads
 }
 
 int ApiServer::port() const {

@@ -56,8 +56,15 @@ struct Outcome {
   std::vector<double> itl_s;
 };
 
-// Sends one streaming completion and times its chunks.
-Outcome send_one(const Target& t, const std::string& body, double timeout_s) {
+// The in-flight bound of concurrency 0: a pool of this many threads, not one per request.
+constexpr std::size_t kDefaultWorkers = 256;
+// What /v1/models may answer (a list of models: a few KiB).
+constexpr std::size_t kMaxListingBytes = 1u << 20;
+
+// Sends one streaming completion and times its chunks; a response over `max_bytes` or
+// longer than `timeout_s` is cut and fails.
+Outcome send_one(const Target& t, const std::string& body, double timeout_s,
+                 std::size_t max_bytes) {
   Outcome o;
   httplib::Client cli(t.host, t.port);
   cli.set_tcp_nodelay(true);
@@ -75,8 +82,19 @@ Outcome send_one(const Target& t, const std::string& body, double timeout_s) {
   Clock::time_point last;
   const auto start = Clock::now();
   std::string parse_error;
+  std::size_t received = 0;
   req.content_receiver = [&](const char* d, std::size_t n, std::uint64_t, std::uint64_t) {
     const auto now = Clock::now();
+    received += n;
+    if (received > max_bytes) {
+      parse_error = "response over " + std::to_string(max_bytes) +
+                    " bytes (more than --output-len tokens' worth): cut";
+      return false;
+    }
+    if (std::chrono::duration<double>(now - start).count() > timeout_s) {
+      parse_error = "response still streaming after " + std::to_string(timeout_s) + " s: cut";
+      return false;
+    }
     buf.append(d, n);
     std::size_t end;
     while ((end = buf.find("\n\n")) != std::string::npos) {
@@ -202,16 +220,31 @@ LoadReport run_load(const LoadOptions& opt, std::ostream* progress) {
   // Ask the server what it serves (and its vocabulary, for token-id prompts).
   httplib::Client probe(target.host, target.port);
   probe.set_connection_timeout(5, 0);
-  auto models = probe.Get("/v1/models");
+  probe.set_read_timeout(30, 0);
+  std::string listing_body;
+  bool listing_too_big = false;
+  auto models = probe.Get("/v1/models", [&](const char* d, std::size_t n) {
+    if (listing_body.size() + n > kMaxListingBytes) {
+      listing_too_big = true;
+      return false;
+    }
+    listing_body.append(d, n);
+    return true;
+  });
+  if (listing_too_big) {
+    throw Error::runtime("/v1/models answer too large")
+        .expected("at most " + std::to_string(kMaxListingBytes) + " bytes")
+        .found("more");
+  }
   if (!models || models->status != 200) {
     throw Error::runtime("cannot reach " + opt.url + "/v1/models")
         .found(models ? "HTTP " + std::to_string(models->status)
                       : httplib::to_string(models.error()));
   }
-  const Json listing = Json::parse(models->body, nullptr, false);
+  const Json listing = Json::parse(listing_body, nullptr, false);
   if (listing.is_discarded() || !listing.contains("data") || !listing["data"].is_array() ||
       listing["data"].empty()) {
-    throw Error::runtime("unexpected /v1/models answer").found(models->body.substr(0, 200));
+    throw Error::runtime("unexpected /v1/models answer").found(listing_body.substr(0, 200));
   }
   LoadReport rep;
   rep.model = listing["data"][0].value("id", "");
@@ -257,7 +290,10 @@ LoadReport run_load(const LoadOptions& opt, std::ostream* progress) {
   }
 
   const std::size_t workers =
-      std::min<std::size_t>(opt.concurrency ? opt.concurrency : opt.requests, opt.requests);
+      std::min<std::size_t>(opt.concurrency ? opt.concurrency : kDefaultWorkers, opt.requests);
+  // An SSE event per token is a few hundred bytes; 16 KiB a token is far beyond any server.
+  const std::size_t max_bytes =
+      opt.max_response_bytes ? opt.max_response_bytes : (1u << 20) + opt.output_len * (16u << 10);
   std::vector<Outcome> out(opt.requests);
   std::atomic<std::size_t> next{0}, finished{0};
   std::mutex progress_mu;
@@ -268,7 +304,7 @@ LoadReport run_load(const LoadOptions& opt, std::ostream* progress) {
       for (std::size_t i; (i = next.fetch_add(1)) < opt.requests;) {
         std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(
                                                   std::chrono::duration<double>(arrival[i])));
-        out[i] = send_one(target, bodies[i], opt.request_timeout_s);
+        out[i] = send_one(target, bodies[i], opt.request_timeout_s, max_bytes);
         const std::size_t n = finished.fetch_add(1) + 1;
         if (progress && (n % std::max<std::size_t>(1, opt.requests / 10) == 0)) {
           std::lock_guard lock(progress_mu);

@@ -38,7 +38,18 @@ ServeMetrics::ServeMetrics(MetricsRegistry& r)
                       kLatencyBuckets)),
       queue_length(r.gauge("gearbox_requests_waiting", "Requests queued, not yet admitted")),
       running(r.gauge("gearbox_requests_running", "Sequences admitted (prefilling or decoding)")),
-      kv_blocks_in_use(r.gauge("gearbox_kv_blocks_in_use", "KV cache blocks held by sequences")),
-      kv_blocks_free(r.gauge("gearbox_kv_blocks_free", "KV cache blocks free")) {}
+      kv_blocks_in_use(r.gauge("gearbox_kv_blocks_in_use", "Resident KV blocks held by sequences")),
+      kv_blocks_free(
+          r.gauge("gearbox_kv_blocks_free", "KV memory free, in blocks of the default policy")),
+      kv_bytes_in_use(r.gauge("gearbox_kv_bytes_in_use", "Resident KV bytes of every policy")),
+      kv_bytes_budget(r.gauge("gearbox_kv_bytes_budget", "KV memory budget in bytes")),
+      preemptions(r.counter("gearbox_preemptions_total",
+                            "Sequences preempted for KV memory (recomputed later)")),
+      kv_blocks_cached(r.gauge("gearbox_kv_blocks_cached",
+                               "KV blocks kept only by the prefix cache (freed when needed)")),
+      prefix_queries(r.counter("gearbox_prefix_cache_queries_total",
+                               "Prompt tokens looked up in the prefix cache")),
+      prefix_hits(r.counter("gearbox_prefix_cache_hits_total",
+                            "Prompt tokens found in the prefix cache")) {}
 
 }  // namespace gearbox::serve::server

@@ -65,9 +65,17 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const GgufFile& f) {
       throw Error::input("BPE tokenizer without merges")
           .at(f.origin())
           .field("tokenizer.ggml.merges");
+    // The pre-tokenizers implemented: GPT-2's split, alone or after splitting every digit
+    // (as llama.cpp does for these names). Any other is refused rather than guessed.
     const std::string pre = f.get_string("tokenizer.ggml.pre").value_or("default");
     const bool split_digits = pre == "smollm" || pre == "starcoder" || pre == "refact" ||
                               pre == "command-r" || pre == "codeshell" || pre == "exaone";
+    if (!split_digits && pre != "default" && pre != "gpt2")
+      throw Error::input("unsupported pre-tokenizer")
+          .at(f.origin())
+          .field("tokenizer.ggml.pre")
+          .expected("default, gpt2, smollm, starcoder, refact, command-r, codeshell or exaone")
+          .found(pre);
     tok = std::make_unique<BpeTokenizer>(*tokens, types, *merges, split_digits, f.origin());
     tok->add_bos_ = f.get_bool("tokenizer.ggml.add_bos_token").value_or(false);
   } else {
@@ -80,6 +88,7 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const GgufFile& f) {
   tok->bos_ = token_id(f, "tokenizer.ggml.bos_token_id", n);
   tok->eos_ = token_id(f, "tokenizer.ggml.eos_token_id", n);
   if (tok->bos_ < 0) tok->add_bos_ = false;
+  tok->add_eos_ = tok->eos_ >= 0 && f.get_bool("tokenizer.ggml.add_eos_token").value_or(false);
   tok->chat_template_ = f.get_string("tokenizer.chat_template").value_or("");
   if (tok->eos_ >= 0) tok->end_tokens_.push_back(tok->eos_);
   if (const auto eot = token_id(f, "tokenizer.ggml.eot_token_id", n); eot >= 0)
@@ -92,6 +101,12 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const GgufFile& f) {
   tok->end_tokens_.erase(std::unique(tok->end_tokens_.begin(), tok->end_tokens_.end()),
                          tok->end_tokens_.end());
   return tok;
+}
+
+std::vector<std::int32_t> Tokenizer::encode_prompt(std::string_view text) const {
+  auto ids = encode(text, add_bos_);
+  if (add_eos_) ids.push_back(eos_);
+  return ids;
 }
 
 void Tokenizer::index_pieces() {

@@ -9,6 +9,7 @@
 
 #include "gearbox/core/error.hpp"
 #include "gearbox/core/paths.hpp"
+#include "gearbox/testing/data.hpp"
 
 namespace gearbox::serve::cap {
 namespace {
@@ -16,7 +17,7 @@ namespace {
 TEST(CapEval, JsonShapeRefusalsAndSelfFidelity) {
   const auto dir = models_dir();
   if (!dir || !std::filesystem::exists(*dir / "stories260K.gguf"))
-    GTEST_SKIP() << "skipped: stories260K.gguf not in models_dir()";
+    GEARBOX_SKIP_ABSENT("stories260K.gguf in models_dir()");
   auto model = Model::load(*dir / "stories260K.gguf");
   CapEvalOptions o;
   o.lengths = {96, 160};

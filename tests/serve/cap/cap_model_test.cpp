@@ -15,6 +15,7 @@
 #include "gearbox/serve/cap/fidelity.hpp"
 #include "gearbox/serve/model/contiguous_kv_cache.hpp"
 #include "gearbox/serve/model/model.hpp"
+#include "gearbox/testing/data.hpp"
 
 namespace gearbox::serve::cap {
 namespace {
@@ -55,7 +56,7 @@ std::vector<float> all_logits(Model& m, KvCache& cache, const std::vector<std::i
 
 #define NEED_MODEL()      \
   auto model = stories(); \
-  if (!model) GTEST_SKIP() << "skipped: stories260K.gguf not in models_dir()"
+  if (!model) GEARBOX_SKIP_ABSENT("stories260K.gguf in models_dir()")
 
 TEST(CapModel, PagedFullCacheMatchesTheContiguousReference) {
   NEED_MODEL();

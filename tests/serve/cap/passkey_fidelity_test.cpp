@@ -5,11 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include "../model_files.hpp"
 #include "gearbox/core/error.hpp"
 #include "gearbox/serve/cap/fidelity.hpp"
 #include "gearbox/serve/cap/passkey.hpp"
 #include "gearbox/serve/model/model.hpp"
-#include "gearbox/serve/model/model_registry.hpp"
+#include "gearbox/testing/data.hpp"
 
 namespace gearbox::serve::cap {
 namespace {
@@ -61,12 +62,9 @@ TEST(Passkey, PiecesJoinIntoThePrompt) {
     const auto p = passkey_prompt(12, depth, "70431");
     EXPECT_EQ(joined(passkey_pieces("70431"), 12, p.key_after), p.text);
   }
-  std::shared_ptr<Model> m;
-  try {
-    m = Model::load(resolve_model("SmolLM2-135M-Instruct-Q4_1"));
-  } catch (const Error&) {
-    GTEST_SKIP() << "skipped: SmolLM2-135M-Instruct-Q4_1.gguf absent (scripts/fetch-models.sh)";
-  }
+  const auto smollm = gearbox::test::find_model_file(gearbox::test::kSmolLmFile);
+  GEARBOX_REQUIRE_FILE(smollm);  // absent: skip; present but unloadable: the load fails the test
+  const std::shared_ptr<Model> m = Model::load(smollm);
   const auto& tok = m->tokenizer();
   const auto pieces = passkey_pieces("70431");
   for (int k : {0, 3, 5}) {

@@ -9,8 +9,10 @@
 #include <string>
 
 #include "../cli_run.hpp"
-#include "gearbox/testing/temp_dir.hpp"
+#include "../model_files.hpp"
 #include "gearbox/core/output.hpp"
+#include "gearbox/testing/data.hpp"
+#include "gearbox/testing/temp_dir.hpp"
 
 namespace {
 
@@ -55,9 +57,7 @@ TEST(ServeCli, GenerateJsonHasTheDocumentedFields) {
 // tokens before and after), so summation order alone may flip it and the test compares the 7
 // tokens before it. The fp16-rounded model matches all 32 (smollm_test.cpp).
 TEST(ServeCli, ChatGenerateMatchesLlamaCpp) {
-  const CliRun probe = run("serve generate --model SmolLM2-135M-Instruct-Q4_1 --prompt x -n 0");
-  if (probe.code != 0)
-    GTEST_SKIP() << "skipped: SmolLM2-135M-Instruct-Q4_1.gguf absent (run scripts/fetch-models.sh)";
+  GEARBOX_REQUIRE_FILE(gearbox::test::find_model_file(gearbox::test::kSmolLmFile));
   std::ifstream in(std::filesystem::path(GEARBOX_SOURCE_DIR) /
                    "tests/serve/engine/data/smollm2_reference.json");
   ASSERT_TRUE(in) << "tests/serve/engine/data/smollm2_reference.json missing";

@@ -1,20 +1,22 @@
 // SmolLM2-135M-Instruct Q4_1 against llama.cpp: tokenizations, logits at every position of a
 // 256-token prompt, and greedy continuations, from tests/serve/engine/data/
-// smollm2_reference.json (made once by bench/serve/make_reference.sh). Skipped when the model
-// is absent (scripts/fetch-models.sh fetches it; CI runs set-up first).
+// smollm2_reference.json (made once by bench/serve/make_reference.sh). Skipped only when the
+// model file is absent (scripts/fetch-models.sh fetches it; CI runs set-up first and sets
+// GEARBOX_REQUIRE_DATA=1, under which absence fails).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 
+#include "../model_files.hpp"
 #include "gearbox/core/error.hpp"
 #include "gearbox/core/output.hpp"
 #include "gearbox/serve/model/contiguous_kv_cache.hpp"
 #include "gearbox/serve/model/model.hpp"
-#include "gearbox/serve/model/model_registry.hpp"
 #include "gearbox/serve/sampling/sampler.hpp"
 #include "gearbox/serve/tokenizer/tokenizer.hpp"
+#include "gearbox/testing/data.hpp"
 
 namespace gearbox::serve {
 namespace {
@@ -38,28 +40,26 @@ struct Fixture {
   Json ref;
 };
 
-const Fixture* fixture() {
-  static const Fixture* f = [] {
-    auto* out = new Fixture;
-    try {
-      out->model = Model::load(resolve_model("SmolLM2-135M-Instruct-Q4_1"));
-      out->model->set_f16_attention(true);
-    } catch (const Error&) {
-      return out;
-    }
+// Loads the model found at `path` once; a load error propagates and fails the test.
+const Fixture* fixture(const fs::path& path) {
+  static const Fixture* f = [&] {
+    auto out = std::make_unique<Fixture>();
+    out->model = Model::load(path);
+    out->model->set_f16_attention(true);
     std::ifstream in(fs::path(GEARBOX_SOURCE_DIR) /
                      "tests/serve/engine/data/smollm2_reference.json");
     if (in) out->ref = Json::parse(in);
-    return out;
+    return out.release();
   }();
   return f;
 }
 
-#define SKIP_WITHOUT_SMOLLM()                                                               \
-  const Fixture* fx = fixture();                                                            \
-  if (!fx->model)                                                                           \
-    GTEST_SKIP()                                                                            \
-        << "skipped: SmolLM2-135M-Instruct-Q4_1.gguf absent (run scripts/fetch-models.sh)"; \
+// Skips when the model file is absent (fails under GEARBOX_REQUIRE_DATA=1); a present file
+// that does not load fails the test.
+#define SKIP_WITHOUT_SMOLLM()                                                          \
+  const auto smollm_path = gearbox::test::find_model_file(gearbox::test::kSmolLmFile); \
+  GEARBOX_REQUIRE_FILE(smollm_path);                                                   \
+  const Fixture* fx = fixture(smollm_path);                                            \
   ASSERT_FALSE(fx->ref.is_null()) << "tests/serve/engine/data/smollm2_reference.json missing"
 
 TEST(SmolLM2, TokenizerMatchesLlamaCpp) {

@@ -5,10 +5,12 @@
 
 #include <filesystem>
 
+#include "../model_files.hpp"
 #include "gearbox/core/error.hpp"
 #include "gearbox/serve/gguf/gguf_file.hpp"
 #include "gearbox/serve/model/model_registry.hpp"
 #include "gearbox/serve/tokenizer/tokenizer.hpp"
+#include "gearbox/testing/data.hpp"
 
 namespace gearbox::serve {
 namespace {
@@ -17,13 +19,12 @@ std::unique_ptr<Tokenizer> load(const std::string& name) {
   return Tokenizer::from_gguf(*GgufFile::open(resolve_model(name)));
 }
 
-std::unique_ptr<Tokenizer> smollm_or_skip() {
-  try {
-    return load("SmolLM2-135M-Instruct-Q4_1");
-  } catch (const Error&) {
-    return nullptr;
-  }
-}
+// Skips the test when the SmolLM2 file is absent (fails under GEARBOX_REQUIRE_DATA=1), then
+// loads its tokenizer: a present file that does not load fails the test.
+#define SMOLLM_TOKENIZER_OR_SKIP(var)                                                 \
+  const auto var##_path = gearbox::test::find_model_file(gearbox::test::kSmolLmFile); \
+  GEARBOX_REQUIRE_FILE(var##_path);                                                   \
+  const auto var = Tokenizer::from_gguf(*GgufFile::open(var##_path))
 
 const char* kTexts[] = {
     "Once upon a time, there was a little girl named Lily.",
@@ -62,9 +63,7 @@ TEST(SpmTokenizer, RoundTripsAndKnownPieces) {
 }
 
 TEST(BpeTokenizer, RoundTripsKnownTokensAndSpecials) {
-  const auto t = smollm_or_skip();
-  if (!t)
-    GTEST_SKIP() << "skipped: SmolLM2-135M-Instruct-Q4_1.gguf absent (run scripts/fetch-models.sh)";
+  SMOLLM_TOKENIZER_OR_SKIP(t);
   EXPECT_EQ(t->kind(), "gpt2");
   EXPECT_FALSE(t->add_bos());
   for (const char* s : kTexts) EXPECT_EQ(t->decode(t->encode(s, false)), s) << s;
@@ -88,9 +87,7 @@ TEST(BpeTokenizer, RoundTripsKnownTokensAndSpecials) {
 }
 
 TEST(BpeTokenizer, LongWordsEncodeInLinearishTime) {
-  const auto t = smollm_or_skip();
-  if (!t)
-    GTEST_SKIP() << "skipped: SmolLM2-135M-Instruct-Q4_1.gguf absent (run scripts/fetch-models.sh)";
+  SMOLLM_TOKENIZER_OR_SKIP(t);
   const std::string word(200000, 'a');  // no pre-tokenizer split: one 200 KB word
   const auto ids = t->encode(word, false);
   EXPECT_LT(ids.size(), word.size() / 2);
@@ -98,9 +95,7 @@ TEST(BpeTokenizer, LongWordsEncodeInLinearishTime) {
 }
 
 TEST(BpeTokenizer, SmolLm2ChatTemplate) {
-  const auto t = smollm_or_skip();
-  if (!t)
-    GTEST_SKIP() << "skipped: SmolLM2-135M-Instruct-Q4_1.gguf absent (run scripts/fetch-models.sh)";
+  SMOLLM_TOKENIZER_OR_SKIP(t);
   const ChatMessage user[] = {{"user", "Hi!"}};
   EXPECT_EQ(t->apply_chat_template(user, true),
             "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging "

@@ -52,6 +52,19 @@ TEST(ApiRequest, ParsesFullChatRequest) {
   EXPECT_EQ(r.cap.to_string(), "streaming:sink=4,window=1024");
 }
 
+TEST(ApiRequest, KnobsJoinAComposedSpellingsLastTerm) {
+  // The policy spelling may carry knobs of its own; extra keys join the last term's list.
+  EXPECT_EQ(parse_text(R"({"prompt":"a","cap":{"policy":"streaming:sink=4","window":64}})")
+                .cap.to_string(),
+            "streaming:sink=4,window=64");
+  EXPECT_EQ(parse_text(R"({"prompt":"a","cap":{"policy":"quant:int8+streaming","window":64}})")
+                .cap.to_string(),
+            "quant:int8+streaming:window=64");
+  EXPECT_EQ(parse_text(R"({"prompt":"a","cap":{"policy":"streaming:window=8+quant:int4"}})")
+                .cap.to_string(),
+            "streaming:window=8+quant:int4");
+}
+
 TEST(ApiRequest, DefaultsWhenFieldsAbsent) {
   const auto r = parse_text(R"({"prompt":"Once"})");
   EXPECT_EQ(r.prompt, "Once");

@@ -6,12 +6,14 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "gearbox/core/error.hpp"
 #include "gearbox/core/paths.hpp"
 #include "gearbox/serve/server/http_server.hpp"
+#include "gearbox/testing/data.hpp"
 
 namespace gearbox::serve::server {
 namespace {
@@ -29,8 +31,7 @@ httplib::Client loopback(int port) {
   return c;
 }
 
-std::unique_ptr<ApiServer> serve_on_free_port(EngineRunner& runner) {
-  ServerOptions so;
+std::unique_ptr<ApiServer> serve_on_free_port(EngineRunner& runner, ServerOptions so = {}) {
   so.port = 0;
   auto server = std::make_unique<ApiServer>(runner, so);
   server->start();
@@ -41,7 +42,7 @@ const std::string kKnown = "Once upon a time, there was a little girl named Lily
 
 TEST(EngineRunner, ServesTheKnownStoryGreedily) {
   auto runner = load_stories();
-  if (!runner) GTEST_SKIP() << "skipped: stories260K.gguf not found";
+  if (!runner) GEARBOX_SKIP_ABSENT("stories260K.gguf");
   EXPECT_EQ(runner->name(), "stories260K");
   EXPECT_EQ(runner->vocab_size(), 512);
   auto server = serve_on_free_port(*runner);
@@ -88,11 +89,12 @@ TEST(EngineRunner, ServesTheKnownStoryGreedily) {
 
 TEST(EngineRunner, StreamingPolicyServesPastTheTrainedContext) {
   auto runner = load_stories();
-  if (!runner) GTEST_SKIP() << "skipped: stories260K.gguf not found";
+  if (!runner) GEARBOX_SKIP_ABSENT("stories260K.gguf");
   const std::size_t full = runner->context_limit(CapSpec{});
   CapSpec streaming{"streaming", {{"sink", "4"}, {"window", "64"}}};
   EXPECT_GT(runner->context_limit(streaming), full);
   EXPECT_EQ(runner->kv_tokens(streaming, 100000), 69u);
+  EXPECT_EQ(runner->max_model_len(streaming), full);
   auto server = serve_on_free_port(*runner);
   const int port = server->port();
   auto c = loopback(port);
@@ -109,6 +111,193 @@ TEST(EngineRunner, StreamingPolicyServesPastTheTrainedContext) {
   const auto j = nlohmann::json::parse(r->body);
   EXPECT_GT(j["usage"]["prompt_tokens"].get<int>(), static_cast<int>(full));
   EXPECT_EQ(j["usage"]["completion_tokens"], 8);
+  server->stop();
+}
+
+using Json = nlohmann::json;
+
+// POSTs `body` to /v1/completions (or chat); returns status and parsed body (or {"raw": ...}).
+std::pair<int, Json> post(int port, const Json& body, const std::string& path = "/v1/completions") {
+  auto c = loopback(port);
+  auto r = c.Post(path, body.dump(), "application/json");
+  if (!r) return {0, Json{{"raw", "transport error"}}};
+  Json j = Json::parse(r->body, nullptr, false);
+  if (j.is_discarded()) j = Json{{"raw", r->body}};
+  return {r->status, j};
+}
+
+// The value of series `name` in a /metrics exposition (-1 when absent).
+double metric(const std::string& exposition, const std::string& name) {
+  const std::string key = "\n" + name + " ";
+  const auto at = exposition.find(key);
+  return at == std::string::npos ? -1 : std::stod(exposition.substr(at + key.size(), 32));
+}
+
+TEST(EngineRunner, AnyNumberOfDistinctPoliciesOverTime) {
+  auto runner = load_stories();
+  if (!runner) GTEST_SKIP() << "skipped: stories260K.gguf not found";
+  auto server = serve_on_free_port(*runner);
+  // Ten distinct streaming windows, one after another (the server used to keep 8 slots).
+  for (int w = 16; w < 26; ++w) {
+    auto [status, j] =
+        post(server->port(), Json{{"prompt", "Once upon a time"},
+                                  {"max_tokens", 4},
+                                  {"cap", {{"policy", "streaming"}, {"window", w}}}});
+    EXPECT_EQ(status, 200) << w << " " << j.dump();
+  }
+  // ... then yet another policy, and a composed spelling with a knob of its own plus one more
+  // (as docs/serve-server.md documents it).
+  for (const Json& cap :
+       {Json{{"policy", "quant:int8"}}, Json{{"policy", "streaming:sink=4"}, {"window", 64}},
+        Json{{"policy", "quant:int4+streaming:sink=2"}, {"window", 32}}}) {
+    auto [status, j] =
+        post(server->port(), Json{{"prompt", "Once upon a time"}, {"max_tokens", 4}, {"cap", cap}});
+    EXPECT_EQ(status, 200) << cap.dump() << " " << j.dump();
+  }
+  server->stop();
+  // Idle per-policy caches were released: only the default's is left.
+  EXPECT_EQ(runner->policy_caches(), 1u);
+  EXPECT_EQ(runner->kv_usage().bytes_in_use, 0u);
+}
+
+TEST(EngineRunner, EveryRequestIsBoundedByMaxModelLen) {
+  auto runner = load_stories();
+  if (!runner) GTEST_SKIP() << "skipped: stories260K.gguf not found";
+  const std::size_t model_len = runner->max_model_len(CapSpec{});
+  ASSERT_GT(model_len, 0u);
+  auto server = serve_on_free_port(*runner);
+  const int port = server->port();
+  // A chat without max_tokens, ignoring EOS, under an evicting policy (no context limit):
+  // it ends at max-model-len tokens instead of generating while its client waits.
+  auto [status, j] = post(port,
+                          Json{{"messages", {{{"role", "user"}, {"content", "Tell a story"}}}},
+                               {"ignore_eos", true},
+                               {"temperature", 0},
+                               {"cap", {{"policy", "streaming"}, {"window", 64}}}},
+                          "/v1/chat/completions");
+  ASSERT_EQ(status, 200) << j.dump();
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(j["usage"]["completion_tokens"].get<std::size_t>(), model_len);
+  // Raising the context or max_tokens past it: 400 naming the field.
+  auto [s1, j1] = post(
+      port,
+      Json{{"prompt", "a"}, {"max_tokens", 4}, {"cap", {{"policy", "full"}, {"ctx", 16777216}}}});
+  EXPECT_EQ(s1, 400) << j1.dump();
+  EXPECT_EQ(j1["error"]["param"], "cap.ctx") << j1.dump();
+  auto [s2, j2] = post(port, Json{{"prompt", "a"}, {"max_tokens", model_len + 1}});
+  EXPECT_EQ(s2, 400) << j2.dump();
+  EXPECT_EQ(j2["error"]["param"], "max_tokens") << j2.dump();
+  server->stop();
+}
+
+TEST(EngineRunner, PreemptionUnderATightBudgetKeepsEveryAnswer) {
+  // Six greedy requests of three policies at a budget holding a fraction of their worst cases:
+  // all complete (none fails), each with the text it gets alone, and the resident KV bytes
+  // never exceed the budget.
+  EngineRunnerOptions probe_opt;
+  auto probe = load_stories(probe_opt);
+  if (!probe) GTEST_SKIP() << "skipped: stories260K.gguf not found";
+  const std::size_t block = probe->kv_bytes(CapSpec{}, 1);  // one f32 block of 16 tokens
+  EngineRunnerOptions opt;
+  opt.kv_budget_bytes = 8 * block;
+  auto runner = load_stories(opt);
+  ServerOptions so;
+  so.scheduler.max_running = 6;
+  auto server = serve_on_free_port(*runner, so);
+  const int port = server->port();
+  const std::vector<Json> caps = {Json(nullptr), Json{{"policy", "quant:int8"}},
+                                  Json{{"policy", "streaming"}, {"window", 16}}};
+  auto body = [&](std::size_t i) {
+    Json b{{"prompt", "Once upon a time, there was a"}, {"max_tokens", 40}, {"temperature", 0}};
+    if (!caps[i % 3].is_null()) b["cap"] = caps[i % 3];
+    return b;
+  };
+  std::vector<std::string> alone(3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    auto [status, j] = post(port, body(i));
+    ASSERT_EQ(status, 200) << j.dump();
+    alone[i] = j["choices"][0]["text"];
+  }
+  std::vector<std::pair<int, Json>> out(6);
+  std::atomic<bool> done{false};
+  double max_resident = 0;
+  std::thread watch([&] {
+    while (!done.load()) {
+      auto c = loopback(port);
+      if (auto r = c.Get("/metrics")) {
+        max_resident = std::max(max_resident, metric(r->body, "gearbox_kv_bytes_in_use"));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  std::vector<std::thread> th;
+  for (std::size_t i = 0; i < 6; ++i) th.emplace_back([&, i] { out[i] = post(port, body(i)); });
+  for (auto& t : th) t.join();
+  done = true;
+  watch.join();
+  for (std::size_t i = 0; i < 6; ++i) {
+    ASSERT_EQ(out[i].first, 200) << i << " " << out[i].second.dump();
+    EXPECT_EQ(out[i].second["choices"][0]["text"], alone[i % 3]) << i;
+    EXPECT_EQ(out[i].second["usage"]["completion_tokens"], 40) << i;
+  }
+  auto metrics = loopback(port).Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->body.find("gearbox_requests_total{finish_reason=\"error\"} 1"),
+            std::string::npos);
+  EXPECT_GT(metric(metrics->body, "gearbox_preemptions_total"), 0.0) << metrics->body;
+  EXPECT_GT(max_resident, 0.0);
+  EXPECT_LE(max_resident, static_cast<double>(opt.kv_budget_bytes));
+  server->stop();
+  EXPECT_EQ(runner->kv_usage().bytes_in_use, 0u);
+}
+
+TEST(EngineRunner, PrefixCacheGivesTheUncachedAnswer) {
+  auto cached = load_stories();  // prefix caching on (the default)
+  EngineRunnerOptions off;
+  off.prefix_cache = false;
+  auto plain = load_stories(off);
+  if (!cached || !plain) GTEST_SKIP() << "skipped: stories260K.gguf not found";
+  const std::string story =
+      "Once upon a time, there was a little girl named Lily. She loved to play outside in the "
+      "park with her friends. One day, she saw a big red ball under a tree and";
+  auto body = [&](const Json& cap) {
+    Json b{{"prompt", story}, {"max_tokens", 24}, {"temperature", 0}};
+    if (!cap.is_null()) b["cap"] = cap;
+    return b;
+  };
+  for (const Json& cap : {Json(nullptr), Json{{"policy", "quant:int8"}}}) {
+    auto plain_server = serve_on_free_port(*plain);
+    auto [ps, pj] = post(plain_server->port(), body(cap));
+    ASSERT_EQ(ps, 200) << pj.dump();
+    EXPECT_EQ(pj["usage"]["prompt_tokens_details"]["cached_tokens"], 0);
+    plain_server->stop();
+    auto server = serve_on_free_port(*cached);
+    auto [s1, j1] = post(server->port(), body(cap));
+    auto [s2, j2] = post(server->port(), body(cap));
+    ASSERT_EQ(s1, 200) << j1.dump();
+    ASSERT_EQ(s2, 200) << j2.dump();
+    const auto prompt_tokens = j1["usage"]["prompt_tokens"].get<std::size_t>();
+    ASSERT_GT(prompt_tokens, 32u);
+    EXPECT_EQ(j1["usage"]["prompt_tokens_details"]["cached_tokens"], 0);
+    // The second request found every full block of the prompt but the last token's.
+    EXPECT_EQ(j2["usage"]["prompt_tokens_details"]["cached_tokens"].get<std::size_t>(),
+              (prompt_tokens - 1) / 16 * 16)
+        << cap.dump();
+    EXPECT_EQ(j1["choices"][0]["text"], pj["choices"][0]["text"]) << cap.dump();
+    EXPECT_EQ(j2["choices"][0]["text"], pj["choices"][0]["text"]) << cap.dump();
+    auto m = loopback(server->port()).Get("/metrics");
+    ASSERT_TRUE(m);
+    EXPECT_EQ(metric(m->body, "gearbox_prefix_cache_hits_total"),
+              static_cast<double>((prompt_tokens - 1) / 16 * 16));
+    server->stop();
+  }
+  // Evicting policies keep no prefix cache.
+  auto server = serve_on_free_port(*cached);
+  const Json streaming{{"policy", "streaming"}, {"window", 64}};
+  post(server->port(), body(streaming));
+  auto [s3, j3] = post(server->port(), body(streaming));
+  ASSERT_EQ(s3, 200) << j3.dump();
+  EXPECT_EQ(j3["usage"]["prompt_tokens_details"]["cached_tokens"], 0);
   server->stop();
 }
 

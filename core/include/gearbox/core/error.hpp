@@ -7,6 +7,7 @@
 #include <exception>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace gearbox {
 
@@ -58,6 +59,12 @@ class Error : public std::exception {
   std::string found_;
   std::string formatted_;
 };
+
+// `text` made safe for a one-line message: control bytes become \n, \t, \r or \xNN, bytes
+// that are not valid UTF-8 become \xNN (valid UTF-8 is kept), and text past `max_bytes` is cut
+// with "...". Every part of an Error's message goes through it, so bytes echoed from a file or
+// a flag can never split the line or break a JSON document.
+std::string printable(std::string_view text, std::size_t max_bytes = 240);
 
 // Exit codes shared by every command.
 inline constexpr int kExitOk = 0;

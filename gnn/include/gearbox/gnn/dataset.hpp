@@ -29,12 +29,23 @@ struct Dataset {
 struct LoadOptions {
   bool features = true;   // also read features, labels and splits
   bool use_cache = true;  // read/write the binary CSR cache in cache_dir()/graphs
+  // Bytes the caller will allocate per node beyond the graph (features, activations). The
+  // node count a file header or generator spec declares is checked against the memory
+  // available with it before anything is allocated for the nodes.
+  std::uint64_t bytes_per_node = 0;
 };
 
-// Loads a dataset by name, path or generator spec; Error::input/usage on bad input.
+// Bytes per node the loaded and prepared graph itself takes beyond its edges (row pointers of
+// the adjacency and its normalised and permuted copies, the ordering, labels).
+inline constexpr std::uint64_t kGraphBytesPerNode = 64;
+
+// Loads a dataset by name, path or generator spec; Error::input/usage on bad input. A node
+// count that cannot fit in memory (with opt.bytes_per_node) is an Error::input naming the file
+// (or --graph) and the field that declared it, raised before allocating for it.
 Dataset load_dataset(const std::string& spec, const LoadOptions& opt = {});
 
-// Reads a label file: one integer per line, -1 = unknown; `n` lines expected.
+// Reads a label file: one integer per line, -1 = unknown, else a class id below `n` (no more
+// classes than nodes); `n` lines expected.
 std::vector<std::int32_t> read_labels(const std::filesystem::path& path, index_t n);
 
 // Reads a split file: one 0-based node id per line, each < n.

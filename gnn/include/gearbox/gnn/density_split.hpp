@@ -58,6 +58,13 @@ struct DensitySplit {
 DensitySplit split_by_density(const Csr& a, const std::vector<BlockInfo>& blocks,
                               const SplitThresholds& th);
 
+// Community recovery: of the off-diagonal entries (i, j) of `a` whose endpoints share a
+// community in `community` (one id per node, in a's order; < 0 = unknown), the share that lies
+// inside a diagonal block. 1 when the blocks hold the planted communities whole; -1 when no
+// such entry exists or `community` does not have one id per node.
+double intra_community_share(const Csr& a, const std::vector<BlockInfo>& blocks,
+                             const std::vector<std::int32_t>& community);
+
 // The report: block count, density histogram (block counts and nnz per density bucket), share
 // of nnz inside diagonal blocks, and per class under `th`.
 nlohmann::json density_report(const Csr& a, const std::vector<BlockInfo>& blocks,

@@ -65,4 +65,16 @@ void spmm_reference(const Csr& a, const float* x, int f, float* y, bool accumula
 // The tuned CSR SpMM (nnz-balanced OpenMP rows, AVX2/FMA register-blocked feature chunks).
 void spmm_csr(const Csr& a, const float* x, int f, float* y, bool accumulate);
 
+// Vector instruction sets the run-time dispatched kernels can use, in increasing order.
+enum class SimdLevel { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+// The best level this CPU supports (cpuid, checked once).
+SimdLevel best_simd();
+const char* simd_name(SimdLevel s);
+
+// The community-panel kernel ("panel" in the registry) with a chosen instruction set (levels
+// the CPU lacks fall back to best_simd()): rows in panels = s.blocks (rows outside every block
+// in panels of 128), each panel swept once per feature tile sized so that the panel's slice of
+// X stays in L1. The test seam for comparing its AVX-512, AVX2 and scalar paths.
+std::unique_ptr<Kernel> make_panel_kernel(const Subgraph& s, SimdLevel simd);
+
 }  // namespace gearbox::gnn

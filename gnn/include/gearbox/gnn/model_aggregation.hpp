@@ -21,7 +21,7 @@ class AdaptiveModelAggregation {
                            SelectorOptions opt, int threads, float gin_eps = 0.0f);
   // Forward and transpose functions for make_model / train_model (valid while this lives).
   Aggregation functions();
-  const Csr& matrix() const { return a_; }
+  const Csr& matrix() const { return *a_; }
   // Chosen kernels per width: the forward aggregator's, or {"forward": .., "transpose": ..}.
   nlohmann::json kernels() const;
   // The selectors' explanations, in the same shape as kernels().
@@ -29,7 +29,7 @@ class AdaptiveModelAggregation {
   double selection_seconds() const;
 
  private:
-  Csr a_, at_;
+  std::shared_ptr<const Csr> a_;  // shared with the aggregators (and their plans)
   std::unique_ptr<AdaptiveAggregator> fwd_, bwd_;
 };
 

@@ -4,7 +4,8 @@
 // dense / medium / sparse subgraphs, and for each subgraph the kernel it predicts fastest.
 // The best-predicted candidates and plain CSR are then measured on the first aggregation
 // call, interleaved (A B C A B C ...) so that interference from other processes hits all
-// alike, each by the median of its runs; a split wins only by beating plain CSR by 5%. After
+// alike; a split wins only when its per-round ratio to plain CSR is below 0.95 at the median
+// and below 1 at the upper quartile (a tie within noise goes to CSR). After
 // warm-up (a number of later calls) a chosen split is measured again against plain CSR,
 // interleaved, and replaced by CSR if it is now the slower. The choice is cached in
 // cache_dir()/gnn-plans and explained as JSON.
@@ -53,16 +54,18 @@ struct SelectorOptions {
   CandidateTimer timer = {};  // empty: wall-clock stopwatch
 };
 
-// An executable plan: Y = A X with the chosen kernels; owns its subgraphs and kernels.
+// An executable plan: Y = A X with the chosen kernels; owns its subgraphs and kernels and
+// shares ownership of A (the whole-matrix kernel points into it), so no caller's temporary
+// can leave it dangling.
 class ExecPlan {
  public:
-  ExecPlan(const Csr& a, const std::vector<BlockInfo>& blocks, const Candidate& c);
+  ExecPlan(std::shared_ptr<const Csr> a, const std::vector<BlockInfo>& blocks, const Candidate& c);
   void run(const float* x, int f, float* y) const;
   const Candidate& candidate() const { return cand_; }
   std::size_t format_bytes() const;
 
  private:
-  const Csr& a_;
+  std::shared_ptr<const Csr> a_;
   Candidate cand_;
   DensitySplit split_;
   std::array<std::unique_ptr<Kernel>, kDensityClasses> kernels_;
@@ -73,8 +76,11 @@ class ExecPlan {
 class AdaptiveAggregator {
  public:
   // `a` is the (reordered) normalised adjacency, `block_starts` its diagonal block bounds.
-  AdaptiveAggregator(const Csr& a, std::vector<index_t> block_starts, SelectorOptions opt,
-                     int threads);
+  // The aggregator owns `a` (pass std::move(m) to avoid a copy, or share one matrix between
+  // aggregators): it and every plan it makes keep it alive; matrix() reads it back.
+  AdaptiveAggregator(Csr a, std::vector<index_t> block_starts, SelectorOptions opt, int threads);
+  AdaptiveAggregator(std::shared_ptr<const Csr> a, std::vector<index_t> block_starts,
+                     SelectorOptions opt, int threads);
   // Y = A X for width f; the first call for a width selects (measuring with this x).
   void run(const float* x, int f, float* y);
   // Selects for width f now (with random inputs) without computing anything for the caller.
@@ -86,17 +92,18 @@ class AdaptiveAggregator {
   nlohmann::json kernels() const;
   double selection_seconds() const { return selection_s_; }
   const std::vector<BlockInfo>& blocks() const { return blocks_; }
+  const Csr& matrix() const { return *a_; }
 
  private:
   const ExecPlan& select(int f, const float* x);
   // Re-measures width f's chosen split against plain CSR; switches to CSR when it is slower.
   void recheck(int f, const float* x);
-  // Median ms of each plan's runs, measured interleaved (round r runs plans 0, 1, ... in turn).
-  std::vector<double> measure_interleaved(const std::vector<const ExecPlan*>& plans, const float* x,
-                                          int f, int reps) const;
+  // Each plan's run times (ms), measured interleaved (round r runs plans 0, 1, ... in turn).
+  std::vector<std::vector<double>> measure_interleaved(const std::vector<const ExecPlan*>& plans,
+                                                       const float* x, int f, int reps) const;
   void write_cache(int f, const Candidate& choice, const nlohmann::json& candidates) const;
 
-  const Csr& a_;
+  std::shared_ptr<const Csr> a_;
   std::vector<index_t> starts_;
   std::vector<BlockInfo> blocks_;
   SelectorOptions opt_;
@@ -107,6 +114,17 @@ class AdaptiveAggregator {
   std::map<int, int> calls_;  // run() calls per width since its selection (until re-checked)
   double selection_s_ = 0;
 };
+
+// A candidate against plain CSR over the same interleaved rounds: ratios cand/csr per round.
+struct PairedComparison {
+  double median_ratio = 1, upper_ratio = 1;  // median and upper quartile of the ratios
+  double cand_ms = 0, csr_ms = 0;            // medians of the two
+  // median_ratio and cand_ms / csr_ms < margin, upper_ratio < 1: clearly faster, not noise
+  bool wins = false;
+};
+// Compares round by round (round i of each vector was measured back to back).
+PairedComparison compare_paired(const std::vector<double>& cand_ms,
+                                const std::vector<double>& csr_ms, double margin);
 
 // The candidates the cost model proposes for width f, best predicted first (plain CSR
 // included), with predicted_ms filled in.

@@ -16,8 +16,10 @@ struct PreparedGraph {
   double permute_seconds = 0, normalize_seconds = 0;
 };
 
-// Loads `graph` and applies `method` (max_block: largest diagonal block).
+// Loads `graph` and applies `method` (max_block: largest diagonal block). `bytes_per_node`:
+// what the caller will allocate per node (features, activations), checked against memory with
+// the node count before the graph is built (LoadOptions::bytes_per_node).
 PreparedGraph prepare_graph(const std::string& graph, ReorderMethod method, int max_block,
-                            std::uint64_t seed, bool features);
+                            std::uint64_t seed, bool features, std::uint64_t bytes_per_node = 0);
 
 }  // namespace gearbox::gnn

@@ -25,8 +25,8 @@ struct Ordering {
   double seconds = 0;                 // time the reordering took
 };
 
-// Computes an ordering of the (symmetric) graph `adj`. Blocks hold at most `max_block` nodes:
-// large communities are cut, consecutive small ones merged up to `max_block`.
+// Computes an ordering of the (symmetric) graph `adj`. Blocks hold at most `max_block` nodes;
+// for lp and metis they follow the communities found (see ordering_from_parts).
 Ordering compute_ordering(const Csr& adj, ReorderMethod method, int max_block, std::uint64_t seed);
 
 // Label propagation communities: each node repeatedly takes the label most frequent among its
@@ -36,7 +36,9 @@ Ordering compute_ordering(const Csr& adj, ReorderMethod method, int max_block, s
 std::vector<index_t> label_propagation(const Csr& adj, int max_iters, std::uint64_t seed);
 
 // Groups nodes by `part` (parts ordered by first appearance, nodes by id within a part) and
-// cuts/merges parts into blocks of at most max_block nodes.
+// makes the blocks from the parts: a part of >= 32 nodes is its own block (cut into
+// near-equal pieces of at most max_block), runs of smaller parts are merged into blocks of at
+// most min(max_block, 256) nodes.
 Ordering ordering_from_parts(const std::vector<index_t>& part, int max_block);
 
 }  // namespace gearbox::gnn

@@ -10,12 +10,14 @@
 namespace gearbox::gnn {
 
 // The bytes of `path`, decompressed when it ends in .gz. Throws Error::input when the file is
-// missing or a corrupt/truncated gzip stream, and when it is larger than `max_bytes`.
+// missing, not a regular file (a device, FIFO or directory), a corrupt/truncated gzip stream,
+// or larger than `max_bytes` (compressed or not).
 std::string read_text_file(const std::filesystem::path& path,
                            std::uint64_t max_bytes = std::uint64_t{16} << 30);
 
-// Bytes of memory this process may still allocate (MemAvailable from /proc/meminfo, or 8 GiB
-// when unreadable). Parsers refuse declared sizes above it before allocating.
+// Bytes of memory this process may still allocate (gearbox::available_memory_bytes(): the
+// least of MemAvailable and the rlimit and cgroup headroom). Parsers refuse declared sizes
+// above it before allocating.
 std::uint64_t memory_budget_bytes();
 
 // Iterates over the lines of a text buffer, counting them from 1.

@@ -22,6 +22,9 @@ class NodeAllocator {
   // exceed its GPUs or a placement does not fit the pool's nodes.
   std::vector<int> apply(const std::vector<int>& ids, const std::vector<Placement>& old,
                          const std::vector<Placement>& target);
+  // Records that job `id` holds `nodes` (one per host) for `pl` (a restarted daemon adopting
+  // an attempt still running); false, changing nothing, if they lack the free GPUs.
+  bool adopt(int id, const Placement& pl, const std::vector<int>& nodes);
   // Frees a job's nodes (departure).
   void release(int id);
   // The nodes a job holds (one entry per host), empty if none.

@@ -1,11 +1,13 @@
-// The trace-driven simulator: rounds every 300 s as in the artifact (jobs arrive in their
-// submission round; the policy decides at each round's start and, unless round_only, again
-// at every departure inside the round, at its time; node placement by the NodeAllocator), with
-// progress priced per event inside a round: a job never starts before its submission time (it may
-// enter the round up to 300 s early); a (re)started job first pays its restart overhead (carried as
-// debt into later rounds when above 300 s), then advances at the iteration time of the best plan
-// for its placement; a job finishes at the exact second its last iteration ends. Deterministic: no
-// randomness, ties broken by job order.
+// The trace-driven simulator: rounds every 300 s as in the artifact (jobs
+// arrive in their submission round; the policy decides at each round's start
+// and, unless round_only, again at every departure inside the round, at its
+// time; node placement by the NodeAllocator), with progress priced per event
+// inside a round: a job never starts before its submission time (it may enter
+// the round up to 300 s early); a (re)started job first pays its restart
+// overhead (carried as debt into later rounds when above 300 s), then advances
+// at the iteration time of the best plan for its placement; a job finishes at
+// the exact second its last iteration ends. Deterministic: no randomness, ties
+// broken by job order.
 #pragma once
 
 #include <string>
@@ -27,8 +29,9 @@ struct SimOptions {
   // whose iterations on its fastest placement alone take longer (field num_iteration); while
   // simulating, when the trace has not finished by then (queueing behind other jobs).
   int horizon_rounds = kMaxSimRounds;
-  // Schedule only at round boundaries, as the artifact's simulator does; by default a
-  // departure inside a round triggers a scheduling pass at its time (the paper's events).
+  // Schedule only at round boundaries, as the artifact's simulator does; by
+  // default a departure inside a round triggers a scheduling pass at its time
+  // (the paper's events).
   bool round_only = false;
 };
 
@@ -49,7 +52,25 @@ struct SimResult {
   double sched_ms_per_round = 0;         // policy + node allocation time per round it ran
   std::vector<double> round_throughput;  // per simulated round (samples/s)
   std::vector<double> jcts;              // finished jobs, in finish order
+  std::vector<double> job_jct;           // per trace job: its JCT, or -1 if it did not finish
+  bool stalled = false;  // ended with jobs placed where they cannot run (kMaxStalledRounds)
 };
+
+// Rounds without any progress (everything arrived, placed jobs cannot run, no
+// departures) after which a simulation ends instead of running forever.
+inline constexpr int kMaxStalledRounds = 100;
+
+// Averages over job sets the policies of one run share (job_jct of each result,
+// same trace): common = mean JCT over the jobs every policy finished (0 if
+// none); padded = the artifact's plot rule: each policy's finished JCTs padded
+// up to the largest finished count of any policy with the largest JCT any
+// policy recorded.
+struct CrossPolicyJct {
+  std::vector<double> avg_jct_common_s,
+      avg_jct_padded_s;  // per result, in order
+  int common_jobs = 0;
+};
+CrossPolicyJct cross_policy_jct(const std::vector<SimResult>& results);
 
 // Throws Error::input (field num_iteration, naming the job) when a job of `trace` alone, on its
 // fastest placement on `cluster`, would run longer than `horizon_rounds` rounds; simulate()

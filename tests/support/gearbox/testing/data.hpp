@@ -35,3 +35,13 @@ inline bool data_required() {
       GTEST_SKIP() << "skipped: data not found: " << gearbox_what_;                          \
     }                                                                                        \
   } while (0)
+
+// For a test that has already found its data absent (by path, never by a failed load): skips,
+// or fails under GEARBOX_REQUIRE_DATA=1. `what` names the missing file.
+#define GEARBOX_SKIP_ABSENT(what)                                                            \
+  do {                                                                                       \
+    if (::gearbox::testing::data_required()) {                                               \
+      FAIL() << "required data absent (GEARBOX_REQUIRE_DATA=1): " << (what);                 \
+    }                                                                                        \
+    GTEST_SKIP() << "skipped: data not found: " << (what);                                   \
+  } while (0)

@@ -23,6 +23,18 @@ struct CliRun {
   std::string err;  // everything written to stderr
 };
 
+// The current environment plus `env` ("NAME=value" entries, later ones win).
+inline std::vector<std::string> environment_with(const std::vector<std::string>& env) {
+  std::vector<std::string> out;
+  for (char** e = environ; *e != nullptr; ++e) out.emplace_back(*e);
+  for (const auto& kv : env) {
+    const auto name = kv.substr(0, kv.find('=') + 1);
+    std::erase_if(out, [&](const std::string& s) { return s.rfind(name, 0) == 0; });
+    out.push_back(kv);
+  }
+  return out;
+}
+
 // Runs `argv` (argv[0] is a path) with the current environment plus `env` ("NAME=value"
 // entries, later ones win) and stdin from /dev/null; waits for it and returns what it printed.
 inline CliRun run_argv(const std::vector<std::string>& argv,
@@ -39,13 +51,7 @@ inline CliRun run_argv(const std::vector<std::string>& argv,
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-  for (const auto& kv : env) {
-    const auto name = kv.substr(0, kv.find('=') + 1);
-    std::erase_if(env_strings, [&](const std::string& s) { return s.rfind(name, 0) == 0; });
-    env_strings.push_back(kv);
-  }
+  std::vector<std::string> env_strings = environment_with(env);
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);

@@ -13,12 +13,15 @@
 #include "gearbox/serve/kv/paged_kv_cache.hpp"
 #include "gearbox/serve/model/config.hpp"
 #include "gearbox/serve/model/rope.hpp"
+#include "gearbox/serve/model/sliding_window_kv_cache.hpp"
 
 namespace gearbox::serve::cap {
 
 struct CapCacheOptions {
   std::size_t budget_bytes = std::size_t{2} << 30;  // resident KV budget (the pool)
   std::size_t block_tokens = 16;
+  std::shared_ptr<kv::KvMemory> memory = nullptr;  // optional budget shared with other caches
+  bool prefix_cache = false;  // automatic prefix caching where the policy allows it
 };
 
 struct CapCache {
@@ -29,6 +32,13 @@ struct CapCache {
   std::shared_ptr<const RopeSpec> rope;  // pass rope.get() to prefill/decode
   std::int64_t ctx_limit = 0;            // longest sequence served (INT64_MAX: unbounded)
   int max_step = 0;                      // the largest step begin() accepts: chunk prefills by it
+  // Models with sliding-window layers (Gemma 3): `cache` holds only the global layers (the
+  // policy applies to them), and this front keeps each local layer's window in a ring.
+  std::unique_ptr<SlidingWindowKvCache> windowed;
+
+  // The cache the model runs on: the sliding-window front when there is one, else `cache`.
+  KvCache& kv() { return windowed ? static_cast<KvCache&>(*windowed) : *cache; }
+  const KvCache& kv() const { return windowed ? static_cast<const KvCache&>(*windowed) : *cache; }
 };
 
 // Builds the cache and RoPE spec for `plan` on a model with `cfg` and unscaled `model_rope`.

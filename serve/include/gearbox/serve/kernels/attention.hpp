@@ -1,6 +1,7 @@
 // Multi-head attention of one sequence's new tokens over its cached keys/values (GQA: query
 // head h reads KV head h / (n_head / n_head_kv)). Causal: with n_q new tokens written last
-// into the view, new token i attends to rows 0 .. n_rows - n_q + i.
+// into the view, new token i attends to rows 0 .. n_rows - n_q + i (the last `window` of them
+// when AttentionShape::window > 0).
 #pragma once
 
 #include "gearbox/serve/model/kv_cache.hpp"
@@ -13,6 +14,9 @@ struct AttentionShape {
   // Round the softmax weights to fp16 before weighting V, as llama.cpp's default (f16 KV
   // cache, no flash attention) does; off = float throughout.
   bool f16_weights = false;
+  // > 0: sliding-window attention, each new token sees only the last `window` rows up to and
+  // including its own (llama.cpp's standard SWA mask: key visible iff pos_q - pos_k < window).
+  int window = 0;
 };
 
 // q: n_q x (n_head*head_dim); out: n_q x (n_head*head_dim). When row_weights is non-null it

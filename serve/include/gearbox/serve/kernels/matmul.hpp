@@ -1,7 +1,7 @@
 // Matrix products on weights in their stored (possibly quantized) format, as the model's
 // linear layers need them: y[t][r] = sum_c W[r][c] * x[t][c] for every activation row t.
 // Quantized weights are used in place: activations are quantized to 8 bits per block (Q8_0
-// for Q4_0/Q8_0 weights, Q8_1 for Q4_1, as llama.cpp does) and blocks are multiplied in
+// for Q4_0/Q5_0/Q8_0 weights, Q8_1 for Q4_1/Q5_1, as llama.cpp does) and blocks are multiplied in
 // integer SIMD registers (AVX2), with OpenMP over weight rows. Plain references beside them.
 #pragma once
 

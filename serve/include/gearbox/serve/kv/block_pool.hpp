@@ -3,7 +3,10 @@
 // the cache using the pool) under a byte budget; per-sequence block tables; reference counts so
 // sequences share a prefix (fork), with copy-on-write of a shared, partially filled last block.
 // Accounting is exact: bytes in use = blocks in use x block_bytes. The server's /metrics and
-// admission control read stats(). Not thread-safe: one owner (the scheduler) drives it.
+// admission control read stats(). With a shared KvMemory, a block's bytes are charged to it
+// (and allocated) when handed out and returned (and freed) when the block is freed, so the
+// pools on one KvMemory together stay under its budget. Not thread-safe: one owner (the
+// scheduler) drives it.
 #pragma once
 
 #include <cstddef>
@@ -12,6 +15,8 @@
 #include <span>
 #include <unordered_map>
 #include <vector>
+
+#include "gearbox/serve/kv/kv_memory.hpp"
 
 namespace gearbox::serve::kv {
 
@@ -22,6 +27,8 @@ struct KvPoolConfig {
   std::size_t block_tokens = 16;    // tokens per block (> 0)
   std::size_t bytes_per_token = 0;  // bytes one token's K and V take in all layers (> 0)
   std::size_t budget_bytes = 0;     // byte budget; capacity = budget / block_bytes blocks
+  // Optional budget shared with other pools (null: this pool's own budget only).
+  std::shared_ptr<KvMemory> memory = nullptr;
 };
 
 struct KvPoolStats {
@@ -29,7 +36,8 @@ struct KvPoolStats {
   std::size_t block_bytes = 0;
   std::size_t blocks_total = 0;   // capacity under the budget
   std::size_t blocks_in_use = 0;  // referenced by at least one sequence
-  std::size_t blocks_free = 0;    // blocks_total - blocks_in_use
+  std::size_t blocks_free = 0;    // free_blocks(): blocks_total - blocks_in_use, or fewer
+                                  // when a shared KvMemory has less left
   std::size_t bytes_budget = 0;
   std::size_t bytes_in_use = 0;    // blocks_in_use * block_bytes
   std::size_t bytes_reserved = 0;  // host memory actually allocated for blocks so far
@@ -48,6 +56,9 @@ class KvBlockPool {
  public:
   // Throws Error::usage when block_tokens or bytes_per_token is 0 or the budget holds no block.
   explicit KvBlockPool(const KvPoolConfig& config);
+  ~KvBlockPool();
+  KvBlockPool(const KvBlockPool&) = delete;
+  KvBlockPool& operator=(const KvBlockPool&) = delete;
 
   std::size_t block_tokens() const { return block_tokens_; }
   std::size_t block_bytes() const { return block_bytes_; }
@@ -67,7 +78,7 @@ class KvBlockPool {
   // Blocks `append(seq, n)` would take from the free list (new blocks plus a copy-on-write).
   std::size_t blocks_needed(SeqId seq, std::size_t n) const;
   // True when `append(seq, n)` would succeed.
-  bool can_append(SeqId seq, std::size_t n) const { return blocks_needed(seq, n) <= free_.size(); }
+  bool can_append(SeqId seq, std::size_t n) const { return blocks_needed(seq, n) <= free_blocks(); }
   // Extends `seq` by n token slots, copying a shared partial last block first (copy-on-write:
   // the new private block receives the old block's bytes). Throws Error::runtime naming the
   // budget when the pool lacks blocks; then nothing changes.
@@ -88,7 +99,9 @@ class KvBlockPool {
   void retain(BlockId block);
   // Drops one reference; the block returns to the free list at zero.
   void release(BlockId block);
-  std::size_t free_blocks() const { return free_.size(); }
+  // Blocks that can be handed out now: free in this pool and, with a shared KvMemory, within
+  // what it has left.
+  std::size_t free_blocks() const;
 
   // Number of references to `block` (0 when free).
   int ref_count(BlockId block) const;
@@ -117,6 +130,7 @@ class KvBlockPool {
   std::vector<BlockId> free_;                       // stack of free block ids
   std::unordered_map<SeqId, Sequence> seqs_;
   std::size_t reserved_blocks_ = 0;
+  std::shared_ptr<KvMemory> memory_;
 };
 
 }  // namespace gearbox::serve::kv

@@ -21,6 +21,8 @@
 #include <vector>
 
 #include "gearbox/serve/kv/block_pool.hpp"
+#include "gearbox/serve/kv/kv_memory.hpp"
+#include "gearbox/serve/kv/prefix_cache.hpp"
 #include "gearbox/serve/kv/row_codec.hpp"
 #include "gearbox/serve/model/kv_cache.hpp"
 
@@ -34,6 +36,7 @@ struct PagedKvConfig {
   int kv_dim = 0;
   std::size_t block_tokens = 16;
   std::size_t budget_bytes = std::size_t{1} << 30;  // resident (pool) budget
+  std::shared_ptr<KvMemory> memory = nullptr;       // optional budget shared with other caches
   KvRowFormat format = KvRowFormat::kF32;
   std::int64_t ctx_limit = INT64_MAX;  // non-evicting caches refuse tokens past it
 
@@ -44,6 +47,10 @@ struct PagedKvConfig {
 
   OffloadKind offload = OffloadKind::kNone;
   std::int64_t hot_tokens = 0;  // offload: resident tokens per sequence (0 = pool limit)
+
+  // Automatic prefix caching (reuse_prefix / cache_prefix); honoured only where rows are exact
+  // functions of the prefix and stay put: no eviction, no offload.
+  bool prefix_cache = false;
 
   // Rotates the n_heads heads of one stored key row by a position delta (apply_rope with the
   // sequence's RoPE spec); needed when evicting with cache positions.
@@ -77,6 +84,26 @@ class PagedKvCache final : public KvCache {
   // parent, an existing child or a step in progress, Error::input when the budget cannot hold
   // the copy (nothing is kept then).
   void fork(serve::SeqId parent, serve::SeqId child);
+  // Resident blocks a step (or several) appending `n_new` tokens to `seq` (absent: a new
+  // sequence) would take from the pool beyond what the sequence holds: the blocks its rows
+  // grow into, bounded by the window for evicting policies; under offload only the blocks the
+  // step must hold resident beyond the settled ones it can spill.
+  std::size_t step_blocks(serve::SeqId seq, std::size_t n_new) const;
+  // True when this cache keeps a prefix cache (see PagedKvConfig::prefix_cache).
+  bool caches_prefixes() const { return prefix_ != nullptr; }
+  // Starts new sequence `seq` with the longest run of cached blocks whose chained hashes are
+  // `hashes[0..]` (hashes of the prompt's full blocks, chain_block_hash) and returns the
+  // tokens it now holds (a multiple of block_tokens; 0 without a prefix cache or a hit).
+  // Throws Error::usage when `seq` exists.
+  std::size_t reuse_prefix(serve::SeqId seq, std::span<const std::uint64_t> hashes);
+  // Indexes blocks [first, first + hashes.size()) of `seq` (full, committed) under `hashes`
+  // so later sequences can reuse them. Blocks not yet full are skipped.
+  void cache_prefix(serve::SeqId seq, std::size_t first, std::span<const std::uint64_t> hashes);
+  // Frees up to `n` cached blocks no sequence holds, least recently used first; returns how
+  // many.
+  std::size_t drop_cached(std::size_t n) { return prefix_ ? prefix_->evict(n) : 0; }
+  // Blocks held only by the prefix cache (freed on demand).
+  std::size_t cached_blocks() const { return prefix_ ? prefix_->idle_blocks() : 0; }
   // Bytes of spilled (offloaded) blocks, over all sequences.
   std::size_t cold_bytes() const;
   // Bytes one token takes in every layer's K and V (the format's row bytes x 2 x n_layer).
@@ -135,6 +162,7 @@ class PagedKvCache final : public KvCache {
   std::size_t row_bytes_;
   std::size_t bytes_per_token_;
   KvBlockPool pool_;
+  std::unique_ptr<PrefixBlockCache> prefix_;  // after pool_: released before it
   std::map<serve::SeqId, Seq> seqs_;
   std::vector<float> scratch_;  // decoded rows for read()
   std::vector<std::byte> cold_buf_;

@@ -1,4 +1,7 @@
-// The hyper-parameters of a Llama-family model, read from GGUF metadata (`<arch>.*` keys).
+// The hyper-parameters of a decoder-only transformer read from GGUF metadata (`<arch>.*` keys).
+// One forward pass serves every supported architecture; what differs between them (norms
+// around attention and MLP, QK-norm, activation, embedding scale, sliding-window layers) is
+// data here, not code. Supported: `llama`, `gemma3`.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +16,9 @@ enum class RopePairing {
   kNormal,  // adjacent pairs (2i, 2i+1): GGML's "normal" mode, Llama GGUFs
   kNeox,    // halves (i, i + n_rot/2): GPT-NeoX mode (Qwen, Gemma, Phi, ...)
 };
+
+// The gated MLP's activation: SwiGLU (Llama) or GeGLU with tanh-approximated GELU (Gemma).
+enum class FfnActivation { kSilu, kGeluTanh };
 
 struct ModelConfig {
   std::string arch;  // general.architecture, e.g. "llama"
@@ -31,6 +37,21 @@ struct ModelConfig {
   RopePairing rope_pairing = RopePairing::kNormal;
   float rope_freq_scale = 1.0f;  // linear scaling already in the file (1 = none)
   bool tied_embeddings = false;  // output projection shares token_embd
+  float embd_scale = 1.0f;       // token embeddings multiplied by this (Gemma: sqrt(n_embd))
+  float attn_scale = 0.0f;       // query scale in attention (1/sqrt(head_dim) unless set)
+  FfnActivation ffn_act = FfnActivation::kSilu;
+  bool qk_norm = false;     // RMS norm of each query and key head before RoPE (Gemma 3, Qwen3)
+  bool post_norms = false;  // RMS norm of attention and MLP outputs before the residual add
+  // Sliding-window layers: when sliding_window > 0, layer l is local (sees the last
+  // sliding_window positions, RoPE base rope_theta_local, unscaled) unless
+  // (l + 1) % swa_period == 0 (Gemma 3: period 6, five local layers then one global).
+  int sliding_window = 0;
+  int swa_period = 0;
+  float rope_theta_local = 10000.0f;
+
+  bool is_local_layer(int l) const {
+    return sliding_window > 0 && (swa_period <= 0 || (l + 1) % swa_period != 0);
+  }
 
   int q_dim() const { return n_head * head_dim; }
   int kv_dim() const { return n_head_kv * head_dim; }

@@ -1,9 +1,9 @@
-// A Llama-family model loaded from GGUF (weights stay memory-mapped, used in their stored
-// quantized format) and its forward pass: batched prefill of one sequence, and one-token
-// decode of several sequences at once, both through a KvCache (kv_cache.hpp).
-// Forward calls use the OpenMP thread count in effect (gearbox::set_threads / ThreadScope).
-// A Model is immutable after load, but its scratch buffers are per object: call forward
-// methods of one Model from one thread at a time (a server has one model-runner thread).
+// A decoder-only model (llama, gemma3; config.hpp) loaded from GGUF (weights stay memory-mapped,
+// used in their stored quantized format) and its forward pass: batched prefill of one sequence, and
+// one-token decode of several sequences at once, both through a KvCache (kv_cache.hpp). Forward
+// calls use the OpenMP thread count in effect (gearbox::set_threads / ThreadScope). A Model is
+// immutable after load, but its scratch buffers are per object: call forward methods of one Model
+// from one thread at a time (a server has one model-runner thread).
 #pragma once
 
 #include <cstdint>
@@ -42,7 +42,10 @@ class Model {
 
   const ModelConfig& config() const { return cfg_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
+  // RoPE of the global (full-attention) layers; per-request policies replace this one.
   const RopeSpec& rope() const { return rope_; }
+  // RoPE of the sliding-window layers (equal to rope() when the model has none).
+  const RopeSpec& rope_local() const { return rope_local_; }
   const GgufFile& file() const { return *file_; }
   // Bytes of weights read per token in decode (all matrices once, embeddings one row).
   std::size_t weight_bytes_per_token() const;
@@ -54,7 +57,8 @@ class Model {
   void prefill(KvCache& cache, SeqId seq, std::span<const std::int32_t> tokens,
                std::span<float> logits, bool all_logits = false, const RopeSpec* rope = nullptr);
   // Rounds Q, K, V and the attention weights to fp16 as llama.cpp does by default (its f16
-  // KV cache without flash attention), to reproduce its numbers; off (float) by default.
+  // KV cache without flash attention), and reads GELU through fp16 as its CPU table does, to
+  // reproduce its numbers; off (float) by default.
   void set_f16_attention(bool on) { f16_attention_ = on; }
   bool f16_attention() const { return f16_attention_; }
 
@@ -71,7 +75,7 @@ class Model {
 
   std::shared_ptr<const GgufFile> file_;
   ModelConfig cfg_;
-  RopeSpec rope_;
+  RopeSpec rope_, rope_local_;
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<ModelWeights> w_;
   std::unique_ptr<ForwardScratch> scratch_;

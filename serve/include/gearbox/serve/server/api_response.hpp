@@ -15,6 +15,7 @@ namespace gearbox::serve::server {
 struct Usage {
   std::size_t prompt_tokens = 0;
   std::size_t completion_tokens = 0;
+  std::size_t cached_tokens = 0;  // prompt tokens served from the prefix cache
 };
 
 // Formats the responses of one request (one id, model and creation time for all its chunks).

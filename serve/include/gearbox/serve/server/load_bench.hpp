@@ -1,9 +1,12 @@
 // The load generator of `gearbox serve bench`: what vLLM's benchmark_serving measures, from
 // the client side, against any OpenAI-compatible /v1/completions endpoint. Requests arrive as
-// a Poisson process at `rate` (or all at once), at most `concurrency` in flight; prompts are
+// a Poisson process at `rate` (or all at once), at most `concurrency` in flight (a pool of
+// that many threads; 0 means 256); prompts are
 // token ids (or words, when the server does not say its vocabulary size or `text_prompts`)
 // from a fixed-seed generator; each request streams and asks for exactly output_len tokens
-// (min_tokens and ignore_eos). SSE comments (keep-alive pings) are skipped.
+// (min_tokens and ignore_eos). SSE comments (keep-alive pings) are skipped. A response over
+// max_response_bytes, or still streaming after request_timeout_s, is cut and counts as failed;
+// a /v1/models answer over 1 MiB is an error.
 #pragma once
 
 #include <cstddef>
@@ -22,12 +25,13 @@ struct LoadOptions {
   double rate = std::numeric_limits<double>::infinity();  // requests per second
   std::size_t input_len = 128;
   std::size_t output_len = 128;
-  std::size_t concurrency = 0;  // 0: no limit beyond `requests`
+  std::size_t concurrency = 0;  // requests in flight at most; 0: 256
   double slo_ttft_ms = 0;       // 0: no SLO on TTFT
   double slo_tpot_ms = 0;       // 0: no SLO on TPOT
   std::uint64_t seed = 0;
-  double request_timeout_s = 600;
-  bool text_prompts = false;  // input_len words, not token ids (same text for any server)
+  double request_timeout_s = 600;      // a whole response, first byte to last
+  std::size_t max_response_bytes = 0;  // 0: 1 MiB + 16 KiB per output token
+  bool text_prompts = false;           // input_len words, not token ids (same text for any server)
 };
 
 struct LatencyStats {

@@ -8,7 +8,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -48,6 +50,23 @@ struct DecodeSlot {
   Token token = 0;
 };
 
+// What the runner's KV memory holds now, for scheduling and /metrics.
+struct KvUsage {
+  std::size_t budget_bytes = 0;   // 0: the runner keeps no KV budget (nothing to schedule by)
+  std::size_t bytes_in_use = 0;   // resident KV bytes held by open sequences
+  std::size_t blocks_in_use = 0;  // resident blocks (of each policy's own size) they hold
+  std::size_t cached_bytes = 0;   // blocks only the prefix cache keeps (freed when needed)
+  std::size_t cached_blocks = 0;
+  std::map<std::string, std::size_t> bytes_by_policy;  // by policy kind, e.g. "streaming+quant"
+};
+
+// Thrown by prefill/decode when the KV memory cannot hold the step; nothing of the step is
+// kept. The scheduler answers by preempting a sequence, never by failing the request.
+class KvExhaustedError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 class ModelRunner {
  public:
   virtual ~ModelRunner() = default;
@@ -59,16 +78,28 @@ class ModelRunner {
   // Tokens (prompt plus generated) one sequence may hold under `cap`. Throws gearbox::Error
   // (kind input, field "cap...") when the policy or a knob is unknown or invalid.
   virtual std::size_t context_limit(const CapSpec& cap) const = 0;
-  // Bytes of KV cache one token of one sequence occupies (for block accounting).
-  virtual std::size_t kv_bytes_per_token() const = 0;
+  // The longest sequence the model serves well under `cap`: its trained context times the
+  // policy's RoPE factor, whatever `ctx` override or eviction the policy adds (the server's
+  // default --max-model-len).
+  virtual std::size_t max_model_len(const CapSpec& cap) const { return context_limit(cap); }
   // Tokens of cache a sequence of `tokens` tokens holds at most under `cap` (fewer than
   // `tokens` for policies that evict, e.g. sink + window for StreamingLLM).
   virtual std::size_t kv_tokens(const CapSpec& cap, std::size_t tokens) const {
     (void)cap;
     return tokens;
   }
+  // Resident KV bytes a new sequence of `tokens` tokens holds under `cap`, in the policy's own
+  // row format and blocks.
+  virtual std::size_t kv_bytes(const CapSpec& cap, std::size_t tokens) const = 0;
+  // Resident KV bytes appending `n_new` tokens to open sequence `id` would take beyond what it
+  // holds now.
+  virtual std::size_t kv_step_bytes(SequenceId id, std::size_t n_new) const = 0;
+  // The KV memory now (scheduler thread only, like the sequence methods; its budget_bytes is
+  // fixed).
+  virtual KvUsage kv_usage() const = 0;
 
-  // Tokenizes `text`, prefixed by BOS when `add_bos`.
+  // Tokenizes `text`; add_bos: as a prompt, with BOS (and EOS) where the model's file asks
+  // for them (a model whose add_bos_token is false gets none).
   virtual std::vector<Token> encode(std::string_view text, bool add_bos) const = 0;
   // The bytes token `t` stands for (may be part of a UTF-8 character).
   virtual std::string token_text(Token t) const = 0;
@@ -78,15 +109,20 @@ class ModelRunner {
   // True for tokens that end generation (EOS, end-of-turn).
   virtual bool is_end_of_generation(Token t) const = 0;
 
-  // Starts an empty sequence `id` under `cap` (already validated by context_limit), sampling
-  // with `sampling`.
-  virtual void open_sequence(SequenceId id, const CapSpec& cap,
-                             const SamplingOptions& sampling) = 0;
+  // Starts sequence `id` under `cap` (already validated by context_limit), sampling with
+  // `sampling`, for a prompt of `prompt` tokens. Returns how many of the prompt's first tokens
+  // its cache already holds (a prefix cache hit, always < prompt.size()): prefill the rest.
+  virtual std::size_t open_sequence(SequenceId id, const CapSpec& cap,
+                                    const SamplingOptions& sampling,
+                                    std::span<const Token> prompt) = 0;
   // Appends `tokens` (non-empty) to sequence `id`'s cache. When `last` (the prompt's final
-  // chunk) returns the sampled next token; otherwise returns -1 and samples nothing.
+  // chunk) returns the sampled next token; otherwise returns -1 and samples nothing. Throws
+  // KvExhaustedError when the KV memory cannot hold the tokens (the sequence must then be
+  // closed: part of the chunk may be cached).
   virtual Token prefill(SequenceId id, std::span<const Token> tokens, bool last) = 0;
   // One decode step for every slot at once (distinct sequences): appends each slot's token and
-  // writes each sequence's sampled next token into next[i] (resized to slots.size()).
+  // writes each sequence's sampled next token into next[i] (resized to slots.size()). Throws
+  // KvExhaustedError, keeping nothing of the step, when the KV memory cannot hold it.
   virtual void decode(std::span<const DecodeSlot> slots, std::vector<Token>& next) = 0;
   // Forgets sequence `id` and frees its cache. Unknown ids are ignored.
   virtual void close_sequence(SequenceId id) = 0;

@@ -25,8 +25,14 @@ struct ServeMetrics {
   Histogram& e2e;                // gearbox_e2e_request_latency_seconds
   Gauge& queue_length;           // gearbox_requests_waiting
   Gauge& running;                // gearbox_requests_running
-  Gauge& kv_blocks_in_use;       // gearbox_kv_blocks_in_use
-  Gauge& kv_blocks_free;         // gearbox_kv_blocks_free
+  Gauge& kv_blocks_in_use;       // gearbox_kv_blocks_in_use (resident blocks, every policy)
+  Gauge& kv_blocks_free;         // gearbox_kv_blocks_free (free bytes in default-policy blocks)
+  Gauge& kv_bytes_in_use;        // gearbox_kv_bytes_in_use (resident KV bytes, every policy)
+  Gauge& kv_bytes_budget;        // gearbox_kv_bytes_budget (--kv-budget)
+  Counter& preemptions;          // gearbox_preemptions_total (sequences preempted, recomputed)
+  Gauge& kv_blocks_cached;       // gearbox_kv_blocks_cached (kept only by the prefix cache)
+  Counter& prefix_queries;       // gearbox_prefix_cache_queries_total (prompt tokens looked up)
+  Counter& prefix_hits;          // gearbox_prefix_cache_hits_total (of those, found cached)
 };
 
 }  // namespace gearbox::serve::server

@@ -55,9 +55,15 @@ class Tokenizer {
   // The id of the vocabulary entry spelled exactly `piece`, or -1.
   std::int32_t find_piece(std::string_view piece) const;
 
+  // The ids of a plain-text prompt as llama.cpp makes them: encode(text) with BOS in front
+  // when the file's tokenizer.ggml.add_bos_token says so (SentencePiece default: yes, BPE:
+  // no) and EOS at the end when add_eos_token does (default no).
+  std::vector<std::int32_t> encode_prompt(std::string_view text) const;
+
   std::int32_t bos() const { return bos_; }  // -1 when none
   std::int32_t eos() const { return eos_; }  // -1 when none
   bool add_bos() const { return add_bos_; }  // whether prompts start with BOS
+  bool add_eos() const { return add_eos_; }  // whether prompts end with EOS
   // True for tokens that end generation (EOS, EOT, <|im_end|>, <|endoftext|>, ...).
   bool is_end_of_generation(std::int32_t id) const;
   // True for control tokens (not normal text).
@@ -76,7 +82,7 @@ class Tokenizer {
   std::vector<std::string> pieces_;
   std::vector<std::int32_t> token_type_;  // GGUF token types (1 normal, 3 control, 6 byte,..)
   std::int32_t bos_ = -1, eos_ = -1;
-  bool add_bos_ = false;
+  bool add_bos_ = false, add_eos_ = false;
   std::vector<std::int32_t> end_tokens_;
   std::string chat_template_;
   std::vector<std::pair<std::string, std::int32_t>> sorted_pieces_;  // for find_piece()

@@ -1,0 +1,69 @@
+// AdaptGear's plan for any square sparse matrix given in the caller's node order (what a
+// PyTorch user hands over: an adjacency with its own edge values): reorders the nodes by the
+// matrix's symmetrised pattern, selects the density split and kernels per feature width
+// (AdaptiveAggregator), and runs Y = A X or Y = A^T X with X and Y in the caller's order
+// (rows gathered into and scattered out of the planned order around the kernels). The plan
+// owns the matrix, its reordered copy and, once needed, the transpose's plan.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gearbox/gnn/plan.hpp"
+#include "gearbox/gnn/reorder.hpp"
+
+namespace gearbox::gnn {
+
+struct MatrixPlanOptions {
+  std::string name = "adj";  // how explain() names the graph
+  ReorderMethod reorder = ReorderMethod::kLabelProp;
+  int max_block = 64;  // largest diagonal block (nodes), as `gearbox gnn plan --block`
+  std::uint64_t seed = 0;
+  int threads = 1;  // threads the kernels run with (selection, cache key)
+  SelectorOptions selector;
+};
+
+class MatrixPlan {
+ public:
+  // Plans A (square, duplicate-free CSR, taken over) and selects kernels for `feature_width`
+  // now. Error::input when A is not square.
+  MatrixPlan(Csr a, int feature_width, MatrixPlanOptions opt);
+
+  // Y = A X (transpose: Y = A^T X) for X, Y: nodes() x f, row-major, in the caller's order.
+  // The first call for a new width (or the first transposed call of a non-symmetric A)
+  // selects kernels for it. Thread-safe (calls are serialised).
+  void run(const float* x, int f, float* y, bool transpose);
+
+  // The `gearbox gnn plan --json` document for width f (f = 0: the planned width).
+  nlohmann::json document(int f = 0);
+  // Its text, as `gearbox gnn plan` prints it.
+  std::string text(int f = 0);
+
+  index_t nodes() const { return n_; }
+  offset_t nnz() const { return nnz_; }
+  int feature_width() const { return width_; }
+  bool symmetric() const { return symmetric_; }
+  // Chosen kernels per width ({"forward": .., "transpose": ..} once the transpose is planned).
+  nlohmann::json kernels() const;
+
+ private:
+  AdaptiveAggregator& aggregator(bool transpose);
+
+  MatrixPlanOptions opt_;
+  index_t n_ = 0;
+  offset_t nnz_ = 0;
+  int width_ = 0;
+  bool symmetric_ = false;
+  bool identity_ = true;  // the ordering keeps every node in place
+  Ordering order_;
+  std::shared_ptr<const Csr> planned_;  // P A P^T (the transpose's plan is built from it)
+  std::unique_ptr<AdaptiveAggregator> fwd_, bwd_;
+  std::vector<float> xbuf_, ybuf_;
+  mutable std::mutex mu_;
+};
+
+}  // namespace gearbox::gnn

@@ -1,0 +1,287 @@
+// The community-panel CSR kernel: rows are taken in panels (the diagonal blocks the reordering
+// found, i.e. its communities), and each panel is swept once per tile of the feature
+// dimension, the tile as wide as lets the panel's own slice of X (its rows' neighbours inside
+// the community) stay in L1. Plain CSR walks whole rows of width F: at F = 128 a community of
+// 256 nodes gathers from 128 KiB, which lives in L2; a 32-float tile gathers from 32 KiB.
+// Inner loops: AVX-512 (16 floats, masked tails) or AVX2/FMA, chosen at run time, each with
+// two partial sums per vector so that short tiles still keep enough FMAs in flight.
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "gearbox/gnn/kernels.hpp"
+#include "kernel_row_simd.hpp"
+
+namespace gearbox::gnn {
+
+namespace {
+
+// Bytes of X one panel tile may gather from (L1d is 32-48 KiB on current x86 cores).
+constexpr std::size_t kTileBytes = 32 * 1024;
+// Rows not covered by any block are cut into panels of this many rows.
+constexpr index_t kGapPanel = 128;
+// Widest tile: 4 AVX-512 vectors per row (with two partial sums each, 8 accumulators).
+constexpr int kMaxTile = 64;
+
+// ---- AVX-512 --------------------------------------------------------------------------------
+// y[0:w] (=|+=) sum_k v[k] x[c[k], 0:w], w <= 16 * NV, the last vector masked by `last`.
+template <int NV>
+__attribute__((target("avx512f"))) void tile_row_512(const index_t* c, const float* v, offset_t len,
+                                                     const float* x, std::ptrdiff_t f, float* y,
+                                                     bool acc, __mmask16 last) {
+  __m512 s0[NV], s1[NV];
+  for (int i = 0; i < NV; ++i) {
+    const __mmask16 m = i + 1 == NV ? last : __mmask16(0xffff);
+    s0[i] = acc ? _mm512_maskz_loadu_ps(m, y + 16 * i) : _mm512_setzero_ps();
+    s1[i] = _mm512_setzero_ps();
+  }
+  offset_t k = 0;
+  for (; k + 2 <= len; k += 2) {
+    const __m512 w0 = _mm512_set1_ps(v[k]), w1 = _mm512_set1_ps(v[k + 1]);
+    const float* x0 = x + static_cast<std::ptrdiff_t>(c[k]) * f;
+    const float* x1 = x + static_cast<std::ptrdiff_t>(c[k + 1]) * f;
+    for (int i = 0; i < NV; ++i) {
+      const __mmask16 m = i + 1 == NV ? last : __mmask16(0xffff);
+      s0[i] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(m, x0 + 16 * i), s0[i]);
+      s1[i] = _mm512_fmadd_ps(w1, _mm512_maskz_loadu_ps(m, x1 + 16 * i), s1[i]);
+    }
+  }
+  if (k < len) {
+    const __m512 w0 = _mm512_set1_ps(v[k]);
+    const float* x0 = x + static_cast<std::ptrdiff_t>(c[k]) * f;
+    for (int i = 0; i < NV; ++i) {
+      const __mmask16 m = i + 1 == NV ? last : __mmask16(0xffff);
+      s0[i] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(m, x0 + 16 * i), s0[i]);
+    }
+  }
+  for (int i = 0; i < NV; ++i) {
+    const __mmask16 m = i + 1 == NV ? last : __mmask16(0xffff);
+    _mm512_mask_storeu_ps(y + 16 * i, m, _mm512_add_ps(s0[i], s1[i]));
+  }
+}
+
+// One panel [r0, r1), columns [j, j + w) of every row.
+__attribute__((target("avx512f"))) void panel_tile_512(const Csr& a, index_t r0, index_t r1,
+                                                       const float* x, int f, float* y, bool acc,
+                                                       int j, int w) {
+  const int nv = (w + 15) / 16;
+  const __mmask16 last = static_cast<__mmask16>((1u << (w - 16 * (nv - 1))) - 1u);
+  const offset_t* rp = a.rowptr.data();
+  for (index_t r = r0; r < r1; ++r) {
+    const index_t* c = a.col.data() + rp[r];
+    const float* v = a.val.data() + rp[r];
+    const offset_t len = rp[r + 1] - rp[r];
+    float* yr = y + static_cast<std::ptrdiff_t>(r) * f + j;
+    switch (nv) {
+      case 1:
+        tile_row_512<1>(c, v, len, x + j, f, yr, acc, last);
+        break;
+      case 2:
+        tile_row_512<2>(c, v, len, x + j, f, yr, acc, last);
+        break;
+      case 3:
+        tile_row_512<3>(c, v, len, x + j, f, yr, acc, last);
+        break;
+      default:
+        tile_row_512<4>(c, v, len, x + j, f, yr, acc, last);
+        break;
+    }
+  }
+}
+
+// ---- AVX2 / FMA -----------------------------------------------------------------------------
+template <int NV>
+__attribute__((target("avx2,fma"))) void tile_row_256(const index_t* c, const float* v,
+                                                      offset_t len, const float* x,
+                                                      std::ptrdiff_t f, float* y, bool acc) {
+  __m256 s0[NV], s1[NV];
+  for (int i = 0; i < NV; ++i) {
+    s0[i] = acc ? _mm256_loadu_ps(y + 8 * i) : _mm256_setzero_ps();
+    s1[i] = _mm256_setzero_ps();
+  }
+  offset_t k = 0;
+  for (; k + 2 <= len; k += 2) {
+    const __m256 w0 = _mm256_broadcast_ss(v + k), w1 = _mm256_broadcast_ss(v + k + 1);
+    const float* x0 = x + static_cast<std::ptrdiff_t>(c[k]) * f;
+    const float* x1 = x + static_cast<std::ptrdiff_t>(c[k + 1]) * f;
+    for (int i = 0; i < NV; ++i) {
+      s0[i] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x0 + 8 * i), s0[i]);
+      s1[i] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x1 + 8 * i), s1[i]);
+    }
+  }
+  if (k < len) {
+    const __m256 w0 = _mm256_broadcast_ss(v + k);
+    const float* x0 = x + static_cast<std::ptrdiff_t>(c[k]) * f;
+    for (int i = 0; i < NV; ++i) s0[i] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x0 + 8 * i), s0[i]);
+  }
+  for (int i = 0; i < NV; ++i) _mm256_storeu_ps(y + 8 * i, _mm256_add_ps(s0[i], s1[i]));
+}
+
+// Scalar columns [j, j + w) of one row (the AVX2 path's tail, and the scalar path).
+void tile_row_scalar(const index_t* c, const float* v, offset_t len, const float* x,
+                     std::ptrdiff_t f, float* y, bool acc, int w) {
+  if (!acc) std::fill(y, y + w, 0.0f);
+  for (offset_t k = 0; k < len; ++k) {
+    const float* xr = x + static_cast<std::ptrdiff_t>(c[k]) * f;
+    for (int q = 0; q < w; ++q) y[q] += v[k] * xr[q];
+  }
+}
+
+__attribute__((target("avx2,fma"))) void panel_tile_256(const Csr& a, index_t r0, index_t r1,
+                                                        const float* x, int f, float* y, bool acc,
+                                                        int j, int w) {
+  const offset_t* rp = a.rowptr.data();
+  for (index_t r = r0; r < r1; ++r) {
+    const index_t* c = a.col.data() + rp[r];
+    const float* v = a.val.data() + rp[r];
+    const offset_t len = rp[r + 1] - rp[r];
+    float* yr = y + static_cast<std::ptrdiff_t>(r) * f + j;
+    const float* xj = x + j;
+    int q = 0;
+    for (; q + 32 <= w; q += 32) tile_row_256<4>(c, v, len, xj + q, f, yr + q, acc);
+    if (q + 16 <= w) {
+      tile_row_256<2>(c, v, len, xj + q, f, yr + q, acc);
+      q += 16;
+    }
+    if (q + 8 <= w) {
+      tile_row_256<1>(c, v, len, xj + q, f, yr + q, acc);
+      q += 8;
+    }
+    if (q < w) tile_row_scalar(c, v, len, xj + q, f, yr + q, acc, w - q);
+  }
+}
+
+void panel_tile_scalar(const Csr& a, index_t r0, index_t r1, const float* x, int f, float* y,
+                       bool acc, int j, int w) {
+  const offset_t* rp = a.rowptr.data();
+  for (index_t r = r0; r < r1; ++r)
+    tile_row_scalar(a.col.data() + rp[r], a.val.data() + rp[r], rp[r + 1] - rp[r], x + j, f,
+                    y + static_cast<std::ptrdiff_t>(r) * f + j, acc, w);
+}
+
+class PanelKernel final : public Kernel {
+ public:
+  PanelKernel(const Csr& a, const std::vector<BlockInfo>& blocks, SimdLevel simd) : simd_(simd) {
+    // Panels: the blocks in row order, the rows between them in panels of kGapPanel.
+    std::vector<BlockInfo> sorted(blocks);
+    std::sort(sorted.begin(), sorted.end(),
+              [](const BlockInfo& p, const BlockInfo& q) { return p.begin < q.begin; });
+    index_t at = 0;
+    const auto gap = [&](index_t to) {
+      for (; at < to; at = std::min(to, at + kGapPanel))
+        panels_.push_back({at, std::min(to, at + kGapPanel)});
+    };
+    for (const auto& b : sorted) {
+      if (b.begin < at || b.end > a.rows || b.size() <= 0) continue;  // overlapping: skip
+      gap(b.begin);
+      panels_.push_back({b.begin, b.end});
+      at = b.end;
+    }
+    gap(a.rows);
+    // Each row's entries split into those inside its own panel (gathered from the panel's
+    // cached slice of X, tile by tile) and those outside (gathered whole-row, once).
+    for (Csr* m : {&in_, &out_}) {
+      m->rows = a.rows;
+      m->cols = a.cols;
+      m->rowptr.assign(static_cast<std::size_t>(a.rows) + 1, 0);
+    }
+    for (const auto& [r0, r1] : panels_)
+      for (index_t r = r0; r < r1; ++r) {
+        for (offset_t k = a.rowptr[r]; k < a.rowptr[r + 1]; ++k) {
+          Csr& m = a.col[k] >= r0 && a.col[k] < r1 ? in_ : out_;
+          m.col.push_back(a.col[k]);
+          m.val.push_back(a.val[k]);
+        }
+        in_.rowptr[r + 1] = in_.nnz();
+        out_.rowptr[r + 1] = out_.nnz();
+      }
+  }
+
+  void run(const float* x, int f, float* y, bool acc) const override {
+    const int np = static_cast<int>(panels_.size());
+    const offset_t work = (in_.nnz() + out_.nnz() + in_.rows) * f;
+#pragma omp parallel for schedule(dynamic, 1) if (detail::worth_threads(work))
+    for (int p = 0; p < np; ++p) {
+      const auto [r0, r1] = panels_[p];
+      // Outside entries first, row by row at full width: this writes (or adds to) every row.
+      const int wide = std::min(f, kMaxTile);
+      for (index_t r = r0; r < r1; ++r)
+        for (int j = 0; j < f; j += wide)
+          tile(out_, r, r + 1, x, f, y, acc, j, std::min(wide, f - j));
+      // Then the inside entries, one feature tile at a time over the whole panel.
+      if (in_.rowptr[r1] == in_.rowptr[r0]) continue;
+      const int ft = tile_width(r1 - r0, f);
+      for (int j = 0; j < f; j += ft) tile(in_, r0, r1, x, f, y, true, j, std::min(ft, f - j));
+    }
+  }
+  const char* name() const override {
+    return "panel";
+  }
+  std::size_t format_bytes() const override {
+    return panels_.size() * 8 + (in_.rowptr.size() + out_.rowptr.size()) * 8 +
+           (in_.col.size() + out_.col.size()) * 8;
+  }
+
+  // The tile width for a panel of `rows` rows: the widest multiple of 16 floats whose slice of
+  // X fits kTileBytes, at least 16, at most kMaxTile (the registers of one row) and f.
+  static int tile_width(index_t rows, int f) {
+    const std::size_t fit = kTileBytes / (std::max<index_t>(1, rows) * sizeof(float));
+    const int w = std::clamp<int>(static_cast<int>(std::min<std::size_t>(fit, kMaxTile) / 16 * 16),
+                                  16, kMaxTile);
+    return std::min(w, f);
+  }
+
+ private:
+  void tile(const Csr& m, index_t r0, index_t r1, const float* x, int f, float* y, bool acc, int j,
+            int w) const {
+    switch (simd_) {
+      case SimdLevel::kAvx512:
+        panel_tile_512(m, r0, r1, x, f, y, acc, j, w);
+        break;
+      case SimdLevel::kAvx2:
+        panel_tile_256(m, r0, r1, x, f, y, acc, j, w);
+        break;
+      case SimdLevel::kScalar:
+        panel_tile_scalar(m, r0, r1, x, f, y, acc, j, w);
+        break;
+    }
+  }
+
+  SimdLevel simd_;
+  std::vector<std::pair<index_t, index_t>> panels_;
+  Csr in_, out_;  // entries inside / outside their row's panel
+};
+
+}  // namespace
+
+SimdLevel best_simd() {
+  static const SimdLevel level = [] {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return SimdLevel::kAvx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return SimdLevel::kAvx2;
+    return SimdLevel::kScalar;
+  }();
+  return level;
+}
+
+const char* simd_name(SimdLevel s) {
+  switch (s) {
+    case SimdLevel::kAvx512:
+      return "avx512";
+    case SimdLevel::kAvx2:
+      return "avx2";
+    case SimdLevel::kScalar:
+      return "scalar";
+  }
+  return "?";
+}
+
+std::unique_ptr<Kernel> make_panel_kernel(const Subgraph& s, SimdLevel simd) {
+  // A level the CPU lacks would fault: fall back to the best one it has.
+  if (static_cast<int>(simd) > static_cast<int>(best_simd())) simd = best_simd();
+  return std::make_unique<PanelKernel>(*s.a, s.blocks, simd);
+}
+
+}  // namespace gearbox::gnn
