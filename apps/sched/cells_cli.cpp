@@ -12,7 +12,7 @@ namespace gearbox::apps::sched_cli {
 
 namespace {
 struct CellsOptions {
-  CommonOptions common;
+  CommonOptions common;  // --json only
   std::string model;
   int batch = 256;
   std::string cluster = "arena-1280";
@@ -112,7 +112,8 @@ void register_cells(CLI::App& sched) {
   cmd->add_option("--batch", o->batch, "Global batch size")->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--cluster", o->cluster, "arena-1280, arena:gpus=N or a cluster JSON file");
   cmd->add_flag("--feasible", o->feasible_only, "Only Cells that fit in memory");
-  add_common_flags(*cmd, o->common);
+  // No --threads or --seed: the Cells are enumerated in one pass without randomness.
+  add_json_flag(*cmd, o->common);
   cmd->callback([o] { run_cells(*o); });
 }
 

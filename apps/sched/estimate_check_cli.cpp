@@ -108,7 +108,8 @@ void register_estimate_check(CLI::App& sched) {
   auto o = std::make_shared<CommonOptions>();
   auto* cmd = sched.add_subcommand(
       "estimate-check", "Analytical estimator's error against the profile database (MAPE)");
-  add_common_flags(*cmd, *o);
+  // No --threads or --seed: calibration is a deterministic sequential fit.
+  add_json_flag(*cmd, *o);
   cmd->callback([o] { run_check(*o); });
 }
 

@@ -4,11 +4,11 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "gearbox/core/error.hpp"
+#include "json_input.hpp"
 
 namespace gearbox::sched {
 
@@ -65,6 +65,15 @@ void Cluster::add_pool(std::string_view type, int nodes, int gpus_per_node) {
         .found(std::to_string(nodes) + " x " + std::to_string(gpus_per_node));
   }
   if (find_pool(type) >= 0) throw Error::input("duplicate GPU type").field(std::string(type));
+  const long long total =
+      static_cast<long long>(total_gpus()) + static_cast<long long>(nodes) * gpus_per_node;
+  if (total > kMaxClusterGpus) {
+    throw Error::input("cluster too large")
+        .field(std::string(type))
+        .expected("at most " + std::to_string(kMaxClusterGpus) + " GPUs in all pools")
+        .found(std::to_string(nodes) + " x " + std::to_string(gpus_per_node) + " GPUs, " +
+               std::to_string(total) + " in all");
+  }
   GpuPool p;
   p.type = lower(type);
   p.spec = &spec;
@@ -101,16 +110,22 @@ Cluster Cluster::scaled(int gpus) {
   return c;
 }
 
+namespace {
+// c.add_pool(), with a refusal naming the file and the field that sized the pool.
+void add_pool_from(Cluster& c, const std::string& origin, const std::string& field,
+                   const std::string& type, int nodes, int gpus_per_node) {
+  try {
+    c.add_pool(type, nodes, gpus_per_node);
+  } catch (Error& e) {
+    e.at(origin).field(field);
+    throw;
+  }
+}
+}  // namespace
+
 Cluster Cluster::load(const std::filesystem::path& path) {
   const std::string origin = path.string();
-  std::ifstream in(path);
-  if (!in) throw Error::input("cannot open cluster file").at(origin);
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error::input(std::string("malformed JSON: ") + e.what()).at(origin);
-  }
+  const nlohmann::json doc = read_json_file(path);
   Cluster c;
   c.name_ = path.stem().string();
   auto get_int = [&](const nlohmann::json& j, const char* key, const std::string& where) {
@@ -135,9 +150,13 @@ Cluster Cluster::load(const std::filesystem::path& path) {
       for (const auto& [type, v] : entry.items()) {
         const int cap = artifact_node_capacity(type);
         if (cap == 0) {
-          throw Error::input("GPU type without a known node capacity").at(origin).field(type);
+          throw Error::input("GPU type without a known node capacity")
+              .at(origin)
+              .field(printable(type));
         }
-        c.add_pool(type, checked(get_int(v, "node_num", type), type + ".node_num"), cap);
+        const std::string where = printable(type) + ".node_num";
+        add_pool_from(c, origin, where, type,
+                      checked(get_int(v, "node_num", printable(type)), where), cap);
       }
     }
   } else if (doc.is_object() && doc.contains("pools") && doc["pools"].is_array()) {
@@ -150,11 +169,14 @@ Cluster Cluster::load(const std::filesystem::path& path) {
       }
       const std::string type = p["gpu"];
       if (!GpuCatalog::builtin().find(type)) {
-        throw Error::input("unknown GPU type").at(origin).field(where + ".gpu").found(type);
+        throw Error::input("unknown GPU type")
+            .at(origin)
+            .field(where + ".gpu")
+            .found(printable(type));
       }
       const int nodes = checked(get_int(p, "nodes", where), where + ".nodes");
       const int gpn = checked(get_int(p, "gpus_per_node", where), where + ".gpus_per_node");
-      c.add_pool(type, nodes, gpn);
+      add_pool_from(c, origin, where + ".nodes", type, nodes, gpn);
     }
   } else {
     throw Error::input("not a cluster description")

@@ -3,6 +3,7 @@
 #include <glpk.h>
 
 #include <algorithm>
+#include <mutex>
 
 namespace gearbox::sched {
 
@@ -40,6 +41,10 @@ void LinearProgram::add_row(const std::vector<int>& cols, const std::vector<doub
 
 std::vector<double> LinearProgram::maximize(int time_limit_ms) const {
   if (obj_.empty()) return {};
+  // GLPK's environment is process-wide unless the library was built thread-local: one solve
+  // at a time (the simulator runs policies in parallel under --threads).
+  static std::mutex glpk;
+  const std::lock_guard<std::mutex> lock(glpk);
   glp_prob* lp = glp_create_prob();
   glp_set_obj_dir(lp, GLP_MAX);
   const int nc = static_cast<int>(obj_.size());

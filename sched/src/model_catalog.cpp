@@ -1,12 +1,12 @@
 #include "gearbox/sched/model_catalog.hpp"
 
 #include <cstdlib>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "gearbox/core/error.hpp"
 #include "gearbox/core/paths.hpp"
+#include "json_input.hpp"
 
 namespace gearbox::sched {
 
@@ -23,61 +23,83 @@ double parse_param_count(std::string_view s) {
 }
 
 namespace {
-int int_or(const nlohmann::json& j, const char* key, int fallback) {
-  return j.contains(key) && j.at(key).is_number() ? j.at(key).get<int>() : fallback;
+// An optional integer field of `j` (an object), else `fallback`; Error::input naming the field
+// when present with another type or out of range.
+int int_or(const nlohmann::json& j, const char* key, int fallback, const std::string& origin,
+           const std::string& where) {
+  if (!j.contains(key)) return fallback;
+  return static_cast<int>(json_int(j.at(key), {origin, where + "." + key}, 0, 1'000'000'000));
+}
+
+const nlohmann::json& object_at(const nlohmann::json& j, const char* key, const std::string& origin,
+                                const std::string& field) {
+  if (!j.is_object() || !j.contains(key) || !j.at(key).is_object()) {
+    throw Error::input("missing or not an object").at(origin).field(field).expected("an object");
+  }
+  return j.at(key);
 }
 }  // namespace
 
 ModelCatalog ModelCatalog::load(const std::filesystem::path& spec_json) {
-  std::ifstream in(spec_json);
-  if (!in) throw Error::runtime("cannot open model spec").at(spec_json.string());
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error::input(std::string("malformed JSON: ") + e.what()).at(spec_json.string());
-  }
   const std::string origin = spec_json.string();
-  if (!doc.contains("models") || !doc["models"].contains("supported_model_cfgs")) {
-    throw Error::input("no model list").at(origin).field("models.supported_model_cfgs");
-  }
-  const auto& cfgs = doc["models"]["supported_model_cfgs"];
-  const nlohmann::json hyper = doc["models"].contains("model_hyperparams")
-                                   ? doc["models"]["model_hyperparams"]
-                                   : nlohmann::json::object();
+  const nlohmann::json doc = read_json_file(spec_json);
+  const auto& models = object_at(doc, "models", origin, "models");
+  const auto& cfgs =
+      object_at(models, "supported_model_cfgs", origin, "models.supported_model_cfgs");
+  const nlohmann::json hyper =
+      models.contains("model_hyperparams")
+          ? object_at(models, "model_hyperparams", origin, "models.model_hyperparams")
+          : nlohmann::json::object();
   ModelCatalog cat;
   for (const auto& [fname, cfg] : cfgs.items()) {
+    const std::string where = "models.supported_model_cfgs." + printable(fname);
+    if (!cfg.is_object()) {
+      throw Error::input("not an object").at(origin).field(where).found(json_kind(cfg));
+    }
     ModelFamily fam;
     fam.name = fname;
-    fam.coarse_layers = int_or(cfg, "layer_num", 1);
+    fam.coarse_layers = int_or(cfg, "layer_num", 1, origin, where);
     if (!cfg.contains("param_num") || !cfg["param_num"].is_array()) {
-      throw Error::input("family without sizes").at(origin).field(fname + ".param_num");
+      throw Error::input("family without sizes").at(origin).field(where + ".param_num");
     }
-    for (const auto& b : cfg.value("batch_size", nlohmann::json::array()))
-      fam.batch_sizes.push_back(b.get<int>());
-    for (const auto& p : cfg["param_num"]) {
+    if (cfg.contains("batch_size")) {
+      const auto& batches = cfg.at("batch_size");
+      if (!batches.is_array()) {
+        throw Error::input("not an array").at(origin).field(where + ".batch_size");
+      }
+      for (std::size_t i = 0; i < batches.size(); ++i) {
+        const std::string f = where + ".batch_size[" + std::to_string(i) + "]";
+        fam.batch_sizes.push_back(static_cast<int>(json_int(batches[i], {origin, f}, 1, 1 << 20)));
+      }
+    }
+    const auto& sizes = cfg.at("param_num");
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+      const std::string f = where + ".param_num[" + std::to_string(i) + "]";
       ModelSize s;
-      s.name = p.get<std::string>();
+      s.name = json_string(sizes[i], {origin, f});
       s.params = parse_param_count(s.name);
       if (s.params <= 0) {
-        throw Error::input("bad parameter count")
-            .at(origin)
-            .field(fname + ".param_num")
-            .found(s.name);
+        throw Error::input("bad parameter count").at(origin).field(f).found(printable(s.name));
       }
-      const nlohmann::json h = hyper.contains(fname) && hyper[fname].contains(s.name)
-                                   ? hyper[fname][s.name]
-                                   : nlohmann::json::object();
-      s.layers = int_or(h, "num_layers", int_or(h, "layer_num", fam.coarse_layers));
-      s.hidden = int_or(h, "hidden_size", 0);
-      s.heads = int_or(h, "num_heads", 0);
-      s.seq_len = int_or(h, "seq_len", 0);
-      s.vocab = int_or(h, "vocab_size", 0);
-      s.experts = int_or(h, "num_experts", 0);
-      s.width_factor = int_or(h, "width_factor", 0);
-      s.channels = int_or(h, "num_channels", 0);
-      s.image_size = int_or(h, "image_size", 0);
-      s.fp16 = h.value("dtype", std::string("float16")) == "float16";
+      const std::string hw =
+          "models.model_hyperparams." + printable(fname) + "." + printable(s.name);
+      const nlohmann::json h =
+          hyper.contains(fname) && hyper.at(fname).is_object() && hyper.at(fname).contains(s.name)
+              ? hyper.at(fname).at(s.name)
+              : nlohmann::json::object();
+      if (!h.is_object()) throw Error::input("not an object").at(origin).field(hw);
+      s.layers = int_or(h, "num_layers", int_or(h, "layer_num", fam.coarse_layers, origin, hw),
+                        origin, hw);
+      s.hidden = int_or(h, "hidden_size", 0, origin, hw);
+      s.heads = int_or(h, "num_heads", 0, origin, hw);
+      s.seq_len = int_or(h, "seq_len", 0, origin, hw);
+      s.vocab = int_or(h, "vocab_size", 0, origin, hw);
+      s.experts = int_or(h, "num_experts", 0, origin, hw);
+      s.width_factor = int_or(h, "width_factor", 0, origin, hw);
+      s.channels = int_or(h, "num_channels", 0, origin, hw);
+      s.image_size = int_or(h, "image_size", 0, origin, hw);
+      s.fp16 =
+          !h.contains("dtype") || json_string(h.at("dtype"), {origin, hw + ".dtype"}) == "float16";
       fam.sizes.push_back(std::move(s));
     }
     cat.families_.push_back(std::move(fam));

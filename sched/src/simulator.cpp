@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "gearbox/core/error.hpp"
 #include "gearbox/core/stats.hpp"
 #include "gearbox/sched/scheduler_core.hpp"
 #include "gearbox/sched/sim_backend.hpp"
@@ -144,11 +145,48 @@ void fill_metrics(SimResult& res, const std::vector<JobRecord>& run, double t0, 
   res.avg_throughput = n ? sum / n : 0;
   res.gpu_util = round ? busy_gpu_s / (total_gpus * dt * round) : 0;
 }
+
+// Refuses a job that alone, on its fastest placement, would outrun the horizon (a trace row
+// may ask for 2e11 iterations: the simulation would run for centuries of simulated time).
+// Interns every shape in trace order, the order arrivals intern them in.
+void check_jobs_fit_horizon(const Trace& trace, const Cluster& cluster, ThroughputTable& table,
+                            int horizon_rounds) {
+  const double horizon_s = horizon_rounds * kSchedulingInterval;
+  for (const Job& j : trace.jobs) {
+    const int shape = table.intern({j.model, j.batch});
+    double best = kInfeasible;
+    for (int p = 0; p < cluster.num_pools(); ++p)
+      for (int n : kGpuCounts) best = std::min(best, table.opt_iter(shape, p, n));
+    if (!std::isfinite(best)) continue;  // never runs: the stall check ends the simulation
+    const double alone_s = static_cast<double>(j.iterations) * best;
+    if (alone_s > horizon_s) {
+      throw Error::input("job cannot finish within the simulation horizon")
+          .field("num_iteration")
+          .expected("a job that runs at most " + std::to_string(horizon_rounds) + " rounds of " +
+                    std::to_string(static_cast<int>(kSchedulingInterval)) +
+                    " s on its fastest placement")
+          .found("job " + j.id.substr(0, 64) + ": " + std::to_string(j.iterations) +
+                 " iterations of at least " + std::to_string(best) + " s");
+    }
+  }
+}
 }  // namespace
+
+void check_trace_fits_horizon(const Trace& trace, const Cluster& cluster, const Estimator& est,
+                              int horizon_rounds) {
+  ThroughputTable table(cluster, est);
+  check_jobs_fit_horizon(trace, cluster, table, horizon_rounds);
+}
 
 SimResult simulate(const Trace& trace, const Cluster& cluster, const Estimator& est, Policy& policy,
                    const SimOptions& opt) {
   Stopwatch wall;
+  if (opt.horizon_rounds < 1 || opt.max_rounds < 0 || opt.max_rounds > opt.horizon_rounds) {
+    throw Error::usage("round limit out of range")
+        .field("--max-rounds")
+        .expected("0.." + std::to_string(opt.horizon_rounds))
+        .found(std::to_string(opt.max_rounds));
+  }
   SimResult res;
   res.policy = policy.name();
   res.jobs = static_cast<int>(trace.jobs.size());
@@ -156,8 +194,16 @@ SimResult simulate(const Trace& trace, const Cluster& cluster, const Estimator& 
   SimLoop loop(trace, cluster, est, policy, opt, res);
   int& round = loop.round;
   int stalled_rounds = 0;
+  if (opt.max_rounds == 0) check_jobs_fit_horizon(trace, cluster, loop.table, opt.horizon_rounds);
   while (true) {
     if (opt.max_rounds > 0 && round >= opt.max_rounds) break;
+    if (round >= opt.horizon_rounds) {
+      throw Error::input("trace did not finish within the simulation horizon")
+          .expected("every job finished within " + std::to_string(opt.horizon_rounds) +
+                    " rounds of " + std::to_string(static_cast<int>(kSchedulingInterval)) + " s")
+          .found(std::to_string(res.finished) + " of " + std::to_string(res.jobs) +
+                 " jobs finished");
+    }
     const bool idle = loop.core.active().empty();
     if (idle && loop.next_arrival < trace.jobs.size()) {
       // Idle: jump to the next submission round (idle rounds count as zero

@@ -116,39 +116,75 @@ void assign_rounds(Trace& trace, double interval) {
   }
 }
 
+namespace {
+Error bad_synthetic(std::string_view key, const std::string& expected, std::string_view found) {
+  Error e = Error::usage("bad synthetic trace parameter");
+  e.field("synthetic:" + printable(key))
+      .expected(expected)
+      .found(found.empty() ? std::string("nothing") : printable(found));
+  return e;
+}
+
+std::uint64_t synthetic_uint(std::string_view key, std::string_view val, std::uint64_t lo,
+                             std::uint64_t hi) {
+  std::uint64_t v = 0;
+  const auto [p, ec] = std::from_chars(val.data(), val.data() + val.size(), v);
+  if (val.empty() || ec != std::errc() || p != val.data() + val.size() || v < lo || v > hi) {
+    throw bad_synthetic(key, "an integer in " + std::to_string(lo) + ".." + std::to_string(hi),
+                        val);
+  }
+  return v;
+}
+}  // namespace
+
+SyntheticSpec parse_synthetic_spec(std::string_view params) {
+  SyntheticSpec s;
+  bool seen_jobs = false, seen_rate = false;
+  while (!params.empty()) {
+    const auto comma = params.find(',');
+    const auto kv = params.substr(0, comma);
+    params = comma == std::string_view::npos ? std::string_view{} : params.substr(comma + 1);
+    const auto eq = kv.find('=');
+    const auto key = kv.substr(0, eq);
+    const auto val = eq == std::string_view::npos ? std::string_view{} : kv.substr(eq + 1);
+    bool* seen = key == "jobs" ? &seen_jobs : key == "rate" ? &seen_rate : &s.seed_given;
+    if (key != "jobs" && key != "rate" && key != "seed") {
+      throw Error::usage("unknown synthetic trace parameter")
+          .field("synthetic:" + printable(key))
+          .expected("jobs, rate or seed");
+    }
+    if (*seen) throw bad_synthetic(key, "the parameter once", "it twice");
+    *seen = true;
+    if (key == "jobs") {
+      s.jobs = static_cast<int>(synthetic_uint(key, val, 1, kMaxSyntheticJobs));
+    } else if (key == "rate") {
+      double v = 0;
+      const auto [p, ec] = std::from_chars(val.data(), val.data() + val.size(), v);
+      if (val.empty() || ec != std::errc() || p != val.data() + val.size() || !(v > 0) || v > 1e9) {
+        throw bad_synthetic(key, "jobs per hour, a number in (0, 1e9]", val);
+      }
+      s.rate_per_hour = v;
+    } else {
+      s.seed = synthetic_uint(key, val, 0, UINT64_MAX);
+    }
+  }
+  return s;
+}
+
 Trace trace_from_spec(std::string_view spec, const ModelCatalog& models, const TraceOptions& opt) {
   if (spec.rfind("synthetic", 0) == 0) {
-    SyntheticSpec s;
     std::string_view rest = spec.substr(9);
     if (!rest.empty() && rest.front() == ':') rest.remove_prefix(1);
-    while (!rest.empty()) {
-      const auto comma = rest.find(',');
-      const auto kv = rest.substr(0, comma);
-      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-      const auto eq = kv.find('=');
-      const auto key = kv.substr(0, eq);
-      const std::string val(eq == std::string_view::npos ? "" : kv.substr(eq + 1));
-      char* end = nullptr;
-      const double v = std::strtod(val.c_str(), &end);
-      if (val.empty() || *end != '\0' || !(v > 0) || v > 1e9) {
-        throw Error::usage("bad synthetic trace parameter")
-            .field(std::string(key))
-            .expected("a positive number")
-            .found(val);
+    SyntheticSpec s = parse_synthetic_spec(rest);
+    if (opt.synthetic_seed) {
+      if (s.seed_given && s.seed != *opt.synthetic_seed) {
+        throw Error::usage("two different seeds for the synthetic trace")
+            .field("--seed")
+            .expected("the trace's seed=" + std::to_string(s.seed) + " or no seed= in the trace")
+            .found(std::to_string(*opt.synthetic_seed));
       }
-      if (key == "jobs") {
-        s.jobs = static_cast<int>(v);
-      } else if (key == "rate") {
-        s.rate_per_hour = v;
-      } else if (key == "seed") {
-        s.seed = static_cast<std::uint64_t>(v);
-      } else {
-        throw Error::usage("unknown synthetic trace parameter")
-            .field(std::string(key))
-            .expected("jobs, rate or seed");
-      }
+      s.seed = *opt.synthetic_seed;
     }
-    if (s.jobs > 10'000'000) throw Error::usage("too many synthetic jobs").field("jobs");
     Trace t = synthetic_trace(s, models);
     t.name = std::string(spec);
     return t;

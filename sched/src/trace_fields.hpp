@@ -6,13 +6,13 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "gearbox/core/error.hpp"
+#include "gearbox/core/input_file.hpp"
+#include "gearbox/sched/trace.hpp"
 
 namespace gearbox::sched {
 
@@ -76,13 +76,10 @@ inline std::int64_t parse_int(const RowContext& ctx, int col, std::string_view s
   return v;
 }
 
-// The whole file as text; Error::input naming the path when it cannot be opened.
+// The whole trace file as text: a regular file of at most kMaxTraceBytes (never a device such
+// as /dev/zero or a FIFO); Error::input naming the path otherwise.
 inline std::string read_trace_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error::input("cannot open trace").at(path.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return read_input_file(path, kMaxTraceBytes);
 }
 
 }  // namespace gearbox::sched

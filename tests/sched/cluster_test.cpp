@@ -62,6 +62,65 @@ TEST(Cluster, BadFilesAreInputErrors) {
   }
 }
 
+// The error a cluster file gets, or "" (with a test failure) when it is accepted.
+Error load_error(const std::filesystem::path& path) {
+  try {
+    Cluster::load(path);
+  } catch (const Error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "accepted " << path;
+  return Error::runtime("accepted");
+}
+
+// Three pools of 1,000,000 nodes x 1024 GPUs (each within the per-pool bounds) summed to
+// 3,072,000,000 in an int: "-1222967296 GPUs" and a negative utilisation. The cluster is refused
+// naming the file and the pool that sized it.
+TEST(Cluster, TotalsBeyondTheLimitAreRefusedNamingThePool) {
+  const auto huge =
+      write_tmp("gb_cluster_huge.json",
+                R"({"pools": [{"gpu": "a100", "nodes": 1000000, "gpus_per_node": 1024},
+                    {"gpu": "v100", "nodes": 1000000, "gpus_per_node": 1024},
+                    {"gpu": "a40", "nodes": 1000000, "gpus_per_node": 1024}]})");
+  Error e = load_error(huge);
+  EXPECT_EQ(e.exit_code(), 2);
+  EXPECT_EQ(e.file(), huge.string());
+  EXPECT_EQ(e.field_name(), "pools[0].nodes");
+  // Pools that fit alone but not together: the third tips the total over 4,194,304.
+  const auto sum = write_tmp("gb_cluster_sum.json",
+                             R"({"pools": [{"gpu": "a100", "nodes": 2000, "gpus_per_node": 1000},
+                    {"gpu": "v100", "nodes": 2000, "gpus_per_node": 1000},
+                    {"gpu": "a40", "nodes": 2000, "gpus_per_node": 1000}]})");
+  e = load_error(sum);
+  EXPECT_EQ(e.field_name(), "pools[2].nodes");
+  EXPECT_NE(std::string(e.what()).find("6000000"), std::string::npos) << e.what();
+  // The artifact's shape too.
+  const auto art = write_tmp("gb_cluster_art.json",
+                             R"([{"a100": {"node_num": 1000000}, "v100": {"node_num": 1000000}}])");
+  e = load_error(art);
+  EXPECT_EQ(e.field_name(), "v100.node_num");
+  // Just inside the limit: the total is exact.
+  Cluster c;
+  c.add_pool("a100", 1024, 1024);
+  c.add_pool("v100", 1024, 1024);
+  c.add_pool("a40", 1024, 1024);
+  c.add_pool("a10", 1024, 1024);
+  EXPECT_EQ(c.total_gpus(), kMaxClusterGpus);
+  EXPECT_THROW(c.add_pool("h100", 1, 1), Error);
+}
+
+// Cluster files are regular files: a device is refused at once (it was read until memory ran
+// out), naming the file; so is a directory.
+TEST(Cluster, DevicesAndDirectoriesAreRefused) {
+  for (const std::filesystem::path& p :
+       {std::filesystem::path("/dev/zero"), std::filesystem::temp_directory_path()}) {
+    const Error e = load_error(p);
+    EXPECT_EQ(e.exit_code(), 2) << p;
+    EXPECT_EQ(e.file(), p.string());
+    EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Cluster, ScaledKeepsTheMix) {
   const Cluster c = Cluster::from_spec("arena:gpus=10240");
   EXPECT_EQ(c.total_gpus(), 10240);

@@ -132,6 +132,109 @@ TEST(Simulator, DepartureStartsTheWaitingJobAtOnce) {
   }
 }
 
+// A job asking for 1e12 iterations (the CSV parser's maximum: 2e11 after the artifact's // 5)
+// ran for centuries of simulated time, one throughput sample per 300 s round, until memory ran
+// out. It is refused before simulating, naming the field; the simulation does not start.
+TEST(Simulator, AJobLongerThanTheHorizonIsRefused) {
+  const auto cat = test::tiny_catalog();
+  const Trace t = parse_trace_csv(
+      "job_id,submission_time,num_iteration,model_name,deadline,batch_size,num_gpu,gpu_type\n"
+      "short,1000,3000,bert__760M,0,128,1,a100\n"
+      "huge,1000,1000000000000,bert__760M,0,128,1,a100\n",
+      "t.csv", cat);
+  Cluster c;
+  c.add_pool("a100", 1, 4);
+  // 0.5 s per iteration on 4 GPUs (its fastest placement), 1 s on 1.
+  test::FakeEstimator est([](const JobShape&, const std::string&, int n) { return 2.0 / n; });
+  for (const auto& name : {"fcfs", "crius"}) {
+    auto p = make_policy(name);
+    try {
+      simulate(t, c, est, *p);
+      ADD_FAILURE() << name << " simulated a 2e11-iteration job";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.exit_code(), 2);
+      EXPECT_EQ(e.field_name(), "num_iteration");
+      EXPECT_NE(std::string(e.what()).find("job huge"), std::string::npos) << e.what();
+    }
+  }
+  // The bound is the job alone on its fastest placement: 3000 // 5 = 600 iterations x 0.5 s
+  // = 300 s fits a one-round horizon exactly, 1 s per iteration would not.
+  Trace one;
+  one.jobs.push_back(t.jobs[0]);
+  assign_rounds(one);
+  SimOptions tight;
+  tight.horizon_rounds = 1;
+  auto fcfs = make_policy("fcfs");
+  test::FakeEstimator slow([](const JobShape&, const std::string&, int) { return 1.0; });
+  EXPECT_THROW(simulate(one, c, slow, *fcfs, tight), Error);
+  // Passes the per-job check (300 s alone on 4 GPUs), but FCFS runs it on the one GPU it asked
+  // for: 150 s restart + 600 x 2 s = 1350 s, done in the fifth round. A four-round horizon is
+  // refused when reached, with the round record never longer than the horizon; five suffice.
+  tight.horizon_rounds = 4;
+  try {
+    simulate(one, c, est, *fcfs, tight);
+    ADD_FAILURE() << "finished past the horizon";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.exit_code(), 2);
+    EXPECT_NE(std::string(e.what()).find("0 of 1 jobs finished"), std::string::npos) << e.what();
+  }
+  tight.horizon_rounds = 5;
+  const SimResult r = simulate(one, c, est, *fcfs, tight);
+  EXPECT_EQ(r.finished, 1);
+  EXPECT_DOUBLE_EQ(r.jcts[0], 150 + 600 * 2.0);
+  EXPECT_EQ(r.round_throughput.size(), 5u);
+  // --max-rounds beyond the horizon is refused (it sized the per-round record).
+  SimOptions over;
+  over.max_rounds = kMaxSimRounds + 1;
+  EXPECT_THROW(simulate(one, c, est, *fcfs, over), Error);
+}
+
+// Two jobs that both ask for the one V100 of a cluster that also has one idle A100 (1 s per
+// iteration on the A100, 3 s on the V100, 300 iterations each, both submitted at t = 1000).
+// FCFS gives each job what it asked for: the first runs on the V100 (150 s restart + 900 s),
+// the second waits for it and runs there after (another 150 + 900 s); the A100 stays idle.
+// Crius places by throughput: the first job on the A100 (10 s + 300 s, done at 1310), the
+// second on the V100 (10 s restart, 300 s at 3 s per iteration = 100 iterations by 1310); at
+// the departure it moves to the faster A100 (gain 128 - 42.7 - 4.3 samples/s), pays another
+// 10 s and runs its 200 remaining iterations there: done at 1310 + 10 + 200 = 1520.
+TEST(Simulator, HeterogeneityAwarePolicyBeatsFcfsByTheHandComputedMargin) {
+  const auto cat = test::tiny_catalog();
+  Trace t;
+  for (const char* id : {"first", "second"}) {
+    Job j = one_a100_job(cat, id, 300);
+    j.req_type = "v100";
+    t.jobs.push_back(j);
+  }
+  assign_rounds(t);
+  Cluster c;
+  c.add_pool("a100", 1, 1);
+  c.add_pool("v100", 1, 1);
+  test::FakeEstimator est(
+      [](const JobShape&, const std::string& type, int) { return type == "a100" ? 1.0 : 3.0; });
+  auto fcfs = make_policy("fcfs");
+  const SimResult f = simulate(t, c, est, *fcfs);
+  ASSERT_EQ(f.finished, 2);
+  EXPECT_DOUBLE_EQ(f.jcts[0], 150 + 300 * 3);              // 1050
+  EXPECT_DOUBLE_EQ(f.jcts[1], 150 + 900 + 150 + 300 * 3);  // 2100
+  EXPECT_DOUBLE_EQ(f.avg_jct_s, (1050 + 2100) / 2.0);
+  EXPECT_DOUBLE_EQ(f.avg_queue_s, 1050 / 2.0);  // the second waited 1050 s
+  auto crius = make_policy("crius");
+  const SimResult r = simulate(t, c, est, *crius);
+  ASSERT_EQ(r.finished, 2);
+  EXPECT_DOUBLE_EQ(r.jcts[0], 10 + 300 * 1.0);              // first, on the A100
+  EXPECT_NEAR(r.jcts[1], 10 + 300 + 10 + 200 * 1.0, 1e-9);  // second, moved at 1310
+  EXPECT_EQ(r.reschedules, 1);                              // the move
+  EXPECT_DOUBLE_EQ(r.avg_queue_s, 0);
+  EXPECT_LT(r.avg_jct_s, f.avg_jct_s);
+  EXPECT_NEAR(r.avg_jct_s, (310 + 520) / 2.0, 1e-9);
+  // GPU time: FCFS keeps one of the two GPUs busy for 2100 s of its 7 rounds (done at 3100);
+  // Crius both for 310 s, then one until 1520 (210 s), over 2 rounds (done at 1520).
+  EXPECT_EQ(f.rounds, 7);
+  EXPECT_DOUBLE_EQ(f.gpu_util, 2100.0 / (2 * 7 * 300));
+  EXPECT_EQ(r.rounds, 2);
+  EXPECT_NEAR(r.gpu_util, (2 * 310 + 210) / (2 * 2 * 300.0), 1e-12);
+}
+
 // A policy that places every job on one GPU of pool 0, whether or not it can run there (as a
 // baseline deciding with the data-parallel view may).
 class PlaceAnywhere : public Policy {

@@ -1,7 +1,12 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <vector>
 
 #include "gearbox/core/error.hpp"
 #include "gearbox/sched/trace.hpp"
+#include "gearbox/testing/temp_dir.hpp"
 #include "test_support.hpp"
 
 namespace gearbox::sched {
@@ -145,6 +150,102 @@ TEST(Trace, SubmissionsTooFarApartAreRejected) {
                Error);
   EXPECT_THROW(trace_from_spec("synthetic:jobs=3,rate=0.000001,seed=1", test::tiny_catalog()),
                Error);
+}
+
+// Synthetic trace parameters are checked like a file's fields: "jobs=0.5" ran an empty
+// simulation (exit 0) where an empty CSV is an input error.
+TEST(Trace, SyntheticParametersAreValidated) {
+  const auto cat = test::tiny_catalog();
+  struct Case {
+    const char* spec;
+    const char* field;
+  };
+  for (const Case& c :
+       {Case{"synthetic:jobs=0.5", "synthetic:jobs"}, Case{"synthetic:jobs=0", "synthetic:jobs"},
+        Case{"synthetic:jobs=-3", "synthetic:jobs"}, Case{"synthetic:jobs=1e3", "synthetic:jobs"},
+        Case{"synthetic:jobs=20000000", "synthetic:jobs"},
+        Case{"synthetic:jobs=", "synthetic:jobs"}, Case{"synthetic:rate=0", "synthetic:rate"},
+        Case{"synthetic:rate=abc", "synthetic:rate"}, Case{"synthetic:rate=inf", "synthetic:rate"},
+        Case{"synthetic:seed=1.5", "synthetic:seed"}, Case{"synthetic:seed=-1", "synthetic:seed"},
+        Case{"synthetic:jobs=3,jobs=4", "synthetic:jobs"},
+        Case{"synthetic:speed=3", "synthetic:speed"}}) {
+    try {
+      trace_from_spec(c.spec, cat);
+      ADD_FAILURE() << "accepted " << c.spec;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.exit_code(), 2) << c.spec;
+      EXPECT_EQ(e.field_name(), c.field) << c.spec << ": " << e.what();
+    }
+  }
+  // Accepted: integers where integers, any subset, seed 0 included.
+  const SyntheticSpec s = parse_synthetic_spec("seed=0,rate=2.5,jobs=7");
+  EXPECT_EQ(s.jobs, 7);
+  EXPECT_DOUBLE_EQ(s.rate_per_hour, 2.5);
+  EXPECT_EQ(s.seed, 0u);
+  EXPECT_TRUE(s.seed_given);
+  EXPECT_EQ(trace_from_spec("synthetic:jobs=7", cat).jobs.size(), 7u);
+  EXPECT_EQ(trace_from_spec("synthetic", cat).jobs.size(), 1000u);
+}
+
+// --seed (TraceOptions::synthetic_seed) seeds a synthetic trace whose spec has no seed=: the
+// same seed gives the same trace as seed= in the spec, another seed another trace, and a spec
+// seed that disagrees is refused.
+TEST(Trace, SyntheticSeedOption) {
+  const auto cat = test::tiny_catalog();
+  auto submits = [](const Trace& t) {
+    std::vector<double> v;
+    for (const auto& j : t.jobs) v.push_back(j.submit);
+    return v;
+  };
+  TraceOptions five;
+  five.synthetic_seed = 5;
+  TraceOptions six;
+  six.synthetic_seed = 6;
+  const Trace a = trace_from_spec("synthetic:jobs=40", cat, five);
+  const Trace b = trace_from_spec("synthetic:jobs=40,seed=5", cat);
+  const Trace c = trace_from_spec("synthetic:jobs=40", cat, six);
+  const Trace d = trace_from_spec("synthetic:jobs=40", cat);  // default seed 1
+  EXPECT_EQ(submits(a), submits(b));
+  EXPECT_NE(submits(a), submits(c));
+  EXPECT_EQ(submits(d), submits(trace_from_spec("synthetic:jobs=40,seed=1", cat)));
+  EXPECT_EQ(submits(trace_from_spec("synthetic:jobs=40,seed=5", cat, five)), submits(a));
+  try {
+    trace_from_spec("synthetic:jobs=40,seed=5", cat, six);
+    ADD_FAILURE() << "two different seeds accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.field_name(), "--seed");
+  }
+}
+
+// Trace files are regular files no larger than kMaxTraceBytes: /dev/zero was read until 4.4 GB,
+// a FIFO blocks; an oversized file is refused from its size, before reading.
+TEST(Trace, OnlyRegularFilesWithinTheSizeLimit) {
+  const auto cat = test::tiny_catalog();
+  const gearbox::testing::TempDir dir;
+  const auto fifo = dir / "fifo.csv";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const auto big = dir.write("big.csv", kHeader);
+  std::filesystem::resize_file(big, kMaxTraceBytes + 1);  // sparse: no disk used
+  const auto big_gavel = dir.write("big.trace", "");
+  std::filesystem::resize_file(big_gavel, kMaxTraceBytes + 1);
+  struct Case {
+    std::string spec, file, what;
+  };
+  for (const Case& c : {Case{"/dev/zero", "/dev/zero", "not a regular file"},
+                        Case{"gavel:/dev/zero", "/dev/zero", "not a regular file"},
+                        Case{fifo.string(), fifo.string(), "not a regular file"},
+                        Case{dir.path().string(), dir.path().string(), "not a regular file"},
+                        Case{big.string(), big.string(), "too large"},
+                        Case{big_gavel.string(), big_gavel.string(), "too large"}}) {
+    try {
+      trace_from_spec(c.spec, cat);
+      ADD_FAILURE() << "accepted " << c.spec;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.exit_code(), 2) << c.spec;
+      EXPECT_EQ(e.file(), c.file) << e.what();
+      EXPECT_NE(std::string(e.what()).find(c.what), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace

@@ -20,6 +20,10 @@ struct GpuPool {
   int gpus() const { return nodes * gpus_per_node; }
 };
 
+// Most GPUs a cluster may hold in all its pools (4 Mi: above arena:gpus=4000000, the largest
+// scaled cluster; totals stay far inside int).
+inline constexpr int kMaxClusterGpus = 1 << 22;
+
 class Cluster {
  public:
   // The artifact's simulated cluster: 80x4 A100, 20x16 V100, 160x2 A40, 160x2 A10 (1,280 GPUs).
@@ -41,7 +45,8 @@ class Cluster {
   // Pool index of a GPU type id or catalog alias, or -1.
   int find_pool(std::string_view type) const;
 
-  // Adds a pool; throws Error::input for an unknown type or non-positive sizes.
+  // Adds a pool; throws Error::input for an unknown type, non-positive sizes or a cluster that
+  // would hold more than kMaxClusterGpus GPUs.
   void add_pool(std::string_view type, int nodes, int gpus_per_node);
   void set_name(std::string n) { name_ = std::move(n); }
 

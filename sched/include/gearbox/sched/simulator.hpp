@@ -19,8 +19,16 @@
 
 namespace gearbox::sched {
 
+// Longest simulation in 300 s rounds (about 19 years): what the simulator keeps per round (one
+// throughput sample) and its run time are bounded by it, whatever the trace asks for.
+inline constexpr int kMaxSimRounds = 2 * kMaxTraceRounds;
+
 struct SimOptions {
-  int max_rounds = 0;  // stop after this many rounds (0 = run to completion)
+  int max_rounds = 0;  // stop after this many rounds (0 = run to completion); <= horizon_rounds
+  // Run to completion within this many rounds, else Error::input: before simulating, for a job
+  // whose iterations on its fastest placement alone take longer (field num_iteration); while
+  // simulating, when the trace has not finished by then (queueing behind other jobs).
+  int horizon_rounds = kMaxSimRounds;
   // Schedule only at round boundaries, as the artifact's simulator does; by
   // default a departure inside a round triggers a scheduling pass at its time
   // (the paper's events).
@@ -64,7 +72,14 @@ struct CrossPolicyJct {
 };
 CrossPolicyJct cross_policy_jct(const std::vector<SimResult>& results);
 
-// Runs `policy` over `trace` on `cluster`, pricing jobs with `est`.
+// Throws Error::input (field num_iteration, naming the job) when a job of `trace` alone, on its
+// fastest placement on `cluster`, would run longer than `horizon_rounds` rounds; simulate()
+// checks this itself before running to completion (callers may check before printing).
+void check_trace_fits_horizon(const Trace& trace, const Cluster& cluster, const Estimator& est,
+                              int horizon_rounds = kMaxSimRounds);
+
+// Runs `policy` over `trace` on `cluster`, pricing jobs with `est`. Throws Error::usage when
+// opt.max_rounds exceeds opt.horizon_rounds, Error::input as SimOptions::horizon_rounds says.
 SimResult simulate(const Trace& trace, const Cluster& cluster, const Estimator& est, Policy& policy,
                    const SimOptions& opt = {});
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,7 +36,14 @@ struct Trace {
 struct TraceOptions {
   double submit_density = 1.0;  // --job_submit_density: iterations *= d before the // 5
   int iter_scale = 5;           // ITER_NUM_SCALE_FACTOR_SIM
+  // A synthetic trace's seed when its spec gives none (`--seed`); a spec's different seed= is
+  // an Error::usage. Unset: the spec's seed, else SyntheticSpec's default.
+  std::optional<std::uint64_t> synthetic_seed;
 };
+
+// Largest trace file read (256 MiB: about 4 million CSV rows; the artifact's largest is 0.2 MB).
+// Trace files must be regular files: a device such as /dev/zero or a FIFO is refused.
+inline constexpr std::uint64_t kMaxTraceBytes = std::uint64_t{256} << 20;
 
 // Parses an artifact trace CSV. Throws Error::input naming file, row (line) and column for a
 // malformed row, and listing the known models for an unknown model_name.
@@ -69,11 +77,20 @@ Trace load_gavel_trace(const std::filesystem::path& path, const ModelCatalog& mo
 inline constexpr int kMaxTraceRounds = 1'000'000;  // 9.5 years of 300 s rounds
 void assign_rounds(Trace& trace, double interval = 300);
 
+inline constexpr int kMaxSyntheticJobs = 10'000'000;
+
 struct SyntheticSpec {
-  int jobs = 1000;
-  double rate_per_hour = 60;  // Poisson arrival rate
+  int jobs = 1000;            // 1..kMaxSyntheticJobs
+  double rate_per_hour = 60;  // Poisson arrival rate, > 0
   std::uint64_t seed = 1;
+  bool seed_given = false;  // seed= was in the spec (parse_synthetic_spec)
 };
+
+// Parses "jobs=N,rate=R,seed=S" (any subset, any order; the rest keep SyntheticSpec's
+// defaults): jobs an integer in 1..kMaxSyntheticJobs, rate a number in (0, 1e9] (jobs per
+// hour), seed an integer in 0..2^64-1. Throws Error::usage naming the parameter otherwise
+// (jobs=0.5, jobs=0, an unknown or repeated key).
+SyntheticSpec parse_synthetic_spec(std::string_view params);
 
 // A synthetic trace: Poisson arrivals, a model mix over the profiled (model, batch) pairs,
 // GPU counts 1..16 (at least 2^size-index, so larger models fit) and types uniformly,
@@ -81,7 +98,8 @@ struct SyntheticSpec {
 Trace synthetic_trace(const SyntheticSpec& spec, const ModelCatalog& models);
 
 // "philly" | "venus" | "helios" | "pai" | "synthetic:jobs=N,rate=R,seed=S" | a CSV path |
-// a Gavel trace path (ending in .trace, or prefixed "gavel:").
+// a Gavel trace path (ending in .trace, or prefixed "gavel:"). A synthetic trace's seed is the
+// spec's seed=, else opt.synthetic_seed, else 1.
 Trace trace_from_spec(std::string_view spec, const ModelCatalog& models,
                       const TraceOptions& opt = {});
 
