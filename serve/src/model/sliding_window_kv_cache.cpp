@@ -66,10 +66,20 @@ void SlidingWindowKvCache::begin(SeqId seq, int n_new, std::span<std::int32_t> p
     if (created) seqs_.erase(it);
     throw;
   }
+  // Rings grow (geometrically) with the sequence up to ring_ rows: row i sits at i % ring_.
+  const std::size_t d = static_cast<std::size_t>(kv_dim_);
+  const std::size_t need = static_cast<std::size_t>(std::min<std::int64_t>(ring_, s.n + n_new));
   if (s.k.empty()) {
-    const std::size_t n = static_cast<std::size_t>(ring_) * static_cast<std::size_t>(kv_dim_);
-    s.k.assign(static_cast<std::size_t>(n_local_), std::vector<float>(n));
-    s.v.assign(static_cast<std::size_t>(n_local_), std::vector<float>(n));
+    s.k.resize(static_cast<std::size_t>(n_local_));
+    s.v.resize(static_cast<std::size_t>(n_local_));
+  }
+  if (n_local_ > 0 && s.k[0].size() < need * d) {
+    const std::size_t rows = std::min<std::size_t>(static_cast<std::size_t>(ring_),
+                                                   std::max(need, 2 * s.k[0].size() / d));
+    for (int l = 0; l < n_local_; ++l) {
+      s.k[static_cast<std::size_t>(l)].resize(rows * d);
+      s.v[static_cast<std::size_t>(l)].resize(rows * d);
+    }
   }
   s.pending = n_new;
 }
