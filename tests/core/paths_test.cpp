@@ -7,12 +7,12 @@
 namespace gearbox {
 
 TEST(Paths, EnvironmentOverridesDataModelsAndCache) {
-  setenv("GEARBOX_DATA", "/tmp/some-data", 1);
-  setenv("GEARBOX_MODELS", "/tmp/some-models", 1);
-  setenv("GEARBOX_CACHE", "/tmp/some-cache", 1);
-  EXPECT_EQ(data_dir()->string(), "/tmp/some-data");
-  EXPECT_EQ(models_dir()->string(), "/tmp/some-models");
-  EXPECT_EQ(cache_dir().string(), "/tmp/some-cache");
+  setenv("GEARBOX_DATA", "/srv/elsewhere/some-data", 1);
+  setenv("GEARBOX_MODELS", "/srv/elsewhere/some-models", 1);
+  setenv("GEARBOX_CACHE", "/srv/elsewhere/some-cache", 1);
+  EXPECT_EQ(data_dir()->string(), "/srv/elsewhere/some-data");
+  EXPECT_EQ(models_dir()->string(), "/srv/elsewhere/some-models");
+  EXPECT_EQ(cache_dir().string(), "/srv/elsewhere/some-cache");
   unsetenv("GEARBOX_DATA");
   unsetenv("GEARBOX_MODELS");
   unsetenv("GEARBOX_CACHE");

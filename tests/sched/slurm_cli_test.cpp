@@ -85,7 +85,7 @@ SubmitRequest request() {
   r.nodes = {"a100-0", "a100-1"};
   r.gpu_type = "a100";
   r.per_host = 4;
-  r.script = "/tmp/job.sh";
+  r.script = "/spool/crius/job.sh";
   r.env = {{"GEARBOX_JOB_ID", "3"}};
   r.command = {"/bin/gearbox", "sched", "worker", "a b"};
   return r;
@@ -104,7 +104,7 @@ TEST(SlurmCli, SbatchPinsNodesTypeAndCountWithoutAShell) {
   EXPECT_TRUE(has("--job-name=crius-3-2"));
   EXPECT_TRUE(has("--comment=crius:3:2"));
   // The script, then env and the command as separate words (a space stays inside its word).
-  const auto s = std::find(a.begin(), a.end(), "/tmp/job.sh");
+  const auto s = std::find(a.begin(), a.end(), "/spool/crius/job.sh");
   ASSERT_NE(s, a.end());
   EXPECT_EQ(std::vector<std::string>(s + 1, a.end()),
             (std::vector<std::string>{"env", "GEARBOX_JOB_ID=3", "/bin/gearbox", "sched", "worker",

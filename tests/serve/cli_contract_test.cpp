@@ -27,13 +27,13 @@ using gearbox::testing::run_argv;
 using Json = nlohmann::json;
 
 // A run of the binary, remembering whether it was asked for --json.
-struct Run : CliRun {
+struct BinaryRun : CliRun {
   bool json = false;
 };
 
-Run gearbox_run(std::vector<std::string> args) {
+BinaryRun gearbox_run(std::vector<std::string> args) {
   args.insert(args.begin(), GEARBOX_BINARY);
-  Run r{run_argv(args), std::find(args.begin(), args.end(), "--json") != args.end()};
+  BinaryRun r{run_argv(args), std::find(args.begin(), args.end(), "--json") != args.end()};
   return r;
 }
 
@@ -46,7 +46,7 @@ Json one_json_document(const CliRun& r) {
 
 // Exit 2, exactly one line on stderr holding every `needle`, and stdout empty or, under
 // --json, one JSON error document with the same exit code (docs/errors.md).
-void expect_usage_error(const Run& r, const std::vector<std::string>& needles) {
+void expect_usage_error(const BinaryRun& r, const std::vector<std::string>& needles) {
   EXPECT_EQ(r.code, 2) << r.err;
   if (r.json)
     EXPECT_EQ(one_json_document(r)["error"]["exit_code"], 2) << r.out;
@@ -76,7 +76,7 @@ TEST(ServeCliContract, GenerateJsonBadFlagBadModelFile) {
 // -n beyond the context is refused before anything is generated (it used to generate up to
 // the context, then exit 2 and drop the text).
 TEST(ServeCliContract, GenerateRefusesTokensBeyondTheContext) {
-  const Run r = gearbox_run({"serve", "generate", "--model", "stories260K", "--prompt", "", "-n",
+  const BinaryRun r = gearbox_run({"serve", "generate", "--model", "stories260K", "--prompt", "", "-n",
                                 "1048576", "--temp", "0"});
   expect_usage_error(r, {"field 'n'", "1048576", "context holds"});
   // The largest -n that fits works: prompt (BOS) + n - 1 positions.
