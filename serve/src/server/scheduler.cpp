@@ -202,7 +202,10 @@ std::shared_ptr<GenerationStream> BatchScheduler::submit(GenerationParams params
   {
     std::lock_guard lock(mu_);
     if (stop_) throw QueueFullError("server is stopping");
-    if (queue_.size() >= opt_.max_queue) {
+    // --max-queue counts requests waiting beyond --parallel: a burst that arrives before the
+    // scheduler thread has moved anyone into a free running slot may wait in those slots' stead.
+    const std::size_t free_slots = opt_.max_running - std::min(running_count_, opt_.max_running);
+    if (queue_.size() >= opt_.max_queue + free_slots) {
       metrics_.rejected_queue_full.inc();
       throw QueueFullError("queue full (" + std::to_string(opt_.max_queue) + " waiting)");
     }
@@ -350,6 +353,7 @@ bool BatchScheduler::step() {
       }
       head = std::move(queue_.front());
       queue_.pop_front();
+      running_count_ = running_.size() + 1;  // submit() counts free running slots
     }
     running_.push_back(std::move(head));
     Sequence& q = *running_.back();

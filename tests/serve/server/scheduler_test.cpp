@@ -106,13 +106,21 @@ TEST(BatchScheduler, ChunkedPrefillDoesNotStallRunningDecodes) {
 TEST(BatchScheduler, BoundedQueueRefusesWhenFull) {
   Fixture f;
   SchedulerOptions opt;
+  opt.max_running = 2;
   opt.max_queue = 2;
   BatchScheduler s(f.runner, opt, f.metrics);
-  auto a = s.submit(params(3, 2));
-  auto b = s.submit(params(3, 2));
+  // --max-queue counts requests waiting beyond --parallel: before any step, the two free running
+  // slots take two more (a burst arriving before the scheduler thread runs is not refused).
+  std::vector<std::shared_ptr<GenerationStream>> st;
+  for (int i = 0; i < 4; ++i) st.push_back(s.submit(params(3, 2)));
   EXPECT_THROW(s.submit(params(3, 2)), QueueFullError);
   EXPECT_EQ(f.metrics.rejected_queue_full.value(), 1.0);
-  s.step();  // both admitted: the queue has room again
+  s.step();  // two admitted, two still waiting: running + waiting is at its bound
+  EXPECT_EQ(s.running(), 2u);
+  EXPECT_EQ(s.queued(), 2u);
+  EXPECT_THROW(s.submit(params(3, 2)), QueueFullError);
+  EXPECT_EQ(f.metrics.rejected_queue_full.value(), 2.0);
+  drain(s, st);  // all finish: room again
   EXPECT_NO_THROW(s.submit(params(3, 2)));
 }
 
