@@ -45,42 +45,11 @@ SpmTokenizer::SpmTokenizer(std::vector<std::string> pieces, std::vector<float> s
     byte_tokens_[b] = it == index_.end() ? -1 : it->second;
   }
   index_pieces();
+  std::vector<std::int32_t> user;
   for (std::size_t i = 0; i < pieces_.size(); ++i)
-    if (token_type_[i] == kTypeUserDefined && !pieces_[i].empty()) {
-      user_ids_.push_back(static_cast<std::int32_t>(i));
-      user_first_[static_cast<unsigned char>(pieces_[i][0])] = true;
-    }
-  std::stable_sort(user_ids_.begin(), user_ids_.end(), [&](std::int32_t a, std::int32_t b) {
-    return pieces_[static_cast<std::size_t>(a)].size() >
-           pieces_[static_cast<std::size_t>(b)].size();
-  });
-}
-
-std::vector<std::pair<std::string_view, std::int32_t>> SpmTokenizer::split_user_defined(
-    std::string_view text) const {
-  std::vector<std::pair<std::string_view, std::int32_t>> out;
-  std::size_t start = 0, i = 0;
-  while (i < text.size()) {
-    std::int32_t hit = -1;
-    if (user_first_[static_cast<unsigned char>(text[i])])
-      for (const auto id : user_ids_)
-        if (text.compare(i, pieces_[static_cast<std::size_t>(id)].size(),
-                         pieces_[static_cast<std::size_t>(id)]) == 0) {
-          hit = id;
-          break;
-        }
-    if (hit < 0) {
-      ++i;
-      continue;
-    }
-    if (i > start) out.emplace_back(text.substr(start, i - start), -1);
-    const std::size_t n = pieces_[static_cast<std::size_t>(hit)].size();
-    out.emplace_back(text.substr(i, n), hit);
-    i += n;
-    start = i;
-  }
-  if (start < text.size()) out.emplace_back(text.substr(start), -1);
-  return out;
+    if (token_type_[i] == kTypeUserDefined && !pieces_[i].empty())
+      user.push_back(static_cast<std::int32_t>(i));
+  user_ = matcher_of(std::move(user));
 }
 
 void SpmTokenizer::encode_fragment(std::string_view text, std::vector<std::int32_t>& out) const {
@@ -142,14 +111,14 @@ std::vector<std::int32_t> SpmTokenizer::encode(std::string_view text, bool add_b
   else if (!text.empty())
     parts.emplace_back(text, -1);
   // User-defined tokens are matched in plain text too, as llama.cpp does.
-  if (!user_ids_.empty()) {
+  if (!user_.ids.empty()) {
     std::vector<std::pair<std::string_view, std::int32_t>> split;
     for (const auto& [frag, id] : parts) {
       if (id >= 0) {
         split.emplace_back(frag, id);
         continue;
       }
-      for (const auto& p : split_user_defined(frag)) split.push_back(p);
+      for (const auto& p : split_matches(frag, user_)) split.push_back(p);
     }
     parts = std::move(split);
   }

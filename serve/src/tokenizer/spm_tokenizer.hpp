@@ -21,17 +21,14 @@ class SpmTokenizer final : public Tokenizer {
 
  private:
   void encode_fragment(std::string_view text, std::vector<std::int32_t>& out) const;
-  // Splits plain text at user-defined tokens, which llama.cpp matches in any text (Gemma's
-  // whitespace runs "  ", "\n\n", ...): runs of text (id -1) and those tokens (their id).
-  std::vector<std::pair<std::string_view, std::int32_t>> split_user_defined(
-      std::string_view text) const;
   std::string kind_ = "llama";
   std::vector<float> scores_;
   std::unordered_map<std::string, std::int32_t> index_;
   std::int32_t byte_tokens_[256];
   bool add_space_prefix_;
-  std::vector<std::int32_t> user_ids_;  // user-defined tokens, longest text first
-  bool user_first_[256] = {};           // bytes that start one
+  // User-defined tokens, which llama.cpp matches in any text (Gemma's whitespace runs "  ",
+  // "\n\n", ...): plain text is split at them by split_matches(text, user_).
+  PieceMatcher user_;
 };
 
 }  // namespace gearbox::serve

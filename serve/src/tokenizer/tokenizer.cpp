@@ -115,25 +115,38 @@ void Tokenizer::index_pieces() {
   for (std::size_t i = 0; i < pieces_.size(); ++i)
     sorted_pieces_.emplace_back(pieces_[i], static_cast<std::int32_t>(i));
   std::sort(sorted_pieces_.begin(), sorted_pieces_.end());
-  special_ids_.clear();
+  std::vector<std::int32_t> ids;
   for (std::size_t i = 0; i < pieces_.size(); ++i)
     if ((token_type_[i] == kTypeControl || token_type_[i] == kTypeUserDefined) &&
         !pieces_[i].empty())
-      special_ids_.push_back(static_cast<std::int32_t>(i));
-  std::stable_sort(special_ids_.begin(), special_ids_.end(), [&](std::int32_t a, std::int32_t b) {
+      ids.push_back(static_cast<std::int32_t>(i));
+  special_ = matcher_of(std::move(ids));
+  // Every special token we know starts with '<' or '['; others are not matched as special.
+  special_.may_start.fill(false);
+  special_.may_start[static_cast<unsigned char>('<')] = true;
+  special_.may_start[static_cast<unsigned char>('[')] = true;
+}
+
+Tokenizer::PieceMatcher Tokenizer::matcher_of(std::vector<std::int32_t> ids) const {
+  PieceMatcher m;
+  std::stable_sort(ids.begin(), ids.end(), [&](std::int32_t a, std::int32_t b) {
     return pieces_[static_cast<std::size_t>(a)].size() >
            pieces_[static_cast<std::size_t>(b)].size();
   });
+  for (const auto id : ids)
+    m.may_start[static_cast<unsigned char>(pieces_[static_cast<std::size_t>(id)][0])] = true;
+  m.ids = std::move(ids);
+  return m;
 }
 
-std::vector<std::pair<std::string_view, std::int32_t>> Tokenizer::split_special(
-    std::string_view text) const {
+std::vector<std::pair<std::string_view, std::int32_t>> Tokenizer::split_matches(
+    std::string_view text, const PieceMatcher& m) const {
   std::vector<std::pair<std::string_view, std::int32_t>> out;
   std::size_t start = 0, i = 0;
   while (i < text.size()) {
     std::int32_t hit = -1;
-    if (text[i] == '<' || text[i] == '[')  // every special token we know starts so; fast path
-      for (const auto id : special_ids_) {
+    if (m.may_start[static_cast<unsigned char>(text[i])])
+      for (const auto id : m.ids) {
         const auto& p = pieces_[static_cast<std::size_t>(id)];
         if (text.compare(i, p.size(), p) == 0) {
           hit = id;
@@ -145,8 +158,9 @@ std::vector<std::pair<std::string_view, std::int32_t>> Tokenizer::split_special(
       continue;
     }
     if (i > start) out.emplace_back(text.substr(start, i - start), -1);
-    out.emplace_back(text.substr(i, pieces_[static_cast<std::size_t>(hit)].size()), hit);
-    i += pieces_[static_cast<std::size_t>(hit)].size();
+    const std::size_t n = pieces_[static_cast<std::size_t>(hit)].size();
+    out.emplace_back(text.substr(i, n), hit);
+    i += n;
     start = i;
   }
   if (start < text.size()) out.emplace_back(text.substr(start), -1);

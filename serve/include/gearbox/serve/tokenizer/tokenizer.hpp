@@ -4,6 +4,7 @@
 // and the model's chat template.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -86,10 +87,24 @@ class Tokenizer {
   std::vector<std::int32_t> end_tokens_;
   std::string chat_template_;
   std::vector<std::pair<std::string, std::int32_t>> sorted_pieces_;  // for find_piece()
-  std::vector<std::int32_t> special_ids_;  // control/user-defined tokens, longest text first
+  // Tokens matched verbatim in text: their ids, longest text first, tried only where the text's
+  // byte may start one of them.
+  struct PieceMatcher {
+    std::vector<std::int32_t> ids;
+    std::array<bool, 256> may_start{};
+  };
+  PieceMatcher special_;  // control/user-defined tokens, tried at '<' and '[' only
   void index_pieces();
-  // Splits `text` into runs of plain text (id -1) and special tokens (their id).
-  std::vector<std::pair<std::string_view, std::int32_t>> split_special(std::string_view text) const;
+  // A matcher over `ids` (any order), each match allowed to begin at its own first byte.
+  PieceMatcher matcher_of(std::vector<std::int32_t> ids) const;
+  // Splits `text` into runs of plain text (id -1) and the tokens `m` matches (their id).
+  std::vector<std::pair<std::string_view, std::int32_t>> split_matches(std::string_view text,
+                                                                       const PieceMatcher& m) const;
+  // split_matches over the special tokens.
+  std::vector<std::pair<std::string_view, std::int32_t>> split_special(
+      std::string_view text) const {
+    return split_matches(text, special_);
+  }
 };
 
 // Turns a stream of tokens into valid UTF-8 text pieces: bytes of a character split over
