@@ -109,25 +109,9 @@ TEST(Gemma3, LogitsMatchLlamaCppAtEveryPosition) {
   ContiguousKvCache cache(m.config(), 128);
   std::vector<float> logits(ids.size() * V);
   m.prefill(cache, 0, ids, logits, true);
-  double worst = 0, sum_abs = 0;
-  int top1_same = 0, decisive = 0;
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    const auto& top = fx.ref["top5"][i];
-    const auto tid = top["ids"].get<std::vector<std::int32_t>>();
-    const auto tl = top["logits"].get<std::vector<double>>();
-    for (std::size_t k = 0; k < tid.size(); ++k) {
-      const double d = std::fabs(logits[i * V + static_cast<std::size_t>(tid[k])] - tl[k]);
-      worst = std::max(worst, d);
-      sum_abs += d;
-    }
-    const auto ours = argmax(std::span<const float>(logits.data() + i * V, V));
-    if (tl[0] - tl[1] > 2 * kLogitTol) {
-      ++decisive;
-      EXPECT_EQ(ours, tid[0]) << "position " << i;
-    }
-    top1_same += ours == tid[0];
-  }
-  const double mean = sum_abs / (5.0 * static_cast<double>(ids.size()));
+  const auto a = serve::testing::compare_top5(logits, fx.ref["top5"], ids.size(), V, 2 * kLogitTol);
+  const double mean = a.mean, worst = a.worst;
+  const int top1_same = a.top1_same, decisive = a.decisive;
   EXPECT_LE(mean, kMeanLogitTol) << "mean |logit - llama.cpp| over the top-5 of 128 positions";
   EXPECT_LE(worst, kMaxLogitTol) << "largest |logit - llama.cpp| over the top-5";
   EXPECT_GE(top1_same, 118) << "top-1 agreement of 128 (measured 121: near-ties)";

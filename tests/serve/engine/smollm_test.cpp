@@ -17,6 +17,7 @@
 #include "gearbox/serve/sampling/sampler.hpp"
 #include "gearbox/serve/tokenizer/tokenizer.hpp"
 #include "gearbox/testing/data.hpp"
+#include "greedy_check.hpp"
 
 namespace gearbox::serve {
 namespace {
@@ -104,28 +105,11 @@ TEST(SmolLM2, LogitsMatchLlamaCppAtEveryPosition) {
   ContiguousKvCache cache(m.config(), 256);
   std::vector<float> logits(ids.size() * V);
   m.prefill(cache, 0, ids, logits, true);
-  double worst = 0, sum_abs = 0;
-  int top1_same = 0, decisive = 0;
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    const auto& top = fx->ref["top5"][i];
-    const auto tid = top["ids"].get<std::vector<std::int32_t>>();
-    const auto tl = top["logits"].get<std::vector<double>>();
-    for (std::size_t k = 0; k < tid.size(); ++k) {
-      const double d = std::fabs(logits[i * V + static_cast<std::size_t>(tid[k])] - tl[k]);
-      worst = std::max(worst, d);
-      sum_abs += d;
-    }
-    if (i == 0) {
-      EXPECT_LE(worst, 1e-3) << "position 0 (no attention mixing) should match exactly";
-    }
-    const auto ours = argmax(std::span<const float>(logits.data() + i * V, V));
-    if (tl[0] - tl[1] > 2 * kLogitTol) {  // a clear winner must be the same token
-      ++decisive;
-      EXPECT_EQ(ours, tid[0]) << "position " << i;
-    }
-    top1_same += ours == tid[0];
-  }
-  const double mean = sum_abs / (5.0 * static_cast<double>(ids.size()));
+  const auto a =
+      serve::testing::compare_top5(logits, fx->ref["top5"], ids.size(), V, 2 * kLogitTol);
+  EXPECT_LE(a.first_worst, 1e-3) << "position 0 (no attention mixing) should match exactly";
+  const double mean = a.mean, worst = a.worst;
+  const int top1_same = a.top1_same, decisive = a.decisive;
   EXPECT_LE(mean, kMeanLogitTol) << "mean |logit - llama.cpp| over the top-5 of 256 positions";
   EXPECT_LE(worst, kMaxLogitTol) << "largest |logit - llama.cpp| over the top-5 of 256 positions";
   EXPECT_GE(top1_same, 248) << "top-1 agreement of 256";
