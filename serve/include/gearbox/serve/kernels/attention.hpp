@@ -17,6 +17,8 @@ struct AttentionShape {
   // > 0: sliding-window attention, each new token sees only the last `window` rows up to and
   // including its own (llama.cpp's standard SWA mask: key visible iff pos_q - pos_k < window).
   int window = 0;
+  // > 0: scores soft-capped before the softmax, s -> softcap * tanh(s / softcap) (Gemma 2).
+  float softcap = 0;
 };
 
 // q: n_q x (n_head*head_dim); out: n_q x (n_head*head_dim). When row_weights is non-null it
