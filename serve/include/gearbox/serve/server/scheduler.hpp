@@ -23,8 +23,8 @@
 #include <deque>
 #include <map>
 #include <memory>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -60,6 +60,9 @@ struct GenerationParams {
   // True: sampling.seed is replaced by one the scheduler picks, which no other request of this
   // scheduler gets (for requests that named no seed).
   bool auto_seed = false;
+  // Prefill and score the prompt only (completions `max_tokens: 0` with `echo`): no token is
+  // generated; needs sampling.prompt_logprobs.
+  bool score_only = false;
 };
 
 enum class FinishReason { kStop, kLength, kCancelled, kError };
@@ -76,6 +79,12 @@ class QueueFullError : public std::runtime_error {
 // What the consumer of one request sees: text as it is generated, then the end.
 struct StreamUpdate {
   std::string text;  // new text since the previous update
+  // With logprobs: each generated token since the previous update (its text as the model
+  // gave it, before stop strings cut the output).
+  std::vector<TokenLogprob> logprobs;
+  // With prompt logprobs, on the finishing update: one per prompt token, the first one's
+  // logprob meaningless (nothing precedes it; its `top` is empty).
+  std::vector<TokenLogprob> prompt_logprobs;
   bool finished = false;
   FinishReason reason = FinishReason::kStop;
   std::size_t prompt_tokens = 0;
@@ -95,13 +104,15 @@ class GenerationStream {
 
  private:
   friend class BatchScheduler;
-  void push(const std::string& text);
+  void push(const std::string& text, std::vector<TokenLogprob> logprobs = {});
   void finish(FinishReason reason, std::size_t prompt_tokens, std::size_t completion_tokens,
-              std::size_t cached_tokens, const std::string& error = "");
+              std::size_t cached_tokens, const std::string& error = "",
+              std::vector<TokenLogprob> prompt_logprobs = {});
 
   std::mutex mu_;
   std::condition_variable cv_;
   std::string pending_;
+  std::vector<TokenLogprob> pending_logprobs_;
   bool finished_ = false;
   bool delivered_end_ = false;
   StreamUpdate end_;
@@ -150,6 +161,9 @@ class BatchScheduler {
   // The running sequence admitted last (largest id), or null.
   Sequence* newest();
   void emit(Sequence& s, Token t);
+  // Takes the runner's logprob records for `s`: prompt ones are kept (first time a position is
+  // seen: a recomputed sequence scores it again), the one at `pos` is returned (or nullopt).
+  std::optional<TokenLogprob> collect_logprobs(Sequence& s, std::size_t pos);
   void finish(Sequence& s, FinishReason reason, const std::string& error = "");
   // Runs a runner call for `s`; on an exception ends `s` with kError and returns false.
   template <class F>
