@@ -13,7 +13,9 @@ Token-id prompts are drawn with a fixed seed, so both runs of a comparison send 
 Every request sets ignore_eos (and min_tokens), so each server generates exactly --output-len
 tokens; a server that reports no usage (llama.cpp's llama-server) has its streamed chunks
 counted as tokens. Per request, TPOT = (end - first token) / (tokens - 1).
---pid PID samples that server process's resident memory (VmRSS) with the gauges.
+--pid PID samples that server process's resident memory (VmRSS) with the gauges; rss_idle is
+read after one warm-up request (the weights paged in), so rss_max - rss_idle bounds the KV and
+every other buffer the load adds.
 Prints one JSON object.
 """
 import argparse
@@ -150,14 +152,17 @@ def main():
             with lock:
                 results.append(r)
 
+    warm = dict(bodies[0][0])
     if a.workload == "shared-prefix":  # one request first, as a server that has seen the
-        warm = dict(bodies[0][0])        # system prompt before (both modes get it)
-        warm["prompt"] = prefix + ids(a.suffix_len)
-        stream_request(a.url, warm)
+        warm["prompt"] = prefix + ids(a.suffix_len)  # system prompt before (both modes get it)
+    else:  # a short one, so that the weights are paged in before the idle RSS is read
+        warm.update(prompt=ids(8), max_tokens=2, min_tokens=2)
+        warm.pop("cap", None)
+    stream_request(a.url, warm)
 
     samples = []
     rss = []
-    rss_idle = rss_bytes(a.pid) if a.pid else None
+    rss_idle = rss_bytes(a.pid) if a.pid else None  # after the warm-up: weights resident
     done = threading.Event()
 
     def sampler():  # running sequences, resident KV bytes and the server's RSS, every 0.2 s
