@@ -24,6 +24,10 @@ const char* finish_reason_name(FinishReason r) {
   return "stop";
 }
 
+const char* kv_admission_name(KvAdmission a) {
+  return a == KvAdmission::kReserve ? "reserve" : "ondemand";
+}
+
 // ---- GenerationStream ----
 
 StreamUpdate GenerationStream::next(std::chrono::milliseconds timeout) {
@@ -298,6 +302,15 @@ BatchScheduler::Plan BatchScheduler::plan_step() {
   return p;
 }
 
+std::size_t BatchScheduler::admission_bytes(const Sequence& s) const {
+  if (opt_.admission == KvAdmission::kReserve) {
+    // The prompt and every token the request may still generate (evicting policies: their
+    // window's worth, as kv_bytes bounds it).
+    return runner_.kv_bytes(s.params.cap, s.tokens.size() + (s.max_new - s.generated));
+  }
+  return runner_.kv_bytes(s.params.cap, s.tokens.size());
+}
+
 void BatchScheduler::preempt(Sequence& s) {
   try {
     runner_.close_sequence(s.id);
@@ -349,11 +362,17 @@ bool BatchScheduler::step() {
   // running sequences' next steps and each admitted prompt need now.
   KvUsage kv = runner_.kv_usage();
   const bool budgeted = kv.budget_bytes > 0;
-  std::size_t committed = kv.bytes_in_use;
+  const bool reserve = opt_.admission == KvAdmission::kReserve;
+  // On demand: what is held plus the running sequences' next steps. Reserve: the running
+  // sequences' whole reservations, whatever they hold yet.
+  std::size_t committed = reserve ? 0 : kv.bytes_in_use;
   if (budgeted) {
     for (auto& s : running_) {
-      committed += s->decoding ? runner_.kv_step_bytes(s->id, 1)
-                               : runner_.kv_step_bytes(s->id, s->tokens.size() - s->prefilled);
+      if (reserve)
+        committed += admission_bytes(*s);
+      else
+        committed += s->decoding ? runner_.kv_step_bytes(s->id, 1)
+                                 : runner_.kv_step_bytes(s->id, s->tokens.size() - s->prefilled);
     }
   }
   while (running_.size() < opt_.max_running) {
@@ -365,7 +384,7 @@ bool BatchScheduler::step() {
         // With nothing running a request is admitted whatever it needs (submit() checked that
         // its prompt fits the whole budget), so the queue always moves.
         const Sequence& q = *queue_.front();
-        const std::size_t need = runner_.kv_bytes(q.params.cap, q.tokens.size());
+        const std::size_t need = admission_bytes(q);
         if (!running_.empty() && committed + need > kv.budget_bytes) break;
         committed += need;
       }

@@ -3,7 +3,8 @@
 // bytes) is the only account of KV. Requests wait in a bounded FIFO queue; each step
 //   1. drops cancelled sequences (their blocks are freed at once);
 //   2. admits queued requests, oldest first, while the running set has room and the KV memory
-//      holds what each needs now (its prompt, in its policy's bytes), not its worst case;
+//      holds what each needs now (its prompt, in its policy's bytes), not its worst case
+//      (KvAdmission::kReserve, the comparison baseline, admits on worst cases instead);
 //   3. plans the step: one decode token for every decoding sequence first, then the prefill
 //      budget (`prefill_chunk` tokens) shared round-robin among prefilling sequences, each
 //      getting at most an equal share before any leftover goes round again, so a long prompt
@@ -35,6 +36,19 @@
 
 namespace gearbox::serve::server {
 
+// How admission counts KV memory (--kv-admission).
+enum class KvAdmission {
+  // What a request needs now (its prompt); running out mid-decode preempts the newest sequence.
+  kOnDemand,
+  // Its worst case (prompt + every token it may generate, in its policy's bytes), reserved at
+  // admission for its whole life, as servers without preemption do: a request waits until the
+  // reservations of everyone running leave room for all of its own.
+  kReserve,
+};
+
+// "ondemand" or "reserve".
+const char* kv_admission_name(KvAdmission a);
+
 struct SchedulerOptions {
   std::size_t max_running = 8;      // sequences decoding at once (--parallel)
   std::size_t max_queue = 64;       // requests waiting beyond that (--max-queue)
@@ -47,6 +61,7 @@ struct SchedulerOptions {
   std::size_t default_max_tokens = 0;
   // Base of the seeds picked for requests that name none (serve run --seed); unset: random.
   std::optional<std::uint64_t> seed;
+  KvAdmission admission = KvAdmission::kOnDemand;
 };
 
 struct GenerationParams {
@@ -158,6 +173,8 @@ class BatchScheduler {
   void loop();
   Plan plan_step();
   void preempt(Sequence& s);
+  // KV bytes admission charges `s`: its need now, or its worst case under kReserve.
+  std::size_t admission_bytes(const Sequence& s) const;
   // The running sequence admitted last (largest id), or null.
   Sequence* newest();
   void emit(Sequence& s, Token t);
