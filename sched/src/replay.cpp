@@ -61,6 +61,7 @@ MeasuredJob measured_job(const Json& record, double now) {
     if (m.finished < 0) throw Error::input("finished job without a time").field("finished");
   }
   m.deadline = number(record, "deadline", 0);
+  m.until = now;
   const Json& attempts = need(record, "attempts");
   if (!attempts.is_array()) throw Error::input("not an array").field("attempts");
   for (const auto& a : attempts) {
@@ -94,7 +95,9 @@ SimResult measured_result(const std::vector<MeasuredJob>& jobs, const std::strin
     ++r.arrived;
     const double submit = (j.submitted - t0) * time_scale;
     o.deadline = j.deadline > 0 ? submit + j.deadline * kDeadlineScale : kNoDeadline;
-    const double until = j.finished >= 0 ? j.finished : j.submitted + j.run_s;
+    // An unfinished job waited until the replay ended (the simulator counts its queueing to
+    // the end of the run too).
+    const double until = j.finished >= 0 ? j.finished : std::max(j.until, j.submitted + j.run_s);
     o.queue_s = std::max(0.0, (until - j.submitted - j.run_s) * time_scale);
     busy += j.busy_gpu_s * time_scale;
     r.reschedules += j.preemptions;

@@ -112,6 +112,8 @@ TEST(Replay, MeasuredMetricsFromDaemonRecords) {
   EXPECT_EQ(partial.finished, 2);
   EXPECT_EQ(partial.arrived, 3);
   EXPECT_DOUBLE_EQ(partial.job_jct[2], -1);
+  // It waited from 103 to the replay's end (200): 970 s, beside A's 10 and B's 30.
+  EXPECT_DOUBLE_EQ(partial.avg_queue_s, (10 + 30 + 970) / 3.0);
   EXPECT_THROW(measured_job(record(100, "finished", -1, Json::array()), 200), Error);
   EXPECT_THROW(measured_job(Json{{"state", "running"}}, 200), Error);
 }

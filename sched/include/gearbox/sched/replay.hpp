@@ -28,6 +28,7 @@ Json run_metrics_json(const SimResult& r);
 struct MeasuredJob {
   double submitted = 0;   // the daemon accepted it
   double finished = -1;   // its last iteration ended (-1: did not finish)
+  double until = 0;       // when the record was read (the replay's end, for an unfinished job)
   double deadline = 0;    // relative to submission, trace seconds (0: none)
   double run_s = 0;       // wall seconds its attempts ran (started to ended, or to now)
   double busy_gpu_s = 0;  // run_s x GPUs of each attempt
