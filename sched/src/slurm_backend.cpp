@@ -1,10 +1,14 @@
 #include "gearbox/sched/slurm_backend.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "gearbox/core/error.hpp"
 #include "gearbox/sched/emulated_worker.hpp"
@@ -13,6 +17,13 @@
 namespace gearbox::sched {
 
 namespace {
+// When `path` was last written (wall seconds), or `fallback` if it cannot be read.
+double modified_time(const std::filesystem::path& path, double fallback) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return fallback;
+  return static_cast<double>(st.st_mtim.tv_sec) + static_cast<double>(st.st_mtim.tv_nsec) * 1e-9;
+}
+
 std::string fmt(double v) {
   std::ostringstream s;
   s.precision(9);
@@ -124,9 +135,49 @@ void SlurmBackend::start(const ActiveJob& a, const Placement& p, const std::vect
                       "--progress", progress_path(a.id).string()});
   }
   if (journal_) journal_->before_submit(a.id, number, r, p);
+  if (batch_) {
+    running_[a.id] = {Attempt{a.id, number, p, nodes}, 0};  // its Slurm id once submitted
+    pending_.push_back({a.id, number, std::move(r)});
+    return;
+  }
   const long long id = cli_.submit(r);
   if (journal_) journal_->submitted(a.id, number, id);
   running_[a.id] = {Attempt{a.id, number, p, nodes}, id};
+}
+
+void SlurmBackend::submit_pending() {
+  const std::size_t n = pending_.size();
+  std::vector<long long> ids(n, 0);
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (std::size_t i = next++; i < n; i = next++) {
+      try {
+        ids[i] = cli_.submit(pending_[i].request);
+      } catch (const Error&) {
+        ids[i] = 0;  // retried by SlurmCli already: the attempt is lost
+      }
+    }
+  };
+  constexpr std::size_t kMaxParallel = 8;
+  std::vector<std::thread> threads;
+  for (std::size_t t = 1; t < std::min(n, kMaxParallel); ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  for (std::size_t i = 0; i < n; ++i) {
+    const Pending& q = pending_[i];
+    if (ids[i] == 0) continue;  // stays in running_ with id 0: the next poll reports it lost
+    if (journal_) journal_->submitted(q.job, q.number, ids[i]);
+    auto it = running_.find(q.job);
+    if (it != running_.end() && it->second.attempt.number == q.number) {
+      it->second.slurm_id = ids[i];
+    } else {
+      try {
+        cli_.cancel(ids[i]);  // stopped before it was submitted
+      } catch (const Error&) {
+      }
+    }
+  }
+  pending_.clear();
 }
 
 void SlurmBackend::adopt(int job, int number, long long slurm_id, const Placement& placement,
@@ -199,6 +250,7 @@ std::vector<BackendEvent> SlurmBackend::poll(double until) {
     e.time = until;
     if (done >= jobs_.at(job).iterations) {
       e.kind = BackendEvent::Kind::kFinished;
+      e.time = modified_time(progress_path(job), until);
     } else if (k == known.end() || k->second.state == "NODE_FAIL") {
       e.kind = BackendEvent::Kind::kLost;
     } else {

@@ -185,22 +185,30 @@ std::vector<std::string> sbatch_argv(const SubmitRequest& r) {
 
 SlurmCli::SlurmCli(CommandRunner& runner, RetryPolicy retry) : runner_(runner), retry_(retry) {}
 
+void SlurmCli::count(long long calls, long long retries, long long failures, double seconds) {
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  stats_.calls += calls;
+  stats_.retries += retries;
+  stats_.failures += failures;
+  stats_.seconds += seconds;
+}
+
 CommandResult SlurmCli::call(const std::vector<std::string>& argv) {
-  ++stats_.calls;
+  count(1, 0, 0, 0);
   double delay = retry_.first_delay_s;
   CommandResult r;
   for (int t = 0; t < std::max(1, retry_.attempts); ++t) {
     if (t > 0) {
-      ++stats_.retries;
+      count(0, 1, 0, 0);
       std::this_thread::sleep_for(std::chrono::duration<double>(delay));
       delay *= 2;
     }
     Stopwatch sw;
     r = runner_.run(argv, retry_.timeout_s);
-    stats_.seconds += sw.seconds();
+    count(0, 0, 0, sw.seconds());
     if (r.started && r.exit_code == 0) return r;
   }
-  ++stats_.failures;
+  count(0, 0, 1, 0);
   std::string err = r.err;
   while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
   throw Error::runtime(argv[0] + " failed after " + std::to_string(retry_.attempts) +
@@ -233,12 +241,12 @@ long long SlurmCli::submit(const SubmitRequest& r) {
   // Not retried blindly: a try that failed (or timed out) may still have submitted the job,
   // so before each new try look for a job of this unique name.
   const auto argv = sbatch_argv(r);
-  ++stats_.calls;
+  count(1, 0, 0, 0);
   double delay = retry_.first_delay_s;
   CommandResult res;
   for (int t = 0; t < std::max(1, retry_.attempts); ++t) {
     if (t > 0) {
-      ++stats_.retries;
+      count(0, 1, 0, 0);
       std::this_thread::sleep_for(std::chrono::duration<double>(delay));
       delay *= 2;
       try {
@@ -250,13 +258,13 @@ long long SlurmCli::submit(const SubmitRequest& r) {
     }
     Stopwatch sw;
     res = runner_.run(argv, retry_.timeout_s);
-    stats_.seconds += sw.seconds();
+    count(0, 0, 0, sw.seconds());
     if (res.started && res.exit_code == 0) {
       if (const long long id = parsable_id(res.out)) return id;
       res.err = "sbatch --parsable printed no job id: " + res.out;
     }
   }
-  ++stats_.failures;
+  count(0, 0, 1, 0);
   throw Error::runtime("sbatch failed after " + std::to_string(retry_.attempts) + " tries (exit " +
                        std::to_string(res.exit_code) + "): " + res.err);
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -90,13 +91,21 @@ class SlurmCli {
   void drain(const std::string& node, const std::string& reason);
   void resume(const std::string& node);
 
-  const SlurmCallStats& stats() const { return stats_; }
+  // A copy of the counters (calls may run on several threads: submit() is thread-safe when the
+  // runner is).
+  SlurmCallStats stats() const {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    return stats_;
+  }
 
  private:
+  // Adds to the counters under their lock.
+  void count(long long calls, long long retries, long long failures, double seconds);
   // Runs argv with retries; throws Error::runtime with the last stderr when every try failed.
   CommandResult call(const std::vector<std::string>& argv);
   CommandRunner& runner_;
   RetryPolicy retry_;
+  mutable std::mutex stats_mu_;
   SlurmCallStats stats_;
 };
 

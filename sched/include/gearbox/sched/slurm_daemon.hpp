@@ -17,6 +17,7 @@
 
 #include "gearbox/core/output.hpp"
 #include "gearbox/sched/estimator.hpp"
+#include "gearbox/sched/round_cpu.hpp"
 #include "gearbox/sched/scheduler_core.hpp"
 #include "gearbox/sched/slurm_backend.hpp"
 #include "gearbox/sched/state_store.hpp"
@@ -40,14 +41,18 @@ class SlurmDaemon : public AttemptJournal {
   SlurmDaemon(const DaemonOptions& opt, SlurmCli& cli, const Estimator& est);
   ~SlurmDaemon() override;
 
-  // POST /v1/jobs: {"model", "batch", "iterations", optional "gpus" (1), "gpu_type" (first
-  // pool), "deadline" (seconds), "command" ([words])}. Throws Error::input naming the field.
+  // POST /v1/jobs: {"model", "batch", "iterations", optional "gpus" (1), "gpu_type" (none:
+  // the policy picks), "deadline" (seconds), "command" ([words])}. Throws Error::input naming the
+  // field.
   Json submit(const Json& body);
   Json jobs() const;
   std::optional<Json> job(long long id) const;
   // DELETE: false when no such job; a finished job stays finished.
   bool cancel(long long id);
   std::string metrics() const;  // Prometheus text
+  // GET /v1/cluster: the discovered pools (GPU type, nodes, GPUs per node, node names), the
+  // policy, time scale, round and grace seconds.
+  Json cluster_info() const;
   // One round (poll, decide, enact). Wall clock `now` in seconds.
   void round(double now);
 
@@ -77,6 +82,7 @@ class SlurmDaemon : public AttemptJournal {
   bool arrivals_ = false, departures_ = false;
   long long placements_changed_ = 0;
   std::vector<long long> to_cancel_;
+  RoundCpuStats round_cpu_;
 };
 
 }  // namespace gearbox::sched
