@@ -92,10 +92,10 @@ void attention(const AttentionShape& s, const float* q, int n_q, const KvView& v
   const std::size_t qd = static_cast<std::size_t>(s.n_head) * hd;
   // One task per (new token, KV head): the group's query heads share each K and V row load.
   const int tasks = s.n_head_kv * n_q;
-  const int n_threads = omp_get_max_threads();
+  const int n_threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   std::vector<float> weights_acc(row_weights ? static_cast<std::size_t>(n_threads) * n_rows : 0,
                                  0.0f);
-#pragma omp parallel if (tasks > 1)
+#pragma omp parallel if (tasks > 1 && !omp_in_parallel())
   {
     std::vector<float> score(static_cast<std::size_t>(group) * n_rows);
     float* wacc = row_weights
@@ -145,6 +145,17 @@ void attention(const AttentionShape& s, const float* q, int n_q, const KvView& v
         sum += weights_acc[static_cast<std::size_t>(t) * n_rows + j];
       row_weights[j] = sum;
     }
+  }
+}
+
+void attention_many(const AttentionShape& s, std::span<const AttentionTask> tasks) {
+  const int n = static_cast<int>(tasks.size());
+  // Each task runs single-threaded inside (attention() and the tiled kernel see
+  // omp_in_parallel()), so no nested teams are made.
+#pragma omp parallel for if (n > 1) schedule(dynamic, 1)
+  for (int i = 0; i < n; ++i) {
+    const AttentionTask& t = tasks[static_cast<std::size_t>(i)];
+    attention(s, t.q, t.n_q, *t.kv, t.out);
   }
 }
 

@@ -34,7 +34,13 @@ struct ForwardScratch {
   std::vector<float> x, xn, q, k, v, att, tmp, gate, up, logits_in;
   std::vector<std::int32_t> pos;
   std::vector<float> row_weights;
+  std::vector<KvView> views;        // a decode batch's views, read together
+  std::vector<AttentionTask> attn;  // and their attention tasks
 };
+
+// Elementwise loops over fewer rows than this run on one thread: a fork/join of the OpenMP
+// team costs more than they do (and, with passive waits on a loaded machine, a wake-up).
+constexpr std::size_t kParallelRows = 32;
 
 struct Model::Step {
   SeqId seq;
@@ -107,7 +113,7 @@ void add_into(std::vector<float>& x, const std::vector<float>& y) {
 
 // RMS norm of each of n_rows rows of `width` values in place (weights w).
 void rmsnorm_rows(float* x, std::size_t n_rows, int width, const std::vector<float>& w, float eps) {
-#pragma omp parallel for if (n_rows > 64) schedule(static)
+#pragma omp parallel for if (n_rows >= 2 * kParallelRows) schedule(static)
   for (std::size_t i = 0; i < n_rows; ++i)
     rmsnorm(x + i * static_cast<std::size_t>(width), w.data(), width, eps,
             x + i * static_cast<std::size_t>(width));
@@ -323,7 +329,7 @@ void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<fl
 
   for (int l = 0; l < c.n_layer; ++l) {
     const LayerWeights& L = w_->layers[static_cast<std::size_t>(l)];
-#pragma omp parallel for if (T > 1) schedule(static)
+#pragma omp parallel for if (T >= kParallelRows) schedule(static)
     for (std::size_t i = 0; i < T; ++i)
       rmsnorm(s.x.data() + i * E, L.attn_norm.data(), c.n_embd, c.rms_eps, s.xn.data() + i * E);
     {
@@ -343,6 +349,9 @@ void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<fl
                    c.rms_eps);
     }
     const AttentionShape& shape = L.local ? local_shape : global_shape;
+    // Several sequences (a decode batch): write them all, then read their views and run their
+    // attention in one parallel region, when the cache's views survive each other's reads.
+    const bool together = steps.size() > 1 && !want_w && cache.stable_reads();
     std::size_t off = 0;
     for (const auto& st : steps) {
       const RopeSpec& rope = L.local ? rope_local_ : st.rope ? *st.rope : rope_;
@@ -357,6 +366,10 @@ void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<fl
         round_to_f16(s.v.data() + off * KD, n * KD);
       }
       cache.write(l, st.seq, static_cast<int>(n), s.k.data() + off * KD, s.v.data() + off * KD);
+      if (together) {
+        off += n;
+        continue;
+      }
       const KvView view = cache.read(l, st.seq);
       float* rw = nullptr;
       if (want_w) {
@@ -368,13 +381,26 @@ void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<fl
       if (want_w) cache.observe_attention(l, st.seq, s.row_weights);
       off += n;
     }
+    if (together) {
+      s.views.resize(steps.size());
+      s.attn.resize(steps.size());
+      off = 0;
+      for (std::size_t k = 0; k < steps.size(); ++k) {
+        const auto n = steps[k].tokens.size();
+        s.views[k] = cache.read(l, steps[k].seq);
+        s.attn[k] = AttentionTask{s.q.data() + off * QD, static_cast<int>(n), &s.views[k],
+                                  s.att.data() + off * QD};
+        off += n;
+      }
+      attention_many(shape, s.attn);
+    }
     {
       Activations a(s.att.data(), static_cast<int>(T), c.q_dim());
       matmul(L.wo, a, s.tmp.data());
     }
     if (c.post_norms) rmsnorm_rows(s.tmp.data(), T, c.n_embd, L.post_attn_norm, c.rms_eps);
     add_into(s.x, s.tmp);
-#pragma omp parallel for if (T > 1) schedule(static)
+#pragma omp parallel for if (T >= kParallelRows) schedule(static)
     for (std::size_t i = 0; i < T; ++i)
       rmsnorm(s.x.data() + i * E, L.ffn_norm.data(), c.n_embd, c.rms_eps, s.xn.data() + i * E);
     {
@@ -382,7 +408,7 @@ void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<fl
       const MatmulJob gate_up[] = {{&L.w_gate, s.gate.data()}, {&L.w_up, s.up.data()}};
       matmul_many(gate_up, a);
     }
-#pragma omp parallel for if (T > 1) schedule(static)
+#pragma omp parallel for if (T >= kParallelRows) schedule(static)
     for (std::size_t i = 0; i < T; ++i) {
       if (c.ffn_act == FfnActivation::kGeluTanh && f16_attention_)
         geglu_f16(s.gate.data() + i * F, s.up.data() + i * F, F);
