@@ -162,6 +162,9 @@ TEST(FamilyConfig, RefusesWhatItCannotRun) {
   EXPECT_EQ(refused_field(*config_only("llama", {{"rope_freqs.weight", 3}})), "rope_freqs.weight");
   EXPECT_EQ(refused_field(*config_only("phi3", {{"rope_factors_long.weight", 4}})),
             "rope_factors_long.weight");
+  EXPECT_EQ(refused_field(*config_only("qwen2", {{"output.bias", 2}})), "output.bias");
+  EXPECT_EQ(refused_field(*config_only("llama", {{"blk.0.ffn_down.bias", 16}})),
+            "blk.0.ffn_down.bias");
   EXPECT_EQ(refused_field(*config_only("qwen2", {})), "");
 }
 
