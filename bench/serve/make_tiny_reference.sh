@@ -3,13 +3,14 @@
 #   bench/serve/make_tiny_reference.sh [family...]
 # Writes tests/serve/engine/data/tiny/<family>.gguf with bench/serve/make_tiny_models.py (the
 # gguf package, venv-gguf), then <family>.json with bench/serve/make_tiny_reference.py
-# (llama-cpp-python 0.3.36, venv-llamacpp; compiled from source on first use, long on 2 cores).
+# (llama-cpp-python 0.3.36 through scripts/llamacpp-env.sh; compiled from source on first use,
+# long on 2 cores).
 # The vocabularies come from the SmolLM2 and Gemma 3 GGUFs (scripts/fetch-models.sh) and
 # ../shared/models/stories260K.gguf.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 gguf_py="$(scripts/python-env.sh gguf bench/serve/gguf_requirements.txt)"
-llama_py="$(scripts/python-env.sh llamacpp bench/serve/requirements.txt)"
+llama_py="$(scripts/llamacpp-env.sh llamacpp bench/serve/requirements.txt)"
 scripts/fetch-models.sh
 cache="${GEARBOX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gearbox}"
 out=tests/serve/engine/data/tiny

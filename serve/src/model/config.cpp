@@ -118,7 +118,14 @@ ModelConfig read_model_config(const GgufFile& f) {
   c.qk_norm = f.find_tensor("blk.0.attn_q_norm.weight") != nullptr;
   c.fused_qkv = f.find_tensor("blk.0.attn_qkv.weight") != nullptr;
   c.qkv_bias = f.find_tensor(c.fused_qkv ? "blk.0.attn_qkv.bias" : "blk.0.attn_q.bias") != nullptr;
-  c.fused_gate_up = f.find_tensor("blk.0.ffn_gate.weight") == nullptr;
+  c.fused_gate_up = c.arch == "phi3";  // llama.cpp's phi3 has only ffn_up, [gate; up]
+  // Tensors llama.cpp would add that this forward pass does not read: refused, never ignored.
+  for (const char* name : {"output.bias", "blk.0.attn_output.bias", "blk.0.ffn_gate.bias",
+                           "blk.0.ffn_up.bias", "blk.0.ffn_down.bias"})
+    if (f.find_tensor(name))
+      throw Error::input("unsupported tensor (a bias this engine does not apply)")
+          .at(f.origin())
+          .field(name);
   c.rope_freq_factors = rope_freq_factors(f, c.n_rot);
   if (f.find_tensor("blk.0.rope_factors_long.weight") || f.find_tensor("rope_factors_long.weight"))
     throw Error::input("LongRoPE models (rope_factors_long) are not supported")
@@ -139,7 +146,8 @@ ModelConfig read_model_config(const GgufFile& f) {
     if (c.arch == "gemma2") {
       c.sliding_window = optional_int(f, a + "attention.sliding_window", 4096, 1, 1 << 24);
       c.swa_period = 2;
-      c.rope_theta_local = c.rope_theta;
+      c.rope_theta_local =
+          static_cast<float>(f.get_float(a + "rope.freq_base_swa").value_or(c.rope_theta));
       c.attn_softcap = static_cast<float>(f.get_float(a + "attn_logit_softcapping").value_or(50.0));
       c.final_softcap =
           static_cast<float>(f.get_float(a + "final_logit_softcapping").value_or(30.0));

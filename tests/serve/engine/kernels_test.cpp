@@ -218,6 +218,43 @@ TEST(Attention, FastMatchesReferenceWithGqaCausalAndSpans) {
   }
 }
 
+// Gemma 2's soft-capping: scores s -> c * tanh(s / c) before the softmax. One head over two
+// rows by hand (scores +-10 capped at c = 5), then the fast kernel against the reference with
+// GQA and large scores (most beyond the cap, so capping changes the output).
+TEST(Attention, SoftCapMatchesHandComputedAndReference) {
+  {
+    const float q = 10.0f, k[2] = {1.0f, -1.0f}, v[2] = {2.0f, -3.0f};
+    KvView view;
+    view.spans.push_back({k, v, 2, 1, 1});
+    AttentionShape s{1, 1, 1, 1.0f};
+    s.softcap = 5.0f;
+    float out = 0;
+    attention(s, &q, 1, view, &out);
+    const double capped = 5.0 * std::tanh(2.0), w0 = 1.0 / (1.0 + std::exp(-2.0 * capped));
+    EXPECT_NEAR(out, w0 * 2.0 + (1.0 - w0) * -3.0, 1e-5);
+  }
+  std::mt19937 rng(17);
+  const int n_head = 8, n_kv = 2, hd = 32, n_rows = 40, n_q = 6, kvd = n_kv * hd;
+  const auto k = random_vec(static_cast<std::size_t>(n_rows) * kvd, rng, 4.0f),
+             v = random_vec(static_cast<std::size_t>(n_rows) * kvd, rng);
+  const auto q = random_vec(static_cast<std::size_t>(n_q) * n_head * hd, rng, 4.0f);
+  KvView view;
+  view.spans.push_back(
+      {k.data(), v.data(), n_rows, static_cast<std::size_t>(kvd), static_cast<std::size_t>(kvd)});
+  AttentionShape s{n_head, n_kv, hd, 1.0f / std::sqrt(static_cast<float>(hd))};
+  std::vector<float> plain(q.size()), out(q.size()), ref(q.size());
+  attention(s, q.data(), n_q, view, plain.data());
+  s.softcap = 3.0f;
+  attention(s, q.data(), n_q, view, out.data());
+  attention_reference(s, q.data(), n_q, view, ref.data());
+  double moved = 0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    EXPECT_NEAR(out[i], ref[i], 1e-4);
+    moved = std::max(moved, static_cast<double>(std::fabs(out[i] - plain[i])));
+  }
+  EXPECT_GT(moved, 0.1);
+}
+
 // Without row weights attention takes the tiled online-softmax kernel: token tiles of 16,
 // row tiles of 64 and, in decode on several threads, row splits merged after. Awkward sizes
 // cross every tile edge; NaN-poisoned outputs catch any value left unwritten.

@@ -14,12 +14,16 @@
 #include <fstream>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "gearbox/core/error.hpp"
 #include "gearbox/core/output.hpp"
+#include "gearbox/serve/gguf/gguf_file.hpp"
 #include "gearbox/serve/model/contiguous_kv_cache.hpp"
 #include "gearbox/serve/model/model.hpp"
 #include "gearbox/serve/sampling/sampler.hpp"
+#include "gguf_writer.hpp"
 #include "greedy_check.hpp"
 
 namespace gearbox::serve {
@@ -117,6 +121,52 @@ INSTANTIATE_TEST_SUITE_P(Families, TinyFamily,
                                            Family{"qwen3", "qwen3"}, Family{"phi3", "phi3"},
                                            Family{"gemma2", "gemma2"}, Family{"mistral", "llama"}),
                          [](const auto& info) { return info.param.name; });
+
+// Metadata of a 2-head llama-family model (no layer tensors: read_model_config reads metadata
+// and which tensors exist), plus `extra` tensors.
+std::shared_ptr<GgufFile> config_only(const std::string& arch,
+                                      const std::vector<std::pair<std::string, int>>& extra) {
+  serve::testing::GgufWriter w;
+  w.kv_string("general.architecture", arch);
+  w.kv_u32(arch + ".embedding_length", 16);
+  w.kv_u32(arch + ".block_count", 1);
+  w.kv_u32(arch + ".feed_forward_length", 32);
+  w.kv_u32(arch + ".attention.head_count", 2);
+  w.kv_strings("tokenizer.ggml.tokens", {"a", "b"});
+  for (const auto& [name, n] : extra)
+    w.tensor_f32(name, {static_cast<std::uint64_t>(n)},
+                 std::vector<float>(static_cast<std::size_t>(n), 1.0f));
+  const auto bytes = w.bytes();
+  return GgufFile::parse(bytes, "tiny.gguf");
+}
+
+// The field an Error::input from read_model_config names ("" when it does not throw).
+std::string refused_field(const GgufFile& f) {
+  try {
+    (void)read_model_config(f);
+  } catch (const Error& e) {
+    return e.field_name();
+  }
+  return "";
+}
+
+TEST(FamilyConfig, LlamaThreeFrequencyFactorsDivideTheFrequencies) {
+  const auto f = config_only("llama", {{"rope_freqs.weight", 4}});
+  const ModelConfig c = read_model_config(*f);
+  ASSERT_EQ(c.rope_freq_factors.size(), 4u);  // head size 8: 4 rotated pairs
+  EXPECT_EQ(c.rope_pairing, RopePairing::kNormal);
+}
+
+TEST(FamilyConfig, RefusesWhatItCannotRun) {
+  EXPECT_EQ(refused_field(*config_only("mamba", {})), "general.architecture");
+  EXPECT_EQ(refused_field(*config_only("llama", {{"rope_freqs.weight", 3}})), "rope_freqs.weight");
+  EXPECT_EQ(refused_field(*config_only("phi3", {{"rope_factors_long.weight", 4}})),
+            "rope_factors_long.weight");
+  EXPECT_EQ(refused_field(*config_only("qwen2", {{"output.bias", 2}})), "output.bias");
+  EXPECT_EQ(refused_field(*config_only("llama", {{"blk.0.ffn_down.bias", 16}})),
+            "blk.0.ffn_down.bias");
+  EXPECT_EQ(refused_field(*config_only("qwen2", {})), "");
+}
 
 }  // namespace
 }  // namespace gearbox::serve
