@@ -6,8 +6,10 @@ vocabulary (SmolLM2's GPT-2 byte-level BPE with its first merges, or Gemma 3's S
 pieces with byte fallback) or the whole 512-piece Llama SentencePiece vocabulary of
 stories260K. Deterministic: the same inputs and seed give the same bytes (numpy's PCG64).
 
-The models are written into tests/serve/engine/data/tiny/ and committed (about 250 KB each);
-bench/serve/make_tiny_reference.py then computes llama.cpp's logits on them once.
+Set-up (scripts/make-tiny-models.sh) writes the models into the model cache's tiny/ folder
+(about 250 KB each; never committed: they carry vocabularies taken from other models) and checks
+their sha256 against the committed references, which bench/serve/make_tiny_reference.py made
+once with llama.cpp's logits on the same files.
 
 Run: bench/serve/make_tiny_reference.sh  (makes both venvs, runs this, then the reference).
   python make_tiny_models.py --smollm S.gguf --gemma G.gguf --stories stories260K.gguf --out DIR

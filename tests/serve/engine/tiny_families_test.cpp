@@ -1,12 +1,14 @@
 // Every architecture family through the one forward pass, against llama.cpp: tiny random-weight
-// models (tests/serve/engine/data/tiny/<family>.gguf, written by bench/serve/make_tiny_models.py
-// with llama.cpp's tensor names and metadata keys and a real tokenizer) and llama.cpp's logits on
-// the same files (<family>.json, made once by bench/serve/make_tiny_reference.py through
+// models (<model cache>/tiny/<family>.gguf, written at set-up time by scripts/make-tiny-models.sh
+// with bench/serve/make_tiny_models.py: llama.cpp's tensor names and metadata keys and a real
+// tokenizer) and llama.cpp's logits on the same files (committed beside this test as
+// data/tiny/<family>.json, made once by bench/serve/make_tiny_reference.py through
 // llama-cpp-python 0.3.36). For each of several prompts: llama.cpp's prompt ids from our
 // tokenizer, every top-5 logit at every position within kMaxLogitTol of llama.cpp's, llama.cpp's
 // top-1 token at every position where its top two are not a near-tie (apart by more than
 // 2 x kMaxLogitTol; 3 of 909 positions are closer, 0.007 to 0.03), and its greedy
-// continuation. The files are committed, so nothing here skips.
+// continuation. A model file absent from the cache skips (fails under GEARBOX_REQUIRE_DATA=1);
+// one that is not the file the reference was made from fails.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -24,7 +26,9 @@
 #include "gearbox/serve/model/model.hpp"
 #include "gearbox/serve/sampling/sampler.hpp"
 #include "gguf_writer.hpp"
+#include "gearbox/testing/data.hpp"
 #include "greedy_check.hpp"
+#include "../model_files.hpp"
 
 namespace gearbox::serve {
 namespace {
@@ -37,7 +41,7 @@ namespace fs = std::filesystem;
 // norms). Measured 2026-12-07: 0.027 (phi3) to 0.089 (llama3).
 constexpr double kMaxLogitTol = 0.15;
 
-fs::path tiny_dir() {
+fs::path reference_dir() {
   return fs::path(GEARBOX_SOURCE_DIR) / "tests/serve/engine/data/tiny";
 }
 
@@ -52,8 +56,9 @@ void PrintTo(const Family& f, std::ostream* os) {
 class TinyFamily : public ::testing::TestWithParam<Family> {
  protected:
   void SetUp() override {
-    const fs::path gguf = tiny_dir() / (GetParam().name + ".gguf");
-    std::ifstream in(tiny_dir() / (GetParam().name + ".json"));
+    const fs::path gguf = gearbox::test::find_model_file("tiny/" + GetParam().name + ".gguf");
+    GEARBOX_REQUIRE_FILE(gguf);
+    std::ifstream in(reference_dir() / (GetParam().name + ".json"));
     ASSERT_TRUE(in) << GetParam().name << ".json missing (bench/serve/make_tiny_reference.sh)";
     ref_ = Json::parse(in);
     ASSERT_EQ(fs::file_size(gguf), ref_["bytes"].get<std::uintmax_t>())
