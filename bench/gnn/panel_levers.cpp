@@ -44,12 +44,15 @@ int main(int argc, char** argv) {
   };
   std::vector<Variant> vs;
   vs.push_back({"csr (reordered)", nullptr});
-  vs.push_back({"panel avx512, 32 KiB tiles", make_panel_kernel(whole, SimdLevel::kAvx512)});
+  vs.push_back({"panel (registry default)", make_panel_kernel(whole, SimdLevel::kAvx512)});
   vs.push_back(
       {"panel avx512, untiled (64-wide)", make_panel_kernel(whole, SimdLevel::kAvx512, 1)});
   vs.push_back(
       {"panel avx512, 128 KiB tiles", make_panel_kernel(whole, SimdLevel::kAvx512, 128 << 10)});
   vs.push_back({"panel avx2, 32 KiB tiles", make_panel_kernel(whole, SimdLevel::kAvx2)});
+  for (int pd : {0, 4, 8, 16})
+    vs.push_back({"panel avx512, 32 KiB tiles, prefetch " + std::to_string(pd),
+                  make_panel_kernel(whole, SimdLevel::kAvx512, kPanelTileBytes, pd)});
   std::vector<std::vector<double>> ms(vs.size());
   for (int r = -1; r < rounds; ++r)
     for (std::size_t i = 0; i < vs.size(); ++i) {

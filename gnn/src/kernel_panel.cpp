@@ -25,10 +25,13 @@ constexpr int kMaxTile = 64;
 
 // ---- AVX-512 --------------------------------------------------------------------------------
 // y[0:w] (=|+=) sum_k v[k] x[c[k], 0:w], w <= 16 * NV, the last vector masked by `last`.
+// pd > 0: software prefetch of the X rows pd entries ahead (the tile's lines of each), also
+// past this row into the next rows' entries (c[len .. avail) are valid indices).
 template <int NV>
 __attribute__((target("avx512f"))) void tile_row_512(const index_t* c, const float* v, offset_t len,
                                                      const float* x, std::ptrdiff_t f, float* y,
-                                                     bool acc, __mmask16 last) {
+                                                     bool acc, __mmask16 last, int pd,
+                                                     offset_t avail) {
   __m512 s0[NV], s1[NV];
   for (int i = 0; i < NV; ++i) {
     const __mmask16 m = i + 1 == NV ? last : __mmask16(0xffff);
@@ -37,6 +40,15 @@ __attribute__((target("avx512f"))) void tile_row_512(const index_t* c, const flo
   }
   offset_t k = 0;
   for (; k + 2 <= len; k += 2) {
+    if (pd > 0 && k + pd + 1 < avail)
+      for (int i = 0; i < NV; ++i) {
+        _mm_prefetch(
+            reinterpret_cast<const char*>(x + static_cast<std::ptrdiff_t>(c[k + pd]) * f + 16 * i),
+            _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(
+                         x + static_cast<std::ptrdiff_t>(c[k + pd + 1]) * f + 16 * i),
+                     _MM_HINT_T0);
+      }
     const __m512 w0 = _mm512_set1_ps(v[k]), w1 = _mm512_set1_ps(v[k + 1]);
     const float* x0 = x + static_cast<std::ptrdiff_t>(c[k]) * f;
     const float* x1 = x + static_cast<std::ptrdiff_t>(c[k + 1]) * f;
@@ -63,28 +75,28 @@ __attribute__((target("avx512f"))) void tile_row_512(const index_t* c, const flo
 // One panel [r0, r1), columns [j, j + w) of every row.
 __attribute__((target("avx512f"))) void panel_tile_512(const Csr& a, index_t r0, index_t r1,
                                                        const float* x, int f, float* y,
-                                                       const index_t* yrow, bool acc, int j,
-                                                       int w) {
+                                                       const index_t* yrow, bool acc, int j, int w,
+                                                       int pd) {
   const int nv = (w + 15) / 16;
   const __mmask16 last = static_cast<__mmask16>((1u << (w - 16 * (nv - 1))) - 1u);
   const offset_t* rp = a.rowptr.data();
   for (index_t r = r0; r < r1; ++r) {
     const index_t* c = a.col.data() + rp[r];
     const float* v = a.val.data() + rp[r];
-    const offset_t len = rp[r + 1] - rp[r];
+    const offset_t len = rp[r + 1] - rp[r], avail = a.nnz() - rp[r];
     float* yr = y + static_cast<std::ptrdiff_t>(yrow ? yrow[r] : r) * f + j;
     switch (nv) {
       case 1:
-        tile_row_512<1>(c, v, len, x + j, f, yr, acc, last);
+        tile_row_512<1>(c, v, len, x + j, f, yr, acc, last, pd, avail);
         break;
       case 2:
-        tile_row_512<2>(c, v, len, x + j, f, yr, acc, last);
+        tile_row_512<2>(c, v, len, x + j, f, yr, acc, last, pd, avail);
         break;
       case 3:
-        tile_row_512<3>(c, v, len, x + j, f, yr, acc, last);
+        tile_row_512<3>(c, v, len, x + j, f, yr, acc, last, pd, avail);
         break;
       default:
-        tile_row_512<4>(c, v, len, x + j, f, yr, acc, last);
+        tile_row_512<4>(c, v, len, x + j, f, yr, acc, last, pd, avail);
         break;
     }
   }
@@ -164,8 +176,8 @@ void panel_tile_scalar(const Csr& a, index_t r0, index_t r1, const float* x, int
 class PanelKernel final : public Kernel {
  public:
   PanelKernel(const Csr& a, const std::vector<BlockInfo>& blocks, SimdLevel simd,
-              std::size_t tile_bytes)
-      : simd_(simd), tile_bytes_(tile_bytes) {
+              std::size_t tile_bytes, int prefetch)
+      : simd_(simd), tile_bytes_(tile_bytes), prefetch_(prefetch) {
     // Panels: the blocks in row order, the rows between them in panels of kGapPanel.
     std::vector<BlockInfo> sorted(blocks);
     std::sort(sorted.begin(), sorted.end(),
@@ -257,7 +269,7 @@ class PanelKernel final : public Kernel {
     const index_t* yrow = y_rows_.empty() ? nullptr : y_rows_.data();
     switch (simd_) {
       case SimdLevel::kAvx512:
-        panel_tile_512(m, r0, r1, x, f, y, yrow, acc, j, w);
+        panel_tile_512(m, r0, r1, x, f, y, yrow, acc, j, w, prefetch_);
         break;
       case SimdLevel::kAvx2:
         panel_tile_256(m, r0, r1, x, f, y, yrow, acc, j, w);
@@ -270,6 +282,7 @@ class PanelKernel final : public Kernel {
 
   SimdLevel simd_;
   std::size_t tile_bytes_;
+  int prefetch_;  // AVX-512 path: prefetch distance in entries (0: none)
   std::vector<std::pair<index_t, index_t>> panels_;
   Csr in_, out_;                 // entries inside / outside their row's panel
   std::vector<index_t> y_rows_;  // empty: row r is written to Y row r, else to y_rows_[r]
@@ -299,11 +312,11 @@ const char* simd_name(SimdLevel s) {
   return "?";
 }
 
-std::unique_ptr<Kernel> make_panel_kernel(const Subgraph& s, SimdLevel simd,
-                                          std::size_t tile_bytes) {
+std::unique_ptr<Kernel> make_panel_kernel(const Subgraph& s, SimdLevel simd, std::size_t tile_bytes,
+                                          int prefetch) {
   // A level the CPU lacks would fault: fall back to the best one it has.
   if (static_cast<int>(simd) > static_cast<int>(best_simd())) simd = best_simd();
-  return std::make_unique<PanelKernel>(*s.a, s.blocks, simd, tile_bytes);
+  return std::make_unique<PanelKernel>(*s.a, s.blocks, simd, tile_bytes, prefetch);
 }
 
 }  // namespace gearbox::gnn
