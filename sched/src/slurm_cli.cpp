@@ -16,20 +16,30 @@ std::string lower(std::string s) {
   return s;
 }
 
-Json parse_doc(std::string_view text, const std::string& origin, const char* list) {
-  Json doc = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object())
-    throw Error::input("not a JSON object").at(origin).expected("Slurm --json output");
-  if (!doc.contains(list) || !doc[list].is_array())
-    throw Error::input("missing array").at(origin).field(list);
-  return doc;
-}
-
 std::string str_field(const Json& j, const char* key) {
   if (!j.contains(key) || j[key].is_null()) return {};
   if (j[key].is_string()) return j[key].get<std::string>();
   return j[key].dump();
 }
+
+Json parse_doc(std::string_view text, const std::string& origin, const char* list) {
+  Json doc = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object())
+    throw Error::input("not a JSON object").at(origin).expected("Slurm --json output");
+  // With slurmctld away, squeue/sinfo --json exit 0 with an empty list and an "errors" entry
+  // (22.05: {"errors": [{"description": "Failed while looking for jobs", ...}], "jobs": []}):
+  // that is a failed call, never an empty cluster.
+  if (doc.contains("errors") && doc["errors"].is_array() && !doc["errors"].empty()) {
+    const Json& e = doc["errors"][0];
+    std::string what = e.is_object() ? str_field(e, "description") : e.dump();
+    if (e.is_object() && e.contains("source")) what += " (" + str_field(e, "source") + ")";
+    throw Error::runtime("Slurm reported an error: " + what).at(origin).field("errors");
+  }
+  if (!doc.contains(list) || !doc[list].is_array())
+    throw Error::input("missing array").at(origin).field(list);
+  return doc;
+}
+
 }  // namespace
 
 bool SlurmNode::usable() const {
@@ -185,22 +195,38 @@ std::vector<std::string> sbatch_argv(const SubmitRequest& r) {
 
 SlurmCli::SlurmCli(CommandRunner& runner, RetryPolicy retry) : runner_(runner), retry_(retry) {}
 
-CommandResult SlurmCli::call(const std::vector<std::string>& argv) {
-  ++stats_.calls;
+void SlurmCli::count(long long calls, long long retries, long long failures, double seconds) {
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  stats_.calls += calls;
+  stats_.retries += retries;
+  stats_.failures += failures;
+  stats_.seconds += seconds;
+}
+
+CommandResult SlurmCli::call(const std::vector<std::string>& argv,
+                             const std::function<void(const std::string&)>& accept) {
+  count(1, 0, 0, 0);
   double delay = retry_.first_delay_s;
   CommandResult r;
   for (int t = 0; t < std::max(1, retry_.attempts); ++t) {
     if (t > 0) {
-      ++stats_.retries;
+      count(0, 1, 0, 0);
       std::this_thread::sleep_for(std::chrono::duration<double>(delay));
       delay *= 2;
     }
     Stopwatch sw;
     r = runner_.run(argv, retry_.timeout_s);
-    stats_.seconds += sw.seconds();
-    if (r.started && r.exit_code == 0) return r;
+    count(0, 0, 0, sw.seconds());
+    if (!r.started || r.exit_code != 0) continue;
+    if (!accept) return r;
+    try {
+      accept(r.out);
+      return r;
+    } catch (const Error& e) {
+      r.err = e.what();  // exit 0 but an error in the output: a failed try
+    }
   }
-  ++stats_.failures;
+  count(0, 0, 1, 0);
   std::string err = r.err;
   while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
   throw Error::runtime(argv[0] + " failed after " + std::to_string(retry_.attempts) +
@@ -208,11 +234,17 @@ CommandResult SlurmCli::call(const std::vector<std::string>& argv) {
 }
 
 std::vector<SlurmNode> SlurmCli::nodes() {
-  return parse_sinfo_json(call({"sinfo", "--json"}).out, "sinfo --json");
+  std::vector<SlurmNode> out;
+  call({"sinfo", "--json"},
+       [&](const std::string& text) { out = parse_sinfo_json(text, "sinfo --json"); });
+  return out;
 }
 
 std::vector<SlurmJob> SlurmCli::jobs() {
-  return parse_squeue_json(call({"squeue", "--json"}).out, "squeue --json");
+  std::vector<SlurmJob> out;
+  call({"squeue", "--json"},
+       [&](const std::string& text) { out = parse_squeue_json(text, "squeue --json"); });
+  return out;
 }
 
 namespace {
@@ -233,12 +265,12 @@ long long SlurmCli::submit(const SubmitRequest& r) {
   // Not retried blindly: a try that failed (or timed out) may still have submitted the job,
   // so before each new try look for a job of this unique name.
   const auto argv = sbatch_argv(r);
-  ++stats_.calls;
+  count(1, 0, 0, 0);
   double delay = retry_.first_delay_s;
   CommandResult res;
   for (int t = 0; t < std::max(1, retry_.attempts); ++t) {
     if (t > 0) {
-      ++stats_.retries;
+      count(0, 1, 0, 0);
       std::this_thread::sleep_for(std::chrono::duration<double>(delay));
       delay *= 2;
       try {
@@ -250,13 +282,13 @@ long long SlurmCli::submit(const SubmitRequest& r) {
     }
     Stopwatch sw;
     res = runner_.run(argv, retry_.timeout_s);
-    stats_.seconds += sw.seconds();
+    count(0, 0, 0, sw.seconds());
     if (res.started && res.exit_code == 0) {
       if (const long long id = parsable_id(res.out)) return id;
       res.err = "sbatch --parsable printed no job id: " + res.out;
     }
   }
-  ++stats_.failures;
+  count(0, 0, 1, 0);
   throw Error::runtime("sbatch failed after " + std::to_string(retry_.attempts) + " tries (exit " +
                        std::to_string(res.exit_code) + "): " + res.err);
 }
