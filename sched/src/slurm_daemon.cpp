@@ -303,10 +303,11 @@ void SlurmDaemon::round(double now) {
   gone.clear();
   departures_ = false;
   for (const auto& e : backend_->poll(now, slurm_jobs)) {
+    // Any attempt that ended freed GPUs: the policy decides again (Crius passes only then).
+    departures_ = true;
     if (e.kind == BackendEvent::Kind::kFinished) {
       store_->set_job_state(e.job, "finished", now);
       gone.push_back(e.job);
-      departures_ = true;
     } else if (e.kind == BackendEvent::Kind::kFailed) {
       store_->add_failure(e.job);
       const auto j = store_->job(e.job);
@@ -324,7 +325,7 @@ void SlurmDaemon::round(double now) {
   }
   core_->depart(gone);
   for (int id : gone) backend_->forget(id);
-  refresh_nodes(now, slurm_nodes);
+  if (refresh_nodes(now, slurm_nodes)) departures_ = true;
   core_->sync_progress(*backend_);
   // Decide and enact the difference.
   PassContext ctx;
@@ -342,7 +343,8 @@ void SlurmDaemon::round(double now) {
   ++round_;
 }
 
-void SlurmDaemon::refresh_nodes(double now, const std::vector<SlurmNode>& nodes) {
+bool SlurmDaemon::refresh_nodes(double now, const std::vector<SlurmNode>& nodes) {
+  bool changed = false;
   for (const auto& n : nodes) {
     const auto at = node_at_.find(n.name);
     if (at == node_at_.end()) continue;
@@ -353,6 +355,7 @@ void SlurmDaemon::refresh_nodes(double now, const std::vector<SlurmNode>& nodes)
       store_->upsert_node(n.name, gp.type, gp.gpus_per_node, state, now);
       node_state_[n.name] = state;
     }
+    changed = changed || core_->allocator().usable(pool, node) != n.usable();
     for (int job : core_->set_node_usable(pool, node, n.usable())) {
       // A down node's processes are gone: the attempt is lost. Elsewhere it checkpoints.
       if (n.state == "down") {
@@ -363,6 +366,7 @@ void SlurmDaemon::refresh_nodes(double now, const std::vector<SlurmNode>& nodes)
       store_->set_job_state(job, "pending", 0);
     }
   }
+  return changed;
 }
 
 std::string SlurmDaemon::metrics() const {

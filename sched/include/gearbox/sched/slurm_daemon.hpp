@@ -66,7 +66,8 @@ class SlurmDaemon : public AttemptJournal {
   void admit_row(const JobRow& j, int attempts, double now);
   void reconcile(double now);
   // Reads the nodes' states; takes nodes out of placement or back, moving jobs off them.
-  void refresh_nodes(double now, const std::vector<SlurmNode>& nodes);
+  // True when a node changed service.
+  bool refresh_nodes(double now, const std::vector<SlurmNode>& nodes);
   double scaled(double wall) const;
 
   DaemonOptions opt_;
