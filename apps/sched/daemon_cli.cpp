@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <thread>
 
 #include "gearbox/core/cli.hpp"
