@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # python-env.sh NAME REQUIREMENTS_FILE: makes (once) a venv for baselines and plots in the
 # cache, outside the repository, installs the requirements from PyPI, and prints its python.
+# pip runs in the caller's environment (scripts/llamacpp-env.sh sets CMAKE_ARGS through it).
 set -euo pipefail
 name="$1"
 req="$2"

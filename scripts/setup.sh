@@ -42,3 +42,4 @@ fi
 if [ -x "$here/fetch-models.sh" ]; then
   "$here/fetch-models.sh"
 fi
+bash "$here/make-tiny-models.sh"

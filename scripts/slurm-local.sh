@@ -177,7 +177,7 @@ cpus=$((max_gpus * 2))
   echo "ReturnToService=2"
   echo "SlurmdTimeout=$slurmd_timeout"
   echo "MinJobAge=3600"
-  echo "SchedulerParameters=sched_interval=2"
+  echo "SchedulerParameters=sched_interval=1"
   echo "KillWait=5"
   echo "InactiveLimit=0"
   port=$((port_base + 1))

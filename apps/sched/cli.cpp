@@ -13,6 +13,7 @@ void register_sched(CLI::App& root) {
   sched_cli::register_simulate(*cmd);
   sched_cli::register_worker(*cmd);
   sched_cli::register_daemon(*cmd);
+  sched_cli::register_replay(*cmd);
 }
 
 }  // namespace gearbox::apps

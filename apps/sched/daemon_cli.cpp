@@ -10,6 +10,7 @@
 #include <memory>
 #include <thread>
 
+#include "daemon_client.hpp"
 #include "gearbox/core/cli.hpp"
 #include "gearbox/core/error.hpp"
 #include "gearbox/core/output.hpp"
@@ -102,6 +103,9 @@ void run_daemon(const DaemonFlags& f) {
     if (!daemon.cancel(std::stoll(req.matches[1]))) return reply_error(res, 404, "no such job");
     res.set_content(R"({"cancelled": true})", "application/json");
   });
+  http.Get("/v1/cluster", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_content(daemon.cluster_info().dump(), "application/json");
+  });
   http.Get("/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(R"({"status": "ok"})", "application/json");
   });
@@ -129,26 +133,6 @@ void run_daemon(const DaemonFlags& f) {
   listener.join();
 }
 
-// A client call: returns the body; throws Error::runtime when the daemon is unreachable and
-// Error::input with the daemon's message for a 4xx.
-std::string call(const std::string& url, const std::string& method, const std::string& path,
-                 const std::string& body = "") {
-  httplib::Client cli(url);
-  cli.set_connection_timeout(5, 0);
-  cli.set_read_timeout(30, 0);
-  httplib::Result r = method == "POST"     ? cli.Post(path, body, "application/json")
-                      : method == "DELETE" ? cli.Delete(path)
-                                           : cli.Get(path);
-  if (!r) throw Error::runtime("cannot reach the daemon").field("--url").found(url);
-  if (r->status >= 400) {
-    const Json e = Json::parse(r->body, nullptr, false);
-    const std::string msg =
-        !e.is_discarded() && e.contains("error") ? e["error"].get<std::string>() : r->body;
-    if (r->status < 500) throw Error::input(msg);
-    throw Error::runtime(msg);
-  }
-  return r->body;
-}
 }  // namespace
 
 void register_daemon(CLI::App& sched) {
@@ -204,7 +188,7 @@ void register_daemon(CLI::App& sched) {
           .field("--command");
     if (!s->command.empty()) body["command"] = Json::array({s->command});
     if (!s->argv.empty()) body["command"] = s->argv;
-    const Json job = Json::parse(call(s->url, "POST", "/v1/jobs", body.dump()));
+    const Json job = Json::parse(daemon_call(s->url, "POST", "/v1/jobs", body.dump()));
     if (s->common.json) {
       write_json(std::cout, job);
     } else {
@@ -221,7 +205,7 @@ void register_daemon(CLI::App& sched) {
   jobs->add_option("--url", l->url, "Daemon URL")->required();
   add_common_flags(*jobs, l->common);
   jobs->callback([l] {
-    const Json doc = Json::parse(call(l->url, "GET", "/v1/jobs"));
+    const Json doc = Json::parse(daemon_call(l->url, "GET", "/v1/jobs"));
     if (l->common.json) return write_json(std::cout, doc);
     TextTable t({"id", "model", "batch", "state", "progress", "attempts", "placement"});
     for (const auto& j : doc["jobs"]) {
@@ -247,7 +231,7 @@ void register_daemon(CLI::App& sched) {
   cancel->add_option("--url", c->url, "Daemon URL")->required();
   cancel->add_option("id", *id, "Job id")->required();
   cancel->callback([c, id] {
-    call(c->url, "DELETE", "/v1/jobs/" + std::to_string(*id));
+    daemon_call(c->url, "DELETE", "/v1/jobs/" + std::to_string(*id));
     std::cout << "cancelled " << *id << "\n";
   });
 }

@@ -16,5 +16,7 @@ void register_worker(CLI::App& sched);
 // `gearbox sched daemon --slurm --state S --listen H:P ...` and its clients
 // `gearbox sched submit|jobs|cancel --url U`
 void register_daemon(CLI::App& sched);
+// `gearbox sched replay --url U --trace T [--jobs K] [--time-scale K] [--json]`
+void register_replay(CLI::App& sched);
 
 }  // namespace gearbox::apps::sched_cli

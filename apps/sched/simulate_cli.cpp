@@ -16,6 +16,7 @@
 #include "gearbox/core/error.hpp"
 #include "gearbox/core/output.hpp"
 #include "gearbox/core/threads.hpp"
+#include "gearbox/sched/replay.hpp"
 #include "gearbox/sched/simulator.hpp"
 #include "sched_commands.hpp"
 
@@ -126,22 +127,10 @@ void run_simulate(const SimulateOptions& o) {
   out["common_jobs"] = cross.common_jobs;
   for (std::size_t i = 0; i < results.size(); ++i) {
     const SimResult& r = results[i];
-    out["policies"][r.policy] = {{"avg_jct_s", r.avg_jct_s},
-                                 {"avg_jct_common_s", cross.avg_jct_common_s[i]},
-                                 {"avg_jct_padded_s", cross.avg_jct_padded_s[i]},
-                                 {"p50_jct_s", r.p50_jct_s},
-                                 {"p99_jct_s", r.p99_jct_s},
-                                 {"avg_queue_s", r.avg_queue_s},
-                                 {"makespan_s", r.makespan_s},
-                                 {"finished", r.finished},
-                                 {"avg_throughput", r.avg_throughput},
-                                 {"peak_throughput", r.peak_throughput},
-                                 {"gpu_util", r.gpu_util},
-                                 {"deadline_met", r.deadline_met},
-                                 {"reschedules", r.reschedules},
-                                 {"stalled", r.stalled},
-                                 {"sim_wall_s", r.sim_wall_s},
-                                 {"sched_ms_per_round", r.sched_ms_per_round}};
+    Json m = run_metrics_json(r);
+    m["avg_jct_common_s"] = cross.avg_jct_common_s[i];
+    m["avg_jct_padded_s"] = cross.avg_jct_padded_s[i];
+    out["policies"][r.policy] = m;
     const double h = 3600;
     table.add_row(
         {r.policy, std::to_string(r.finished) + "/" + std::to_string(r.arrived),

@@ -41,6 +41,7 @@ struct RunArgs {
   std::size_t max_model_len = 0;
   std::size_t max_tokens = 0;
   bool no_prefix_cache = false;
+  std::string kv_admission = "ondemand";
   std::string cap;
   bool seed_given = false;  // --seed: per-request seeds derive from it (else random)
 };
@@ -143,6 +144,8 @@ void run_server(const RunArgs& a) {
   so.scheduler.prefill_chunk = a.prefill_chunk;
   so.scheduler.max_model_len = a.max_model_len;
   so.scheduler.default_max_tokens = a.max_tokens;
+  so.scheduler.admission = a.kv_admission == "reserve" ? serve::server::KvAdmission::kReserve
+                                                       : serve::server::KvAdmission::kOnDemand;
   if (a.seed_given) so.seed = a.common.seed;
   serve::server::ApiServer server(*runner, so);
   const int port = server.start();
@@ -150,8 +153,8 @@ void run_server(const RunArgs& a) {
   std::signal(SIGTERM, on_stop_signal);
   std::cerr << "gearbox: serving " << server.model_name() << " on http://" << a.host << ":" << port
             << " (parallel " << a.parallel << ", queue " << a.max_queue << ", KV budget "
-            << a.kv_budget << ", policy " << (a.cap.empty() ? "full" : a.cap) << "); Ctrl-C stops"
-            << std::endl;
+            << a.kv_budget << " " << a.kv_admission << ", policy "
+            << (a.cap.empty() ? "full" : a.cap) << "); Ctrl-C stops" << std::endl;
   while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   std::cerr << "gearbox: stopping" << std::endl;
   server.stop();
@@ -236,6 +239,10 @@ void register_serve_server_commands(CLI::App& serve) {
       ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 30));
   run->add_flag("--no-prefix-cache", r->no_prefix_cache,
                 "Turn automatic prefix caching off (full, quant and rope policies)");
+  run->add_option("--kv-admission", r->kv_admission,
+                  "ondemand: admit on a request's prompt and preempt when KV runs out; reserve: "
+                  "admit on its worst case (prompt + max tokens), never preempting (the baseline)")
+      ->check(CLI::IsMember({"ondemand", "reserve"}));
   run->add_option("--cap", r->cap, "Default long-context policy (e.g. streaming:window=1024)");
   add_threads_seed_flags(*run, r->common);  // --seed: base of the per-request seeds
   run->callback([r, run] {

@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 build="${1:-build/release}"
 model="${2:-SmolLM2-135M-Instruct-Q4_1}"
-py="$(scripts/python-env.sh llamacpp bench/serve/requirements.txt)"
+py="$(scripts/llamacpp-env.sh llamacpp bench/serve/requirements.txt)"
 scripts/fetch-models.sh
 cache="${GEARBOX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gearbox}"
 path="$model"

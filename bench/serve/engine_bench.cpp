@@ -1,10 +1,14 @@
-// serve_engine_bench MODEL [--threads N] [--prefill 512] [--decode 128] [--reps 3] [--kv f32|f16]:
+// serve_engine_bench MODEL [--threads N] [--prefill 512] [--decode 128] [--reps 3] [--kv f32|f16]
+//                    [--batch B]:
 // gearbox's prefill and decode speed on a GGUF model, printed as one JSON object: median tok/s over
 // reps, plus the decode memory-bandwidth floor (weight bytes per token / measured bandwidth).
 // Prefill feeds `prefill` fixed pseudo-random tokens as one batch; decode then feeds
 // `decode` tokens one at a time after them (as llama-bench's pp/tg tests do). Beside the
 // wall-clock rates it prints the process CPU time per token (all threads; waiting threads
 // that spin count too), which other processes on a loaded machine disturb much less.
+// --batch B (> 1): B sequences, each prefilled with its own `prefill` tokens, then `decode`
+// batched decode steps of all B at once (the server's continuous-batching step); decode_tok_s
+// counts the B tokens of every step, and decode_step_ms is the median step time.
 #include <ctime>
 #include <iostream>
 #include <random>
@@ -38,7 +42,7 @@ int main(int argc, char** argv) try {
            "[--kv f32|f16]\n";
     return 2;
   }
-  int threads = 1, n_prefill = 512, n_decode = 128, reps = 3;
+  int threads = 1, n_prefill = 512, n_decode = 128, reps = 3, batch = 1;
   KvElem kv = KvElem::kF32;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
@@ -57,9 +61,12 @@ int main(int argc, char** argv) try {
       n_decode = v;
     else if (a == "--reps")
       reps = v;
+    else if (a == "--batch")
+      batch = v;
     else
       throw Error::usage("unknown flag").found(a);
   }
+  if (batch < 1 || batch > 1024) throw Error::usage("--batch takes 1..1024").field("batch");
   ThreadScope scope(threads);
   auto model = Model::load(resolve_model(argv[1]));
   const auto& cfg = model->config();
@@ -67,28 +74,39 @@ int main(int argc, char** argv) try {
   std::uniform_int_distribution<int> tok(100, cfg.n_vocab - 1);
   std::vector<std::int32_t> prompt(static_cast<std::size_t>(n_prefill));
   for (auto& t : prompt) t = tok(rng);
-  std::vector<float> logits(static_cast<std::size_t>(cfg.n_vocab));
-  std::vector<double> pp, tg, pp_cpu, tg_cpu;
+  std::vector<float> logits(static_cast<std::size_t>(cfg.n_vocab) * batch);
+  std::vector<double> pp, tg, pp_cpu, tg_cpu, step_ms;
   for (int r = 0; r < reps + 1; ++r) {  // first run warms up
     ContiguousKvCache cache(cfg, n_prefill + n_decode, kv);
     Stopwatch sw;
     double cpu0 = process_cpu_seconds();
-    model->prefill(cache, 0, prompt, logits);
+    for (int b = 0; b < batch; ++b) {
+      if (b > 0)
+        for (auto& t : prompt) t = tok(rng);
+      model->prefill(cache, static_cast<SeqId>(b), prompt, logits);
+    }
     const double t_pp = sw.seconds();
     const double c_pp = process_cpu_seconds() - cpu0;
+    std::vector<DecodeItem> items(static_cast<std::size_t>(batch));
+    std::vector<double> steps;
     sw.reset();
     cpu0 = process_cpu_seconds();
     for (int i = 0; i < n_decode; ++i) {
-      const DecodeItem item{0, tok(rng), nullptr};
-      model->decode(cache, std::span(&item, 1), logits);
+      Stopwatch one;
+      for (int b = 0; b < batch; ++b)
+        items[static_cast<std::size_t>(b)] = DecodeItem{static_cast<SeqId>(b), tok(rng), nullptr};
+      model->decode(cache, items, logits);
+      steps.push_back(1e3 * one.seconds());
     }
     const double t_tg = sw.seconds();
     const double c_tg = process_cpu_seconds() - cpu0;
     if (r == 0) continue;
-    pp.push_back(n_prefill / t_pp);
-    tg.push_back(n_decode / t_tg);
-    pp_cpu.push_back(1e3 * c_pp / n_prefill);
-    tg_cpu.push_back(1e3 * c_tg / n_decode);
+    const double n_pp = static_cast<double>(n_prefill) * batch, n_tg = double(n_decode) * batch;
+    pp.push_back(n_pp / t_pp);
+    tg.push_back(n_tg / t_tg);
+    pp_cpu.push_back(1e3 * c_pp / n_pp);
+    tg_cpu.push_back(1e3 * c_tg / n_tg);
+    step_ms.push_back(summarize(steps).median);
   }
   const MachineProfile prof = machine_profile(threads);
   const double bytes = static_cast<double>(model->weight_bytes_per_token());
@@ -99,6 +117,8 @@ int main(int argc, char** argv) try {
   j["kv"] = kv == KvElem::kF16 ? "f16" : "f32";
   j["prefill_tokens"] = n_prefill;
   j["decode_tokens"] = n_decode;
+  j["batch"] = batch;
+  j["decode_step_ms"] = summarize(step_ms).median;
   j["prefill_tok_s"] = summarize(pp).median;
   j["decode_tok_s"] = summarize(tg).median;
   j["prefill_cpu_ms_per_tok"] = summarize(pp_cpu).median;

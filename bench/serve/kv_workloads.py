@@ -10,6 +10,12 @@ mixed: --clients concurrent clients, each request under the next policy of --pol
   (full, streaming, quant:int8 by default) with --prompt-len ids and exactly --output-len tokens
   (min_tokens); reports completed and failed requests and output tokens/s.
 Token-id prompts are drawn with a fixed seed, so both runs of a comparison send the same bytes.
+Every request sets ignore_eos (and min_tokens), so each server generates exactly --output-len
+tokens; a server that reports no usage (llama.cpp's llama-server) has its streamed chunks
+counted as tokens. Per request, TPOT = (end - first token) / (tokens - 1).
+--pid PID samples that server process's resident memory (VmRSS) with the gauges; rss_idle is
+read after one warm-up request (the weights paged in), so rss_max - rss_idle bounds the KV and
+every other buffer the load adds.
 Prints one JSON object.
 """
 import argparse
@@ -24,17 +30,18 @@ import urllib.parse
 
 
 def stream_request(url, body):
-    """POSTs a streaming completion; returns (ttft_s, total_s, usage, error)."""
+    """POSTs a streaming completion; returns (ttft_s, total_s, usage, error, chunks)."""
     u = urllib.parse.urlparse(url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
     t0 = time.monotonic()
     ttft = None
     usage = None
+    chunks = 0
     try:
         conn.request("POST", "/v1/completions", json.dumps(body), {"Content-Type": "application/json"})
         r = conn.getresponse()
         if r.status != 200:
-            return None, time.monotonic() - t0, None, f"HTTP {r.status}: {r.read()[:200]!r}"
+            return None, time.monotonic() - t0, None, f"HTTP {r.status}: {r.read()[:200]!r}", 0
         buf = b""
         while True:
             chunk = r.read1(65536) if hasattr(r, "read1") else r.read(4096)
@@ -52,11 +59,15 @@ def stream_request(url, body):
                 if j.get("usage"):
                     usage = j["usage"]
                 for c in j.get("choices", []):
+                    if c.get("text") is not None and (c.get("text") or c.get("finish_reason") is None):
+                        chunks += 1
                     if c.get("text") and ttft is None:
                         ttft = time.monotonic() - t0
-        return ttft, time.monotonic() - t0, usage, None
+        if usage is None and chunks > 0:  # a server without usage in streams: count chunks
+            usage = {"completion_tokens": chunks, "prompt_tokens": len(body["prompt"])}
+        return ttft, time.monotonic() - t0, usage, None, chunks
     except Exception as e:  # noqa: BLE001 - reported per request
-        return None, time.monotonic() - t0, None, repr(e)
+        return None, time.monotonic() - t0, None, repr(e), chunks
     finally:
         conn.close()
 
@@ -78,6 +89,18 @@ def scrape(url, names):
     return out
 
 
+def rss_bytes(pid):
+    """VmRSS of process `pid` in bytes (None when unreadable)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))] if xs else None
@@ -97,6 +120,7 @@ def main():
     ap.add_argument("--vocab-low", type=int, default=100)
     ap.add_argument("--vocab-high", type=int, default=40000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--pid", type=int, default=0, help="server process whose VmRSS to sample")
     a = ap.parse_args()
 
     rng = random.Random(a.seed)
@@ -108,7 +132,7 @@ def main():
         mine = []
         for k in range(a.per_client):
             body = {"max_tokens": a.output_len, "min_tokens": a.output_len, "temperature": 0,
-                    "stream": True, "stream_options": {"include_usage": True}}
+                    "ignore_eos": True, "stream": True, "stream_options": {"include_usage": True}}
             if a.workload == "shared-prefix":
                 body["prompt"] = prefix + ids(a.suffix_len)
             else:
@@ -128,20 +152,29 @@ def main():
             with lock:
                 results.append(r)
 
+    warm = dict(bodies[0][0])
     if a.workload == "shared-prefix":  # one request first, as a server that has seen the
-        warm = dict(bodies[0][0])        # system prompt before (both modes get it)
-        warm["prompt"] = prefix + ids(a.suffix_len)
-        stream_request(a.url, warm)
+        warm["prompt"] = prefix + ids(a.suffix_len)  # system prompt before (both modes get it)
+    else:  # a short one, so that the weights are paged in before the idle RSS is read
+        warm.update(prompt=ids(8), max_tokens=2, min_tokens=2)
+        warm.pop("cap", None)
+    stream_request(a.url, warm)
 
     samples = []
+    rss = []
+    rss_idle = rss_bytes(a.pid) if a.pid else None  # after the warm-up: weights resident
     done = threading.Event()
 
-    def sampler():  # running sequences and resident KV bytes, every 0.2 s
+    def sampler():  # running sequences, resident KV bytes and the server's RSS, every 0.2 s
         while not done.wait(0.2):
+            if a.pid:
+                r = rss_bytes(a.pid)
+                if r is not None:
+                    rss.append(r)
             try:
                 samples.append(scrape(a.url, {"gearbox_requests_running", "gearbox_kv_bytes_in_use",
                                               "gearbox_kv_bytes_budget"}))
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 pass
 
     t0 = time.monotonic()
@@ -160,6 +193,8 @@ def main():
     ok = [r for r in results if r[3] is None and r[2] is not None]
     failed = [r for r in results if r not in ok]
     ttfts = [r[0] for r in ok if r[0] is not None]
+    tpots = [(r[1] - r[0]) / (r[2]["completion_tokens"] - 1) for r in ok
+             if r[0] is not None and r[2]["completion_tokens"] > 1]
     out_tokens = sum(r[2]["completion_tokens"] for r in ok)
     cached = sum(r[2].get("prompt_tokens_details", {}).get("cached_tokens", 0) for r in ok)
     prompt_tokens = sum(r[2]["prompt_tokens"] for r in ok)
@@ -171,11 +206,15 @@ def main():
         "ttft_median_s": round(statistics.median(ttfts), 3) if ttfts else None,
         "ttft_p90_s": round(pct(ttfts, 90), 3) if ttfts else None,
         "output_tok_s": round(out_tokens / wall, 1),
+        "output_tokens": out_tokens,
+        "tpot_median_ms": round(1e3 * statistics.median(tpots), 1) if tpots else None,
         "prompt_tokens": prompt_tokens, "cached_prompt_tokens": cached,
         "running_mean": round(statistics.mean(running), 1) if running else None,
         "running_max": max(running) if running else None,
         "kv_bytes_in_use_max": max(resident) if resident else None,
         "kv_bytes_budget": samples[-1].get("gearbox_kv_bytes_budget") if samples else None,
+        "rss_idle_bytes": rss_idle,
+        "rss_max_bytes": max(rss) if rss else None,
     }))
     return 0 if not failed else 1
 

@@ -62,8 +62,9 @@ __attribute__((target("avx512f"))) void tile_row_512(const index_t* c, const flo
 
 // One panel [r0, r1), columns [j, j + w) of every row.
 __attribute__((target("avx512f"))) void panel_tile_512(const Csr& a, index_t r0, index_t r1,
-                                                       const float* x, int f, float* y, bool acc,
-                                                       int j, int w) {
+                                                       const float* x, int f, float* y,
+                                                       const index_t* yrow, bool acc, int j,
+                                                       int w) {
   const int nv = (w + 15) / 16;
   const __mmask16 last = static_cast<__mmask16>((1u << (w - 16 * (nv - 1))) - 1u);
   const offset_t* rp = a.rowptr.data();
@@ -71,7 +72,7 @@ __attribute__((target("avx512f"))) void panel_tile_512(const Csr& a, index_t r0,
     const index_t* c = a.col.data() + rp[r];
     const float* v = a.val.data() + rp[r];
     const offset_t len = rp[r + 1] - rp[r];
-    float* yr = y + static_cast<std::ptrdiff_t>(r) * f + j;
+    float* yr = y + static_cast<std::ptrdiff_t>(yrow ? yrow[r] : r) * f + j;
     switch (nv) {
       case 1:
         tile_row_512<1>(c, v, len, x + j, f, yr, acc, last);
@@ -128,14 +129,15 @@ void tile_row_scalar(const index_t* c, const float* v, offset_t len, const float
 }
 
 __attribute__((target("avx2,fma"))) void panel_tile_256(const Csr& a, index_t r0, index_t r1,
-                                                        const float* x, int f, float* y, bool acc,
-                                                        int j, int w) {
+                                                        const float* x, int f, float* y,
+                                                        const index_t* yrow, bool acc, int j,
+                                                        int w) {
   const offset_t* rp = a.rowptr.data();
   for (index_t r = r0; r < r1; ++r) {
     const index_t* c = a.col.data() + rp[r];
     const float* v = a.val.data() + rp[r];
     const offset_t len = rp[r + 1] - rp[r];
-    float* yr = y + static_cast<std::ptrdiff_t>(r) * f + j;
+    float* yr = y + static_cast<std::ptrdiff_t>(yrow ? yrow[r] : r) * f + j;
     const float* xj = x + j;
     int q = 0;
     for (; q + 32 <= w; q += 32) tile_row_256<4>(c, v, len, xj + q, f, yr + q, acc);
@@ -152,11 +154,11 @@ __attribute__((target("avx2,fma"))) void panel_tile_256(const Csr& a, index_t r0
 }
 
 void panel_tile_scalar(const Csr& a, index_t r0, index_t r1, const float* x, int f, float* y,
-                       bool acc, int j, int w) {
+                       const index_t* yrow, bool acc, int j, int w) {
   const offset_t* rp = a.rowptr.data();
   for (index_t r = r0; r < r1; ++r)
     tile_row_scalar(a.col.data() + rp[r], a.val.data() + rp[r], rp[r + 1] - rp[r], x + j, f,
-                    y + static_cast<std::ptrdiff_t>(r) * f + j, acc, w);
+                    y + static_cast<std::ptrdiff_t>(yrow ? yrow[r] : r) * f + j, acc, w);
 }
 
 class PanelKernel final : public Kernel {
@@ -221,7 +223,19 @@ class PanelKernel final : public Kernel {
   }
   std::size_t format_bytes() const override {
     return panels_.size() * 8 + (in_.rowptr.size() + out_.rowptr.size()) * 8 +
-           (in_.col.size() + out_.col.size()) * 8;
+           (in_.col.size() + out_.col.size()) * 8 + y_rows_.size() * 4;
+  }
+  // Panels and the inside/outside split stay those of the planned order (the communities);
+  // only the X rows read and the Y rows written are mapped. A panel's slice of X is then a
+  // set of scattered rows, but each tile of a row is still whole cache lines, so the slice
+  // takes the same L1 space.
+  std::unique_ptr<Kernel> in_caller_order(const std::vector<index_t>& old_of_new) const override {
+    if (!y_rows_.empty() || static_cast<index_t>(old_of_new.size()) != in_.rows) return nullptr;
+    auto k = std::make_unique<PanelKernel>(*this);
+    k->in_ = remap_columns(in_, old_of_new);
+    k->out_ = remap_columns(out_, old_of_new);
+    k->y_rows_ = old_of_new;
+    return k;
   }
 
   // The tile width for a panel of `rows` rows: the widest multiple of 16 floats whose slice of
@@ -240,15 +254,16 @@ class PanelKernel final : public Kernel {
  private:
   void tile(const Csr& m, index_t r0, index_t r1, const float* x, int f, float* y, bool acc, int j,
             int w) const {
+    const index_t* yrow = y_rows_.empty() ? nullptr : y_rows_.data();
     switch (simd_) {
       case SimdLevel::kAvx512:
-        panel_tile_512(m, r0, r1, x, f, y, acc, j, w);
+        panel_tile_512(m, r0, r1, x, f, y, yrow, acc, j, w);
         break;
       case SimdLevel::kAvx2:
-        panel_tile_256(m, r0, r1, x, f, y, acc, j, w);
+        panel_tile_256(m, r0, r1, x, f, y, yrow, acc, j, w);
         break;
       case SimdLevel::kScalar:
-        panel_tile_scalar(m, r0, r1, x, f, y, acc, j, w);
+        panel_tile_scalar(m, r0, r1, x, f, y, yrow, acc, j, w);
         break;
     }
   }
@@ -256,7 +271,8 @@ class PanelKernel final : public Kernel {
   SimdLevel simd_;
   std::size_t tile_bytes_;
   std::vector<std::pair<index_t, index_t>> panels_;
-  Csr in_, out_;  // entries inside / outside their row's panel
+  Csr in_, out_;                 // entries inside / outside their row's panel
+  std::vector<index_t> y_rows_;  // empty: row r is written to Y row r, else to y_rows_[r]
 };
 
 }  // namespace

@@ -26,7 +26,8 @@ void spmm_reference(const Csr& a, const float* x, int f, float* y, bool accumula
   }
 }
 
-void spmm_csr(const Csr& a, const float* x, int f, float* y, bool accumulate) {
+void spmm_csr(const Csr& a, const float* x, int f, float* y, bool accumulate,
+              const index_t* y_rows) {
   const offset_t* rp = a.rowptr.data();
   const index_t* ci = a.col.data();
   const float* vv = a.val.data();
@@ -36,8 +37,16 @@ void spmm_csr(const Csr& a, const float* x, int f, float* y, bool accumulate) {
     const index_t r0 = balanced_row(rp, a.rows, t, nt), r1 = balanced_row(rp, a.rows, t + 1, nt);
     for (index_t r = r0; r < r1; ++r)
       gather_row(ci + rp[r], vv + rp[r], rp[r + 1] - rp[r], x, f,
-                 y + static_cast<std::ptrdiff_t>(r) * f, accumulate);
+                 y + static_cast<std::ptrdiff_t>(y_rows ? y_rows[r] : r) * f, accumulate);
   }
+}
+
+Csr remap_columns(const Csr& a, const std::vector<index_t>& old_of_new) {
+  if (static_cast<index_t>(old_of_new.size()) != a.cols)
+    throw Error::runtime("remap_columns: the permutation's size differs from the columns");
+  Csr m = a;
+  for (auto& c : m.col) c = old_of_new[static_cast<std::size_t>(c)];
+  return m;
 }
 
 namespace {
@@ -58,13 +67,28 @@ CostEstimate finish(CostEstimate c, const MachineProfile& m, double flop_eff) {
 // ---- CSR ---------------------------------------------------------------------------------
 class CsrKernel final : public Kernel {
  public:
-  explicit CsrKernel(const Csr& a) : a_(a) {}
-  void run(const float* x, int f, float* y, bool acc) const override { spmm_csr(a_, x, f, y, acc); }
+  explicit CsrKernel(const Csr& a) : a_(&a) {}
+  // In the caller's order: owns the column-remapped copy and the output row map.
+  CsrKernel(Csr remapped, std::vector<index_t> y_rows)
+      : own_(std::make_unique<Csr>(std::move(remapped))), y_rows_(std::move(y_rows)) {
+    a_ = own_.get();
+  }
+  void run(const float* x, int f, float* y, bool acc) const override {
+    spmm_csr(*a_, x, f, y, acc, y_rows_.empty() ? nullptr : y_rows_.data());
+  }
   const char* name() const override { return "csr"; }
-  std::size_t format_bytes() const override { return a_.rowptr.size() * 8 + a_.col.size() * 8; }
+  std::size_t format_bytes() const override {
+    return a_->rowptr.size() * 8 + a_->col.size() * 8 + y_rows_.size() * 4;
+  }
+  std::unique_ptr<Kernel> in_caller_order(const std::vector<index_t>& old_of_new) const override {
+    if (!y_rows_.empty()) return nullptr;  // already in the caller's order
+    return std::make_unique<CsrKernel>(remap_columns(*a_, old_of_new), old_of_new);
+  }
 
  private:
-  const Csr& a_;  // the subgraph outlives the kernel (the plan owns both)
+  const Csr* a_;  // the subgraph outlives the kernel (the plan owns both), or own_
+  std::unique_ptr<Csr> own_;
+  std::vector<index_t> y_rows_;  // empty: row r is written to row r
 };
 
 CostEstimate csr_cost(const Subgraph& s, int f, const MachineProfile& m) {
@@ -109,6 +133,15 @@ class DcsrKernel final : public Kernel {
   }
   std::size_t format_bytes() const override {
     return row_.size() * 12 + col_.size() * 8;
+  }
+  // The rows it writes and the columns it reads mapped; every row is still zeroed when
+  // !acc (the map is a permutation), so the same loop serves.
+  std::unique_ptr<Kernel> in_caller_order(const std::vector<index_t>& old_of_new) const override {
+    if (static_cast<index_t>(old_of_new.size()) != rows_) return nullptr;
+    auto k = std::make_unique<DcsrKernel>(*this);
+    for (auto& r : k->row_) r = old_of_new[static_cast<std::size_t>(r)];
+    for (auto& c : k->col_) c = old_of_new[static_cast<std::size_t>(c)];
+    return k;
   }
 
  private:

@@ -1,7 +1,6 @@
 #include "gearbox/gnn/matrix_plan.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <sstream>
 
 #include "gearbox/core/error.hpp"
@@ -15,21 +14,6 @@ namespace {
 bool same_matrix(const Csr& a, const Csr& b) {
   return a.rows == b.rows && a.cols == b.cols && a.rowptr == b.rowptr && a.col == b.col &&
          a.val == b.val;
-}
-
-// dst row new_of_old[i] = src row i (gather == false), or dst row i = src row new_of_old[i].
-void permute_rows_dense(const float* src, float* dst, const std::vector<index_t>& new_of_old, int f,
-                        bool scatter_to_new) {
-  const auto n = static_cast<index_t>(new_of_old.size());
-  const std::size_t row = static_cast<std::size_t>(f) * sizeof(float);
-#pragma omp parallel for schedule(static)
-  for (index_t i = 0; i < n; ++i) {
-    const std::size_t p = static_cast<std::size_t>(new_of_old[i]);
-    if (scatter_to_new)
-      std::memcpy(dst + p * f, src + static_cast<std::size_t>(i) * f, row);
-    else
-      std::memcpy(dst + static_cast<std::size_t>(i) * f, src + p * f, row);
-  }
 }
 
 }  // namespace
@@ -51,16 +35,22 @@ MatrixPlan::MatrixPlan(Csr a, int feature_width, MatrixPlanOptions opt) : opt_(s
   Csr p = identity_ ? std::move(a) : permute_symmetric(a, order_.new_of_old);
   symmetric_ = same_matrix(p, transpose(p));
   planned_ = std::make_shared<const Csr>(std::move(p));
+  if (!identity_) {  // X and Y stay in the caller's order: the kernels map rows (ExecPlan)
+    std::vector<index_t> old_of_new(static_cast<std::size_t>(n_));
+    for (index_t i = 0; i < n_; ++i) old_of_new[order_.new_of_old[i]] = i;
+    caller_ = std::make_shared<const std::vector<index_t>>(std::move(old_of_new));
+  }
   fwd_ = std::make_unique<AdaptiveAggregator>(planned_, order_.block_starts, opt_.selector,
-                                              opt_.threads);
+                                              opt_.threads, caller_);
   if (n_ > 0) fwd_->plan_for(width_);
 }
 
 AdaptiveAggregator& MatrixPlan::aggregator(bool transpose) {
   if (!transpose || symmetric_) return *fwd_;
   if (!bwd_)
-    bwd_ = std::make_unique<AdaptiveAggregator>(gnn::transpose(*planned_), order_.block_starts,
-                                                opt_.selector, opt_.threads);
+    bwd_ = std::make_unique<AdaptiveAggregator>(
+        std::make_shared<const Csr>(gnn::transpose(*planned_)), order_.block_starts, opt_.selector,
+        opt_.threads, caller_);
   return *bwd_;
 }
 
@@ -68,16 +58,7 @@ void MatrixPlan::run(const float* x, int f, float* y, bool transpose) {
   std::lock_guard lock(mu_);
   AdaptiveAggregator& agg = aggregator(transpose);
   if (n_ == 0) return;
-  if (identity_) {
-    agg.run(x, f, y);
-    return;
-  }
-  const std::size_t size = static_cast<std::size_t>(n_) * f;
-  xbuf_.resize(size);
-  ybuf_.resize(size);
-  permute_rows_dense(x, xbuf_.data(), order_.new_of_old, f, true);
-  agg.run(xbuf_.data(), f, ybuf_.data());
-  permute_rows_dense(ybuf_.data(), y, order_.new_of_old, f, false);
+  agg.run(x, f, y);
 }
 
 double MatrixPlan::kernel_ms(int f, int reps) {

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <random>
 
+#include "gearbox/core/error.hpp"
 #include "gearbox/core/output.hpp"
 #include "gearbox/core/paths.hpp"
 #include "gearbox/core/stats.hpp"
@@ -29,21 +31,60 @@ Json Candidate::to_json() const {
 }
 
 ExecPlan::ExecPlan(std::shared_ptr<const Csr> a, const std::vector<BlockInfo>& blocks,
-                   const Candidate& c)
-    : a_(std::move(a)), cand_(c) {
+                   const Candidate& c, CallerOrder caller_order)
+    : a_(std::move(a)), cand_(c), order_(std::move(caller_order)) {
   if (c.whole_csr) {
     whole_ = find_kernel("csr").make(Subgraph{a_.get(), {}});
-    return;
+  } else {
+    split_ = split_by_density(*a_, blocks, c.thresholds);
+    for (int k = 0; k < kDensityClasses; ++k) {
+      const auto cls = static_cast<DensityClass>(k);
+      if (c.kernel[k].empty()) continue;
+      kernels_[k] = find_kernel(c.kernel[k]).make(Subgraph{&split_.of(cls), split_.blocks_of(cls)});
+    }
   }
-  split_ = split_by_density(*a_, blocks, c.thresholds);
-  for (int k = 0; k < kDensityClasses; ++k) {
-    const auto cls = static_cast<DensityClass>(k);
-    if (c.kernel[k].empty()) continue;
-    kernels_[k] = find_kernel(c.kernel[k]).make(Subgraph{&split_.of(cls), split_.blocks_of(cls)});
+  if (!order_) return;
+  if (static_cast<index_t>(order_->size()) != a_->rows)
+    throw Error::runtime("plan: the caller order's size differs from the matrix");
+  // Fuse the permutation into every kernel, or into none (then copy around them).
+  std::array<std::unique_ptr<Kernel>, kDensityClasses + 1> fused;
+  fused_ = true;
+  for (int k = 0; k <= kDensityClasses && fused_; ++k) {
+    const Kernel* src = k < kDensityClasses ? kernels_[k].get() : whole_.get();
+    if (src && !(fused[k] = src->in_caller_order(*order_))) fused_ = false;
   }
+  if (!fused_) return;
+  for (int k = 0; k < kDensityClasses; ++k) kernels_[k] = std::move(fused[k]);
+  whole_ = std::move(fused[kDensityClasses]);
+}
+
+const char* ExecPlan::caller_order_mode() const {
+  return !order_ ? "planned" : fused_ ? "fused" : "copied";
 }
 
 void ExecPlan::run(const float* x, int f, float* y) const {
+  if (!order_ || fused_) {
+    run_kernels(x, f, y);
+    return;
+  }
+  // Copy X into the planned order (planned row i = caller row old_of_new[i]), run, copy back.
+  const auto& p = *order_;
+  const index_t n = a_->rows;
+  const std::size_t size = static_cast<std::size_t>(n) * f, row = sizeof(float) * f;
+  xbuf_.resize(size);
+  ybuf_.resize(size);
+#pragma omp parallel for schedule(static) if (size >= (std::size_t{1} << 18))
+  for (index_t i = 0; i < n; ++i)
+    std::memcpy(xbuf_.data() + static_cast<std::size_t>(i) * f,
+                x + static_cast<std::size_t>(p[i]) * f, row);
+  run_kernels(xbuf_.data(), f, ybuf_.data());
+#pragma omp parallel for schedule(static) if (size >= (std::size_t{1} << 18))
+  for (index_t i = 0; i < n; ++i)
+    std::memcpy(y + static_cast<std::size_t>(p[i]) * f,
+                ybuf_.data() + static_cast<std::size_t>(i) * f, row);
+}
+
+void ExecPlan::run_kernels(const float* x, int f, float* y) const {
   if (whole_) {
     whole_->run(x, f, y, false);
     return;
@@ -81,12 +122,15 @@ std::size_t dense_budget(const Csr& a) {
   return std::max<std::size_t>(64u << 20, a.col.size() * 32);
 }
 
-std::string cache_key(const Csr& a, const std::vector<index_t>& starts, int f, int threads) {
+// caller_order: the candidates were measured reading X / writing Y through the permutation.
+std::string cache_key(const Csr& a, const std::vector<index_t>& starts, int f, int threads,
+                      bool caller_order) {
   std::uint64_t h = checksum(a);
   for (index_t s : starts) h = (h ^ static_cast<std::uint64_t>(s)) * 1099511628211ull;
   const CpuInfo cpu = cpu_info();
   for (char ch : cpu.model) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
-  return std::to_string(h) + "-f" + std::to_string(f) + "-t" + std::to_string(threads) + "-v2";
+  return std::to_string(h) + "-f" + std::to_string(f) + "-t" + std::to_string(threads) +
+         (caller_order ? "-c" : "") + "-v2";
 }
 
 fs::path cache_file(const std::string& key) {
@@ -160,8 +204,12 @@ AdaptiveAggregator::AdaptiveAggregator(Csr a, std::vector<index_t> block_starts,
 
 AdaptiveAggregator::AdaptiveAggregator(std::shared_ptr<const Csr> a,
                                        std::vector<index_t> block_starts, SelectorOptions opt,
-                                       int threads)
-    : a_(std::move(a)), starts_(std::move(block_starts)), opt_(std::move(opt)), threads_(threads) {
+                                       int threads, CallerOrder caller_order)
+    : a_(std::move(a)),
+      starts_(std::move(block_starts)),
+      opt_(std::move(opt)),
+      threads_(threads),
+      order_(std::move(caller_order)) {
   blocks_ = diagonal_blocks(*a_, starts_);
 }
 
@@ -229,7 +277,7 @@ PairedComparison compare_paired(const std::vector<double>& cand_ms,
 
 void AdaptiveAggregator::write_cache(int f, const Candidate& choice, const Json& candidates) const {
   if (!opt_.use_cache) return;
-  const fs::path file = cache_file(cache_key(*a_, starts_, f, threads_));
+  const fs::path file = cache_file(cache_key(*a_, starts_, f, threads_, order_ != nullptr));
   std::error_code ec;
   fs::create_directories(file.parent_path(), ec);
   std::ofstream out(file);
@@ -241,7 +289,7 @@ void AdaptiveAggregator::write_cache(int f, const Candidate& choice, const Json&
 void AdaptiveAggregator::recheck(int f, const float* x) {
   Stopwatch sw;
   Candidate csr = whole_csr_candidate();
-  const ExecPlan csr_plan(a_, blocks_, csr);
+  const ExecPlan csr_plan(a_, blocks_, csr, order_);
   const auto ms = measure_interleaved({plans_[f].get(), &csr_plan}, x, f, opt_.reps);
   // The split stays only while it still wins clearly (same rule as the selection, with a
   // looser margin): a tie goes to CSR.
@@ -257,7 +305,7 @@ void AdaptiveAggregator::recheck(int f, const float* x) {
                    {"switched_to_csr", slower}};
   if (slower) {
     csr.measured_ms = cmp.csr_ms;
-    plans_[f] = std::make_unique<ExecPlan>(a_, blocks_, csr);
+    plans_[f] = std::make_unique<ExecPlan>(a_, blocks_, csr, order_);
     ex["choice"] = csr.to_json();
     ex["reason"] = "re-check after " + std::to_string(opt_.recheck_after) + " calls: the chosen " +
                    ex["recheck"]["chosen"].get<std::string>() + " measured " +
@@ -274,7 +322,7 @@ const ExecPlan& AdaptiveAggregator::select(int f, const float* x) {
   Json ex = {{"width", f}};
   if (opt_.force_csr) {
     const Candidate c = whole_csr_candidate();
-    plans_[f] = std::make_unique<ExecPlan>(a_, blocks_, c);
+    plans_[f] = std::make_unique<ExecPlan>(a_, blocks_, c, order_);
     ex["choice"] = c.to_json();
     ex["reason"] = "forced by --kernels csr";
     explain_[f] = ex;
@@ -282,7 +330,7 @@ const ExecPlan& AdaptiveAggregator::select(int f, const float* x) {
   }
   if (machine_.mem_bw_gbs <= 0) machine_ = machine_profile(threads_);
   std::vector<Candidate> cands = propose_candidates(*a_, blocks_, f, machine_);
-  const std::string key = cache_key(*a_, starts_, f, threads_);
+  const std::string key = cache_key(*a_, starts_, f, threads_, order_ != nullptr);
   // A cached choice names a candidate label: reuse it when that candidate is still proposed.
   if (opt_.use_cache) {
     std::ifstream in(cache_file(key));
@@ -292,7 +340,7 @@ const ExecPlan& AdaptiveAggregator::select(int f, const float* x) {
         if (c.label == cached["label"].get<std::string>()) {
           if (cached.contains("measured_ms") && cached["measured_ms"].is_number())
             c.measured_ms = cached["measured_ms"].get<double>();
-          plans_[f] = std::make_unique<ExecPlan>(a_, blocks_, c);
+          plans_[f] = std::make_unique<ExecPlan>(a_, blocks_, c, order_);
           if (!c.whole_csr && opt_.recheck_after > 0) calls_[f] = 0;
           ex["choice"] = c.to_json();
           ex["reason"] = "cached choice from " + cache_file(key).string() + " (measured earlier)";
@@ -311,7 +359,7 @@ const ExecPlan& AdaptiveAggregator::select(int f, const float* x) {
   for (auto& c : cands) {
     if (!c.whole_csr && others >= opt_.max_measured) continue;
     if (!c.whole_csr) ++others;
-    plans.push_back(std::make_unique<ExecPlan>(a_, blocks_, c));
+    plans.push_back(std::make_unique<ExecPlan>(a_, blocks_, c, order_));
     measured.push_back(&c);
   }
   std::vector<const ExecPlan*> views;
@@ -350,7 +398,7 @@ const ExecPlan& AdaptiveAggregator::select(int f, const float* x) {
     ex["reason"] = "fastest clear winner: paired ratio " + fmt_num(best_ratio, 3) +
                    " of plain CSR (" + fmt_num(*best->measured_ms, 3) + " ms vs " +
                    fmt_num(*csr->measured_ms, 3) + " ms)";
-  plans_[f] = std::make_unique<ExecPlan>(a_, blocks_, *best);
+  plans_[f] = std::make_unique<ExecPlan>(a_, blocks_, *best, order_);
   if (!best->whole_csr && opt_.recheck_after > 0) calls_[f] = 0;
   explain_[f] = ex;
   write_cache(f, *best, cj);
@@ -360,7 +408,12 @@ const ExecPlan& AdaptiveAggregator::select(int f, const float* x) {
 
 Json AdaptiveAggregator::explain() const {
   Json per = Json::object();
-  for (const auto& [f, e] : explain_) per[std::to_string(f)] = e;
+  for (const auto& [f, e] : explain_) {
+    per[std::to_string(f)] = e;
+    const auto p = plans_.find(f);
+    if (order_ && p != plans_.end())
+      per[std::to_string(f)]["caller_order"] = p->second->caller_order_mode();
+  }
   return per;
 }
 

@@ -13,18 +13,22 @@ Json plan_document(const std::string& graph, const std::string& reorder, const O
   const Candidate& choice = agg.plan_for(dim).candidate();
   const Json ex = agg.explain()[std::to_string(dim)];
   const Csr& a = agg.matrix();
-  return {{"graph", graph},
-          {"nodes", a.rows},
-          {"nnz", a.nnz()},
-          {"dim", dim},
-          {"threads", threads},
-          {"reorder",
-           {{"method", reorder}, {"seconds", order.seconds}, {"communities", order.communities}}},
-          {"decomposition", density_report(a, agg.blocks(), choice.thresholds)},
-          {"candidates", ex.value("candidates", Json::array())},
-          {"choice", ex["choice"]},
-          {"reason", ex["reason"]},
-          {"selection_seconds", agg.selection_seconds()}};
+  Json doc = {
+      {"graph", graph},
+      {"nodes", a.rows},
+      {"nnz", a.nnz()},
+      {"dim", dim},
+      {"threads", threads},
+      {"reorder",
+       {{"method", reorder}, {"seconds", order.seconds}, {"communities", order.communities}}},
+      {"decomposition", density_report(a, agg.blocks(), choice.thresholds)},
+      {"candidates", ex.value("candidates", Json::array())},
+      {"choice", ex["choice"]},
+      {"reason", ex["reason"]},
+      {"selection_seconds", agg.selection_seconds()}};
+  // X and Y in the caller's node order (MatrixPlan): "fused" into the kernels or "copied".
+  if (ex.contains("caller_order")) doc["caller_order"] = ex["caller_order"];
+  return doc;
 }
 
 void write_plan_text(std::ostream& out, const Json& doc) {

@@ -2,6 +2,7 @@
 
 #include <csignal>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -59,18 +60,33 @@ long long run_emulated_worker(const WorkerSpec& spec) {
   sigaction(SIGUSR1, &sa, &old);
   long long done = std::min(read_iterations_file(spec.checkpoint), spec.iterations);
   write_iterations_file(spec.progress, done);
-  const auto step = std::chrono::duration<double>(spec.iter_seconds);
-  auto next = std::chrono::steady_clock::now();
+  // Iterations end at start + k x iter_seconds (no drift). Progress is written at each
+  // iteration's end, or every kMinReport when iterations are shorter (a time-scaled replay runs
+  // thousands of iterations a second); USR1 is answered within 50 ms.
+  using Clock = std::chrono::steady_clock;
+  constexpr auto kMinReport = std::chrono::milliseconds(20);
+  const long long first = done;
+  const auto t_start = Clock::now();
+  auto at = [&](long long k) {
+    return t_start + std::chrono::duration_cast<Clock::duration>(
+                         std::chrono::duration<double>(spec.iter_seconds * static_cast<double>(k)));
+  };
+  auto last_report = t_start;
   while (done < spec.iterations && !g_stop) {
-    next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(step);
-    // Sleep in short slices so USR1 is answered within 50 ms.
-    while (!g_stop && std::chrono::steady_clock::now() < next)
-      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
-          next - std::chrono::steady_clock::now(), std::chrono::milliseconds(50)));
+    const auto next = std::max(at(done + 1 - first), last_report + kMinReport);
+    while (!g_stop && Clock::now() < next)
+      std::this_thread::sleep_for(
+          std::min<Clock::duration>(next - Clock::now(), std::chrono::milliseconds(50)));
     if (g_stop) break;
-    ++done;
+    last_report = Clock::now();
+    const double elapsed = std::chrono::duration<double>(last_report - t_start).count();
+    const long long ran = spec.iter_seconds > 0
+                              ? static_cast<long long>(elapsed / spec.iter_seconds)
+                              : spec.iterations;
+    const long long before = done;
+    done = std::min(spec.iterations, std::max(done + 1, first + ran));
     write_iterations_file(spec.progress, done);
-    if (spec.checkpoint_every > 0 && done % spec.checkpoint_every == 0)
+    if (spec.checkpoint_every > 0 && done / spec.checkpoint_every > before / spec.checkpoint_every)
       write_iterations_file(spec.checkpoint, done);
   }
   write_iterations_file(spec.checkpoint, done);

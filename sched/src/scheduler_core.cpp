@@ -5,6 +5,7 @@
 
 #include "gearbox/core/stats.hpp"
 #include "gearbox/sched/constants.hpp"
+#include "gearbox/sched/round_cpu.hpp"
 
 namespace gearbox::sched {
 
@@ -27,6 +28,7 @@ const ActiveJob& SchedulerCore::admit(int id, const Job& j, double now) {
 
 std::vector<PlacementChange> SchedulerCore::pass(const PassContext& ctx) {
   Stopwatch sw;
+  const double cpu0 = thread_cpu_seconds();
   const std::size_t n = active_.size();
   target_.resize(n);
   old_.resize(n);
@@ -46,7 +48,10 @@ std::vector<PlacementChange> SchedulerCore::pass(const PassContext& ctx) {
   in.departures = ctx.departures;
   policy_.schedule(in, target_);
   const auto migrated = nodes_.apply(ids_, old_, target_);
-  pass_ms_ += sw.ms();
+  const double ms = sw.ms();
+  pass_ms_ += ms;
+  max_pass_ms_ = std::max(max_pass_ms_, ms);
+  max_pass_cpu_ms_ = std::max(max_pass_cpu_ms_, (thread_cpu_seconds() - cpu0) * 1e3);
   ++passes_;
   std::vector<PlacementChange> changes;
   for (std::size_t i = 0; i < n; ++i) {

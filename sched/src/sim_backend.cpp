@@ -45,7 +45,7 @@ void SimBackend::start(const ActiveJob& a, const Placement& placement,
   j.placement = placement;
   j.nodes = nodes;
   ++j.attempts;
-  j.debt += restart_overhead(pruned_, placement.gpus());
+  j.debt += restart_overhead(pruned_, placement.gpus()) + start_latency_s_;
   planned_ = false;
 }
 
@@ -81,7 +81,7 @@ double SimBackend::plan_segment(double seg, double round_end) {
 std::vector<BackendEvent> SimBackend::poll(double until) {
   if (!planned_) throw Error::runtime("simulator: segment advanced before it was priced");
   std::vector<BackendEvent> events;
-  const double dt = kSchedulingInterval;
+  const double dt = round_s_;
   for (auto it = jobs_.begin(); it != jobs_.end();) {
     SimJob& j = it->second;
     if (!j.placement.placed()) {

@@ -11,14 +11,6 @@
 namespace gearbox::sched {
 
 namespace {
-// Per-job figures the metrics need, by job index.
-struct JobRecord {
-  double queue_s = 0;
-  double finish = -1;
-  double deadline = 0;
-  bool arrived = false;
-};
-
 // The simulation's state between its steps.
 struct SimLoop {
   const Trace& trace;
@@ -27,7 +19,7 @@ struct SimLoop {
   ThroughputTable table;
   SchedulerCore core;
   SimBackend backend;
-  std::vector<JobRecord> jobs;
+  std::vector<JobOutcome> jobs;
   SimResult& res;
   std::size_t next_arrival = 0;
   bool departures = false;  // jobs finished since the last pass
@@ -42,7 +34,10 @@ struct SimLoop {
         core(c, table, policy),
         backend(c, table, policy.pruned_restart()),
         jobs(t.jobs.size()),
-        res(r) {}
+        res(r) {
+    backend.set_round_seconds(o.round_s);
+    backend.set_start_latency(o.start_latency_s);
+  }
 
   // Arrivals of this round (submission round <= round). Returns true if any
   // arrived.
@@ -69,7 +64,7 @@ struct SimLoop {
     std::vector<int> gone;
     for (const auto& e : backend.poll(seg_end)) {
       if (e.kind != BackendEvent::Kind::kFinished) continue;
-      JobRecord& r = jobs[static_cast<std::size_t>(e.job)];
+      JobOutcome& r = jobs[static_cast<std::size_t>(e.job)];
       r.finish = e.time;
       res.jcts.push_back(r.finish - trace.jobs[static_cast<std::size_t>(e.job)].submit);
       res.job_jct[static_cast<std::size_t>(e.job)] = res.jcts.back();
@@ -86,7 +81,7 @@ struct SimLoop {
   // backend and followed by progress up to the next departure or the round's
   // end. Returns true if jobs arrived.
   bool run_round() {
-    const double dt = kSchedulingInterval;
+    const double dt = opt.round_s;
     const double now = trace.t0 + dt * round;
     const bool arrived = arrivals(now);
     double seg = now;
@@ -109,10 +104,35 @@ struct SimLoop {
   }
 };
 
-// Metrics of a finished run from its per-job records and counters.
-void fill_metrics(SimResult& res, const std::vector<JobRecord>& run, double t0, double busy_gpu_s,
-                  double total_gpus) {
-  const double dt = kSchedulingInterval;
+// Refuses a job that alone, on its fastest placement, would outrun the horizon (a trace row
+// may ask for 2e11 iterations: the simulation would run for centuries of simulated time).
+// Interns every shape in trace order, the order arrivals intern them in.
+void check_jobs_fit_horizon(const Trace& trace, const Cluster& cluster, ThroughputTable& table,
+                            int horizon_rounds) {
+  const double horizon_s = horizon_rounds * kSchedulingInterval;
+  for (const Job& j : trace.jobs) {
+    const int shape = table.intern({j.model, j.batch});
+    double best = kInfeasible;
+    for (int p = 0; p < cluster.num_pools(); ++p)
+      for (int n : kGpuCounts) best = std::min(best, table.opt_iter(shape, p, n));
+    if (!std::isfinite(best)) continue;  // never runs: the stall check ends the simulation
+    const double alone_s = static_cast<double>(j.iterations) * best;
+    if (alone_s > horizon_s) {
+      throw Error::input("job cannot finish within the simulation horizon")
+          .field("num_iteration")
+          .expected("a job that runs at most " + std::to_string(horizon_rounds) + " rounds of " +
+                    std::to_string(static_cast<int>(kSchedulingInterval)) +
+                    " s on its fastest placement")
+          .found("job " + j.id.substr(0, 64) + ": " + std::to_string(j.iterations) +
+                 " iterations of at least " + std::to_string(best) + " s");
+    }
+  }
+}
+}  // namespace
+
+void fill_run_metrics(SimResult& res, const std::vector<JobOutcome>& run, double t0,
+                      double busy_gpu_s, double total_gpus, double round_s) {
+  const double dt = round_s;
   const int round = res.rounds;
   if (!res.jcts.empty()) {
     const Summary s = summarize(res.jcts);
@@ -146,32 +166,6 @@ void fill_metrics(SimResult& res, const std::vector<JobRecord>& run, double t0, 
   res.gpu_util = round ? busy_gpu_s / (total_gpus * dt * round) : 0;
 }
 
-// Refuses a job that alone, on its fastest placement, would outrun the horizon (a trace row
-// may ask for 2e11 iterations: the simulation would run for centuries of simulated time).
-// Interns every shape in trace order, the order arrivals intern them in.
-void check_jobs_fit_horizon(const Trace& trace, const Cluster& cluster, ThroughputTable& table,
-                            int horizon_rounds) {
-  const double horizon_s = horizon_rounds * kSchedulingInterval;
-  for (const Job& j : trace.jobs) {
-    const int shape = table.intern({j.model, j.batch});
-    double best = kInfeasible;
-    for (int p = 0; p < cluster.num_pools(); ++p)
-      for (int n : kGpuCounts) best = std::min(best, table.opt_iter(shape, p, n));
-    if (!std::isfinite(best)) continue;  // never runs: the stall check ends the simulation
-    const double alone_s = static_cast<double>(j.iterations) * best;
-    if (alone_s > horizon_s) {
-      throw Error::input("job cannot finish within the simulation horizon")
-          .field("num_iteration")
-          .expected("a job that runs at most " + std::to_string(horizon_rounds) + " rounds of " +
-                    std::to_string(static_cast<int>(kSchedulingInterval)) +
-                    " s on its fastest placement")
-          .found("job " + j.id.substr(0, 64) + ": " + std::to_string(j.iterations) +
-                 " iterations of at least " + std::to_string(best) + " s");
-    }
-  }
-}
-}  // namespace
-
 void check_trace_fits_horizon(const Trace& trace, const Cluster& cluster, const Estimator& est,
                               int horizon_rounds) {
   ThroughputTable table(cluster, est);
@@ -187,14 +181,23 @@ SimResult simulate(const Trace& trace, const Cluster& cluster, const Estimator& 
         .expected("0.." + std::to_string(opt.horizon_rounds))
         .found(std::to_string(opt.max_rounds));
   }
+  if (!(opt.round_s > 0) || !(opt.start_latency_s >= 0))
+    throw Error::usage("round length must be positive, start latency not negative");
+  // Another round length regroups the arrivals into its rounds.
+  Trace regrouped;
+  if (opt.round_s != kSchedulingInterval) {
+    regrouped = trace;
+    assign_rounds(regrouped, opt.round_s);
+  }
+  const Trace& run = opt.round_s != kSchedulingInterval ? regrouped : trace;
   SimResult res;
   res.policy = policy.name();
   res.jobs = static_cast<int>(trace.jobs.size());
   res.job_jct.assign(trace.jobs.size(), -1.0);
-  SimLoop loop(trace, cluster, est, policy, opt, res);
+  SimLoop loop(run, cluster, est, policy, opt, res);
   int& round = loop.round;
   int stalled_rounds = 0;
-  if (opt.max_rounds == 0) check_jobs_fit_horizon(trace, cluster, loop.table, opt.horizon_rounds);
+  if (opt.max_rounds == 0) check_jobs_fit_horizon(run, cluster, loop.table, opt.horizon_rounds);
   while (true) {
     if (opt.max_rounds > 0 && round >= opt.max_rounds) break;
     if (round >= opt.horizon_rounds) {
@@ -205,10 +208,10 @@ SimResult simulate(const Trace& trace, const Cluster& cluster, const Estimator& 
                  " jobs finished");
     }
     const bool idle = loop.core.active().empty();
-    if (idle && loop.next_arrival < trace.jobs.size()) {
+    if (idle && loop.next_arrival < run.jobs.size()) {
       // Idle: jump to the next submission round (idle rounds count as zero
       // throughput).
-      const int r = trace.jobs[loop.next_arrival].round;
+      const int r = run.jobs[loop.next_arrival].round;
       const int stop = opt.max_rounds > 0 ? std::min(r, opt.max_rounds) : r;
       while (round < stop) {
         res.round_throughput.push_back(0.0);
@@ -216,14 +219,14 @@ SimResult simulate(const Trace& trace, const Cluster& cluster, const Estimator& 
       }
       if (opt.max_rounds > 0 && round >= opt.max_rounds) break;
     }
-    if (idle && loop.next_arrival >= trace.jobs.size()) break;
+    if (idle && loop.next_arrival >= run.jobs.size()) break;
     const bool arrived = loop.run_round();
     const bool progressed = loop.backend.take_progressed();
     // Stalled: everything arrived, nothing departed or arrived, and either
     // nothing is placed or, for kMaxStalledRounds rounds, nothing placed could
     // run (a placement whose plan is infeasible would otherwise hold its GPUs
     // forever).
-    if (loop.next_arrival >= trace.jobs.size() && !loop.departures && !arrived) {
+    if (loop.next_arrival >= run.jobs.size() && !loop.departures && !arrived) {
       bool any_running = false;
       for (const auto& a : loop.core.active()) any_running = any_running || a.current.placed();
       if (!any_running) break;
@@ -239,9 +242,12 @@ SimResult simulate(const Trace& trace, const Cluster& cluster, const Estimator& 
   res.migrations = loop.core.migrations();
   res.reschedules = loop.core.reschedules();
   res.rounds = round;
-  fill_metrics(res, loop.jobs, trace.t0, loop.backend.busy_gpu_seconds(), cluster.total_gpus());
+  fill_run_metrics(res, loop.jobs, run.t0, loop.backend.busy_gpu_seconds(), cluster.total_gpus(),
+                   opt.round_s);
   res.sim_wall_s = wall.seconds();
   res.sched_ms_per_round = loop.core.passes() ? loop.core.pass_ms() / loop.core.passes() : 0;
+  res.sched_ms_max_pass = loop.core.max_pass_ms();
+  res.sched_cpu_ms_max_pass = loop.core.max_pass_cpu_ms();
   return res;
 }
 

@@ -1,10 +1,14 @@
 #include "gearbox/sched/slurm_backend.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "gearbox/core/error.hpp"
 #include "gearbox/sched/emulated_worker.hpp"
@@ -13,6 +17,13 @@
 namespace gearbox::sched {
 
 namespace {
+// When `path` was last written (wall seconds), or `fallback` if it cannot be read.
+double modified_time(const std::filesystem::path& path, double fallback) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return fallback;
+  return static_cast<double>(st.st_mtim.tv_sec) + static_cast<double>(st.st_mtim.tv_nsec) * 1e-9;
+}
+
 std::string fmt(double v) {
   std::ostringstream s;
   s.precision(9);
@@ -145,6 +156,11 @@ void SlurmBackend::submit(int job, Running& run) {
   run.name = r.name;
   run.deferred = false;
   if (journal_) journal_->before_submit(job, number, r, p);
+  if (batch_) {
+    run.slurm_id = 0;  // its Slurm id once submit_pending() ran
+    pending_.push_back({job, number, std::move(r)});
+    return;
+  }
   try {
     run.slurm_id = cli_.submit(r);
   } catch (const Error&) {
@@ -152,6 +168,43 @@ void SlurmBackend::submit(int job, Running& run) {
     return;
   }
   if (journal_) journal_->submitted(job, number, run.slurm_id);
+}
+
+void SlurmBackend::submit_pending() {
+  const std::size_t n = pending_.size();
+  std::vector<long long> ids(n, 0);
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (std::size_t i = next++; i < n; i = next++) {
+      try {
+        ids[i] = cli_.submit(pending_[i].request);
+      } catch (const Error&) {
+        ids[i] = 0;  // retried by SlurmCli already: the next poll looks for it by name
+      }
+    }
+  };
+  constexpr std::size_t kMaxParallel = 8;
+  std::vector<std::thread> threads;
+  for (std::size_t t = 1; t < std::min(n, kMaxParallel); ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  for (std::size_t i = 0; i < n; ++i) {
+    const Pending& q = pending_[i];
+    if (ids[i] == 0) continue;  // unconfirmed: found by name at the next poll, or lost
+    if (journal_) journal_->submitted(q.job, q.number, ids[i]);
+    auto it = running_.find(q.job);
+    if (it != running_.end() && it->second.attempt.number == q.number) {
+      it->second.slurm_id = ids[i];
+    } else {
+      for (auto& st : stopping_)
+        if (st.job == q.job && st.number == q.number) st.slurm_id = ids[i];
+      try {
+        cli_.cancel(ids[i]);  // stopped before it was submitted
+      } catch (const Error&) {
+      }
+    }
+  }
+  pending_.clear();
 }
 
 void SlurmBackend::adopt(int job, int number, long long slurm_id, const Placement& placement,
@@ -285,6 +338,7 @@ std::vector<BackendEvent> SlurmBackend::poll(double until, const std::vector<Slu
     e.time = until;
     if (done >= jobs_.at(job).iterations) {
       e.kind = BackendEvent::Kind::kFinished;
+      e.time = modified_time(progress_path(job), until);
     } else if (k == known.end() || k->second.state == "NODE_FAIL") {
       e.kind = BackendEvent::Kind::kLost;
     } else {

@@ -10,6 +10,7 @@
 #include "gearbox/sched/emulated_worker.hpp"
 #include "gearbox/sched/model_catalog.hpp"
 #include "gearbox/sched/reconcile.hpp"
+#include "gearbox/sched/round_cpu.hpp"
 
 namespace gearbox::sched {
 
@@ -63,6 +64,7 @@ SlurmDaemon::SlurmDaemon(const DaemonOptions& opt, SlurmCli& cli, const Estimato
   table_ = std::make_unique<ThroughputTable>(backend_->cluster(), est);
   backend_->set_table(table_.get());
   backend_->set_journal(this);
+  backend_->set_batch_submit(true);
   core_ = std::make_unique<SchedulerCore>(backend_->cluster(), *table_, *policy_);
   for (int p = 0; p < backend_->cluster().num_pools(); ++p)
     for (int k = 0; k < backend_->cluster().pool(p).nodes; ++k)
@@ -89,7 +91,8 @@ void SlurmDaemon::admit_row(const JobRow& j, int attempts, double now) {
   job.deadline = j.deadline > 0 ? job.submit + j.deadline : kNoDeadline;
   const auto extra = Json::parse(j.request.empty() ? "{}" : j.request);
   job.req_gpus = extra.value("gpus", 1);
-  job.req_type = extra.value("gpu_type", backend_->cluster().pool(0).type);
+  // No type asked: no preference (the simulator's reading of a trace type the cluster lacks).
+  job.req_type = extra.value("gpu_type", std::string());
   std::vector<std::string> command;
   if (extra.contains("command")) command = extra["command"].get<std::vector<std::string>>();
   const ActiveJob& a = core_->admit(static_cast<int>(j.id), job, scaled(now));
@@ -227,6 +230,7 @@ Json SlurmDaemon::job_json(const JobRow& j) const {
                         {"state", a.state},
                         {"gpu_type", a.gpu_type},
                         {"nodes", a.nodes},
+                        {"hosts", a.hosts},
                         {"gpus_per_node", a.per_host},
                         {"started", a.started},
                         {"ended", a.ended}});
@@ -289,6 +293,7 @@ void SlurmDaemon::round(double now) {
   const std::vector<SlurmNode> slurm_nodes = cli_.nodes();
   std::lock_guard<std::mutex> lock(mu_);
   Stopwatch sw;
+  const RoundCpu cpu_start = round_cpu_now();
   // Cancellations: stop the attempt, drop the job.
   std::vector<int> gone;
   for (long long id : to_cancel_) {
@@ -306,7 +311,8 @@ void SlurmDaemon::round(double now) {
     // Any attempt that ended freed GPUs: the policy decides again (Crius passes only then).
     departures_ = true;
     if (e.kind == BackendEvent::Kind::kFinished) {
-      store_->set_job_state(e.job, "finished", now);
+      // When its last iteration ended (the backend's reading), not when this poll saw it.
+      store_->set_job_state(e.job, "finished", e.time > 0 ? std::min(e.time, now) : now);
       gone.push_back(e.job);
     } else if (e.kind == BackendEvent::Kind::kFailed) {
       store_->add_failure(e.job);
@@ -335,12 +341,37 @@ void SlurmDaemon::round(double now) {
   ctx.departures = departures_;
   const auto changes = core_->pass(ctx);
   core_->enact(changes, *backend_, now);
+  backend_->submit_pending();
   placements_changed_ += static_cast<long long>(changes.size());
   for (const auto& ch : changes)
     if (!ch.to.placed()) store_->set_job_state(ch.job, "pending", 0);
   store_->add_round(round_, now, static_cast<int>(changes.size()), sw.ms());
   arrivals_ = false;
   ++round_;
+  const RoundCpu cpu_end = round_cpu_now();
+  round_cpu_.add(cpu_end.self - cpu_start.self, cpu_end.children - cpu_start.children,
+                 sw.seconds());
+}
+
+Json SlurmDaemon::cluster_info() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Cluster& c = backend_->cluster();
+  Json pools = Json::array();
+  for (int p = 0; p < c.num_pools(); ++p) {
+    Json names = Json::array();
+    for (int k = 0; k < c.pool(p).nodes; ++k) names.push_back(backend_->node_name(p, k));
+    pools.push_back({{"gpu", c.pool(p).type},
+                     {"nodes", c.pool(p).nodes},
+                     {"gpus_per_node", c.pool(p).gpus_per_node},
+                     {"node_names", names}});
+  }
+  return {{"name", c.name()},
+          {"pools", pools},
+          {"gpus", c.total_gpus()},
+          {"policy", opt_.policy},
+          {"time_scale", opt_.time_scale},
+          {"round_seconds", opt_.round_seconds},
+          {"grace_seconds", opt_.grace_s}};
 }
 
 bool SlurmDaemon::refresh_nodes(double now, const std::vector<SlurmNode>& nodes) {
@@ -384,6 +415,7 @@ std::string SlurmDaemon::metrics() const {
     << "# TYPE gearbox_sched_placements_changed_total counter\n"
     << "gearbox_sched_placements_changed_total " << placements_changed_ << "\n";
   const SlurmCallStats st = cli_.stats();
+  round_cpu_.write_prometheus(m);
   m << "# HELP gearbox_sched_slurm_calls_total Slurm tool calls.\n"
     << "# TYPE gearbox_sched_slurm_calls_total counter\ngearbox_sched_slurm_calls_total "
     << st.calls << "\n";

@@ -2,6 +2,7 @@
 // plain CSR when that is fastest, picks a split when it is much faster, and reuses its cache.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -67,6 +68,48 @@ TEST_F(PlanTest, EveryCandidateComputesTheSameProduct) {
         ASSERT_NEAR(got[i], want[i], 1e-4f) << c.label << " f=" << f;
     }
   }
+}
+
+TEST_F(PlanTest, EveryCandidateInTheCallersOrderComputesTheSameProduct) {
+  // X and Y in the caller's order, A the planned (permuted) matrix: candidates whose kernels
+  // all fuse the permutation run "fused", the others (dense blocks, 8x8 tiles) "copied";
+  // every one equals the reference computed on permuted copies.
+  const index_t n = 1000;
+  const Csr a = cliques(n);
+  const Ordering o = compute_ordering(a, ReorderMethod::kNone, 48, 0);
+  const auto blocks = diagonal_blocks(a, o.block_starts);
+  std::vector<index_t> old_of_new(n);
+  for (index_t i = 0; i < n; ++i) old_of_new[i] = i;
+  std::shuffle(old_of_new.begin(), old_of_new.end(), std::mt19937(4));
+  const auto order = std::make_shared<const std::vector<index_t>>(old_of_new);
+  gearbox::MachineProfile m;
+  m.mem_bw_gbs = 10;
+  m.fp32_gflops = 100;
+  std::map<std::string, int> modes;
+  for (int f : {3, 16}) {
+    const auto x = rnd(static_cast<std::size_t>(n) * f);
+    std::vector<float> xp(x.size()), yp(x.size()), want(x.size()), got(x.size(), 7.f);
+    for (index_t i = 0; i < n; ++i)
+      std::copy_n(x.begin() + static_cast<std::ptrdiff_t>(old_of_new[i]) * f, f,
+                  xp.begin() + static_cast<std::ptrdiff_t>(i) * f);
+    spmm_reference(a, xp.data(), f, yp.data(), false);
+    for (index_t i = 0; i < n; ++i)
+      std::copy_n(yp.begin() + static_cast<std::ptrdiff_t>(i) * f, f,
+                  want.begin() + static_cast<std::ptrdiff_t>(old_of_new[i]) * f);
+    for (const auto& c : propose_candidates(a, blocks, f, m)) {
+      ExecPlan p(std::make_shared<const Csr>(a), blocks, c, order);
+      bool fusable = true;
+      for (const auto& k : c.kernel)
+        fusable = fusable && (k.empty() || k == "csr" || k == "dcsr" || k == "panel");
+      EXPECT_STREQ(p.caller_order_mode(), fusable ? "fused" : "copied") << c.label;
+      ++modes[p.caller_order_mode()];
+      p.run(x.data(), f, got.data());
+      for (std::size_t i = 0; i < got.size(); ++i)
+        ASSERT_NEAR(got[i], want[i], 1e-4f) << c.label << " f=" << f;
+    }
+  }
+  EXPECT_GT(modes["fused"], 0);
+  EXPECT_GT(modes["copied"], 0);
 }
 
 TEST_F(PlanTest, ASplitMeasuredSlowerThanCsrLosesEvenWhereTheModelPredictsItWins) {

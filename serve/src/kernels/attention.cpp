@@ -77,7 +77,8 @@ inline void head_axpy(float* __restrict out, float w, const float* __restrict v,
 
 void attention(const AttentionShape& s, const float* q, int n_q, const KvView& view, float* out,
                float* row_weights) {
-  const bool tiled = !row_weights && !s.f16_weights && attn::tiled_supported(s, view.elem) &&
+  const bool tiled = !row_weights && !s.f16_weights && s.softcap <= 0 &&
+                     attn::tiled_supported(s, view.elem) &&
                      (s.window <= 0 || view.n_rows() <= s.window);
   if (tiled && view.elem == KvElem::kF16)
     return attn::attention_tiled(s, q, n_q, attn::flatten16(view), out);
@@ -91,10 +92,10 @@ void attention(const AttentionShape& s, const float* q, int n_q, const KvView& v
   const std::size_t qd = static_cast<std::size_t>(s.n_head) * hd;
   // One task per (new token, KV head): the group's query heads share each K and V row load.
   const int tasks = s.n_head_kv * n_q;
-  const int n_threads = omp_get_max_threads();
+  const int n_threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   std::vector<float> weights_acc(row_weights ? static_cast<std::size_t>(n_threads) * n_rows : 0,
                                  0.0f);
-#pragma omp parallel if (tasks > 1)
+#pragma omp parallel if (tasks > 1 && !omp_in_parallel())
   {
     std::vector<float> score(static_cast<std::size_t>(group) * n_rows);
     float* wacc = row_weights
@@ -114,6 +115,12 @@ void attention(const AttentionShape& s, const float* q, int n_q, const KvView& v
       if (visible <= 0) continue;
       attn::scores_any(group, qg, rows.k.data() + first, koff, visible, visible, hd, s.scale,
                        score.data(), static_cast<std::size_t>(n_rows));
+      if (s.softcap > 0)
+        for (int h = 0; h < group; ++h)
+          for (int j = 0; j < visible; ++j) {
+            float& x = score[static_cast<std::size_t>(h) * n_rows + j];
+            x = s.softcap * std::tanh(x / s.softcap);
+          }
       for (int h = 0; h < group; ++h)
         softmax(score.data() + static_cast<std::size_t>(h) * n_rows, visible);
       for (int j = 0; j < visible; ++j) {
@@ -141,6 +148,17 @@ void attention(const AttentionShape& s, const float* q, int n_q, const KvView& v
   }
 }
 
+void attention_many(const AttentionShape& s, std::span<const AttentionTask> tasks) {
+  const int n = static_cast<int>(tasks.size());
+  // Each task runs single-threaded inside (attention() and the tiled kernel see
+  // omp_in_parallel()), so no nested teams are made.
+#pragma omp parallel for if (n > 1) schedule(dynamic, 1)
+  for (int i = 0; i < n; ++i) {
+    const AttentionTask& t = tasks[static_cast<std::size_t>(i)];
+    attention(s, t.q, t.n_q, *t.kv, t.out);
+  }
+}
+
 void attention_reference(const AttentionShape& s, const float* q, int n_q, const KvView& view,
                          float* out, float* row_weights) {
   std::vector<float> wide;
@@ -161,7 +179,9 @@ void attention_reference(const AttentionShape& s, const float* q, int n_q, const
         double d = 0;
         for (int c = 0; c < hd; ++c)
           d += static_cast<double>(qh[c]) * rows.k[static_cast<std::size_t>(j)][kvh * hd + c];
-        score[static_cast<std::size_t>(j)] = d * s.scale;
+        d *= s.scale;
+        if (s.softcap > 0) d = s.softcap * std::tanh(d / s.softcap);
+        score[static_cast<std::size_t>(j)] = d;
         mx = std::max(mx, score[static_cast<std::size_t>(j)]);
       }
       double sum = 0;

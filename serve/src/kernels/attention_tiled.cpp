@@ -159,12 +159,12 @@ void tiled(const AttentionShape& s, const float* q, int n_q, const RowsOf<T>& ro
   const int hd = s.head_dim, group = s.n_head / s.n_head_kv, kv_dim = s.n_head_kv * hd;
   const std::size_t qd = static_cast<std::size_t>(s.n_head) * hd;
   const int n_tiles = (n_q + kTokenTile - 1) / kTokenTile;
-  const int n_split = row_splits(n_tiles, n_rows, omp_get_max_threads());
+  const int n_split = row_splits(n_tiles, n_rows, omp_in_parallel() ? 1 : omp_get_max_threads());
   const int tasks = n_tiles * n_split;
   // Query i of a task is (KV head g, token t, head h of the group) at i = (g*nt + t)*group + h,
   // so the queries of one KV head are consecutive rows of the weights and outputs.
   std::vector<Partial> parts(n_split > 1 ? static_cast<std::size_t>(tasks) : 0);
-#pragma omp parallel if (tasks > 1)
+#pragma omp parallel if (tasks > 1 && !omp_in_parallel())
   {
     std::vector<float> p(static_cast<std::size_t>(kTokenTile) * s.n_head * kRowTile);
     Partial own;

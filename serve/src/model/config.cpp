@@ -1,6 +1,7 @@
 #include "gearbox/serve/model/config.hpp"
 
 #include <cmath>
+#include <cstring>
 
 #include "gearbox/core/error.hpp"
 #include "gearbox/serve/gguf/gguf_file.hpp"
@@ -26,16 +27,48 @@ int optional_int(const GgufFile& f, const std::string& key, int fallback, int lo
   return require_int(f, key, lo, hi);
 }
 
+// Gemma's query scale: 1/sqrt(head size), except the 27B models (Gemma 2: 46 layers, Gemma 3:
+// 62), which scale by 1/sqrt(width / heads), as llama.cpp does.
+float gemma_attn_scale(const ModelConfig& c) {
+  const bool big =
+      (c.arch == "gemma2" && c.n_layer == 46) || (c.arch == "gemma3" && c.n_layer == 62);
+  return big ? 1.0f / std::sqrt(static_cast<float>(c.n_embd / c.n_head))
+             : 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+}
+
+// The `rope_freqs` tensor (Llama 3's per-frequency divisors), when the file has one.
+std::vector<float> rope_freq_factors(const GgufFile& f, int n_rot) {
+  const GgufTensor* t = f.find_tensor("rope_freqs.weight");
+  if (!t) return {};
+  if (t->type() != TensorType::kF32 || t->n_elements != static_cast<std::uint64_t>(n_rot / 2))
+    throw Error::input("RoPE frequency factors malformed")
+        .at(f.origin())
+        .field(t->name)
+        .expected(std::to_string(n_rot / 2) + " F32 values")
+        .found(std::to_string(t->n_elements) + " of type " + std::to_string(t->type_id));
+  std::vector<float> out(static_cast<std::size_t>(n_rot / 2));
+  std::memcpy(out.data(), t->data, out.size() * sizeof(float));
+  for (float v : out)
+    if (!(v > 0.0f) || !std::isfinite(v))
+      throw Error::input("RoPE frequency factor not positive").at(f.origin()).field(t->name);
+  return out;
+}
+
+bool known_arch(const std::string& a) {
+  return a == "llama" || a == "qwen2" || a == "qwen3" || a == "phi3" || a == "gemma2" ||
+         a == "gemma3";
+}
+
 }  // namespace
 
 ModelConfig read_model_config(const GgufFile& f) {
   ModelConfig c;
   c.arch = f.get_string("general.architecture").value_or("");
-  if (c.arch != "llama" && c.arch != "gemma3")
+  if (!known_arch(c.arch))
     throw Error::input("unsupported model architecture")
         .at(f.origin())
         .field("general.architecture")
-        .expected("llama or gemma3")
+        .expected("llama, qwen2, qwen3, phi3, gemma2 or gemma3")
         .found(c.arch.empty() ? "(none)" : c.arch);
   c.name = f.get_string("general.name").value_or("");
   const std::string a = c.arch + ".";
@@ -81,22 +114,51 @@ ModelConfig read_model_config(const GgufFile& f) {
   if (c.n_vocab <= 0)
     throw Error::input("model has no vocabulary").at(f.origin()).field("tokenizer.ggml.tokens");
   c.tied_embeddings = f.find_tensor("output.weight") == nullptr;
+  // What the tensors present say (as llama.cpp's loader: optional biases, fused matrices).
   c.qk_norm = f.find_tensor("blk.0.attn_q_norm.weight") != nullptr;
-  if (c.arch == "gemma3") {
-    // As llama.cpp's gemma3 graph: NeoX RoPE, embeddings scaled by sqrt(width), GeGLU, norms
-    // after attention and MLP, five sliding-window layers (RoPE base 10,000) per global one.
-    c.rope_pairing = RopePairing::kNeox;
+  c.fused_qkv = f.find_tensor("blk.0.attn_qkv.weight") != nullptr;
+  c.qkv_bias = f.find_tensor(c.fused_qkv ? "blk.0.attn_qkv.bias" : "blk.0.attn_q.bias") != nullptr;
+  c.fused_gate_up = c.arch == "phi3";  // llama.cpp's phi3 has only ffn_up, [gate; up]
+  // Tensors llama.cpp would add that this forward pass does not read: refused, never ignored.
+  for (const char* name : {"output.bias", "blk.0.attn_output.bias", "blk.0.ffn_gate.bias",
+                           "blk.0.ffn_up.bias", "blk.0.ffn_down.bias"})
+    if (f.find_tensor(name))
+      throw Error::input("unsupported tensor (a bias this engine does not apply)")
+          .at(f.origin())
+          .field(name);
+  c.rope_freq_factors = rope_freq_factors(f, c.n_rot);
+  if (f.find_tensor("blk.0.rope_factors_long.weight") || f.find_tensor("rope_factors_long.weight"))
+    throw Error::input("LongRoPE models (rope_factors_long) are not supported")
+        .at(f.origin())
+        .field("rope_factors_long.weight");
+  // Llama (also Mistral, whose GGUFs are `llama`: llama.cpp's llama graph reads no sliding
+  // window, so neither do we) rotates adjacent pairs; every other family NeoX halves.
+  if (c.arch != "llama") c.rope_pairing = RopePairing::kNeox;
+  if (c.arch == "gemma2" || c.arch == "gemma3") {
+    // As llama.cpp's gemma2/gemma3 graphs: embeddings scaled by sqrt(width), GeGLU, norms
+    // after attention and MLP, sliding-window layers: Gemma 2 every other one (window 4096
+    // unless the file says, RoPE base as the global layers), Gemma 3 five in six (base 10,000).
     c.embd_scale = std::sqrt(static_cast<float>(c.n_embd));
     c.ffn_act = FfnActivation::kGeluTanh;
     c.post_norms = true;
     c.rms_eps =
         static_cast<float>(f.get_float(a + "attention.layer_norm_rms_epsilon").value_or(1e-6));
-    c.sliding_window = require_int(f, a + "attention.sliding_window", 1, 1 << 24);
-    c.swa_period = 6;
-    c.rope_theta_local = 10000.0f;
-    // Gemma 3 27B scales queries by 1/sqrt(width / heads), the others by 1/sqrt(head size).
-    c.attn_scale = c.n_layer == 62 ? 1.0f / std::sqrt(static_cast<float>(c.n_embd / c.n_head))
-                                   : 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+    if (c.arch == "gemma2") {
+      c.sliding_window = optional_int(f, a + "attention.sliding_window", 4096, 1, 1 << 24);
+      c.swa_period = 2;
+      c.rope_theta_local =
+          static_cast<float>(f.get_float(a + "rope.freq_base_swa").value_or(c.rope_theta));
+      c.attn_softcap = static_cast<float>(f.get_float(a + "attn_logit_softcapping").value_or(50.0));
+      c.final_softcap =
+          static_cast<float>(f.get_float(a + "final_logit_softcapping").value_or(30.0));
+      if (!(c.attn_softcap > 0.0f) || !(c.final_softcap > 0.0f))
+        throw Error::input("soft-capping must be > 0").at(f.origin()).field(a + "*_softcapping");
+    } else {
+      c.sliding_window = require_int(f, a + "attention.sliding_window", 1, 1 << 24);
+      c.swa_period = 6;
+      c.rope_theta_local = 10000.0f;
+    }
+    c.attn_scale = gemma_attn_scale(c);
     if (optional_int(f, a + "attention.value_length", c.head_dim, 1, 1024) != c.head_dim)
       throw Error::input("value head size differs from key head size")
           .at(f.origin())

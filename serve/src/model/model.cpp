@@ -17,6 +17,7 @@ struct LayerWeights {
   std::vector<float> attn_norm, ffn_norm;
   std::vector<float> q_norm, k_norm;                 // per head (qk_norm models)
   std::vector<float> post_attn_norm, post_ffn_norm;  // post_norms models
+  std::vector<float> bq, bk, bv;                     // qkv_bias models
   bool local = false;                                // sliding-window layer
   WeightMatrix wq, wk, wv, wo, w_gate, w_up, w_down;
 };
@@ -33,7 +34,13 @@ struct ForwardScratch {
   std::vector<float> x, xn, q, k, v, att, tmp, gate, up, logits_in;
   std::vector<std::int32_t> pos;
   std::vector<float> row_weights;
+  std::vector<KvView> views;        // a decode batch's views, read together
+  std::vector<AttentionTask> attn;  // and their attention tasks
 };
+
+// Elementwise loops over fewer rows than this run on one thread: a fork/join of the OpenMP
+// team costs more than they do (and, with passive waits on a loaded machine, a wake-up).
+constexpr std::size_t kParallelRows = 32;
 
 struct Model::Step {
   SeqId seq;
@@ -46,7 +53,7 @@ namespace {
 std::vector<float> norm_vector(const GgufFile& f, const std::string& name, int n) {
   const GgufTensor& t = f.tensor(name);
   if (t.n_elements != static_cast<std::uint64_t>(n))
-    throw Error::input("norm weight has the wrong size")
+    throw Error::input("weight vector has the wrong size")
         .at(f.origin())
         .field(name)
         .expected(std::to_string(n))
@@ -75,6 +82,21 @@ WeightMatrix matrix(const GgufFile& f, const std::string& name, int rows, int co
   }
 }
 
+// Rows [first, first + n) of `m`: one part of a fused matrix (Q/K/V, gate/up), no copy.
+WeightMatrix row_block(const WeightMatrix& m, int first, int n) {
+  WeightMatrix b = m;
+  b.data = m.data + static_cast<std::size_t>(first) * m.row_bytes;
+  b.rows = n;
+  return b;
+}
+
+// Adds `bias` (cols values) to each of n_rows rows of `cols` values at x.
+void add_bias_rows(float* x, std::size_t n_rows, const std::vector<float>& bias) {
+  const std::size_t cols = bias.size();
+  for (std::size_t i = 0; i < n_rows; ++i)
+    for (std::size_t c = 0; c < cols; ++c) x[i * cols + c] += bias[c];
+}
+
 // Each value rounded to the nearest fp16.
 void round_to_f16(float* p, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) p[i] = fp16_to_float(float_to_fp16(p[i]));
@@ -91,7 +113,7 @@ void add_into(std::vector<float>& x, const std::vector<float>& y) {
 
 // RMS norm of each of n_rows rows of `width` values in place (weights w).
 void rmsnorm_rows(float* x, std::size_t n_rows, int width, const std::vector<float>& w, float eps) {
-#pragma omp parallel for if (n_rows > 64) schedule(static)
+#pragma omp parallel for if (n_rows >= 2 * kParallelRows) schedule(static)
   for (std::size_t i = 0; i < n_rows; ++i)
     rmsnorm(x + i * static_cast<std::size_t>(width), w.data(), width, eps,
             x + i * static_cast<std::size_t>(width));
@@ -152,12 +174,37 @@ std::shared_ptr<Model> Model::from_gguf(std::shared_ptr<const GgufFile> file) {
       L.post_ffn_norm = norm_vector(f, p + "post_ffw_norm.weight", c.n_embd);
     }
     L.local = c.is_local_layer(l);
-    L.wq = matrix(f, p + "attn_q.weight", c.q_dim(), c.n_embd);
-    L.wk = matrix(f, p + "attn_k.weight", c.kv_dim(), c.n_embd);
-    L.wv = matrix(f, p + "attn_v.weight", c.kv_dim(), c.n_embd);
+    if (c.fused_qkv) {  // Q, K, V rows in one matrix (and one bias)
+      const WeightMatrix qkv =
+          matrix(f, p + "attn_qkv.weight", c.q_dim() + 2 * c.kv_dim(), c.n_embd);
+      L.wq = row_block(qkv, 0, c.q_dim());
+      L.wk = row_block(qkv, c.q_dim(), c.kv_dim());
+      L.wv = row_block(qkv, c.q_dim() + c.kv_dim(), c.kv_dim());
+      if (c.qkv_bias) {
+        const auto b = norm_vector(f, p + "attn_qkv.bias", c.q_dim() + 2 * c.kv_dim());
+        L.bq.assign(b.begin(), b.begin() + c.q_dim());
+        L.bk.assign(b.begin() + c.q_dim(), b.begin() + c.q_dim() + c.kv_dim());
+        L.bv.assign(b.begin() + c.q_dim() + c.kv_dim(), b.end());
+      }
+    } else {
+      L.wq = matrix(f, p + "attn_q.weight", c.q_dim(), c.n_embd);
+      L.wk = matrix(f, p + "attn_k.weight", c.kv_dim(), c.n_embd);
+      L.wv = matrix(f, p + "attn_v.weight", c.kv_dim(), c.n_embd);
+      if (c.qkv_bias) {
+        L.bq = norm_vector(f, p + "attn_q.bias", c.q_dim());
+        L.bk = norm_vector(f, p + "attn_k.bias", c.kv_dim());
+        L.bv = norm_vector(f, p + "attn_v.bias", c.kv_dim());
+      }
+    }
     L.wo = matrix(f, p + "attn_output.weight", c.n_embd, c.q_dim());
-    L.w_gate = matrix(f, p + "ffn_gate.weight", c.n_ff, c.n_embd);
-    L.w_up = matrix(f, p + "ffn_up.weight", c.n_ff, c.n_embd);
+    if (c.fused_gate_up) {  // ffn_up holds the gate's rows, then the up rows
+      const WeightMatrix gate_up = matrix(f, p + "ffn_up.weight", 2 * c.n_ff, c.n_embd);
+      L.w_gate = row_block(gate_up, 0, c.n_ff);
+      L.w_up = row_block(gate_up, c.n_ff, c.n_ff);
+    } else {
+      L.w_gate = matrix(f, p + "ffn_gate.weight", c.n_ff, c.n_embd);
+      L.w_up = matrix(f, p + "ffn_up.weight", c.n_ff, c.n_embd);
+    }
     L.w_down = matrix(f, p + "ffn_down.weight", c.n_embd, c.n_ff);
     for (const WeightMatrix* wm : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
       if (wm->type != TensorType::kF32 && wm->type != TensorType::kF16 &&
@@ -274,21 +321,26 @@ void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<fl
     if (c.embd_scale != 1.0f)
       for (float& v : s.x) v *= c.embd_scale;
   }
-  const AttentionShape global_shape{c.n_head, c.n_head_kv, c.head_dim, c.attn_scale,
-                                    f16_attention_};
+  AttentionShape global_shape{c.n_head, c.n_head_kv, c.head_dim, c.attn_scale, f16_attention_};
   AttentionShape local_shape = global_shape;
+  global_shape.softcap = local_shape.softcap = c.attn_softcap;
   local_shape.window = c.sliding_window;
   const bool want_w = cache.wants_attention();
 
   for (int l = 0; l < c.n_layer; ++l) {
     const LayerWeights& L = w_->layers[static_cast<std::size_t>(l)];
-#pragma omp parallel for if (T > 1) schedule(static)
+#pragma omp parallel for if (T >= kParallelRows) schedule(static)
     for (std::size_t i = 0; i < T; ++i)
       rmsnorm(s.x.data() + i * E, L.attn_norm.data(), c.n_embd, c.rms_eps, s.xn.data() + i * E);
     {
       Activations a(s.xn.data(), static_cast<int>(T), c.n_embd);
       const MatmulJob qkv[] = {{&L.wq, s.q.data()}, {&L.wk, s.k.data()}, {&L.wv, s.v.data()}};
       matmul_many(qkv, a);
+    }
+    if (c.qkv_bias) {
+      add_bias_rows(s.q.data(), T, L.bq);
+      add_bias_rows(s.k.data(), T, L.bk);
+      add_bias_rows(s.v.data(), T, L.bv);
     }
     if (c.qk_norm) {
       rmsnorm_rows(s.q.data(), T * static_cast<std::size_t>(c.n_head), c.head_dim, L.q_norm,
@@ -297,6 +349,9 @@ void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<fl
                    c.rms_eps);
     }
     const AttentionShape& shape = L.local ? local_shape : global_shape;
+    // Several sequences (a decode batch): write them all, then read their views and run their
+    // attention in one parallel region, when the cache's views survive each other's reads.
+    const bool together = steps.size() > 1 && !want_w && cache.stable_reads();
     std::size_t off = 0;
     for (const auto& st : steps) {
       const RopeSpec& rope = L.local ? rope_local_ : st.rope ? *st.rope : rope_;
@@ -311,6 +366,10 @@ void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<fl
         round_to_f16(s.v.data() + off * KD, n * KD);
       }
       cache.write(l, st.seq, static_cast<int>(n), s.k.data() + off * KD, s.v.data() + off * KD);
+      if (together) {
+        off += n;
+        continue;
+      }
       const KvView view = cache.read(l, st.seq);
       float* rw = nullptr;
       if (want_w) {
@@ -322,13 +381,26 @@ void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<fl
       if (want_w) cache.observe_attention(l, st.seq, s.row_weights);
       off += n;
     }
+    if (together) {
+      s.views.resize(steps.size());
+      s.attn.resize(steps.size());
+      off = 0;
+      for (std::size_t k = 0; k < steps.size(); ++k) {
+        const auto n = steps[k].tokens.size();
+        s.views[k] = cache.read(l, steps[k].seq);
+        s.attn[k] = AttentionTask{s.q.data() + off * QD, static_cast<int>(n), &s.views[k],
+                                  s.att.data() + off * QD};
+        off += n;
+      }
+      attention_many(shape, s.attn);
+    }
     {
       Activations a(s.att.data(), static_cast<int>(T), c.q_dim());
       matmul(L.wo, a, s.tmp.data());
     }
     if (c.post_norms) rmsnorm_rows(s.tmp.data(), T, c.n_embd, L.post_attn_norm, c.rms_eps);
     add_into(s.x, s.tmp);
-#pragma omp parallel for if (T > 1) schedule(static)
+#pragma omp parallel for if (T >= kParallelRows) schedule(static)
     for (std::size_t i = 0; i < T; ++i)
       rmsnorm(s.x.data() + i * E, L.ffn_norm.data(), c.n_embd, c.rms_eps, s.xn.data() + i * E);
     {
@@ -336,7 +408,7 @@ void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<fl
       const MatmulJob gate_up[] = {{&L.w_gate, s.gate.data()}, {&L.w_up, s.up.data()}};
       matmul_many(gate_up, a);
     }
-#pragma omp parallel for if (T > 1) schedule(static)
+#pragma omp parallel for if (T >= kParallelRows) schedule(static)
     for (std::size_t i = 0; i < T; ++i) {
       if (c.ffn_act == FfnActivation::kGeluTanh && f16_attention_)
         geglu_f16(s.gate.data() + i * F, s.up.data() + i * F, F);
@@ -369,6 +441,11 @@ void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<fl
   }
   Activations a(s.logits_in.data(), static_cast<int>(n_out), c.n_embd);
   matmul(w_->output, a, logits.data());
+  if (c.final_softcap > 0) {
+    const float cap = c.final_softcap;
+    for (std::size_t i = 0; i < n_out * static_cast<std::size_t>(c.n_vocab); ++i)
+      logits[i] = cap * std::tanh(logits[i] / cap);
+  }
 }
 
 }  // namespace gearbox::serve

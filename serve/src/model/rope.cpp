@@ -10,11 +10,14 @@ RopeSpec default_rope(const ModelConfig& cfg) {
   r.head_dim = cfg.head_dim;
   r.n_rot = cfg.n_rot;
   r.inv_freq.resize(static_cast<std::size_t>(cfg.n_rot / 2));
-  // As GGML computes it: successive powers of theta^(-2/n_rot), in float.
+  // As GGML computes it: successive powers of theta^(-2/n_rot), in float, each divided by its
+  // frequency factor when the model has them (Llama 3's rule).
   const float step = std::pow(cfg.rope_theta, -2.0f / static_cast<float>(cfg.n_rot));
+  const bool factors = cfg.rope_freq_factors.size() == static_cast<std::size_t>(cfg.n_rot / 2);
   float f = 1.0f;
   for (int i = 0; i < cfg.n_rot / 2; ++i) {
-    r.inv_freq[static_cast<std::size_t>(i)] = cfg.rope_freq_scale * f;
+    const auto k = static_cast<std::size_t>(i);
+    r.inv_freq[k] = cfg.rope_freq_scale * (factors ? f / cfg.rope_freq_factors[k] : f);
     f *= step;
   }
   return r;

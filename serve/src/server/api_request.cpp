@@ -227,7 +227,8 @@ std::vector<ChatMessage> parse_messages(const Json& v, const RequestLimits& lim)
   return out;
 }
 
-void parse_prompt(const Json& v, CompletionRequest& req, const RequestLimits& lim) {
+void parse_prompt(const Json& v, CompletionRequest& req, const RequestLimits& lim,
+                  bool in_batch = false) {
   if (v.is_string()) {
     req.prompt = v.get<std::string>();
     return;
@@ -236,6 +237,11 @@ void parse_prompt(const Json& v, CompletionRequest& req, const RequestLimits& li
   if (v.size() == 1 && v[0].is_string()) {
     req.prompt = v[0].get<std::string>();
     return;
+  }
+  if (!in_batch && !v.empty() && (v[0].is_array() || (v.size() > 1 && v[0].is_string()))) {
+    if (v.size() > 1)
+      bad("prompt", "one prompt per request", std::to_string(v.size()) + " prompts");
+    return parse_prompt(v[0], req, lim, true);  // a batch of one: [[ids]]
   }
   if (v.empty() || v.size() > lim.max_prompt_tokens) {
     bad("prompt", "1 to " + std::to_string(lim.max_prompt_tokens) + " token ids",
@@ -286,6 +292,8 @@ CompletionRequest parse_completion_request(std::string_view body, Endpoint endpo
   req.endpoint = endpoint;
   const bool chat = endpoint == Endpoint::kChatCompletions;
   bool has_input = false;
+  bool chat_logprobs = false;
+  std::optional<int> top_logprobs;
   for (auto kv = doc.begin(); kv != doc.end(); ++kv) {
     const std::string& key = kv.key();
     const Json& v = kv.value();
@@ -298,7 +306,17 @@ CompletionRequest parse_completion_request(std::string_view body, Endpoint endpo
       req.messages = parse_messages(v, limits);
       has_input = true;
     } else if (key == "max_tokens" || (chat && key == "max_completion_tokens")) {
-      if (!v.is_null()) req.max_tokens = get_integer(v, key, 1, limits.max_tokens);
+      if (!v.is_null()) req.max_tokens = get_integer(v, key, 0, limits.max_tokens);
+    } else if (!chat && key == "logprobs") {
+      if (!v.is_null())
+        req.logprobs = static_cast<int>(get_integer(v, key, 0, limits.max_logprobs));
+    } else if (!chat && key == "echo") {
+      if (!v.is_null()) req.echo = get_bool(v, key);
+    } else if (chat && key == "logprobs") {
+      if (!v.is_null() && get_bool(v, key)) chat_logprobs = true;
+    } else if (chat && key == "top_logprobs") {
+      if (!v.is_null())
+        top_logprobs = static_cast<int>(get_integer(v, key, 0, limits.max_logprobs));
     } else if (key == "temperature") {
       if (!v.is_null()) req.temperature = get_number(v, key, 0.0, 2.0);
     } else if (key == "top_p") {
@@ -337,6 +355,16 @@ CompletionRequest parse_completion_request(std::string_view body, Endpoint endpo
     }
   }
   if (!has_input) bad(chat ? "messages" : "prompt", "present", "nothing");
+  if (chat && top_logprobs && !chat_logprobs)
+    bad("top_logprobs", "logprobs: true beside it", "none");
+  if (chat && chat_logprobs) req.logprobs = top_logprobs.value_or(0);
+  if (req.max_tokens && *req.max_tokens == 0 && !req.echo) {
+    bad("max_tokens",
+        "integer in [1, " + std::to_string(limits.max_tokens) + "] (0 only with echo)", "0");
+  }
+  if (req.stream && (req.logprobs || req.echo)) {
+    bad("stream", "false when logprobs or echo is asked for (they are served whole)", "true");
+  }
   return req;
 }
 

@@ -31,9 +31,9 @@ Json ResponseFormatter::envelope(bool streaming) const {
 }
 
 Json ResponseFormatter::complete(const std::string& text, const std::string& finish_reason,
-                                 const Usage& usage) const {
+                                 const Usage& usage, const Json& logprobs) const {
   Json out = envelope(false);
-  Json choice = {{"index", 0}, {"finish_reason", finish_reason}, {"logprobs", nullptr}};
+  Json choice = {{"index", 0}, {"finish_reason", finish_reason}, {"logprobs", logprobs}};
   if (endpoint_ == Endpoint::kChatCompletions) {
     choice["message"] = {{"role", "assistant"}, {"content", text}};
   } else {
@@ -78,6 +78,48 @@ std::string ResponseFormatter::finish(const std::string& finish_reason, const Us
   }
   out += "data: [DONE]\n\n";
   return out;
+}
+
+Json completion_logprobs(const std::vector<LogprobEntry>& entries, std::size_t offset) {
+  Json tokens = Json::array(), lps = Json::array(), tops = Json::array(), offsets = Json::array();
+  for (const auto& e : entries) {
+    tokens.push_back(e.text);
+    offsets.push_back(offset);
+    offset += e.text.size();
+    if (!e.logprob) {
+      lps.push_back(nullptr);
+      tops.push_back(nullptr);
+      continue;
+    }
+    lps.push_back(*e.logprob);
+    Json top = Json::object();
+    for (const auto& [t, lp] : e.top)
+      if (!top.contains(t)) top[t] = lp;  // tokens of equal text: the likelier one
+    tops.push_back(std::move(top));
+  }
+  return {{"tokens", tokens},
+          {"token_logprobs", lps},
+          {"top_logprobs", tops},
+          {"text_offset", offsets}};
+}
+
+Json chat_logprobs(const std::vector<LogprobEntry>& entries) {
+  auto bytes = [](const std::string& s) {
+    Json b = Json::array();
+    for (unsigned char c : s) b.push_back(static_cast<int>(c));
+    return b;
+  };
+  Json content = Json::array();
+  for (const auto& e : entries) {
+    Json top = Json::array();
+    for (const auto& [t, lp] : e.top)
+      top.push_back({{"token", t}, {"logprob", lp}, {"bytes", bytes(t)}});
+    content.push_back({{"token", e.text},
+                       {"logprob", e.logprob ? Json(*e.logprob) : Json(nullptr)},
+                       {"bytes", bytes(e.text)},
+                       {"top_logprobs", std::move(top)}});
+  }
+  return {{"content", std::move(content)}};
 }
 
 Json error_body(const std::string& message, const std::string& type, const std::string& param) {

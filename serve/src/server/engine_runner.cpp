@@ -10,6 +10,7 @@
 #include "gearbox/core/error.hpp"
 #include "gearbox/core/threads.hpp"
 #include "gearbox/serve/model/model_registry.hpp"
+#include "gearbox/serve/sampling/logprobs.hpp"
 
 namespace gearbox::serve::server {
 
@@ -229,6 +230,11 @@ std::vector<Token> EngineRunner::encode(std::string_view text, bool add_bos) con
   return add_bos ? tok.encode_prompt(text) : tok.encode(text, false);
 }
 
+Token EngineRunner::prompt_bos() const {
+  const Tokenizer& tok = model_->tokenizer();
+  return tok.add_bos() ? tok.bos() : -1;
+}
+
 std::string EngineRunner::token_text(Token t) const {
   return model_->tokenizer().token_bytes(t);
 }
@@ -269,7 +275,12 @@ std::size_t EngineRunner::open_sequence(SequenceId id, const CapSpec& cap,
   sp.top_p = static_cast<float>(sampling.top_p);
   sp.seed = sampling.seed;
   const auto engine_id = static_cast<serve::SeqId>(id % static_cast<SequenceId>(INT32_MAX));
-  Seq& s = seqs_.emplace(id, Seq{&pc, Sampler(sp), engine_id, {}, {}, 0}).first->second;
+  Seq fresh{&pc, Sampler(sp), engine_id, {}, {}, 0, 0, sampling.top_logprobs, {}, {}};
+  Seq& s = seqs_.emplace(id, std::move(fresh)).first->second;
+  if (sampling.top_logprobs >= 0 && sampling.prompt_logprobs) {
+    s.scored_prompt.assign(prompt.begin(), prompt.end());
+    return 0;  // every prompt position's logits are needed: no prefix reuse
+  }
   auto& cache = *pc.cc.cache;
   if (!cache.caches_prefixes() || prompt.size() < 2) return 0;
   // The prompt's full blocks, leaving at least one token to prefill (its logits are needed).
@@ -284,6 +295,7 @@ std::size_t EngineRunner::open_sequence(SequenceId id, const CapSpec& cap,
   s.tokens.assign(prompt.begin(), prompt.begin() + static_cast<std::ptrdiff_t>(reused));
   s.hashes.assign(hashes.begin(), hashes.begin() + static_cast<std::ptrdiff_t>(reused / bt));
   s.published = s.hashes.size();
+  s.fed = reused;
   return reused;
 }
 
@@ -301,26 +313,38 @@ Token EngineRunner::prefill(SequenceId id, std::span<const Token> tokens, bool l
   use_threads();
   Seq& s = seq(id);
   const std::size_t V = static_cast<std::size_t>(model_->config().n_vocab);
-  logits_.resize(V);
   const std::size_t need = kv_step_bytes(id, tokens.size());
   reclaim(need);
   if (need > memory_->available())
     throw KvExhaustedError("KV budget exhausted: prefill of " + std::to_string(tokens.size()) +
                            " tokens does not fit");
-  const std::size_t step =
+  // Scoring the prompt needs every position's logits: parts of at most 32 rows bound them.
+  const bool score = !s.scored_prompt.empty();
+  std::size_t step =
       s.cache->cc.max_step > 0 ? static_cast<std::size_t>(s.cache->cc.max_step) : tokens.size();
+  if (score) step = std::min<std::size_t>(step, 32);
   try {
     for (std::size_t at = 0; at < tokens.size(); at += step) {
       const auto part = tokens.subspan(at, std::min(step, tokens.size() - at));
-      model_->prefill(s.cache->cc.kv(), s.engine_id, part, logits_, false,
-                      s.cache->cc.rope.get());
+      logits_.resize((score ? part.size() : 1) * V);
+      model_->prefill(s.cache->cc.kv(), s.engine_id, part, logits_, score, s.cache->cc.rope.get());
+      for (std::size_t j = 0; score && j < part.size(); ++j) {
+        const std::size_t next = s.fed + at + j + 1;  // the prompt token row j predicts
+        if (next < s.scored_prompt.size())
+          record(s, std::span<const float>(logits_).subspan(j * V, V), s.scored_prompt[next], next);
+      }
     }
   } catch (const Error& e) {
     if (is_kv_exhausted(e)) throw KvExhaustedError(e.what());
     throw;
   }
   note_cached(s, tokens);
-  return last ? s.sampler.sample(logits_) : -1;
+  s.fed += tokens.size();
+  if (!last) return -1;
+  const auto row = std::span<const float>(logits_).subspan(logits_.size() - V, V);
+  const Token t = s.sampler.sample(row);
+  if (s.top_logprobs >= 0) record(s, row, t, s.fed);
+  return t;
 }
 
 void EngineRunner::decode(std::span<const DecodeSlot> slots, std::vector<Token>& next) {
@@ -353,9 +377,12 @@ void EngineRunner::decode(std::span<const DecodeSlot> slots, std::vector<Token>&
       throw;
     }
     for (std::size_t k = 0; k < idx.size(); ++k) {
-      note_cached(seq(slots[idx[k]].seq), std::span<const Token>(&slots[idx[k]].token, 1));
-      next[idx[k]] =
-          seq(slots[idx[k]].seq).sampler.sample(std::span<const float>(logits_).subspan(k * V, V));
+      Seq& s = seq(slots[idx[k]].seq);
+      note_cached(s, std::span<const Token>(&slots[idx[k]].token, 1));
+      const auto row = std::span<const float>(logits_).subspan(k * V, V);
+      next[idx[k]] = s.sampler.sample(row);
+      s.fed += 1;
+      if (s.top_logprobs >= 0) record(s, row, next[idx[k]], s.fed);
     }
   }
 }
@@ -368,6 +395,20 @@ void EngineRunner::close_sequence(SequenceId id) {
   seqs_.erase(it);
   pc->last_used = ++tick_;
   if (--pc->users == 0) release_idle();
+}
+
+void EngineRunner::record(Seq& s, std::span<const float> logits, Token token, std::size_t pos) {
+  TokenLogprob r;
+  r.pos = pos;
+  r.token = token;
+  r.logprob = log_softmax_top(logits, token, std::max(s.top_logprobs, 0), r.top);
+  s.logprobs.push_back(std::move(r));
+}
+
+std::vector<TokenLogprob> EngineRunner::take_logprobs(SequenceId id) {
+  std::vector<TokenLogprob> out;
+  out.swap(seq(id).logprobs);
+  return out;
 }
 
 }  // namespace gearbox::serve::server

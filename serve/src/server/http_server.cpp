@@ -72,7 +72,36 @@ struct ApiServer::Impl {
 
   void routes();
   void generate(const httplib::Request& req, httplib::Response& res, Endpoint endpoint);
+  // The response's logprobs: the echoed prompt's records (the first without a logprob, as
+  // OpenAI's and llama.cpp's servers give it) then the
+  // generated tokens', when `cut` (stop strings were given) only those that begin within the
+  // `text_bytes` returned.
+  Json logprobs_json(Endpoint endpoint, const std::vector<TokenLogprob>& prompt,
+                     const std::vector<TokenLogprob>& generated, std::size_t text_bytes,
+                     bool cut) const;
 };
+
+Json ApiServer::Impl::logprobs_json(Endpoint endpoint, const std::vector<TokenLogprob>& prompt,
+                                    const std::vector<TokenLogprob>& generated,
+                                    std::size_t text_bytes, bool cut) const {
+  std::vector<LogprobEntry> entries;
+  auto entry = [&](const TokenLogprob& r, bool first) {
+    LogprobEntry e;
+    e.text = runner.token_text(r.token);
+    if (!first) e.logprob = r.logprob;
+    for (const auto& [t, lp] : r.top) e.top.emplace_back(runner.token_text(t), lp);
+    return e;
+  };
+  for (std::size_t i = 0; i < prompt.size(); ++i) entries.push_back(entry(prompt[i], i == 0));
+  std::size_t at = 0;
+  for (const auto& r : generated) {
+    if (cut && at >= text_bytes) break;
+    entries.push_back(entry(r, false));
+    at += entries.back().text.size();
+  }
+  if (endpoint == Endpoint::kChatCompletions) return chat_logprobs(entries);
+  return completion_logprobs(entries, 0);
+}
 
 void ApiServer::Impl::routes() {
   http.Get("/health", [](const httplib::Request&, httplib::Response& res) {
@@ -129,6 +158,7 @@ void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& r
   const std::int64_t created = static_cast<std::int64_t>(std::time(nullptr));
   CompletionRequest cr;
   GenerationParams gp;
+  std::vector<Token> prompt_tokens;            // what echo returns
   if (req.body.size() > opt.max_body_bytes) {  // a chunked body under the framing allowance
     serve_metrics.rejected_invalid.inc();
     send_error(res, 413, "request body over " + std::to_string(opt.max_body_bytes) + " bytes",
@@ -165,11 +195,19 @@ void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& r
     gp.ignore_eos = cr.ignore_eos;
     gp.min_tokens = cr.min_tokens;
     gp.cap = cr.cap;
+    if (cr.logprobs) {
+      gp.sampling.top_logprobs = *cr.logprobs;
+      gp.sampling.prompt_logprobs = cr.echo;
+    }
+    gp.score_only = cr.max_tokens && *cr.max_tokens == 0;             // only with echo (parsed so)
+    if (gp.score_only && !cr.logprobs) gp.sampling.top_logprobs = 0;  // the prompt still runs
+    gp.sampling.prompt_logprobs = gp.sampling.prompt_logprobs || gp.score_only;
   } catch (const Error& e) {
     serve_metrics.rejected_invalid.inc();
     send_error(res, 400, e.what(), "invalid_request_error", e.field_name());
     return;
   }
+  if (cr.echo) prompt_tokens = gp.prompt;
   std::shared_ptr<GenerationStream> stream;
   try {
     stream = scheduler.submit(std::move(gp));
@@ -194,9 +232,11 @@ void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& r
     std::string text;
     StreamUpdate u;
     bool hung_up = false;
+    std::vector<TokenLogprob> generated;
     do {
       u = stream->next(std::chrono::milliseconds(50));
       text += u.text;
+      for (auto& r : u.logprobs) generated.push_back(std::move(r));
       if (!u.finished && !hung_up && fd >= 0 && peer_closed(fd)) {
         hung_up = true;
         serve_metrics.client_disconnects.inc();
@@ -215,8 +255,25 @@ void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& r
       send_error(res, 500, "generation failed: " + u.error, "server_error");
       return;
     }
-    res.set_content(fmt->complete(text, finish_reason_name(u.reason),
-                                  {u.prompt_tokens, u.completion_tokens, u.cached_tokens})
+    // Echo returns the prompt the client sent: without the BOS the server put in front of a
+    // text prompt (as llama.cpp's server does; OpenAI's models have none).
+    const std::size_t skip =
+        !cr.prompt_is_tokens && !prompt_tokens.empty() && prompt_tokens[0] == runner.prompt_bos()
+            ? 1
+            : 0;
+    std::string prompt_text;
+    for (std::size_t i = skip; i < prompt_tokens.size(); ++i)
+      prompt_text += runner.token_text(prompt_tokens[i]);
+    Json logprobs;
+    if (cr.logprobs) {
+      std::vector<TokenLogprob> echoed;
+      if (cr.echo && u.prompt_logprobs.size() > skip)
+        echoed.assign(u.prompt_logprobs.begin() + static_cast<std::ptrdiff_t>(skip),
+                      u.prompt_logprobs.end());
+      logprobs = logprobs_json(endpoint, echoed, generated, text.size(), !cr.stop.empty());
+    }
+    res.set_content(fmt->complete(prompt_text + text, finish_reason_name(u.reason),
+                                  {u.prompt_tokens, u.completion_tokens, u.cached_tokens}, logprobs)
                         .dump(),
                     "application/json");
     return;

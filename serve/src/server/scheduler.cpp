@@ -24,13 +24,19 @@ const char* finish_reason_name(FinishReason r) {
   return "stop";
 }
 
+const char* kv_admission_name(KvAdmission a) {
+  return a == KvAdmission::kReserve ? "reserve" : "ondemand";
+}
+
 // ---- GenerationStream ----
 
 StreamUpdate GenerationStream::next(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
-  cv_.wait_for(lock, timeout, [&] { return !pending_.empty() || finished_; });
+  cv_.wait_for(lock, timeout,
+               [&] { return !pending_.empty() || !pending_logprobs_.empty() || finished_; });
   StreamUpdate u;
   u.text.swap(pending_);
+  u.logprobs.swap(pending_logprobs_);
   if (finished_ && !delivered_end_) {
     u.finished = true;
     u.reason = end_.reason;
@@ -38,6 +44,7 @@ StreamUpdate GenerationStream::next(std::chrono::milliseconds timeout) {
     u.completion_tokens = end_.completion_tokens;
     u.cached_tokens = end_.cached_tokens;
     u.error = end_.error;
+    u.prompt_logprobs = std::move(end_.prompt_logprobs);
     delivered_end_ = true;
   } else if (finished_) {
     u.finished = true;
@@ -46,22 +53,24 @@ StreamUpdate GenerationStream::next(std::chrono::milliseconds timeout) {
   return u;
 }
 
-void GenerationStream::push(const std::string& text) {
-  if (text.empty()) return;
+void GenerationStream::push(const std::string& text, std::vector<TokenLogprob> logprobs) {
+  if (text.empty() && logprobs.empty()) return;
   {
     std::lock_guard lock(mu_);
     pending_ += text;
+    for (auto& r : logprobs) pending_logprobs_.push_back(std::move(r));
   }
   cv_.notify_all();
 }
 
 void GenerationStream::finish(FinishReason reason, std::size_t prompt_tokens,
                               std::size_t completion_tokens, std::size_t cached_tokens,
-                              const std::string& error) {
+                              const std::string& error, std::vector<TokenLogprob> prompt_logprobs) {
   {
     std::lock_guard lock(mu_);
     finished_ = true;
     end_.error = error;
+    end_.prompt_logprobs = std::move(prompt_logprobs);
     end_.reason = reason;
     end_.prompt_tokens = prompt_tokens;
     end_.completion_tokens = completion_tokens;
@@ -86,6 +95,9 @@ struct BatchScheduler::Sequence {
   bool open = false;      // the runner holds the sequence
   bool decoding = false;  // `tokens` all in the cache but the last, which waits to be fed
   std::size_t generated = 0;
+  // Prompt logprobs by position (with sampling.prompt_logprobs), and which are filled.
+  std::vector<TokenLogprob> prompt_logprobs;
+  std::vector<bool> scored;
   Stopwatch since_arrival;
   double first_token_s = -1;
 };
@@ -151,6 +163,8 @@ void BatchScheduler::stop() {
 
 std::shared_ptr<GenerationStream> BatchScheduler::submit(GenerationParams params) {
   if (params.prompt.empty()) throw Error::input("empty prompt").field("prompt");
+  if (params.score_only && !params.sampling.prompt_logprobs)
+    throw Error::usage("scoring a prompt needs its logprobs").field("echo");
   const CapSpec& cap = params.cap;
   const std::string policy_note =
       cap.policy.empty() ? std::string() : " of cap policy " + cap.to_string();
@@ -188,7 +202,9 @@ std::shared_ptr<GenerationStream> BatchScheduler::submit(GenerationParams params
                " bytes");
   }
   auto seq = std::make_unique<Sequence>();
-  if (evicting) {
+  if (params.score_only) {
+    seq->max_new = 0;
+  } else if (evicting) {
     const std::size_t fallback = opt_.default_max_tokens > 0 ? opt_.default_max_tokens : model_len;
     seq->max_new = params.max_tokens > 0 ? params.max_tokens : fallback;
   } else {
@@ -197,6 +213,12 @@ std::shared_ptr<GenerationStream> BatchScheduler::submit(GenerationParams params
   seq->stream = std::make_shared<GenerationStream>();
   seq->filter = StopStringFilter(params.stop);
   seq->tokens = params.prompt;
+  if (params.sampling.prompt_logprobs) {
+    seq->prompt_logprobs.resize(n);
+    seq->scored.assign(n, false);
+    seq->prompt_logprobs[0].token = params.prompt[0];  // nothing precedes it: no logprob
+    seq->scored[0] = true;
+  }
   seq->params = std::move(params);
   auto stream = seq->stream;
   {
@@ -280,6 +302,15 @@ BatchScheduler::Plan BatchScheduler::plan_step() {
   return p;
 }
 
+std::size_t BatchScheduler::admission_bytes(const Sequence& s) const {
+  if (opt_.admission == KvAdmission::kReserve) {
+    // The prompt and every token the request may still generate (evicting policies: their
+    // window's worth, as kv_bytes bounds it).
+    return runner_.kv_bytes(s.params.cap, s.tokens.size() + (s.max_new - s.generated));
+  }
+  return runner_.kv_bytes(s.params.cap, s.tokens.size());
+}
+
 void BatchScheduler::preempt(Sequence& s) {
   try {
     runner_.close_sequence(s.id);
@@ -331,11 +362,17 @@ bool BatchScheduler::step() {
   // running sequences' next steps and each admitted prompt need now.
   KvUsage kv = runner_.kv_usage();
   const bool budgeted = kv.budget_bytes > 0;
-  std::size_t committed = kv.bytes_in_use;
+  const bool reserve = opt_.admission == KvAdmission::kReserve;
+  // On demand: what is held plus the running sequences' next steps. Reserve: the running
+  // sequences' whole reservations, whatever they hold yet.
+  std::size_t committed = reserve ? 0 : kv.bytes_in_use;
   if (budgeted) {
     for (auto& s : running_) {
-      committed += s->decoding ? runner_.kv_step_bytes(s->id, 1)
-                               : runner_.kv_step_bytes(s->id, s->tokens.size() - s->prefilled);
+      if (reserve)
+        committed += admission_bytes(*s);
+      else
+        committed += s->decoding ? runner_.kv_step_bytes(s->id, 1)
+                                 : runner_.kv_step_bytes(s->id, s->tokens.size() - s->prefilled);
     }
   }
   while (running_.size() < opt_.max_running) {
@@ -347,7 +384,7 @@ bool BatchScheduler::step() {
         // With nothing running a request is admitted whatever it needs (submit() checked that
         // its prompt fits the whole budget), so the queue always moves.
         const Sequence& q = *queue_.front();
-        const std::size_t need = runner_.kv_bytes(q.params.cap, q.tokens.size());
+        const std::size_t need = admission_bytes(q);
         if (!running_.empty() && committed + need > kv.budget_bytes) break;
         committed += need;
       }
@@ -436,7 +473,10 @@ bool BatchScheduler::step() {
     }
     s->prefilled += n;
     metrics_.prompt_tokens.inc(static_cast<double>(n));
-    if (last) {
+    if (last && s->max_new == 0) {  // score_only: the prompt's logprobs are all there is
+      collect_logprobs(*s, 0);
+      finish(*s, FinishReason::kLength);
+    } else if (last) {
       s->decoding = true;
       emit(*s, t);
     }
@@ -453,6 +493,10 @@ void BatchScheduler::emit(Sequence& s, Token t) {
     s.first_token_s = s.since_arrival.seconds();
     metrics_.ttft.observe(s.first_token_s);
   }
+  std::vector<TokenLogprob> scored;
+  if (s.params.sampling.top_logprobs >= 0) {
+    if (auto r = collect_logprobs(s, s.tokens.size())) scored.push_back(std::move(*r));
+  }
   if (!s.params.ignore_eos && s.generated >= s.params.min_tokens &&
       runner_.is_end_of_generation(t)) {
     finish(s, FinishReason::kStop);
@@ -460,13 +504,28 @@ void BatchScheduler::emit(Sequence& s, Token t) {
   }
   ++s.generated;
   metrics_.generation_tokens.inc();
-  s.stream->push(s.filter.push(runner_.token_text(t)));
+  s.stream->push(s.filter.push(runner_.token_text(t)), std::move(scored));
   if (s.filter.stopped()) {
     finish(s, FinishReason::kStop);
     return;
   }
   s.tokens.push_back(t);
   if (s.generated >= s.max_new) finish(s, FinishReason::kLength);
+}
+
+std::optional<TokenLogprob> BatchScheduler::collect_logprobs(Sequence& s, std::size_t pos) {
+  std::optional<TokenLogprob> out;
+  for (auto& r : runner_.take_logprobs(s.id)) {
+    if (r.pos < s.scored.size()) {
+      if (!s.scored[r.pos]) {
+        s.scored[r.pos] = true;
+        s.prompt_logprobs[r.pos] = std::move(r);
+      }
+    } else if (r.pos == pos) {
+      out = std::move(r);
+    }
+  }
+  return out;
 }
 
 template <class F>
@@ -509,7 +568,13 @@ void BatchScheduler::finish(Sequence& s, FinishReason reason, const std::string&
       metrics_.requests_error.inc();
       break;
   }
-  s.stream->finish(reason, s.params.prompt.size(), s.generated, s.cached, error);
+  // Prompt logprobs only when every position was scored (a request that failed before its
+  // prompt was prefilled has none).
+  std::vector<TokenLogprob> prompt_logprobs;
+  if (!s.scored.empty() && std::all_of(s.scored.begin(), s.scored.end(), [](bool b) { return b; }))
+    prompt_logprobs = std::move(s.prompt_logprobs);
+  s.stream->finish(reason, s.params.prompt.size(), s.generated, s.cached, error,
+                   std::move(prompt_logprobs));
   s.stream.reset();  // marks the sequence finished for step()
 }
 

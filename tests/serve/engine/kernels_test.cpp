@@ -218,6 +218,43 @@ TEST(Attention, FastMatchesReferenceWithGqaCausalAndSpans) {
   }
 }
 
+// Gemma 2's soft-capping: scores s -> c * tanh(s / c) before the softmax. One head over two
+// rows by hand (scores +-10 capped at c = 5), then the fast kernel against the reference with
+// GQA and large scores (most beyond the cap, so capping changes the output).
+TEST(Attention, SoftCapMatchesHandComputedAndReference) {
+  {
+    const float q = 10.0f, k[2] = {1.0f, -1.0f}, v[2] = {2.0f, -3.0f};
+    KvView view;
+    view.spans.push_back({k, v, 2, 1, 1});
+    AttentionShape s{1, 1, 1, 1.0f};
+    s.softcap = 5.0f;
+    float out = 0;
+    attention(s, &q, 1, view, &out);
+    const double capped = 5.0 * std::tanh(2.0), w0 = 1.0 / (1.0 + std::exp(-2.0 * capped));
+    EXPECT_NEAR(out, w0 * 2.0 + (1.0 - w0) * -3.0, 1e-5);
+  }
+  std::mt19937 rng(17);
+  const int n_head = 8, n_kv = 2, hd = 32, n_rows = 40, n_q = 6, kvd = n_kv * hd;
+  const auto k = random_vec(static_cast<std::size_t>(n_rows) * kvd, rng, 4.0f),
+             v = random_vec(static_cast<std::size_t>(n_rows) * kvd, rng);
+  const auto q = random_vec(static_cast<std::size_t>(n_q) * n_head * hd, rng, 4.0f);
+  KvView view;
+  view.spans.push_back(
+      {k.data(), v.data(), n_rows, static_cast<std::size_t>(kvd), static_cast<std::size_t>(kvd)});
+  AttentionShape s{n_head, n_kv, hd, 1.0f / std::sqrt(static_cast<float>(hd))};
+  std::vector<float> plain(q.size()), out(q.size()), ref(q.size());
+  attention(s, q.data(), n_q, view, plain.data());
+  s.softcap = 3.0f;
+  attention(s, q.data(), n_q, view, out.data());
+  attention_reference(s, q.data(), n_q, view, ref.data());
+  double moved = 0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    EXPECT_NEAR(out[i], ref[i], 1e-4);
+    moved = std::max(moved, static_cast<double>(std::fabs(out[i] - plain[i])));
+  }
+  EXPECT_GT(moved, 0.1);
+}
+
 // Without row weights attention takes the tiled online-softmax kernel: token tiles of 16,
 // row tiles of 64 and, in decode on several threads, row splits merged after. Awkward sizes
 // cross every tile edge; NaN-poisoned outputs catch any value left unwritten.
@@ -276,6 +313,67 @@ TEST(Attention, TiledMatchesReferenceAcrossTilesAndSplits) {
       attention_reference(s, q.data(), n_q, half, ref.data(), w2.data());
       for (std::size_t i = 0; i < out.size(); ++i) EXPECT_NEAR(out[i], ref[i], 1e-4);
       for (std::size_t j = 0; j < w1.size(); ++j) EXPECT_NEAR(w1[j], w2[j], 1e-4);
+    }
+  }
+}
+
+// A batch of sequences' attention in one parallel region (tiled f32, tiled f16 and the f16
+// weights path; 1 and 3 threads; sequences of awkward lengths, one or several new tokens)
+// equals the reference per sequence; NaN-poisoned outputs catch any value left unwritten.
+TEST(Attention, ManyTasksMatchTheReferencePerTask) {
+  std::mt19937 rng(13);
+  const int n_head = 9, n_kv = 3, hd = 64, kvd = n_kv * hd;
+  const int rows[] = {1, 17, 64, 65, 300, 1030, 5};
+  const int new_tokens[] = {1, 1, 1, 3, 1, 1, 5};
+  constexpr int kTasks = 7;
+  std::vector<std::vector<float>> k, v, q;
+  std::vector<std::vector<std::uint16_t>> k16, v16;
+  std::vector<KvView> f32_views, f16_views;
+  for (int t = 0; t < kTasks; ++t) {
+    k.push_back(random_vec(static_cast<std::size_t>(rows[t]) * kvd, rng, 2.0f));
+    v.push_back(random_vec(static_cast<std::size_t>(rows[t]) * kvd, rng));
+    q.push_back(random_vec(static_cast<std::size_t>(new_tokens[t]) * n_head * hd, rng, 2.0f));
+    k16.emplace_back(k.back().size());
+    v16.emplace_back(v.back().size());
+    floats_to_fp16(k.back().data(), k.back().size(), k16.back().data());
+    floats_to_fp16(v.back().data(), v.back().size(), v16.back().data());
+  }
+  for (int t = 0; t < kTasks; ++t) {
+    KvView a, h;
+    a.spans.push_back({k[t].data(), v[t].data(), rows[t], static_cast<std::size_t>(kvd),
+                       static_cast<std::size_t>(kvd)});
+    h.elem = KvElem::kF16;
+    KvSpan hs{nullptr, nullptr, rows[t], static_cast<std::size_t>(kvd),
+              static_cast<std::size_t>(kvd)};
+    hs.k16 = k16[t].data();
+    hs.v16 = v16[t].data();
+    h.spans.push_back(hs);
+    f32_views.push_back(a);
+    f16_views.push_back(h);
+  }
+  for (const int threads : {1, 3}) {
+    ThreadScope scope(threads);
+    for (const bool f16_weights : {false, true}) {
+      for (const auto* views : {&f32_views, &f16_views}) {
+        SCOPED_TRACE(testing::Message() << threads << " threads, f16 weights " << f16_weights
+                                        << (views == &f16_views ? ", f16 rows" : ", f32 rows"));
+        AttentionShape s{n_head, n_kv, hd, 1.0f / std::sqrt(static_cast<float>(hd))};
+        s.f16_weights = f16_weights;
+        std::vector<std::vector<float>> out;
+        std::vector<AttentionTask> tasks;
+        for (int t = 0; t < kTasks; ++t) out.emplace_back(q[t].size(), std::nanf(""));
+        for (int t = 0; t < kTasks; ++t)
+          tasks.push_back({q[t].data(), new_tokens[t], &(*views)[t], out[t].data()});
+        attention_many(s, tasks);
+        for (int t = 0; t < kTasks; ++t) {
+          std::vector<float> ref(q[t].size());
+          attention_reference(s, q[t].data(), new_tokens[t], (*views)[t], ref.data());
+          double worst = 0;
+          for (std::size_t i = 0; i < ref.size(); ++i)
+            worst = std::max(worst, std::fabs(static_cast<double>(out[t][i]) - ref[i]));
+          EXPECT_LE(worst, f16_weights ? 2e-3 : 2e-5) << "task " << t;  // NaN fails too
+        }
+      }
     }
   }
 }

@@ -126,6 +126,37 @@ TEST(ApiRequest, NamesTheFieldOfEachBadValue) {
             "prompt");
 }
 
+TEST(ApiRequest, LogprobsEchoAndBatchOfOne) {
+  const auto c = parse_text(R"({"prompt":[[3,4,5]],"logprobs":5,"echo":true,"max_tokens":0})");
+  EXPECT_EQ(c.prompt_tokens, (std::vector<Token>{3, 4, 5}));
+  EXPECT_EQ(c.logprobs, 5);
+  EXPECT_TRUE(c.echo);
+  EXPECT_EQ(c.max_tokens, 0);
+  EXPECT_EQ(parse_text(R"({"prompt":["x"],"logprobs":null})").logprobs, std::nullopt);
+  const auto chat = Endpoint::kChatCompletions;
+  const std::string msgs = R"("messages":[{"role":"user","content":"a"}])";
+  EXPECT_EQ(parse_chat("{" + msgs + R"(,"logprobs":true,"top_logprobs":3})").logprobs, 3);
+  EXPECT_EQ(parse_chat("{" + msgs + R"(,"logprobs":true})").logprobs, 0);
+  EXPECT_EQ(parse_chat("{" + msgs + R"(,"logprobs":false})").logprobs, std::nullopt);
+  // Bounded, and each bad value names its field.
+  EXPECT_EQ(error_field(R"({"prompt":"a","logprobs":21})"), "logprobs");
+  EXPECT_EQ(error_field(R"({"prompt":"a","logprobs":-1})"), "logprobs");
+  EXPECT_EQ(error_field(R"({"prompt":"a","logprobs":true})"), "logprobs");
+  EXPECT_EQ(error_field(R"({"prompt":"a","echo":"yes"})"), "echo");
+  EXPECT_EQ(error_field(R"({"prompt":"a","max_tokens":0,"logprobs":1})"), "max_tokens");
+  EXPECT_EQ(error_field(R"({"prompt":"a","echo":true,"stream":true})"), "stream");
+  EXPECT_EQ(error_field(R"({"prompt":[[1],[2]]})"), "prompt");
+  EXPECT_EQ(error_field(R"({"prompt":["a","b"]})"), "prompt");
+  EXPECT_EQ(error_field(R"({"prompt":[[]]})"), "prompt");
+  EXPECT_EQ(error_field(R"({"prompt":[[[1]]]})"), "prompt[0]");
+  EXPECT_EQ(error_field("{" + msgs + R"(,"top_logprobs":2})", chat), "top_logprobs");
+  EXPECT_EQ(error_field("{" + msgs + R"(,"logprobs":true,"top_logprobs":21})", chat),
+            "top_logprobs");
+  EXPECT_EQ(error_field("{" + msgs + R"(,"logprobs":1})", chat), "logprobs");
+  EXPECT_EQ(error_field("{" + msgs + R"(,"echo":true})", chat), "echo");
+  EXPECT_EQ(error_field("{" + msgs + R"(,"max_tokens":0})", chat), "max_tokens");
+}
+
 TEST(ApiRequest, NamesTheMessageFieldInChat) {
   const auto chat = Endpoint::kChatCompletions;
   EXPECT_EQ(error_field(R"({"messages":[]})", chat), "messages");

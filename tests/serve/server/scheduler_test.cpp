@@ -335,6 +335,48 @@ TEST(BatchScheduler, AdmitsOnCurrentNeedAndPreemptsInsteadOfFailing) {
   EXPECT_EQ(drain(s, one)[0], kFakeScript.substr(0, 3));
 }
 
+TEST(BatchScheduler, ReserveAdmissionChargesWorstCasesAndNeverPreempts) {
+  Fixture f;
+  f.runner.kv_budget_bytes = 64 * 16 * 6;  // 6 blocks of 16 tokens
+  SchedulerOptions opt;
+  opt.max_running = 8;
+  opt.admission = KvAdmission::kReserve;
+  BatchScheduler s(f.runner, opt, f.metrics);
+  // The same seven requests as above: each reserves its worst case, 10 + 12 tokens = 2 blocks,
+  // so three run at once (on demand, six did), and the reservation leaves no room to run out.
+  std::vector<std::shared_ptr<GenerationStream>> st;
+  for (int i = 0; i < 7; ++i) st.push_back(s.submit(params(10, 12)));
+  std::size_t peak_running = 0;
+  s.step();
+  EXPECT_EQ(s.running(), 3u);
+  EXPECT_EQ(s.queued(), 4u);
+  std::vector<std::string> text(st.size());
+  std::vector<bool> done(st.size(), false);
+  for (int guard = 0; guard < 10000; ++guard) {
+    peak_running = std::max(peak_running, s.running());
+    bool all = true;
+    for (std::size_t i = 0; i < st.size(); ++i) {
+      if (done[i]) continue;
+      auto u = st[i]->next(std::chrono::milliseconds(0));
+      text[i] += u.text;
+      done[i] = u.finished;
+      all = all && done[i];
+    }
+    if (all) break;
+    s.step();
+  }
+  for (std::size_t i = 0; i < st.size(); ++i) {
+    EXPECT_TRUE(done[i]) << i;
+    EXPECT_EQ(text[i], kFakeScript.substr(0, 12)) << i;
+  }
+  EXPECT_EQ(peak_running, 3u);
+  EXPECT_EQ(s.preemptions(), 0u);
+  EXPECT_EQ(f.metrics.requests_error.value(), 0.0);
+  EXPECT_LE(f.runner.peak_kv_bytes(), f.runner.kv_budget_bytes);
+  EXPECT_EQ(f.runner.open_sequences(), 0u);
+  EXPECT_STREQ(kv_admission_name(KvAdmission::kReserve), "reserve");
+}
+
 TEST(BatchScheduler, GaugesReportResidentKvByPolicy) {
   Fixture f;
   f.runner.kv_budget_bytes = 64 * 16 * 100;

@@ -41,6 +41,16 @@ class Kernel {
   virtual Device device() const { return Device::kCpu; }
   // Bytes of the prepared format (memory the kernel holds).
   virtual std::size_t format_bytes() const = 0;
+  // The same kernel reading X and writing Y in the caller's node order: where this one reads
+  // X row c and writes Y row r, the returned one reads X row old_of_new[c] and writes Y row
+  // old_of_new[r] (old_of_new: a permutation of 0..n-1, the inverse of the plan's reordering),
+  // so a reordered plan needs no permuted copy of X or Y. The column map is applied once
+  // here, the row map as rows are written. nullptr where the format reads X in contiguous
+  // row runs (dense blocks, 8x8 tiles): the caller then copies.
+  virtual std::unique_ptr<Kernel> in_caller_order(const std::vector<index_t>& old_of_new) const {
+    (void)old_of_new;
+    return nullptr;
+  }
 };
 
 struct KernelSpec {
@@ -63,7 +73,12 @@ std::vector<const KernelSpec*> kernels_for(DensityClass c, Device device = Devic
 void spmm_reference(const Csr& a, const float* x, int f, float* y, bool accumulate);
 
 // The tuned CSR SpMM (nnz-balanced OpenMP rows, AVX2/FMA register-blocked feature chunks).
-void spmm_csr(const Csr& a, const float* x, int f, float* y, bool accumulate);
+// y_rows (optional, a permutation of A's rows): row r of A X is written to Y row y_rows[r].
+void spmm_csr(const Csr& a, const float* x, int f, float* y, bool accumulate,
+              const index_t* y_rows = nullptr);
+
+// A copy of `a` with every column index c replaced by old_of_new[c] (for in_caller_order).
+Csr remap_columns(const Csr& a, const std::vector<index_t>& old_of_new);
 
 // Vector instruction sets the run-time dispatched kernels can use, in increasing order.
 enum class SimdLevel { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };

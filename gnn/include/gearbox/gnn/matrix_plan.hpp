@@ -2,8 +2,9 @@
 // PyTorch user hands over: an adjacency with its own edge values): reorders the nodes by the
 // matrix's symmetrised pattern, selects the density split and kernels per feature width
 // (AdaptiveAggregator), and runs Y = A X or Y = A^T X with X and Y in the caller's order
-// (rows gathered into and scattered out of the planned order around the kernels). The plan
-// owns the matrix, its reordered copy and, once needed, the transpose's plan.
+// (the kernels read X rows and write Y rows through the permutation, so no permuted copy is
+// made per call; see ExecPlan). The plan owns the matrix, its reordered copy and, once
+// needed, the transpose's plan.
 #pragma once
 
 #include <memory>
@@ -43,8 +44,8 @@ class MatrixPlan {
   // Its text, as `gearbox gnn plan` prints it.
   std::string text(int f = 0);
 
-  // Median ms of `reps` runs of the selected kernels alone for width f (Y = A X in the planned
-  // order, on random inputs: no row permutation), the cost a caller's wrapper is compared to.
+  // Median ms of `reps` calls of run(f, transpose = false) from C++ on fixed inputs (X and Y in
+  // the caller's order, kernels as selected), the cost a caller's wrapper is compared to.
   double kernel_ms(int f, int reps);
 
   index_t nodes() const { return n_; }
@@ -65,8 +66,8 @@ class MatrixPlan {
   bool identity_ = true;  // the ordering keeps every node in place
   Ordering order_;
   std::shared_ptr<const Csr> planned_;  // P A P^T (the transpose's plan is built from it)
+  CallerOrder caller_;  // old_of_new of the ordering (null when it keeps every node in place)
   std::unique_ptr<AdaptiveAggregator> fwd_, bwd_;
-  std::vector<float> xbuf_, ybuf_;
   mutable std::mutex mu_;
 };
 

@@ -54,22 +54,38 @@ struct SelectorOptions {
   CandidateTimer timer = {};  // empty: wall-clock stopwatch
 };
 
+// The inverse of a plan's reordering (old_of_new[i]: the caller's id of planned node i), when
+// X and Y are given in the caller's node order rather than the planned one.
+using CallerOrder = std::shared_ptr<const std::vector<index_t>>;
+
 // An executable plan: Y = A X with the chosen kernels; owns its subgraphs and kernels and
 // shares ownership of A (the whole-matrix kernel points into it), so no caller's temporary
-// can leave it dangling.
+// can leave it dangling. With a caller order, X and Y are in the caller's node order (A is
+// the planned P A P^T): the kernels read and write through the permutation
+// (Kernel::in_caller_order) when every chosen kernel can, else X is copied into the planned
+// order and Y back around them.
 class ExecPlan {
  public:
-  ExecPlan(std::shared_ptr<const Csr> a, const std::vector<BlockInfo>& blocks, const Candidate& c);
+  ExecPlan(std::shared_ptr<const Csr> a, const std::vector<BlockInfo>& blocks, const Candidate& c,
+           CallerOrder caller_order = nullptr);
+  // Not thread-safe with a caller order its kernels cannot fuse (one set of copy buffers).
   void run(const float* x, int f, float* y) const;
   const Candidate& candidate() const { return cand_; }
   std::size_t format_bytes() const;
+  // "planned" (no caller order), "fused" (kernels permute) or "copied" (X and Y copied).
+  const char* caller_order_mode() const;
 
  private:
+  void run_kernels(const float* x, int f, float* y) const;
+
   std::shared_ptr<const Csr> a_;
   Candidate cand_;
   DensitySplit split_;
   std::array<std::unique_ptr<Kernel>, kDensityClasses> kernels_;
   std::unique_ptr<Kernel> whole_;
+  CallerOrder order_;
+  bool fused_ = false;
+  mutable std::vector<float> xbuf_, ybuf_;  // the copies when not fused
 };
 
 // Aggregation with an adjacency: Y = A X. The adaptive one selects per width on first use.
@@ -79,8 +95,10 @@ class AdaptiveAggregator {
   // The aggregator owns `a` (pass std::move(m) to avoid a copy, or share one matrix between
   // aggregators): it and every plan it makes keep it alive; matrix() reads it back.
   AdaptiveAggregator(Csr a, std::vector<index_t> block_starts, SelectorOptions opt, int threads);
+  // With caller_order, run() takes X and Y in the caller's node order (see ExecPlan); the
+  // selection then measures the candidates as they run in that order.
   AdaptiveAggregator(std::shared_ptr<const Csr> a, std::vector<index_t> block_starts,
-                     SelectorOptions opt, int threads);
+                     SelectorOptions opt, int threads, CallerOrder caller_order = nullptr);
   // Y = A X for width f; the first call for a width selects (measuring with this x).
   void run(const float* x, int f, float* y);
   // Selects for width f now (with random inputs) without computing anything for the caller.
@@ -108,6 +126,7 @@ class AdaptiveAggregator {
   std::vector<BlockInfo> blocks_;
   SelectorOptions opt_;
   int threads_;
+  CallerOrder order_;
   MachineProfile machine_;
   std::map<int, std::unique_ptr<ExecPlan>> plans_;
   std::map<int, nlohmann::json> explain_;

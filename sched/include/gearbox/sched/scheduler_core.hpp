@@ -68,7 +68,11 @@ class SchedulerCore {
   long long reschedules() const { return reschedules_; }  // changes of running jobs' placements
   long long migrations() const { return migrations_; }    // of which node moves
   int passes() const { return passes_; }
-  double pass_ms() const { return pass_ms_; }  // policy + allocator time, all passes
+  double pass_ms() const { return pass_ms_; }          // policy + allocator time, all passes
+  double max_pass_ms() const { return max_pass_ms_; }  // the longest pass (wall)
+  // The most CPU one pass took (this thread's CPU time: unlike wall time, not inflated when a
+  // loaded machine preempts the thread).
+  double max_pass_cpu_ms() const { return max_pass_cpu_ms_; }
 
  private:
   const Cluster& cluster_;
@@ -82,7 +86,7 @@ class SchedulerCore {
   std::vector<int> ids_;
   long long reschedules_ = 0, migrations_ = 0;
   int passes_ = 0;
-  double pass_ms_ = 0;
+  double pass_ms_ = 0, max_pass_ms_ = 0, max_pass_cpu_ms_ = 0;
 };
 
 }  // namespace gearbox::sched

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "gearbox/sched/cluster_backend.hpp"
+#include "gearbox/sched/constants.hpp"
 #include "gearbox/sched/throughput_table.hpp"
 
 namespace gearbox::sched {
@@ -17,6 +18,12 @@ class SimBackend : public ClusterBackend {
  public:
   // `table` prices iterations; `pruned_restart` selects Crius's restart overhead.
   SimBackend(const Cluster& cluster, const ThroughputTable& table, bool pruned_restart);
+
+  // Round length the per-round throughput is normalised by (default kSchedulingInterval) and
+  // seconds every start pays on top of its restart overhead (a real cluster's submission
+  // latency; default 0).
+  void set_round_seconds(double s) { round_s_ = s; }
+  void set_start_latency(double s) { start_latency_s_ = s; }
 
   // Registers an arrived job (pending, its remaining iterations and submission time).
   void admit(const ActiveJob& job);
@@ -67,6 +74,7 @@ class SimBackend : public ClusterBackend {
   double seg_ = 0;
   double busy_gpu_s_ = 0, round_thr_ = 0;
   bool progressed_ = false;
+  double round_s_ = kSchedulingInterval, start_latency_s_ = 0;
 };
 
 }  // namespace gearbox::sched

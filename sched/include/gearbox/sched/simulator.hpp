@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "gearbox/sched/constants.hpp"
 #include "gearbox/sched/estimator.hpp"
 #include "gearbox/sched/policy.hpp"
 #include "gearbox/sched/trace.hpp"
@@ -33,6 +34,13 @@ struct SimOptions {
   // default a departure inside a round triggers a scheduling pass at its time
   // (the paper's events).
   bool round_only = false;
+  // Round length in seconds (the artifact's 300 s; a replay passes its daemon's round, wall
+  // seconds x time scale): jobs arrive in rounds of this length and policies run at its
+  // boundaries.
+  double round_s = kSchedulingInterval;
+  // Seconds each start pays on top of the restart overhead (a real cluster's submission to
+  // running latency, scaled; 0 in the artifact's model).
+  double start_latency_s = 0;
 };
 
 struct SimResult {
@@ -50,11 +58,29 @@ struct SimResult {
   int rounds = 0;
   double sim_wall_s = 0;
   double sched_ms_per_round = 0;         // policy + node allocation time per round it ran
+  double sched_ms_max_pass = 0;          // the longest scheduling pass (wall)
+  double sched_cpu_ms_max_pass = 0;      // the most CPU one pass took
   std::vector<double> round_throughput;  // per simulated round (samples/s)
   std::vector<double> jcts;              // finished jobs, in finish order
   std::vector<double> job_jct;           // per trace job: its JCT, or -1 if it did not finish
   bool stalled = false;  // ended with jobs placed where they cannot run (kMaxStalledRounds)
 };
+
+// Per-job figures the run metrics need: when it arrived (and if), how long it waited unplaced,
+// when it finished (-1: not) and its (rescaled) deadline.
+struct JobOutcome {
+  double queue_s = 0;
+  double finish = -1;
+  double deadline = 0;
+  bool arrived = false;
+};
+
+// Fills res's summary figures (JCT mean/p50/p99 from res.jcts, queue, deadlines met, makespan
+// from t0, throughput from res.round_throughput, GPU utilisation) from per-job outcomes, the
+// GPU-seconds held, the cluster's GPUs and the round length; res.jobs, arrived, finished,
+// rounds and jcts must be set. Shared by the simulator and a measured replay.
+void fill_run_metrics(SimResult& res, const std::vector<JobOutcome>& jobs, double t0,
+                      double busy_gpu_s, double total_gpus, double round_s = kSchedulingInterval);
 
 // Rounds without any progress (everything arrived, placed jobs cannot run, no
 // departures) after which a simulation ends instead of running forever.

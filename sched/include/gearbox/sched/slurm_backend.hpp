@@ -52,6 +52,13 @@ class SlurmBackend : public ClusterBackend {
   // The table that prices iteration times for the worker: built on cluster(), outliving this.
   void set_table(const ThroughputTable* table) { table_ = table; }
   void set_journal(AttemptJournal* journal) { journal_ = journal; }
+  // Batched submission: start() records the attempt (journal first) and queues its sbatch;
+  // submit_pending() then runs the queued sbatch calls at once, several in parallel, so that a
+  // round starting many jobs does not start the last one many sbatch latencies late. An sbatch
+  // that fails every try leaves its attempt lost (the next poll reports it; the job is
+  // rescheduled). Off by default: start() submits at once.
+  void set_batch_submit(bool on) { batch_ = on; }
+  void submit_pending();
   // Takes over an attempt already running in Slurm (a restarted daemon's reconciliation).
   void adopt(int job, int number, long long slurm_id, const Placement& placement,
              const std::vector<int>& nodes);
@@ -122,6 +129,12 @@ class SlurmBackend : public ClusterBackend {
   std::map<int, JobInfo> jobs_;
   std::map<int, Running> running_;  // by job
   std::vector<Stopping> stopping_;
+  struct Pending {
+    int job = -1, number = 0;
+    SubmitRequest request;
+  };
+  bool batch_ = false;
+  std::vector<Pending> pending_;
 };
 
 }  // namespace gearbox::sched

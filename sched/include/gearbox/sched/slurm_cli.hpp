@@ -93,20 +93,22 @@ class SlurmCli {
   void drain(const std::string& node, const std::string& reason);
   void resume(const std::string& node);
 
-  // The counters so far (a copy: safe to read from another thread while a call runs).
+  // A copy of the counters (calls may run on several threads: submit() is thread-safe when the
+  // runner is).
   SlurmCallStats stats() const {
     std::lock_guard<std::mutex> lock(stats_mu_);
     return stats_;
   }
 
  private:
+  // Adds to the counters under their lock.
+  void count(long long calls, long long retries, long long failures, double seconds);
   // Runs argv with retries; throws Error::runtime with the last stderr when every try failed.
   // A try that exits 0 fails too when `accept` (given its stdout) throws Error.
   CommandResult call(const std::vector<std::string>& argv,
                      const std::function<void(const std::string&)>& accept = {});
   CommandRunner& runner_;
   RetryPolicy retry_;
-  void count(long long calls, long long retries, long long failures, double seconds);
   mutable std::mutex stats_mu_;
   SlurmCallStats stats_;
 };

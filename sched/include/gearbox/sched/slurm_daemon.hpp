@@ -19,6 +19,7 @@
 
 #include "gearbox/core/output.hpp"
 #include "gearbox/sched/estimator.hpp"
+#include "gearbox/sched/round_cpu.hpp"
 #include "gearbox/sched/scheduler_core.hpp"
 #include "gearbox/sched/slurm_backend.hpp"
 #include "gearbox/sched/state_store.hpp"
@@ -42,14 +43,18 @@ class SlurmDaemon : public AttemptJournal {
   SlurmDaemon(const DaemonOptions& opt, SlurmCli& cli, const Estimator& est);
   ~SlurmDaemon() override;
 
-  // POST /v1/jobs: {"model", "batch", "iterations", optional "gpus" (1), "gpu_type" (first
-  // pool), "deadline" (seconds), "command" ([words])}. Throws Error::input naming the field.
+  // POST /v1/jobs: {"model", "batch", "iterations", optional "gpus" (1), "gpu_type" (none:
+  // the policy picks), "deadline" (seconds), "command" ([words])}. Throws Error::input naming the
+  // field.
   Json submit(const Json& body);
   Json jobs() const;
   std::optional<Json> job(long long id) const;
   // DELETE: false when no such job; a finished job stays finished.
   bool cancel(long long id);
   std::string metrics() const;  // Prometheus text
+  // GET /v1/cluster: the discovered pools (GPU type, nodes, GPUs per node, node names), the
+  // policy, time scale, round and grace seconds.
+  Json cluster_info() const;
   // One round (poll, decide, enact). Wall clock `now` in seconds. Slurm's jobs and nodes are
   // read before the lock is taken: while slurmctld is away those calls fail slowly (retries)
   // and the API keeps answering; the round then throws and changes nothing.
@@ -86,6 +91,7 @@ class SlurmDaemon : public AttemptJournal {
   std::vector<long long> to_cancel_;
   std::map<std::string, std::pair<int, int>> node_at_;  // Slurm node name -> (pool, node)
   std::map<std::string, std::string> node_state_;       // as last recorded
+  RoundCpuStats round_cpu_;
 };
 
 }  // namespace gearbox::sched

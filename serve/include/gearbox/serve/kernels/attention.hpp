@@ -4,6 +4,8 @@
 // when AttentionShape::window > 0).
 #pragma once
 
+#include <span>
+
 #include "gearbox/serve/model/kv_cache.hpp"
 
 namespace gearbox::serve {
@@ -17,6 +19,8 @@ struct AttentionShape {
   // > 0: sliding-window attention, each new token sees only the last `window` rows up to and
   // including its own (llama.cpp's standard SWA mask: key visible iff pos_q - pos_k < window).
   int window = 0;
+  // > 0: scores soft-capped before the softmax, s -> softcap * tanh(s / softcap) (Gemma 2).
+  float softcap = 0;
 };
 
 // q: n_q x (n_head*head_dim); out: n_q x (n_head*head_dim). When row_weights is non-null it
@@ -24,6 +28,17 @@ struct AttentionShape {
 // Multithreaded over heads and queries.
 void attention(const AttentionShape& s, const float* q, int n_q, const KvView& kv, float* out,
                float* row_weights = nullptr);
+// One sequence's part of a batched attention call.
+struct AttentionTask {
+  const float* q = nullptr;  // n_q x (n_head*head_dim)
+  int n_q = 0;
+  const KvView* kv = nullptr;
+  float* out = nullptr;  // n_q x (n_head*head_dim)
+};
+// attention() (without row weights) of every task, in one parallel region whose threads take
+// whole tasks: a decode batch of many sequences pays one fork/join per layer instead of one
+// per sequence. Results equal attention() called task by task.
+void attention_many(const AttentionShape& s, std::span<const AttentionTask> tasks);
 // Plain reference of the same computation (single thread, double accumulation).
 void attention_reference(const AttentionShape& s, const float* q, int n_q, const KvView& kv,
                          float* out, float* row_weights = nullptr);

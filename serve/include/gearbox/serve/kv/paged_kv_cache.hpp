@@ -67,6 +67,11 @@ class PagedKvCache final : public KvCache {
   void begin(serve::SeqId seq, int n_new, std::span<std::int32_t> positions) override;
   void write(int layer, serve::SeqId seq, int n_new, const float* k, const float* v) override;
   KvView read(int layer, serve::SeqId seq) override;
+  // f32 rows without offload are read in place (other formats and cold blocks go through one
+  // shared scratch buffer).
+  bool stable_reads() const override {
+    return cfg_.format == KvRowFormat::kF32 && cfg_.offload == OffloadKind::kNone;
+  }
   bool wants_attention() const override { return cfg_.eviction == EvictionKind::kH2o; }
   void observe_attention(int layer, serve::SeqId seq, std::span<const float> weights) override;
   void commit(serve::SeqId seq, int n_new) override;

@@ -19,6 +19,7 @@ class ContiguousKvCache final : public KvCache {
   void begin(SeqId seq, int n_new, std::span<std::int32_t> positions) override;
   void write(int layer, SeqId seq, int n_new, const float* k, const float* v) override;
   KvView read(int layer, SeqId seq) override;
+  bool stable_reads() const override { return true; }  // views point into each sequence's rows
   void commit(SeqId seq, int n_new) override;
   void abort(SeqId seq, int n_new) override;
   void remove(SeqId seq) override;

@@ -69,6 +69,11 @@ class KvCache {
   virtual void write(int layer, SeqId seq, int n_new, const float* k, const float* v) = 0;
   // The rows attention reads at `layer` (see the contract above).
   virtual KvView read(int layer, SeqId seq) = 0;
+  // True when a view returned by read() stays valid through read() calls for other sequences
+  // (until the next begin, write, commit or abort): the model may then read every sequence of
+  // a decode batch first and run their attention together. False (the default): each view is
+  // used before the next call, as the contract above says.
+  virtual bool stable_reads() const { return false; }
   // True when the policy wants per-row attention weights through observe_attention().
   virtual bool wants_attention() const { return false; }
   // Per-row attention weights of the current step at `layer` (size read(layer, seq).n_rows()).

@@ -1,9 +1,9 @@
-// A decoder-only model (llama, gemma3; config.hpp) loaded from GGUF (weights stay memory-mapped,
-// used in their stored quantized format) and its forward pass: batched prefill of one sequence, and
-// one-token decode of several sequences at once, both through a KvCache (kv_cache.hpp). Forward
-// calls use the OpenMP thread count in effect (gearbox::set_threads / ThreadScope). A Model is
-// immutable after load, but its scratch buffers are per object: call forward methods of one Model
-// from one thread at a time (a server has one model-runner thread).
+// A decoder-only model (llama, qwen2, qwen3, phi3, gemma2, gemma3; config.hpp) loaded from GGUF
+// (weights stay memory-mapped, used in their stored quantized format) and its forward pass: batched
+// prefill of one sequence, and one-token decode of several sequences at once, both through a
+// KvCache (kv_cache.hpp). Forward calls use the OpenMP thread count in effect (gearbox::set_threads
+// / ThreadScope). A Model is immutable after load, but its scratch buffers are per object: call
+// forward methods of one Model from one thread at a time (a server has one model-runner thread).
 #pragma once
 
 #include <cstdint>

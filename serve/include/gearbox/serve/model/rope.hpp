@@ -18,7 +18,8 @@ struct RopeSpec {
   float mscale = 1.0f;          // multiplies cos/sin (YaRN's magnitude scale; 1 = none)
 };
 
-// The model's unscaled spec: inv_freq[i] = freq_scale * theta^(-2i/n_rot).
+// The model's own spec: inv_freq[i] = freq_scale * theta^(-2i/n_rot) / factor[i] (factors from
+// cfg.rope_freq_factors, 1 when it is empty).
 RopeSpec default_rope(const ModelConfig& cfg);
 
 // Rotates `n_heads` heads of `x` (head-major, head_dim values each) in place for position

@@ -34,6 +34,12 @@ struct CompletionRequest {
   bool ignore_eos = false;     // extension (as in vLLM): keep going past end-of-generation
   std::size_t min_tokens = 0;  // extension (as in vLLM): no end-of-generation before this many
   CapSpec cap;                 // extension: long-context policy; empty policy = server default
+  // Log-probabilities: completions `logprobs: N` and chat `logprobs: true` (+ `top_logprobs:
+  // N`) give each generated token's logprob with N alternatives (absent: none).
+  std::optional<int> logprobs;
+  // Completions `echo`: the prompt is returned before the text, with its tokens' logprobs
+  // when `logprobs` is given; `max_tokens: 0` (only with echo) then generates nothing.
+  bool echo = false;
 };
 
 struct RequestLimits {
@@ -44,11 +50,13 @@ struct RequestLimits {
   std::size_t max_prompt_tokens = 1 << 20;  // token-id prompts
   int vocab_size = 0;                       // token ids must be < this (0 = not checked)
   std::size_t max_depth = 32;               // nesting of arrays and objects in the body
+  int max_logprobs = 20;                    // alternatives per token (logprobs, top_logprobs)
 };
 
 // Parses `body` for `endpoint`. Throws gearbox::Error (input) on malformed JSON (with the byte
 // offset), invalid UTF-8, nesting beyond limits.max_depth (offset), a field of the wrong type, an
-// unknown field, or a value out of range.
+// unknown field, or a value out of range. A completions prompt may also be a batch of one
+// (`["text"]`, `[[ids]]`, as lm-eval sends); more than one prompt is refused ("prompt").
 CompletionRequest parse_completion_request(std::string_view body, Endpoint endpoint,
                                            const RequestLimits& limits = {});
 

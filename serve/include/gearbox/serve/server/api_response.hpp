@@ -4,7 +4,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -23,9 +26,11 @@ class ResponseFormatter {
  public:
   ResponseFormatter(Endpoint endpoint, std::string id, std::string model, std::int64_t created);
 
-  // The non-streaming body: choices[0] with the text (or message) and finish_reason, and usage.
+  // The non-streaming body: choices[0] with the text (or message), finish_reason, logprobs
+  // (null unless given), and usage.
   nlohmann::json complete(const std::string& text, const std::string& finish_reason,
-                          const Usage& usage) const;
+                          const Usage& usage,
+                          const nlohmann::json& logprobs = nlohmann::json()) const;
   // One SSE event "data: {...}\n\n" carrying `delta` (the chat role on the first chunk).
   std::string chunk(const std::string& delta, bool first) const;
   // The closing events: a chunk with finish_reason and usage, a usage-only chunk when
@@ -42,6 +47,22 @@ class ResponseFormatter {
   std::string model_;
   std::int64_t created_;
 };
+
+// One scored token of a response: its bytes as the model gave them, its logprob (nullopt for
+// the first prompt token, which nothing precedes), and the alternatives there.
+struct LogprobEntry {
+  std::string text;
+  std::optional<float> logprob;
+  std::vector<std::pair<std::string, float>> top;  // most likely first
+};
+
+// The completions `logprobs` object: {tokens, token_logprobs, top_logprobs (objects token ->
+// logprob; null where logprob is), text_offset (byte offsets into the choice's text, the
+// first at `offset`)}.
+nlohmann::json completion_logprobs(const std::vector<LogprobEntry>& entries, std::size_t offset);
+// The chat `logprobs` object: {content: [{token, logprob, bytes, top_logprobs: [{token,
+// logprob, bytes}]}]}.
+nlohmann::json chat_logprobs(const std::vector<LogprobEntry>& entries);
 
 // {"error": {"message", "type", "param", "code"}}: param is the offending field or null.
 nlohmann::json error_body(const std::string& message, const std::string& type,

@@ -58,6 +58,7 @@ class EngineRunner final : public ModelRunner {
   KvUsage kv_usage() const override;
   std::vector<Token> encode(std::string_view text, bool add_bos) const override;
   std::string token_text(Token t) const override;
+  Token prompt_bos() const override;
   std::vector<Token> encode_chat(std::span<const ChatMessage> messages) const override;
   bool is_end_of_generation(Token t) const override;
   std::size_t open_sequence(SequenceId id, const CapSpec& cap, const SamplingOptions& sampling,
@@ -65,6 +66,7 @@ class EngineRunner final : public ModelRunner {
   Token prefill(SequenceId id, std::span<const Token> tokens, bool last) override;
   void decode(std::span<const DecodeSlot> slots, std::vector<Token>& next) override;
   void close_sequence(SequenceId id) override;
+  std::vector<TokenLogprob> take_logprobs(SequenceId id) override;
 
   const Model& model() const { return *model_; }
   // Policy caches alive now (the default's and those with open sequences).
@@ -88,6 +90,12 @@ class EngineRunner final : public ModelRunner {
     std::vector<Token> tokens;
     std::vector<std::uint64_t> hashes;
     std::size_t published = 0;
+    // Logprobs: tokens fed so far (the next token's position), the alternatives asked for
+    // (< 0: none), the prompt when its tokens are scored, and the records not yet taken.
+    std::size_t fed = 0;
+    int top_logprobs = -1;
+    std::vector<Token> scored_prompt;
+    std::vector<TokenLogprob> logprobs;
   };
   // What a valid spelling needs for accounting without building its cache again.
   struct PolicyFacts {
@@ -111,6 +119,8 @@ class EngineRunner final : public ModelRunner {
   // Releases the caches of policies no sequence uses (see the file comment).
   void release_idle();
   void use_threads();
+  // Records the logprob of `token` at position `pos` from `logits` (one row) for `s`.
+  void record(Seq& s, std::span<const float> logits, Token token, std::size_t pos);
 
   std::shared_ptr<Model> model_;
   EngineRunnerOptions opt_;

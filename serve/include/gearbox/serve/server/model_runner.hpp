@@ -31,6 +31,21 @@ struct SamplingOptions {
   double temperature = 1.0;  // 0 = greedy
   double top_p = 1.0;        // nucleus cut, (0, 1]
   std::uint64_t seed = 0;
+  // Log-probabilities (the OpenAI `logprobs`): < 0 none; else every sampled token's with this
+  // many most likely alternatives at its position (take_logprobs()).
+  int top_logprobs = -1;
+  // Also every prompt token's after the first (completions `echo`); needs top_logprobs >= 0.
+  // The prompt is then prefilled whole (no prefix-cache reuse: its logits are needed).
+  bool prompt_logprobs = false;
+};
+
+// One token's log-probability under the model: the log-softmax of the raw logits (before
+// temperature or top-p) at the position before it, with the most likely tokens there.
+struct TokenLogprob {
+  std::size_t pos = 0;  // the token's position in its sequence (prompt first, then generated)
+  Token token = 0;
+  float logprob = 0;
+  std::vector<std::pair<Token, float>> top;  // most likely first (lowest id on ties)
 };
 
 // The per-request `cap` extension: a long-context policy and its knobs, spelled as on the CLI
@@ -101,6 +116,8 @@ class ModelRunner {
   // Tokenizes `text`; add_bos: as a prompt, with BOS (and EOS) where the model's file asks
   // for them (a model whose add_bos_token is false gets none).
   virtual std::vector<Token> encode(std::string_view text, bool add_bos) const = 0;
+  // The BOS that encode(text, true) puts in front of a prompt, or -1 when it puts none.
+  virtual Token prompt_bos() const { return -1; }
   // The bytes token `t` stands for (may be part of a UTF-8 character).
   virtual std::string token_text(Token t) const = 0;
   // The prompt tokens the model's chat template makes of `messages` (BOS and special tokens
@@ -126,6 +143,14 @@ class ModelRunner {
   virtual void decode(std::span<const DecodeSlot> slots, std::vector<Token>& next) = 0;
   // Forgets sequence `id` and frees its cache. Unknown ids are ignored.
   virtual void close_sequence(SequenceId id) = 0;
+  // The log-probabilities recorded for open sequence `id` since the last call, in position
+  // order: with sampling.prompt_logprobs the prompt tokens' (from position 1) as their chunks
+  // are prefilled, and with top_logprobs >= 0 each sampled token's (its position is the
+  // sequence's length when it was sampled). A runner that keeps none returns nothing.
+  virtual std::vector<TokenLogprob> take_logprobs(SequenceId id) {
+    (void)id;
+    return {};
+  }
 };
 
 }  // namespace gearbox::serve::server

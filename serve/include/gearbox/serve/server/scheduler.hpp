@@ -3,7 +3,8 @@
 // bytes) is the only account of KV. Requests wait in a bounded FIFO queue; each step
 //   1. drops cancelled sequences (their blocks are freed at once);
 //   2. admits queued requests, oldest first, while the running set has room and the KV memory
-//      holds what each needs now (its prompt, in its policy's bytes), not its worst case;
+//      holds what each needs now (its prompt, in its policy's bytes), not its worst case
+//      (KvAdmission::kReserve, the comparison baseline, admits on worst cases instead);
 //   3. plans the step: one decode token for every decoding sequence first, then the prefill
 //      budget (`prefill_chunk` tokens) shared round-robin among prefilling sequences, each
 //      getting at most an equal share before any leftover goes round again, so a long prompt
@@ -23,8 +24,8 @@
 #include <deque>
 #include <map>
 #include <memory>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -34,6 +35,19 @@
 #include "gearbox/serve/server/serve_metrics.hpp"
 
 namespace gearbox::serve::server {
+
+// How admission counts KV memory (--kv-admission).
+enum class KvAdmission {
+  // What a request needs now (its prompt); running out mid-decode preempts the newest sequence.
+  kOnDemand,
+  // Its worst case (prompt + every token it may generate, in its policy's bytes), reserved at
+  // admission for its whole life, as servers without preemption do: a request waits until the
+  // reservations of everyone running leave room for all of its own.
+  kReserve,
+};
+
+// "ondemand" or "reserve".
+const char* kv_admission_name(KvAdmission a);
 
 struct SchedulerOptions {
   std::size_t max_running = 8;      // sequences decoding at once (--parallel)
@@ -47,6 +61,7 @@ struct SchedulerOptions {
   std::size_t default_max_tokens = 0;
   // Base of the seeds picked for requests that name none (serve run --seed); unset: random.
   std::optional<std::uint64_t> seed;
+  KvAdmission admission = KvAdmission::kOnDemand;
 };
 
 struct GenerationParams {
@@ -60,6 +75,9 @@ struct GenerationParams {
   // True: sampling.seed is replaced by one the scheduler picks, which no other request of this
   // scheduler gets (for requests that named no seed).
   bool auto_seed = false;
+  // Prefill and score the prompt only (completions `max_tokens: 0` with `echo`): no token is
+  // generated; needs sampling.prompt_logprobs.
+  bool score_only = false;
 };
 
 enum class FinishReason { kStop, kLength, kCancelled, kError };
@@ -76,6 +94,12 @@ class QueueFullError : public std::runtime_error {
 // What the consumer of one request sees: text as it is generated, then the end.
 struct StreamUpdate {
   std::string text;  // new text since the previous update
+  // With logprobs: each generated token since the previous update (its text as the model
+  // gave it, before stop strings cut the output).
+  std::vector<TokenLogprob> logprobs;
+  // With prompt logprobs, on the finishing update: one per prompt token, the first one's
+  // logprob meaningless (nothing precedes it; its `top` is empty).
+  std::vector<TokenLogprob> prompt_logprobs;
   bool finished = false;
   FinishReason reason = FinishReason::kStop;
   std::size_t prompt_tokens = 0;
@@ -95,13 +119,15 @@ class GenerationStream {
 
  private:
   friend class BatchScheduler;
-  void push(const std::string& text);
+  void push(const std::string& text, std::vector<TokenLogprob> logprobs = {});
   void finish(FinishReason reason, std::size_t prompt_tokens, std::size_t completion_tokens,
-              std::size_t cached_tokens, const std::string& error = "");
+              std::size_t cached_tokens, const std::string& error = "",
+              std::vector<TokenLogprob> prompt_logprobs = {});
 
   std::mutex mu_;
   std::condition_variable cv_;
   std::string pending_;
+  std::vector<TokenLogprob> pending_logprobs_;
   bool finished_ = false;
   bool delivered_end_ = false;
   StreamUpdate end_;
@@ -147,9 +173,14 @@ class BatchScheduler {
   void loop();
   Plan plan_step();
   void preempt(Sequence& s);
+  // KV bytes admission charges `s`: its need now, or its worst case under kReserve.
+  std::size_t admission_bytes(const Sequence& s) const;
   // The running sequence admitted last (largest id), or null.
   Sequence* newest();
   void emit(Sequence& s, Token t);
+  // Takes the runner's logprob records for `s`: prompt ones are kept (first time a position is
+  // seen: a recomputed sequence scores it again), the one at `pos` is returned (or nullopt).
+  std::optional<TokenLogprob> collect_logprobs(Sequence& s, std::size_t pos);
   void finish(Sequence& s, FinishReason reason, const std::string& error = "");
   // Runs a runner call for `s`; on an exception ends `s` with kError and returns false.
   template <class F>

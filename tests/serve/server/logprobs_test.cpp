@@ -1,0 +1,294 @@
+// OpenAI logprobs and echo through the server over the real engine (SmolLM2-135M-Instruct,
+// skipped when absent): every logprob the HTTP response carries equals the log-softmax of the
+// model's own logits at that position (the model run directly, all positions at once, the
+// softmax computed here in double), its alternatives are the most likely tokens there, and
+// echo with max_tokens 0 scores the prompt without generating (what lm-eval's loglikelihood
+// requests send).
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <random>
+
+#include "../model_files.hpp"
+#include "gearbox/serve/model/contiguous_kv_cache.hpp"
+#include "gearbox/serve/sampling/logprobs.hpp"
+#include "gearbox/serve/server/engine_runner.hpp"
+#include "gearbox/serve/server/http_server.hpp"
+#include "gearbox/testing/data.hpp"
+
+namespace gearbox::serve::server {
+namespace {
+
+using Json = nlohmann::json;
+
+// Batched decode and chunked prefill run other kernels than one whole prefill: their logits
+// differ in the last float bits, far below this.
+constexpr double kTol = 2e-3;
+
+struct Fixture {
+  std::unique_ptr<EngineRunner> runner;
+  std::unique_ptr<ApiServer> server;
+};
+
+Fixture start_smollm() {
+  Fixture f;
+  EngineRunnerOptions opt;
+  opt.threads = 1;
+  f.runner = EngineRunner::load(test::find_model_file(test::kSmolLmFile).string(), opt);
+  ServerOptions so;
+  so.port = 0;
+  f.server = std::make_unique<ApiServer>(*f.runner, so);
+  f.server->start();
+  return f;
+}
+
+Json post(int port, const std::string& path, const Json& body, int want_status = 200) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(120, 0);
+  auto r = c.Post(path, body.dump(), "application/json");
+  if (!r) {
+    ADD_FAILURE() << "transport error";
+    return {};
+  }
+  EXPECT_EQ(r->status, want_status) << r->body;
+  return Json::parse(r->body);
+}
+
+// log_softmax of every row of the model's logits over `ids` (one prefill, all positions).
+std::vector<std::vector<double>> reference_logprobs(const Model& m,
+                                                    const std::vector<std::int32_t>& ids) {
+  const std::size_t V = static_cast<std::size_t>(m.config().n_vocab);
+  ContiguousKvCache cache(m.config(), ids.size() + 1);
+  std::vector<float> logits(ids.size() * V);
+  const_cast<Model&>(m).prefill(cache, 0, ids, logits, true);
+  std::vector<std::vector<double>> out(ids.size(), std::vector<double>(V));
+  for (std::size_t p = 0; p < ids.size(); ++p) {
+    const float* row = logits.data() + p * V;
+    const double mx = *std::max_element(row, row + V);
+    double sum = 0;
+    for (std::size_t v = 0; v < V; ++v) sum += std::exp(row[v] - mx);
+    for (std::size_t v = 0; v < V; ++v) out[p][v] = row[v] - mx - std::log(sum);
+  }
+  return out;
+}
+
+// The ids of the `n` most likely tokens of `lp` (lowest id on ties).
+std::vector<std::int32_t> top_ids(const std::vector<double>& lp, std::size_t n) {
+  std::vector<std::int32_t> ids(lp.size());
+  std::iota(ids.begin(), ids.end(), 0);
+  std::partial_sort(
+      ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(n), ids.end(),
+      [&](std::int32_t a, std::int32_t b) { return lp[a] > lp[b] || (lp[a] == lp[b] && a < b); });
+  ids.resize(n);
+  return ids;
+}
+
+// The heap-based top-n against a plain full sort, on random logits of awkward sizes with many
+// ties (values on a coarse grid), and the log-softmax against a plain double sum.
+TEST(Logprobs, LogSoftmaxTopMatchesAPlainSort) {
+  std::mt19937 rng(7);
+  for (std::size_t n : {1u, 2u, 7u, 1000u, 4099u}) {
+    std::vector<float> logits(n);
+    std::uniform_int_distribution<int> grid(-40, 40);
+    for (auto& x : logits) x = static_cast<float>(grid(rng)) * 0.25f;
+    if (n > 2) logits[n / 2] = 80.0f;  // a large logit: the sum must not overflow
+    double z = 0;
+    for (float x : logits) z += std::exp(static_cast<double>(x) - 80.0);
+    const double log_z = 80.0 + std::log(z);
+    for (int top_n : {0, 1, 5, 20}) {
+      std::vector<std::pair<std::int32_t, float>> top;
+      const auto token = static_cast<std::int32_t>(n - 1);
+      const float lp = log_softmax_top(logits, token, top_n, top);
+      EXPECT_NEAR(lp, logits[n - 1] - log_z, 1e-5) << n;
+      std::vector<std::int32_t> ids(n);
+      std::iota(ids.begin(), ids.end(), 0);
+      std::stable_sort(ids.begin(), ids.end(),
+                       [&](std::int32_t a, std::int32_t b) { return logits[a] > logits[b]; });
+      ASSERT_EQ(top.size(), std::min<std::size_t>(static_cast<std::size_t>(top_n), n));
+      for (std::size_t k = 0; k < top.size(); ++k) {
+        EXPECT_EQ(top[k].first, ids[k]) << "n " << n << " rank " << k;
+        EXPECT_NEAR(top[k].second, logits[ids[k]] - log_z, 1e-5);
+      }
+    }
+  }
+}
+
+#define SKIP_WITHOUT_SMOLLM() GEARBOX_REQUIRE_FILE(test::find_model_file(test::kSmolLmFile))
+
+TEST(Logprobs, CompletionLogprobsAreTheModelsLogSoftmax) {
+  SKIP_WITHOUT_SMOLLM();
+  Fixture f = start_smollm();
+  const Model& m = f.runner->model();
+  const std::string prompt = "The capital of France is";
+  const Json r = post(f.server->port(), "/v1/completions",
+                      {{"prompt", prompt}, {"max_tokens", 6}, {"temperature", 0}, {"logprobs", 3}});
+  const Json& lp = r["choices"][0]["logprobs"];
+  ASSERT_TRUE(lp.is_object()) << r.dump();
+  ASSERT_EQ(lp["tokens"].size(), 6u) << r.dump();
+  // Greedy: the generated ids are the argmax of the model's own logits, one after another.
+  std::vector<std::int32_t> ids = m.tokenizer().encode_prompt(prompt);
+  const std::size_t n_prompt = ids.size();
+  std::string text;
+  for (int i = 0; i < 6; ++i) {
+    const auto ref = reference_logprobs(m, ids);
+    const std::int32_t next = top_ids(ref.back(), 1)[0];
+    ids.push_back(next);
+  }
+  const auto ref = reference_logprobs(m, ids);
+  for (std::size_t i = 0; i < 6; ++i) {
+    const std::int32_t tok = ids[n_prompt + i];
+    const auto& row = ref[n_prompt - 1 + i];
+    EXPECT_EQ(lp["tokens"][i], m.tokenizer().token_bytes(tok)) << i;
+    EXPECT_NEAR(lp["token_logprobs"][i].get<double>(), row[tok], kTol) << i;
+    EXPECT_EQ(lp["text_offset"][i].get<std::size_t>(), text.size()) << i;
+    text += m.tokenizer().token_bytes(tok);
+    const Json& top = lp["top_logprobs"][i];
+    ASSERT_EQ(top.size(), 3u) << top.dump();
+    for (std::int32_t id : top_ids(row, 3)) {
+      const std::string t = m.tokenizer().token_bytes(id);
+      ASSERT_TRUE(top.contains(t)) << "missing alternative '" << t << "' at " << i << ": " << top;
+      EXPECT_NEAR(top[t].get<double>(), row[id], kTol) << i;
+    }
+  }
+  EXPECT_EQ(r["choices"][0]["text"], text);
+}
+
+TEST(Logprobs, EchoWithMaxTokensZeroScoresThePromptOnly) {
+  SKIP_WITHOUT_SMOLLM();
+  Fixture f = start_smollm();
+  const Model& m = f.runner->model();
+  // A prompt of ids as lm-eval sends it (a batch of one), long enough for several prefill
+  // chunks of the server's scoring (32 rows).
+  std::vector<std::int32_t> ids = m.tokenizer().encode(
+      "Paris is the capital and most populous city of France. With an estimated population of "
+      "two million residents, it is the centre of the Ile-de-France region, and one of the "
+      "largest metropolitan areas in Europe. Since the seventeenth century Paris has been one of "
+      "the world's major centres of finance, diplomacy, commerce, fashion and science.",
+      false);
+  ASSERT_GT(ids.size(), 40u);
+  const Json r = post(f.server->port(), "/v1/completions",
+                      {{"prompt", Json::array({ids})},
+                       {"max_tokens", 0},
+                       {"echo", true},
+                       {"logprobs", 1},
+                       {"temperature", 0}});
+  const Json& c = r["choices"][0];
+  EXPECT_EQ(c["finish_reason"], "length");
+  EXPECT_EQ(r["usage"]["completion_tokens"], 0);
+  EXPECT_EQ(r["usage"]["prompt_tokens"], ids.size());
+  const Json& lp = c["logprobs"];
+  ASSERT_EQ(lp["tokens"].size(), ids.size()) << r.dump();
+  EXPECT_TRUE(lp["token_logprobs"][0].is_null());
+  EXPECT_TRUE(lp["top_logprobs"][0].is_null());
+  const auto ref = reference_logprobs(m, ids);
+  std::string text;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(lp["tokens"][i], m.tokenizer().token_bytes(ids[i])) << i;
+    EXPECT_EQ(lp["text_offset"][i].get<std::size_t>(), text.size()) << i;
+    text += m.tokenizer().token_bytes(ids[i]);
+    if (i == 0) continue;
+    EXPECT_NEAR(lp["token_logprobs"][i].get<double>(), ref[i - 1][ids[i]], kTol) << i;
+    const std::int32_t best = top_ids(ref[i - 1], 1)[0];
+    const Json& top = lp["top_logprobs"][i];
+    ASSERT_EQ(top.size(), 1u) << i;
+    EXPECT_NEAR(top[m.tokenizer().token_bytes(best)].get<double>(), ref[i - 1][best], kTol) << i;
+  }
+  EXPECT_EQ(c["text"], text);
+
+  // The same prompt again (its blocks now in the prefix cache) scores the same: echo prefills
+  // the whole prompt rather than reusing a cached prefix whose logits are gone.
+  const Json again =
+      post(f.server->port(), "/v1/completions",
+           {{"prompt", Json::array({ids})}, {"max_tokens", 0}, {"echo", true}, {"logprobs", 0}});
+  const Json& lp2 = again["choices"][0]["logprobs"];
+  ASSERT_EQ(lp2["token_logprobs"].size(), ids.size());
+  for (std::size_t i = 1; i < ids.size(); ++i) {
+    EXPECT_NEAR(lp2["token_logprobs"][i].get<double>(), ref[i - 1][ids[i]], kTol) << i;
+    EXPECT_TRUE(lp2["top_logprobs"][i].empty()) << i;
+  }
+
+  // Echo with generation: the prompt's tokens, then the generated ones, one text.
+  const Json gen = post(f.server->port(), "/v1/completions",
+                        {{"prompt", "The capital of France is"},
+                         {"max_tokens", 2},
+                         {"echo", true},
+                         {"logprobs", 0},
+                         {"temperature", 0}});
+  const auto pids = m.tokenizer().encode_prompt("The capital of France is");
+  const Json& g = gen["choices"][0];
+  ASSERT_EQ(g["logprobs"]["tokens"].size(), pids.size() + 2) << gen.dump();
+  EXPECT_EQ(g["text"].get<std::string>().rfind("The capital of France is", 0), 0u) << gen.dump();
+}
+
+TEST(Logprobs, ChatLogprobsCarryBytesAndTopAlternatives) {
+  SKIP_WITHOUT_SMOLLM();
+  Fixture f = start_smollm();
+  const Model& m = f.runner->model();
+  const Json messages = Json::array({{{"role", "user"}, {"content", "Say hello."}}});
+  const Json r = post(f.server->port(), "/v1/chat/completions",
+                      {{"messages", messages},
+                       {"max_tokens", 4},
+                       {"temperature", 0},
+                       {"logprobs", true},
+                       {"top_logprobs", 2}});
+  const Json& content = r["choices"][0]["logprobs"]["content"];
+  ASSERT_EQ(content.size(), 4u) << r.dump();
+  std::vector<ChatMessage> msgs = {{"user", "Say hello."}};
+  std::vector<std::int32_t> ids = f.runner->encode_chat(msgs);
+  const std::size_t n_prompt = ids.size();
+  for (int i = 0; i < 4; ++i) ids.push_back(top_ids(reference_logprobs(m, ids).back(), 1)[0]);
+  const auto ref = reference_logprobs(m, ids);
+  std::string text;
+  for (std::size_t i = 0; i < 4; ++i) {
+    const std::int32_t tok = ids[n_prompt + i];
+    const std::string bytes = m.tokenizer().token_bytes(tok);
+    const Json& e = content[i];
+    EXPECT_EQ(e["token"], bytes);
+    ASSERT_EQ(e["bytes"].size(), bytes.size());
+    for (std::size_t b = 0; b < bytes.size(); ++b)
+      EXPECT_EQ(e["bytes"][b].get<int>(), static_cast<unsigned char>(bytes[b]));
+    EXPECT_NEAR(e["logprob"].get<double>(), ref[n_prompt - 1 + i][tok], kTol);
+    ASSERT_EQ(e["top_logprobs"].size(), 2u);
+    const auto best = top_ids(ref[n_prompt - 1 + i], 2);
+    for (std::size_t k = 0; k < 2; ++k) {
+      EXPECT_EQ(e["top_logprobs"][k]["token"], m.tokenizer().token_bytes(best[k]));
+      EXPECT_NEAR(e["top_logprobs"][k]["logprob"].get<double>(), ref[n_prompt - 1 + i][best[k]],
+                  kTol);
+    }
+    text += bytes;
+  }
+  EXPECT_EQ(r["choices"][0]["message"]["content"], text);
+}
+
+TEST(Logprobs, BadValuesAre400NamingTheField) {
+  SKIP_WITHOUT_SMOLLM();
+  Fixture f = start_smollm();
+  const int port = f.server->port();
+  auto param = [&](const std::string& path, const Json& body) {
+    return post(port, path, body, 400)["error"]["param"];
+  };
+  EXPECT_EQ(param("/v1/completions", {{"prompt", "a"}, {"logprobs", 21}}), "logprobs");
+  EXPECT_EQ(param("/v1/completions", {{"prompt", "a"}, {"logprobs", -1}}), "logprobs");
+  EXPECT_EQ(param("/v1/completions", {{"prompt", "a"}, {"logprobs", true}}), "logprobs");
+  EXPECT_EQ(param("/v1/completions", {{"prompt", "a"}, {"echo", 1}}), "echo");
+  EXPECT_EQ(param("/v1/completions", {{"prompt", "a"}, {"max_tokens", 0}}), "max_tokens");
+  EXPECT_EQ(param("/v1/completions", {{"prompt", "a"}, {"logprobs", 1}, {"stream", true}}),
+            "stream");
+  EXPECT_EQ(
+      param("/v1/completions", {{"prompt", Json::array({Json::array({1}), Json::array({2})})}}),
+      "prompt");
+  const Json msgs = Json::array({{{"role", "user"}, {"content", "hi"}}});
+  EXPECT_EQ(param("/v1/chat/completions", {{"messages", msgs}, {"top_logprobs", 2}}),
+            "top_logprobs");
+  EXPECT_EQ(
+      param("/v1/chat/completions", {{"messages", msgs}, {"logprobs", true}, {"top_logprobs", 21}}),
+      "top_logprobs");
+  EXPECT_EQ(param("/v1/chat/completions", {{"messages", msgs}, {"echo", true}}), "echo");
+}
+
+}  // namespace
+}  // namespace gearbox::serve::server
