@@ -2,20 +2,22 @@
 # A Slurm cluster on this one machine, for the sched daemon's tests and tour:
 #
 #   scripts/slurm-local.sh up   --dir DIR [--nodes a100:2x4,v100:2x4] [--port-base P]
+#                               [--slurmd-timeout S]
 #   scripts/slurm-local.sh down --dir DIR
 #
 # `up` writes DIR/slurm.conf and DIR/gres.conf (typed fake GPUs: character devices made with
 # mknod), starts its own munged (own key and socket), slurmctld and one `slurmd -N NODE` per
 # node, all on 127.0.0.1 with ports from P (default: a free range picked at random), and waits
 # until sinfo shows every node idle. Node names are TYPE-I (a100-0, a100-1, v100-0, ...); the
-# partition is `gearbox`. DIR/env holds `export SLURM_CONF=...` for the client tools.
+# partition is `gearbox`. slurmctld marks a node whose slurmd stopped answering DOWN after about
+# two --slurmd-timeout periods (default 30 s; the fault tests use less). DIR/env holds `export SLURM_CONF=...` for the client tools.
 # `down` stops everything `up` started, by the pids it recorded (slurmctld, slurmds, munged),
 # escalating to SIGKILL; it is safe to run twice or after a failed `up`. Installs nothing:
 # scripts/setup.sh installs slurm-wlm and munge. Needs root (slurmd runs jobs as their user).
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 up|down --dir DIR [--nodes TYPE:NxG,...] [--port-base P]" >&2
+  echo "usage: $0 up|down --dir DIR [--nodes TYPE:NxG,...] [--port-base P] [--slurmd-timeout S]" >&2
   exit 2
 }
 
@@ -25,15 +27,21 @@ shift
 dir=""
 nodes_spec="a100:2x4,v100:2x4"
 port_base=""
+slurmd_timeout=30
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) dir="${2:?--dir needs a value}"; shift 2 ;;
     --nodes) nodes_spec="${2:?--nodes needs a value}"; shift 2 ;;
     --port-base) port_base="${2:?--port-base needs a value}"; shift 2 ;;
+    --slurmd-timeout) slurmd_timeout="${2:?--slurmd-timeout needs a value}"; shift 2 ;;
     *) echo "slurm-local: unknown flag $1" >&2; usage ;;
   esac
 done
 [ -n "$dir" ] || { echo "slurm-local: --dir is required" >&2; usage; }
+[[ "$slurmd_timeout" =~ ^[1-9][0-9]*$ ]] || {
+  echo "slurm-local: --slurmd-timeout: expected whole seconds, found '$slurmd_timeout'" >&2
+  exit 2
+}
 
 # Sends TERM to the pids in the given pid files at once, then KILL to those alive after 10 s;
 # removes the files.
@@ -167,7 +175,7 @@ cpus=$((max_gpus * 2))
   echo "GresTypes=gpu"
   echo "JobRequeue=0"
   echo "ReturnToService=2"
-  echo "SlurmdTimeout=30"
+  echo "SlurmdTimeout=$slurmd_timeout"
   echo "MinJobAge=3600"
   echo "SchedulerParameters=sched_interval=1"
   echo "KillWait=5"

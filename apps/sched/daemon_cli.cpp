@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <thread>
 
 #include "daemon_client.hpp"
@@ -160,6 +159,7 @@ void register_daemon(CLI::App& sched) {
   struct SubmitFlags {
     CommonOptions common;
     std::string url, model, gpu_type, command;
+    std::vector<std::string> argv;  // after `--`
     int batch = 0, gpus = 1;
     long long iterations = 0;
     double deadline = 0;
@@ -174,19 +174,20 @@ void register_daemon(CLI::App& sched) {
   sub->add_option("--gpu-type", s->gpu_type, "Requested GPU type");
   sub->add_option("--deadline", s->deadline, "Deadline, seconds after submission");
   sub->add_option("--command", s->command,
-                  "The job's command, as words separated by spaces (no shell)");
+                  "The job's program, run without arguments (one path, never split; no shell)");
+  sub->add_option("argv", s->argv,
+                  "After --: the job's argument vector, each word kept whole (no shell)");
   add_common_flags(*sub, s->common);
   sub->callback([s] {
     Json body = {
         {"model", s->model}, {"batch", s->batch}, {"iterations", s->iterations}, {"gpus", s->gpus}};
     if (!s->gpu_type.empty()) body["gpu_type"] = s->gpu_type;
     if (s->deadline > 0) body["deadline"] = s->deadline;
-    if (!s->command.empty()) {
-      Json words = Json::array();
-      std::istringstream ss(s->command);
-      for (std::string w; ss >> w;) words.push_back(w);
-      body["command"] = words;
-    }
+    if (!s->command.empty() && !s->argv.empty())
+      throw Error::usage("give the command either as --command PROGRAM or after --, not both")
+          .field("--command");
+    if (!s->command.empty()) body["command"] = Json::array({s->command});
+    if (!s->argv.empty()) body["command"] = s->argv;
     const Json job = Json::parse(daemon_call(s->url, "POST", "/v1/jobs", body.dump()));
     if (s->common.json) {
       write_json(std::cout, job);

@@ -1,4 +1,5 @@
 // `gearbox sched worker`: the emulated training job the Slurm backend runs for a Cell.
+#include <algorithm>
 #include <iostream>
 #include <memory>
 
@@ -26,6 +27,10 @@ void register_worker(CLI::App& sched) {
                   "Iterations between periodic checkpoints (0 = only on USR1 and at the end)")
       ->check(CLI::NonNegativeNumber);
   cmd->callback([spec] {
+    // The attempt's log says where it resumed (the fault tests read it).
+    std::cerr << "sched worker: starting at "
+              << std::min(gearbox::sched::read_iterations_file(spec->checkpoint), spec->iterations)
+              << "/" << spec->iterations << " iterations" << std::endl;
     const long long done = gearbox::sched::run_emulated_worker(*spec);
     std::cerr << "sched worker: " << done << "/" << spec->iterations << " iterations"
               << (done < spec->iterations ? " (checkpointed, stopped)" : "") << "\n";

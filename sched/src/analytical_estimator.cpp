@@ -206,6 +206,13 @@ double AnalyticalEstimator::dp_iter_time(const JobShape& job, const GpuPool& poo
   return e.iter_s;
 }
 
+ParallelPlan AnalyticalEstimator::best_parallel_plan(const JobShape& job, const GpuPool& pool,
+                                                     int hosts, int per_host) const {
+  const auto best = best_plan(job, pool, hosts, per_host);
+  if (!best) return Estimator::best_parallel_plan(job, pool, hosts, per_host);
+  return {best->pp, best->dp, best->tp};
+}
+
 std::string residual_key(const std::string& model_key, const std::string& gpu_type, int hosts,
                          int per_host) {
   // The model size without the batch: "bert_1.3B_256" -> "bert_1.3B".

@@ -93,6 +93,13 @@ Cluster Cluster::arena1280() {
   return c;
 }
 
+Cluster Cluster::with_nodes(const std::vector<int>& nodes) const {
+  Cluster c = *this;
+  for (std::size_t p = 0; p < c.pools_.size() && p < nodes.size(); ++p)
+    c.pools_[p].nodes = std::clamp(nodes[p], 0, pools_[p].nodes);
+  return c;
+}
+
 Cluster Cluster::scaled(int gpus) {
   if (gpus < 8 || gpus > 4000000) {
     throw Error::usage("bad cluster size")

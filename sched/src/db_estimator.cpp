@@ -45,6 +45,21 @@ double DbEstimator::query(const JobShape& job, const GpuPool& pool, int hosts, i
   return round3(job.batch / thr);
 }
 
+ParallelPlan DbEstimator::best_parallel_plan(const JobShape& job, const GpuPool& pool, int hosts,
+                                             int per_host) const {
+  ParallelPlan out = Estimator::best_parallel_plan(job, pool, hosts, per_host);
+  const auto* plans = db_.estimate_all(models_.profile_key(job.model, job.batch),
+                                       placement_key(pool.type, hosts, per_host));
+  double best = kInfeasible;
+  for (const auto& p : plans ? *plans : std::vector<ProfiledPlan>{}) {
+    if (p.e2e_s > 0 && p.e2e_s < best && p.pp * p.dp * p.tp == hosts * per_host) {
+      best = p.e2e_s;
+      out = {p.pp, p.dp, p.tp};
+    }
+  }
+  return out;
+}
+
 bool DbEstimator::dp_out_of_memory(const JobShape& job, const GpuPool& pool, int gpus) const {
   const auto* row = db_.dp_mem(models_.profile_key(job.model, job.batch));
   const int idx = gpu_count_index(gpus);

@@ -14,6 +14,7 @@ NodeAllocator::NodeAllocator(const Cluster& cluster) : cluster_(cluster) {
     p.free.assign(static_cast<std::size_t>(gp.nodes), p.cap);
     p.buckets.resize(static_cast<std::size_t>(p.cap + 1));
     p.pos.resize(static_cast<std::size_t>(gp.nodes));
+    p.off.assign(static_cast<std::size_t>(gp.nodes), 0);
     auto& full = p.buckets[static_cast<std::size_t>(p.cap)];
     for (int n = 0; n < gp.nodes; ++n) {
       p.pos[static_cast<std::size_t>(n)] = static_cast<int>(full.size());
@@ -35,6 +36,19 @@ void NodeAllocator::set_free(PoolNodes& p, int node, int f) {
   p.pos[un] = static_cast<int>(to.size());
   to.push_back(node);
   p.free[un] = f;
+}
+
+void NodeAllocator::set_usable(int pool, int node, bool usable) {
+  PoolNodes& p = pools_.at(static_cast<std::size_t>(pool));
+  char& off = p.off.at(static_cast<std::size_t>(node));
+  if (static_cast<bool>(off) == !usable) return;
+  off = usable ? 0 : 1;
+  p.off_count += usable ? -1 : 1;
+}
+
+int NodeAllocator::usable_nodes(int pool) const {
+  const PoolNodes& p = pools_.at(static_cast<std::size_t>(pool));
+  return static_cast<int>(p.off.size()) - p.off_count;
 }
 
 const std::vector<int>& NodeAllocator::nodes_of(int id) const {
@@ -80,6 +94,7 @@ bool NodeAllocator::place(int id, const Placement& pl) {
   // Best fit: nodes with the fewest free GPUs that still hold per_host.
   for (int f = pl.per_host; f <= p.cap && static_cast<int>(chosen.size()) < pl.hosts; ++f) {
     for (int n : p.buckets[static_cast<std::size_t>(f)]) {
+      if (p.off_count > 0 && p.off[static_cast<std::size_t>(n)]) continue;
       chosen.push_back(n);
       if (static_cast<int>(chosen.size()) == pl.hosts) break;
     }
@@ -122,10 +137,11 @@ std::vector<int> NodeAllocator::apply(const std::vector<int>& ids,
   for (const auto& t : target)
     if (t.placed()) demand[static_cast<std::size_t>(t.pool)] += t.gpus();
   for (std::size_t p = 0; p < pools_.size(); ++p) {
-    if (demand[p] > cluster_.pool(static_cast<int>(p)).gpus()) {
+    const long long cap = static_cast<long long>(usable_nodes(static_cast<int>(p))) * pools_[p].cap;
+    if (demand[p] > cap) {
       throw Error::runtime("policy over-allocated a pool")
           .field(cluster_.pool(static_cast<int>(p)).type)
-          .expected("<= " + std::to_string(cluster_.pool(static_cast<int>(p)).gpus()))
+          .expected("<= " + std::to_string(cap))
           .found(std::to_string(demand[p]));
     }
   }

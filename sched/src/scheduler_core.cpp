@@ -41,7 +41,7 @@ std::vector<PlacementChange> SchedulerCore::pass(const PassContext& ctx) {
   in.now = ctx.now;
   in.round = ctx.round;
   in.boundary = ctx.boundary;
-  in.cluster = &cluster_;
+  in.cluster = all_in_service_ ? &cluster_ : &in_service_;
   in.table = &table_;
   in.jobs = &active_;
   in.arrivals = ctx.arrivals;
@@ -106,6 +106,31 @@ void SchedulerCore::unplace(int id) {
     if (a.current.placed()) nodes_.release(id);
     a.current = {};
   }
+}
+
+std::vector<int> SchedulerCore::set_node_usable(int pool, int node, bool usable) {
+  std::vector<int> moved;
+  if (nodes_.usable(pool, node) == usable) return moved;
+  nodes_.set_usable(pool, node, usable);
+  if (!usable) {
+    for (auto& a : active_) {
+      const auto& held = nodes_.nodes_of(a.id);
+      if (!a.current.placed() || a.current.pool != pool ||
+          std::find(held.begin(), held.end(), node) == held.end())
+        continue;
+      nodes_.release(a.id);
+      a.current = {};
+      moved.push_back(a.id);
+    }
+  }
+  std::vector<int> counts;
+  all_in_service_ = true;
+  for (int p = 0; p < cluster_.num_pools(); ++p) {
+    counts.push_back(nodes_.usable_nodes(p));
+    all_in_service_ = all_in_service_ && counts.back() == cluster_.pool(p).nodes;
+  }
+  in_service_ = cluster_.with_nodes(counts);
+  return moved;
 }
 
 void SchedulerCore::sync_progress(const ClusterBackend& backend) {

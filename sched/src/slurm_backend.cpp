@@ -98,51 +98,76 @@ void SlurmBackend::start(const ActiveJob& a, const Placement& p, const std::vect
                          double now) {
   auto it = jobs_.find(a.id);
   if (it == jobs_.end()) throw Error::runtime("slurm backend: job not admitted");
+  const JobInfo& j = it->second;
+  if (j.command.empty() && table_ && !std::isfinite(table_->opt_iter(j.shape, p.pool, p.gpus()))) {
+    throw Error::runtime("slurm backend: no iteration time for job " + std::to_string(a.id) +
+                         " on " + std::to_string(p.gpus()) + " " +
+                         discovered_.cluster.pool(p.pool).type);
+  }
   if (running_.count(a.id)) preempt(a.id, now);
-  JobInfo& j = it->second;
+  Running& r = running_[a.id];
+  r = Running{Attempt{a.id, 0, p, nodes}, 0, "", true};
+  if (!stopping(a.id)) submit(a.id, r);
+}
+
+void SlurmBackend::submit(int job, Running& run) {
+  JobInfo& j = jobs_.at(job);
+  const Placement& p = run.attempt.placement;
   const GpuPool& pool = discovered_.cluster.pool(p.pool);
   const int number = ++j.attempts;
   SubmitRequest r;
-  r.name = opt_.name_prefix + std::to_string(a.id) + "-" + std::to_string(number);
-  r.comment = "crius:" + std::to_string(a.id) + ":" + std::to_string(number);
+  r.name = opt_.name_prefix + std::to_string(job) + "-" + std::to_string(number);
+  r.comment = "crius:" + std::to_string(job) + ":" + std::to_string(number);
   r.partition = opt_.partition;
-  for (int n : nodes) r.nodes.push_back(node_name(p.pool, n));
+  for (int n : run.attempt.nodes) r.nodes.push_back(node_name(p.pool, n));
   r.gpu_type = pool.type;
   r.per_host = p.per_host;
   r.output = (opt_.work_dir / (r.name + ".out")).string();
   r.script = script_.string();
   const double iter = table_ ? table_->opt_iter(j.shape, p.pool, p.gpus()) : kInfeasible;
-  r.env = {{"GEARBOX_JOB_ID", std::to_string(a.id)},
+  const ParallelPlan plan = table_ ? table_->plan(j.shape, p) : ParallelPlan{1, p.gpus(), 1};
+  std::string nodelist;
+  for (const auto& n : r.nodes) nodelist += (nodelist.empty() ? "" : ",") + n;
+  r.env = {{"GEARBOX_JOB_ID", std::to_string(job)},
            {"GEARBOX_ATTEMPT", std::to_string(number)},
            {"GEARBOX_GPU_TYPE", pool.type},
            {"GEARBOX_NODES", std::to_string(p.hosts)},
+           {"GEARBOX_NODELIST", nodelist},
            {"GEARBOX_GPUS_PER_NODE", std::to_string(p.per_host)},
+           {"GEARBOX_GPUS", std::to_string(p.gpus())},
+           {"GEARBOX_PIPELINE_STAGES", std::to_string(plan.stages)},
+           {"GEARBOX_DP", std::to_string(plan.dp)},
+           {"GEARBOX_TP", std::to_string(plan.tp)},
+           {"GEARBOX_BATCH", std::to_string(j.batch)},
            {"GEARBOX_ITERATIONS", std::to_string(j.iterations)},
            {"GEARBOX_ITER_SECONDS", fmt(iter / opt_.time_scale)},
-           {"GEARBOX_CHECKPOINT", checkpoint_path(a.id).string()},
-           {"GEARBOX_PROGRESS", progress_path(a.id).string()}};
+           {"GEARBOX_CHECKPOINT", checkpoint_path(job).string()},
+           {"GEARBOX_PROGRESS", progress_path(job).string()}};
   if (!j.command.empty()) {
     r.command = j.command;
   } else {
-    if (!std::isfinite(iter)) {
-      throw Error::runtime("slurm backend: no iteration time for job " + std::to_string(a.id) +
-                           " on " + std::to_string(p.gpus()) + " " + pool.type);
-    }
     r.command = opt_.worker;
     r.command.insert(r.command.end(),
                      {"--iterations", std::to_string(j.iterations), "--iter-seconds",
-                      fmt(iter / opt_.time_scale), "--checkpoint", checkpoint_path(a.id).string(),
-                      "--progress", progress_path(a.id).string()});
+                      fmt(iter / opt_.time_scale), "--checkpoint", checkpoint_path(job).string(),
+                      "--progress", progress_path(job).string()});
   }
-  if (journal_) journal_->before_submit(a.id, number, r, p);
+  run.attempt.number = number;
+  run.name = r.name;
+  run.deferred = false;
+  if (journal_) journal_->before_submit(job, number, r, p);
   if (batch_) {
-    running_[a.id] = {Attempt{a.id, number, p, nodes}, 0};  // its Slurm id once submitted
-    pending_.push_back({a.id, number, std::move(r)});
+    run.slurm_id = 0;  // its Slurm id once submit_pending() ran
+    pending_.push_back({job, number, std::move(r)});
     return;
   }
-  const long long id = cli_.submit(r);
-  if (journal_) journal_->submitted(a.id, number, id);
-  running_[a.id] = {Attempt{a.id, number, p, nodes}, id};
+  try {
+    run.slurm_id = cli_.submit(r);
+  } catch (const Error&) {
+    run.slurm_id = 0;  // sbatch failed or timed out: the next poll looks for it by name
+    return;
+  }
+  if (journal_) journal_->submitted(job, number, run.slurm_id);
 }
 
 void SlurmBackend::submit_pending() {
@@ -154,7 +179,7 @@ void SlurmBackend::submit_pending() {
       try {
         ids[i] = cli_.submit(pending_[i].request);
       } catch (const Error&) {
-        ids[i] = 0;  // retried by SlurmCli already: the attempt is lost
+        ids[i] = 0;  // retried by SlurmCli already: the next poll looks for it by name
       }
     }
   };
@@ -165,12 +190,14 @@ void SlurmBackend::submit_pending() {
   for (auto& t : threads) t.join();
   for (std::size_t i = 0; i < n; ++i) {
     const Pending& q = pending_[i];
-    if (ids[i] == 0) continue;  // stays in running_ with id 0: the next poll reports it lost
+    if (ids[i] == 0) continue;  // unconfirmed: found by name at the next poll, or lost
     if (journal_) journal_->submitted(q.job, q.number, ids[i]);
     auto it = running_.find(q.job);
     if (it != running_.end() && it->second.attempt.number == q.number) {
       it->second.slurm_id = ids[i];
     } else {
+      for (auto& st : stopping_)
+        if (st.job == q.job && st.number == q.number) st.slurm_id = ids[i];
       try {
         cli_.cancel(ids[i]);  // stopped before it was submitted
       } catch (const Error&) {
@@ -185,25 +212,59 @@ void SlurmBackend::adopt(int job, int number, long long slurm_id, const Placemen
   auto it = jobs_.find(job);
   if (it == jobs_.end()) throw Error::runtime("slurm backend: adopted job not admitted");
   it->second.attempts = std::max(it->second.attempts, number);
-  running_[job] = {Attempt{job, number, placement, nodes}, slurm_id};
+  const std::string name = opt_.name_prefix + std::to_string(job) + "-" + std::to_string(number);
+  running_[job] = {Attempt{job, number, placement, nodes}, slurm_id, name, false};
+}
+
+bool SlurmBackend::stopping(int job) const {
+  return std::any_of(stopping_.begin(), stopping_.end(),
+                     [&](const Stopping& s) { return s.job == job; });
+}
+
+void SlurmBackend::stop(int job, double cancel_at, const char* end_state) {
+  auto it = running_.find(job);
+  if (it == running_.end()) return;
+  if (it->second.deferred) {  // never submitted
+    running_.erase(it);
+    return;
+  }
+  Stopping s;
+  s.job = job;
+  s.number = it->second.attempt.number;
+  s.slurm_id = it->second.slurm_id;
+  s.name = it->second.name;
+  s.cancel_at = cancel_at;
+  s.end_state = end_state;
+  running_.erase(it);
+  stopping_.push_back(s);
 }
 
 void SlurmBackend::preempt(int job, double now) {
   auto it = running_.find(job);
   if (it == running_.end()) return;
   const long long id = it->second.slurm_id;
-  Stopping s;
-  s.job = job;
-  s.number = it->second.attempt.number;
-  s.slurm_id = id;
-  running_.erase(it);
-  s.cancel_at = now + opt_.grace_s;
-  try {
-    cli_.signal(id, "USR1");
-  } catch (const Error&) {
-    s.cancel_at = now;  // the signal did not reach it: cancel at the next poll
+  double cancel_at = now + opt_.grace_s;
+  if (id == 0) {
+    cancel_at = now;  // unconfirmed: cancelled at the next poll once found
+  } else {
+    try {
+      cli_.signal(id, "USR1");
+    } catch (const Error&) {
+      cancel_at = now;  // the signal did not reach it: cancel at the next poll
+    }
   }
-  stopping_.push_back(s);
+  stop(job, cancel_at, "preempted");
+}
+
+void SlurmBackend::lose(int job, double now) {
+  stop(job, now, "lost");
+}
+
+void SlurmBackend::rewind_progress(int job) const {
+  try {
+    write_iterations_file(progress_path(job), checkpointed(job));
+  } catch (const Error&) {
+  }
 }
 
 double SlurmBackend::remaining_iters(int job) const {
@@ -216,14 +277,33 @@ double SlurmBackend::remaining_iters(int job) const {
 }
 
 std::vector<BackendEvent> SlurmBackend::poll(double until) {
+  return poll(until, cli_.jobs());
+}
+
+std::vector<BackendEvent> SlurmBackend::poll(double until, const std::vector<SlurmJob>& jobs) {
   std::map<long long, SlurmJob> known;
-  for (auto& j : cli_.jobs()) known[j.id] = std::move(j);
-  // Preempted attempts: gone or ended is done; past the grace period, cancel.
+  std::map<std::string, long long> by_name;
+  for (const auto& j : jobs) {
+    auto& id = by_name[j.name];
+    id = std::max(id, j.id);
+    known[j.id] = j;
+  }
+  // An sbatch that failed may still have reached Slurm: its unique name tells.
+  auto resolve = [&](int job, int number, long long& id, const std::string& name) {
+    if (id != 0) return;
+    const auto n = by_name.find(name);
+    if (n == by_name.end()) return;
+    id = n->second;
+    if (journal_) journal_->submitted(job, number, id);
+  };
+  // Stopped attempts: gone or ended is done; past the grace period, cancel.
   std::vector<Stopping> still;
   for (auto& s : stopping_) {
+    resolve(s.job, s.number, s.slurm_id, s.name);
     auto k = known.find(s.slurm_id);
     if (k == known.end() || !slurm_job_active(k->second.state)) {
-      if (journal_) journal_->ended(s.job, s.number, "preempted");
+      if (journal_) journal_->ended(s.job, s.number, s.end_state);
+      if (std::string(s.end_state) != "preempted") rewind_progress(s.job);
       continue;
     }
     if (!s.cancelled && until >= s.cancel_at) {
@@ -237,9 +317,17 @@ std::vector<BackendEvent> SlurmBackend::poll(double until) {
   }
   stopping_.swap(still);
   std::vector<BackendEvent> events;
+  std::vector<int> ready;
   for (auto it = running_.begin(); it != running_.end();) {
     const int job = it->first;
-    auto k = known.find(it->second.slurm_id);
+    Running& r = it->second;
+    if (r.deferred) {
+      if (!stopping(job)) ready.push_back(job);
+      ++it;
+      continue;
+    }
+    resolve(job, r.attempt.number, r.slurm_id, r.name);
+    auto k = known.find(r.slurm_id);
     if (k != known.end() && slurm_job_active(k->second.state)) {
       ++it;
       continue;
@@ -258,13 +346,16 @@ std::vector<BackendEvent> SlurmBackend::poll(double until) {
     }
     events.push_back(e);
     if (journal_) {
-      journal_->ended(job, it->second.attempt.number,
+      journal_->ended(job, r.attempt.number,
                       e.kind == BackendEvent::Kind::kFinished ? "finished"
                       : e.kind == BackendEvent::Kind::kLost   ? "lost"
                                                               : "failed");
     }
+    if (e.kind != BackendEvent::Kind::kFinished) rewind_progress(job);
     it = running_.erase(it);
   }
+  // Attempts whose previous attempt has now ended.
+  for (int job : ready) submit(job, running_.at(job));
   return events;
 }
 

@@ -16,20 +16,30 @@ std::string lower(std::string s) {
   return s;
 }
 
-Json parse_doc(std::string_view text, const std::string& origin, const char* list) {
-  Json doc = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object())
-    throw Error::input("not a JSON object").at(origin).expected("Slurm --json output");
-  if (!doc.contains(list) || !doc[list].is_array())
-    throw Error::input("missing array").at(origin).field(list);
-  return doc;
-}
-
 std::string str_field(const Json& j, const char* key) {
   if (!j.contains(key) || j[key].is_null()) return {};
   if (j[key].is_string()) return j[key].get<std::string>();
   return j[key].dump();
 }
+
+Json parse_doc(std::string_view text, const std::string& origin, const char* list) {
+  Json doc = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object())
+    throw Error::input("not a JSON object").at(origin).expected("Slurm --json output");
+  // With slurmctld away, squeue/sinfo --json exit 0 with an empty list and an "errors" entry
+  // (22.05: {"errors": [{"description": "Failed while looking for jobs", ...}], "jobs": []}):
+  // that is a failed call, never an empty cluster.
+  if (doc.contains("errors") && doc["errors"].is_array() && !doc["errors"].empty()) {
+    const Json& e = doc["errors"][0];
+    std::string what = e.is_object() ? str_field(e, "description") : e.dump();
+    if (e.is_object() && e.contains("source")) what += " (" + str_field(e, "source") + ")";
+    throw Error::runtime("Slurm reported an error: " + what).at(origin).field("errors");
+  }
+  if (!doc.contains(list) || !doc[list].is_array())
+    throw Error::input("missing array").at(origin).field(list);
+  return doc;
+}
+
 }  // namespace
 
 bool SlurmNode::usable() const {
@@ -193,7 +203,8 @@ void SlurmCli::count(long long calls, long long retries, long long failures, dou
   stats_.seconds += seconds;
 }
 
-CommandResult SlurmCli::call(const std::vector<std::string>& argv) {
+CommandResult SlurmCli::call(const std::vector<std::string>& argv,
+                             const std::function<void(const std::string&)>& accept) {
   count(1, 0, 0, 0);
   double delay = retry_.first_delay_s;
   CommandResult r;
@@ -206,7 +217,14 @@ CommandResult SlurmCli::call(const std::vector<std::string>& argv) {
     Stopwatch sw;
     r = runner_.run(argv, retry_.timeout_s);
     count(0, 0, 0, sw.seconds());
-    if (r.started && r.exit_code == 0) return r;
+    if (!r.started || r.exit_code != 0) continue;
+    if (!accept) return r;
+    try {
+      accept(r.out);
+      return r;
+    } catch (const Error& e) {
+      r.err = e.what();  // exit 0 but an error in the output: a failed try
+    }
   }
   count(0, 0, 1, 0);
   std::string err = r.err;
@@ -216,11 +234,17 @@ CommandResult SlurmCli::call(const std::vector<std::string>& argv) {
 }
 
 std::vector<SlurmNode> SlurmCli::nodes() {
-  return parse_sinfo_json(call({"sinfo", "--json"}).out, "sinfo --json");
+  std::vector<SlurmNode> out;
+  call({"sinfo", "--json"},
+       [&](const std::string& text) { out = parse_sinfo_json(text, "sinfo --json"); });
+  return out;
 }
 
 std::vector<SlurmJob> SlurmCli::jobs() {
-  return parse_squeue_json(call({"squeue", "--json"}).out, "squeue --json");
+  std::vector<SlurmJob> out;
+  call({"squeue", "--json"},
+       [&](const std::string& text) { out = parse_squeue_json(text, "squeue --json"); });
+  return out;
 }
 
 namespace {

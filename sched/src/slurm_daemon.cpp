@@ -66,6 +66,9 @@ SlurmDaemon::SlurmDaemon(const DaemonOptions& opt, SlurmCli& cli, const Estimato
   backend_->set_journal(this);
   backend_->set_batch_submit(true);
   core_ = std::make_unique<SchedulerCore>(backend_->cluster(), *table_, *policy_);
+  for (int p = 0; p < backend_->cluster().num_pools(); ++p)
+    for (int k = 0; k < backend_->cluster().pool(p).nodes; ++k)
+      node_at_[backend_->node_name(p, k)] = {p, k};
   using namespace std::chrono;
   t0_ = duration<double>(system_clock::now().time_since_epoch()).count();
   std::lock_guard<std::mutex> lock(mu_);
@@ -207,7 +210,8 @@ Json SlurmDaemon::job_json(const JobRow& j) const {
               {"iterations", j.iterations},
               {"state", j.state},
               {"submitted", j.submitted},
-              {"failures", j.failures}};
+              {"failures", j.failures},
+              {"max_failures", opt_.max_failures}};
   if (terminal(j.state)) out["finished"] = j.finished;
   const auto extra = Json::parse(j.request.empty() ? "{}" : j.request);
   for (const auto& [k, v] : extra.items()) out[k] = v;
@@ -284,6 +288,9 @@ void SlurmDaemon::ended(int job, int number, const std::string& state) {
 }
 
 void SlurmDaemon::round(double now) {
+  // Only this thread calls Slurm, so no lock is needed for these reads.
+  const std::vector<SlurmJob> slurm_jobs = cli_.jobs();
+  const std::vector<SlurmNode> slurm_nodes = cli_.nodes();
   std::lock_guard<std::mutex> lock(mu_);
   Stopwatch sw;
   const RoundCpu cpu_start = round_cpu_now();
@@ -300,12 +307,13 @@ void SlurmDaemon::round(double now) {
   // Poll Slurm and settle what ended.
   gone.clear();
   departures_ = false;
-  for (const auto& e : backend_->poll(now)) {
+  for (const auto& e : backend_->poll(now, slurm_jobs)) {
+    // Any attempt that ended freed GPUs: the policy decides again (Crius passes only then).
+    departures_ = true;
     if (e.kind == BackendEvent::Kind::kFinished) {
       // When its last iteration ended (the backend's reading), not when this poll saw it.
       store_->set_job_state(e.job, "finished", e.time > 0 ? std::min(e.time, now) : now);
       gone.push_back(e.job);
-      departures_ = true;
     } else if (e.kind == BackendEvent::Kind::kFailed) {
       store_->add_failure(e.job);
       const auto j = store_->job(e.job);
@@ -323,6 +331,7 @@ void SlurmDaemon::round(double now) {
   }
   core_->depart(gone);
   for (int id : gone) backend_->forget(id);
+  if (refresh_nodes(now, slurm_nodes)) departures_ = true;
   core_->sync_progress(*backend_);
   // Decide and enact the difference.
   PassContext ctx;
@@ -365,6 +374,32 @@ Json SlurmDaemon::cluster_info() const {
           {"grace_seconds", opt_.grace_s}};
 }
 
+bool SlurmDaemon::refresh_nodes(double now, const std::vector<SlurmNode>& nodes) {
+  bool changed = false;
+  for (const auto& n : nodes) {
+    const auto at = node_at_.find(n.name);
+    if (at == node_at_.end()) continue;
+    const auto [pool, node] = at->second;
+    const std::string state = n.drained ? "drained" : n.state;
+    if (node_state_[n.name] != state) {
+      const GpuPool& gp = backend_->cluster().pool(pool);
+      store_->upsert_node(n.name, gp.type, gp.gpus_per_node, state, now);
+      node_state_[n.name] = state;
+    }
+    changed = changed || core_->allocator().usable(pool, node) != n.usable();
+    for (int job : core_->set_node_usable(pool, node, n.usable())) {
+      // A down node's processes are gone: the attempt is lost. Elsewhere it checkpoints.
+      if (n.state == "down") {
+        backend_->lose(job, now);
+      } else {
+        backend_->preempt(job, now);
+      }
+      store_->set_job_state(job, "pending", 0);
+    }
+  }
+  return changed;
+}
+
 std::string SlurmDaemon::metrics() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::map<std::string, int> by_state = {
@@ -379,7 +414,7 @@ std::string SlurmDaemon::metrics() const {
   m << "# HELP gearbox_sched_placements_changed_total Placement changes enacted.\n"
     << "# TYPE gearbox_sched_placements_changed_total counter\n"
     << "gearbox_sched_placements_changed_total " << placements_changed_ << "\n";
-  const auto& st = cli_.stats();
+  const SlurmCallStats st = cli_.stats();
   round_cpu_.write_prometheus(m);
   m << "# HELP gearbox_sched_slurm_calls_total Slurm tool calls.\n"
     << "# TYPE gearbox_sched_slurm_calls_total counter\ngearbox_sched_slurm_calls_total "

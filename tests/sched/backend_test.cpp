@@ -152,5 +152,47 @@ TEST(SchedulerCore, EnactsOnlyTheDifference) {
   EXPECT_EQ(core.allocator().free_gpus(0), 8);
 }
 
+// A node out of service (drained, down) leaves placement: the job on it is unplaced, the policy
+// sees the smaller pool (a job of 4 GPUs waits rather than over-allocating), and the node is
+// used again once back in service.
+TEST(SchedulerCore, NodeOutOfServiceIsLeftOutUntilBack) {
+  const auto cat = test::tiny_catalog();
+  Cluster c;
+  c.add_pool("a100", 2, 4);
+  const auto est = one_second();
+  ThroughputTable table(c, est);
+  const auto policy = make_policy("fcfs");
+  SchedulerCore core(c, table, *policy);
+  Job j;
+  j.model = cat.get("bert-760M");
+  j.batch = 128;
+  j.iterations = 10;
+  j.req_gpus = 4;
+  j.req_type = "a100";
+  j.deadline = 1e9;
+  core.admit(0, j, 0);
+  RecordingBackend b(c);
+  core.enact(core.pass({}), b, 0);
+  ASSERT_EQ(core.allocator().nodes_of(0).size(), 1u);
+  const int first = core.allocator().nodes_of(0)[0];
+  const int other = 1 - first;
+  EXPECT_EQ(core.set_node_usable(0, first, false), std::vector<int>{0});
+  EXPECT_FALSE(core.active()[0].current.placed());
+  EXPECT_TRUE(core.set_node_usable(0, first, false).empty());  // already out: no change
+  core.admit(1, j, 0);
+  b.calls.clear();
+  core.enact(core.pass({}), b, 0);
+  EXPECT_EQ(b.calls,
+            std::vector<std::string>{"start 0 gpus=4 nodes=" + std::to_string(other) + ";"});
+  EXPECT_FALSE(core.active()[1].current.placed());
+  EXPECT_EQ(core.allocator().node_free(0, first), 4);
+  // Back in service: the waiting job takes it.
+  EXPECT_TRUE(core.set_node_usable(0, first, true).empty());
+  b.calls.clear();
+  core.enact(core.pass({}), b, 0);
+  EXPECT_EQ(b.calls,
+            std::vector<std::string>{"start 1 gpus=4 nodes=" + std::to_string(first) + ";"});
+}
+
 }  // namespace
 }  // namespace gearbox::sched

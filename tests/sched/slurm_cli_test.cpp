@@ -150,6 +150,34 @@ TEST(SlurmCli, RetriesWithBackoffAndCounts) {
   EXPECT_EQ(cli.stats().failures, 1);
 }
 
+// squeue/sinfo --json exit 0 with an empty list and an "errors" entry while slurmctld is away
+// (Slurm 22.05's output, abridged): a failed try, retried, never an empty cluster.
+TEST(SlurmCli, JsonErrorsWithExitZeroAreAFailedTry) {
+  const std::string down =
+      R"({"meta": {}, "errors": [{"description": "Failed while looking for jobs",
+      "error_number": -1, "error": "Unspecified error", "source": "slurm_load_jobs"}], "jobs": []})";
+  FakeRunner fake;
+  fake.answers = {
+      {0, down, ""},
+      {0, R"({"jobs": [{"job_id": 7, "name": "crius-1-1", "job_state": "RUNNING"}]})", ""}};
+  SlurmCli cli(fake, {4, 0.001, 5});
+  const auto jobs = cli.jobs();
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].id, 7);
+  EXPECT_EQ(cli.stats().retries, 1);
+  fake.answers = {{0, down, ""}, {0, down, ""}, {0, down, ""}, {0, down, ""}};
+  try {
+    cli.jobs();
+    FAIL() << "an empty job list was accepted from a failed squeue";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kRuntime);
+    EXPECT_NE(std::string(e.what()).find("Failed while looking for jobs"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(cli.stats().failures, 1);
+  EXPECT_THROW(parse_squeue_json(down, "squeue"), Error);
+}
+
 // sbatch failed as far as we could tell (here: a timeout) but Slurm had taken the job: the
 // retry finds it by its unique name and does not submit it again.
 TEST(SlurmCli, SubmitRetryDoesNotDuplicate) {

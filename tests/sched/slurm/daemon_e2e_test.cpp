@@ -1,27 +1,21 @@
 // `gearbox sched daemon --slurm` end to end on the local Slurm cluster (CTest fixture
 // slurm_local): jobs submitted through the CLI client run to completion; bad submissions are
 // refused naming the field; a daemon killed with SIGKILL mid-run and restarted on the same state
-// finishes every job without submitting any attempt twice.
+// finishes every job without submitting any attempt twice; a user's command gets its argument
+// vector intact and the Cell in its environment; a failing command is retried up to the limit.
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "daemon_process.hpp"
-#include "gearbox/core/output.hpp"
+#include "daemon_rig.hpp"
 #include "gearbox/core/paths.hpp"
-#include "gearbox/sched/command_runner.hpp"
-#include "gearbox/sched/slurm_cli.hpp"
 #include "gearbox/testing/data.hpp"
-#include "gearbox/testing/run_cli.hpp"
 #include "gearbox/testing/temp_dir.hpp"
 
 namespace gearbox::sched {
@@ -38,61 +32,17 @@ class DaemonE2E : public ::testing::Test {
     const auto conf = kClusterDir / "slurm.conf";
     ASSERT_TRUE(std::filesystem::exists(conf)) << "no local cluster at " << kClusterDir;
     ::setenv("SLURM_CONF", conf.c_str(), 1);
-    port_ = free_port();
-    ASSERT_GT(port_, 0);
-    url_ = "http://127.0.0.1:" + std::to_string(port_);
   }
-  std::unique_ptr<Daemon> start_daemon() {
-    auto d = std::make_unique<Daemon>(
-        std::vector<std::string>{GEARBOX_BINARY, "sched", "daemon", "--slurm", "--state",
-                                 (dir_.path() / "state.sqlite").string(), "--listen",
-                                 "127.0.0.1:" + std::to_string(port_), "--round-seconds", "0.5",
-                                 "--time-scale", "200", "--partition", "gearbox", "--grace", "2"},
-        dir_.path() / "daemon.log");
-    EXPECT_TRUE(d->started());
-    // Up when the jobs list answers (loading the profile database takes a few seconds).
-    for (int i = 0; i < 240; ++i) {
-      if (run({"jobs"}).code == 0) return d;
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    }
-    ADD_FAILURE() << "daemon did not answer within 60 s";
-    return d;
-  }
-  testing::CliRun run(std::vector<std::string> args) {
-    args.insert(args.begin(), {GEARBOX_BINARY, "sched"});
-    args.push_back("--url");
-    args.push_back(url_);
-    return testing::run_argv(args);
-  }
+  std::unique_ptr<test::ChildProcess> start_daemon() { return rig_.start(); }
+  testing::CliRun run(std::vector<std::string> args) { return rig_.run(std::move(args)); }
   long long submit(const std::string& model, int batch, int iterations, int gpus) {
-    const auto r =
-        run({"submit", "--model", model, "--batch", std::to_string(batch), "--iterations",
-             std::to_string(iterations), "--gpus", std::to_string(gpus)});
-    EXPECT_EQ(r.code, 0) << r.err;
-    return r.code == 0 ? std::stoll(r.out) : 0;
+    return rig_.submit(model, batch, iterations, gpus);
   }
-  Json jobs() {
-    const auto r = run({"jobs", "--json"});
-    if (r.code != 0) return Json::array();
-    return Json::parse(r.out)["jobs"];
-  }
-  // Waits until every job is finished (or `limit_s`); returns the last list.
-  Json wait_all_finished(double limit_s) {
-    Json list;
-    const auto stop = std::chrono::steady_clock::now() + std::chrono::duration<double>(limit_s);
-    while (std::chrono::steady_clock::now() < stop) {
-      list = jobs();
-      bool all = !list.empty();
-      for (const auto& j : list) all = all && j["state"] == "finished";
-      if (all) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    }
-    return list;
-  }
+  Json jobs() { return rig_.jobs(); }
+  Json wait_all_finished(double limit_s) { return rig_.wait_all_done(limit_s); }
 
   testing::TempDir dir_;
-  int port_ = 0;
-  std::string url_;
+  test::DaemonRig rig_{dir_.path(), {"--time-scale", "200"}};
 };
 
 TEST_F(DaemonE2E, RunsSubmittedJobsToCompletionAndRefusesBadOnes) {
@@ -156,6 +106,71 @@ TEST_F(DaemonE2E, KilledDaemonRestartsWithoutDuplicateSubmissions) {
       EXPECT_TRUE(names.count(name)) << name;
     }
   }
+}
+
+// The program after `--` runs with its argument vector intact (no shell splits "a b") and the
+// Cell it was placed on in its environment; it reports progress where the daemon reads it.
+TEST_F(DaemonE2E, UserCommandGetsItsArgvAndTheCellInItsEnvironment) {
+  GEARBOX_REQUIRE_FILE(std::optional<std::filesystem::path>("/usr/bin/python3"));
+  auto daemon = start_daemon();
+  const std::string script =
+      "import json, os, sys\n"
+      "env = {k: v for k, v in os.environ.items() if k.startswith('GEARBOX_')}\n"
+      "ckpt = os.environ['GEARBOX_CHECKPOINT']\n"
+      "with open(os.path.join(os.path.dirname(ckpt), 'seen.json'), 'w') as f:\n"
+      "    json.dump({'argv': sys.argv[1:], 'env': env}, f)\n"
+      "for path in (ckpt, os.environ['GEARBOX_PROGRESS']):\n"
+      "    with open(path, 'w') as f:\n"
+      "        f.write(os.environ['GEARBOX_ITERATIONS'] + '\\n')\n";
+  const long long id = rig_.submit(
+      "bert-760M", 128, 7, 2, {"--", "/usr/bin/python3", "-c", script, "a b", "--name", "c d"});
+  ASSERT_GT(id, 0);
+  const Json list = rig_.wait_all_done(120);
+  ASSERT_EQ(list.size(), 1u);
+  const Json& job = list[0];
+  ASSERT_EQ(job["state"], "finished") << job.dump();
+  ASSERT_EQ(job["attempts"].size(), 1u) << job.dump();
+  const Json& attempt = job["attempts"][0];
+  std::ifstream in(rig_.work_dir() / "seen.json");
+  ASSERT_TRUE(in) << "the command wrote nothing";
+  const Json seen = Json::parse(in);
+  EXPECT_EQ(seen["argv"], Json::array({"a b", "--name", "c d"}));
+  const Json& env = seen["env"];
+  const std::string nodes = attempt["nodes"];
+  const int hosts = static_cast<int>(std::count(nodes.begin(), nodes.end(), ',')) + 1;
+  const int per_node = attempt["gpus_per_node"];
+  EXPECT_EQ(env["GEARBOX_JOB_ID"], std::to_string(id));
+  EXPECT_EQ(env["GEARBOX_ATTEMPT"], "1");
+  EXPECT_EQ(env["GEARBOX_GPU_TYPE"], attempt["gpu_type"]);
+  EXPECT_EQ(env["GEARBOX_NODELIST"], nodes);
+  EXPECT_EQ(env["GEARBOX_NODES"], std::to_string(hosts));
+  EXPECT_EQ(env["GEARBOX_GPUS_PER_NODE"], std::to_string(per_node));
+  EXPECT_EQ(env["GEARBOX_GPUS"], std::to_string(hosts * per_node));
+  EXPECT_EQ(env["GEARBOX_ITERATIONS"], "7");
+  EXPECT_EQ(env["GEARBOX_BATCH"], "128");
+  const int stages = std::stoi(env["GEARBOX_PIPELINE_STAGES"].get<std::string>());
+  const int dp = std::stoi(env["GEARBOX_DP"].get<std::string>());
+  const int tp = std::stoi(env["GEARBOX_TP"].get<std::string>());
+  EXPECT_EQ(stages * dp * tp, hosts * per_node) << env.dump();
+  EXPECT_EQ(std::filesystem::path(env["GEARBOX_CHECKPOINT"].get<std::string>()).parent_path(),
+            rig_.work_dir());
+  EXPECT_TRUE(env.contains("GEARBOX_PROGRESS"));
+}
+
+// A program that fails is retried until --max-failures (3 by default) attempts failed; the
+// job then fails, and its record shows every failed attempt.
+TEST_F(DaemonE2E, FailingCommandIsRetriedUpToTheLimitThenFails) {
+  auto daemon = start_daemon();
+  const long long id = rig_.submit("bert-760M", 128, 10, 1, {"--command", "/bin/false"});
+  ASSERT_GT(id, 0);
+  const Json list = rig_.wait_all_done(120);
+  ASSERT_EQ(list.size(), 1u);
+  const Json& job = list[0];
+  EXPECT_EQ(job["state"], "failed") << job.dump();
+  EXPECT_EQ(job["failures"], 3) << job.dump();
+  EXPECT_EQ(job["max_failures"], 3) << job.dump();
+  ASSERT_EQ(job["attempts"].size(), 3u) << job.dump();
+  for (const auto& a : job["attempts"]) EXPECT_EQ(a["state"], "failed") << job.dump();
 }
 
 }  // namespace

@@ -62,6 +62,9 @@ class AnalyticalEstimator : public Estimator {
                         int per_host) const override;
   double dp_iter_time(const JobShape& job, const GpuPool& pool, int hosts, int per_host,
                       bool oom_gate) const override;
+  // best_plan()'s degrees.
+  ParallelPlan best_parallel_plan(const JobShape& job, const GpuPool& pool, int hosts,
+                                  int per_host) const override;
 
   // Prices one plan; pp*dp*tp must equal hosts*per_host (else iter_s = kInfeasible).
   PlanEstimate evaluate(const JobShape& job, const GpuPool& pool, int hosts, int per_host, int pp,

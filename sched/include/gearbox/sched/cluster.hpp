@@ -49,6 +49,9 @@ class Cluster {
   // would hold more than kMaxClusterGpus GPUs.
   void add_pool(std::string_view type, int nodes, int gpus_per_node);
   void set_name(std::string n) { name_ = std::move(n); }
+  // The same pools with pool p holding nodes[p] nodes (0 allowed): what a policy may use when
+  // some nodes are out of service (drained, down).
+  Cluster with_nodes(const std::vector<int>& nodes) const;
 
  private:
   std::string name_;

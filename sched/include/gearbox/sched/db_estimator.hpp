@@ -19,6 +19,10 @@ class DbEstimator : public Estimator {
                         int per_host) const override;
   double dp_iter_time(const JobShape& job, const GpuPool& pool, int hosts, int per_host,
                       bool oom_gate) const override;
+  // The fastest plan the profiler estimated for the exact key (estimate_all); pure data
+  // parallelism when it has none.
+  ParallelPlan best_parallel_plan(const JobShape& job, const GpuPool& pool, int hosts,
+                                  int per_host) const override;
   // True when the artifact's DP memory check rejects n GPUs of this pool.
   bool dp_out_of_memory(const JobShape& job, const GpuPool& pool, int gpus) const;
 

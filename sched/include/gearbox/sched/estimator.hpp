@@ -15,6 +15,11 @@ namespace gearbox::sched {
 
 inline constexpr double kInfeasible = std::numeric_limits<double>::infinity();
 
+// The parallel degrees of a plan: pipeline stages x data parallel x tensor parallel = GPUs.
+struct ParallelPlan {
+  int stages = 1, dp = 1, tp = 1;
+};
+
 class Estimator {
  public:
   virtual ~Estimator() = default;
@@ -27,6 +32,12 @@ class Estimator {
   // a placement whose DP replica does not fit in memory is kInfeasible.
   virtual double dp_iter_time(const JobShape& job, const GpuPool& pool, int hosts, int per_host,
                               bool oom_gate) const = 0;
+  // The degrees of the plan the job runs with on hosts x per_host GPUs of `pool` (what its
+  // worker is told); pure data parallelism where the estimator knows no better plan.
+  virtual ParallelPlan best_parallel_plan(const JobShape& /*job*/, const GpuPool& /*pool*/,
+                                          int hosts, int per_host) const {
+    return {1, hosts * per_host, 1};
+  }
 };
 
 // "db" -> DbEstimator over ProfileDb::shared(); "analytical" -> AnalyticalEstimator calibrated

@@ -29,6 +29,15 @@ class NodeAllocator {
   void release(int id);
   // The nodes a job holds (one entry per host), empty if none.
   const std::vector<int>& nodes_of(int id) const;
+  // Marks a node in or out of service (a drained or down Slurm node). New placements avoid a
+  // node out of service; a job already holding it keeps it until released (the caller moves
+  // such jobs off first: apply() checks targets against the GPUs of nodes in service).
+  void set_usable(int pool, int node, bool usable);
+  bool usable(int pool, int node) const {
+    return !pools_[static_cast<std::size_t>(pool)].off[static_cast<std::size_t>(node)];
+  }
+  // Nodes of a pool in service.
+  int usable_nodes(int pool) const;
   int free_gpus(int pool) const { return free_total_[static_cast<std::size_t>(pool)]; }
   int node_free(int pool, int node) const {
     return pools_[static_cast<std::size_t>(pool)].free[static_cast<std::size_t>(node)];
@@ -40,6 +49,8 @@ class NodeAllocator {
     std::vector<int> free;                  // free GPUs per node
     std::vector<std::vector<int>> buckets;  // buckets[f] = nodes with f free GPUs
     std::vector<int> pos;                   // position of a node in its bucket
+    std::vector<char> off;                  // out of service (set_usable)
+    int off_count = 0;
   };
   struct Holding {
     int pool = -1;

@@ -53,6 +53,11 @@ class SchedulerCore {
   // A job's attempt ended without finishing (failed, lost): it frees its nodes and waits,
   // pending, for the next pass.
   void unplace(int id);
+  // Takes a node out of service (a drained or down node: `usable` false) or back. From the next
+  // pass the policy sees only the nodes in service and the allocator places nothing on the
+  // node. Jobs holding a node taken out are unplaced (pending) and returned, in arrival order:
+  // the caller stops their attempts.
+  std::vector<int> set_node_usable(int pool, int node, bool usable);
   // Copies each active job's remaining iterations from the backend.
   void sync_progress(const ClusterBackend& backend);
 
@@ -74,6 +79,8 @@ class SchedulerCore {
   ThroughputTable& table_;
   Policy& policy_;
   NodeAllocator nodes_;
+  Cluster in_service_;  // what policies see while some node is out of service
+  bool all_in_service_ = true;
   std::vector<ActiveJob> active_;
   std::vector<Placement> target_, old_;
   std::vector<int> ids_;

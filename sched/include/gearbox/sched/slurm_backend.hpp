@@ -3,9 +3,12 @@
 // unique name "crius-<job>-<attempt>" and comment "crius:<job>:<attempt>", requeue off), that
 // runs the emulated worker (or the user's command) with the Cell in its environment.
 // Preemption is SIGUSR1 to the batch step (the worker checkpoints and exits), then scancel
-// after a grace period. poll() reads squeue once and turns attempts that ended into events:
-// finished (progress reached the job's iterations), failed (ended short), lost (vanished from
-// Slurm or its node failed).
+// after a grace period. A job's next attempt is submitted only once its previous one has ended
+// in Slurm (start() defers it to a later poll until then), so no two attempts of a job ever
+// run at once. poll() reads squeue once and turns attempts that ended into events: finished
+// (progress reached the job's iterations), failed (ended short), lost (vanished from Slurm,
+// its node failed, or its sbatch failed and Slurm has no job of its name); an attempt that
+// ended short leaves the job's progress at its last checkpoint.
 #pragma once
 
 #include <filesystem>
@@ -63,6 +66,9 @@ class SlurmBackend : public ClusterBackend {
   // `attempts` = attempts the job already had (a restarted daemon's), so names stay unique.
   void admit(const ActiveJob& job, long long iterations, std::vector<std::string> command = {},
              int attempts = 0);
+  // The job's attempt is lost (its node is down): cancelled at the next poll if Slurm still
+  // has it, recorded "lost" once Slurm shows it ended. The job keeps its last checkpoint.
+  void lose(int job, double now);
   // Forgets a job (it finished or was cancelled; its attempt must already be stopped).
   void forget(int job) { jobs_.erase(job); }
 
@@ -74,6 +80,8 @@ class SlurmBackend : public ClusterBackend {
   double remaining_iters(int job) const override;
   // Reads squeue once; `until` is the wall clock (seconds) for grace periods.
   std::vector<BackendEvent> poll(double until) override;
+  // The same on `jobs`, squeue's output read by the caller.
+  std::vector<BackendEvent> poll(double until, const std::vector<SlurmJob>& jobs);
 
   // Slurm node name of pool p's node k.
   const std::string& node_name(int pool, int node) const;
@@ -91,15 +99,26 @@ class SlurmBackend : public ClusterBackend {
     std::vector<std::string> command;
   };
   struct Running {
-    Attempt attempt;
-    long long slurm_id = 0;
+    Attempt attempt;         // number 0 while deferred
+    long long slurm_id = 0;  // 0 while deferred or unconfirmed
+    std::string name;        // Slurm job name once submitted
+    bool deferred = false;   // waits for the job's previous attempt to end
   };
   struct Stopping {
     int job = -1, number = 0;
-    long long slurm_id = 0;
+    long long slurm_id = 0;  // 0: sbatch failed, resolved by name at the next poll
+    std::string name;
     double cancel_at = 0;
     bool cancelled = false;
+    const char* end_state = "preempted";  // journaled once Slurm shows it ended
   };
+  // Submits the job's deferred attempt `r` (its running_ entry); a failed sbatch leaves it
+  // unconfirmed (slurm_id 0) for the next poll to resolve by name.
+  void submit(int job, Running& r);
+  bool stopping(int job) const;
+  void stop(int job, double cancel_at, const char* end_state);
+  // After an attempt ended short: the progress file falls back to the checkpoint.
+  void rewind_progress(int job) const;
 
   SlurmCli& cli_;
   SlurmBackendOptions opt_;

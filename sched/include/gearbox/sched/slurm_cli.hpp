@@ -5,6 +5,7 @@
 // is retried with exponential backoff, and calls, retries, failures and latency are counted.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -34,7 +35,8 @@ struct SlurmJob {
   std::string nodes;  // hostlist expression ("a100-[0-1]")
 };
 
-// Parses `sinfo --json` output; `origin` names it in errors (Error::input naming the field).
+// Parses `sinfo --json` output; `origin` names it in errors (Error::input naming the field;
+// Error::runtime when the output carries Slurm's own "errors", as when slurmctld is away).
 std::vector<SlurmNode> parse_sinfo_json(std::string_view text, const std::string& origin);
 // Parses `squeue --json` output.
 std::vector<SlurmJob> parse_squeue_json(std::string_view text, const std::string& origin);
@@ -102,7 +104,9 @@ class SlurmCli {
   // Adds to the counters under their lock.
   void count(long long calls, long long retries, long long failures, double seconds);
   // Runs argv with retries; throws Error::runtime with the last stderr when every try failed.
-  CommandResult call(const std::vector<std::string>& argv);
+  // A try that exits 0 fails too when `accept` (given its stdout) throws Error.
+  CommandResult call(const std::vector<std::string>& argv,
+                     const std::function<void(const std::string&)>& accept = {});
   CommandRunner& runner_;
   RetryPolicy retry_;
   mutable std::mutex stats_mu_;

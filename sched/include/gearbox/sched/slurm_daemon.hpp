@@ -3,8 +3,10 @@
 // ended attempts (finished; failed: retried up to a limit; lost: rescheduled), runs the policy
 // and enacts only the difference. On start it reconciles the state with Slurm (adopts its
 // running attempts, settles those that ended, reschedules vanished ones, cancels jobs of its
-// own name prefix it has no record of). Thread-safe: the HTTP API calls submit/jobs/cancel
-// while the loop runs rounds.
+// own name prefix it has no record of). Each round also reads the nodes' states: a drained or
+// down node leaves placement (its attempts are checkpointed and moved, or, on a down node,
+// recorded lost and rescheduled) until Slurm shows it usable again. Thread-safe: the HTTP API calls
+// submit/jobs/cancel while the loop runs rounds.
 #pragma once
 
 #include <filesystem>
@@ -53,7 +55,9 @@ class SlurmDaemon : public AttemptJournal {
   // GET /v1/cluster: the discovered pools (GPU type, nodes, GPUs per node, node names), the
   // policy, time scale, round and grace seconds.
   Json cluster_info() const;
-  // One round (poll, decide, enact). Wall clock `now` in seconds.
+  // One round (poll, decide, enact). Wall clock `now` in seconds. Slurm's jobs and nodes are
+  // read before the lock is taken: while slurmctld is away those calls fail slowly (retries)
+  // and the API keeps answering; the round then throws and changes nothing.
   void round(double now);
 
   // AttemptJournal (the backend calls these under the daemon's lock).
@@ -66,6 +70,9 @@ class SlurmDaemon : public AttemptJournal {
   Json job_json(const JobRow& j) const;
   void admit_row(const JobRow& j, int attempts, double now);
   void reconcile(double now);
+  // Reads the nodes' states; takes nodes out of placement or back, moving jobs off them.
+  // True when a node changed service.
+  bool refresh_nodes(double now, const std::vector<SlurmNode>& nodes);
   double scaled(double wall) const;
 
   DaemonOptions opt_;
@@ -82,6 +89,8 @@ class SlurmDaemon : public AttemptJournal {
   bool arrivals_ = false, departures_ = false;
   long long placements_changed_ = 0;
   std::vector<long long> to_cancel_;
+  std::map<std::string, std::pair<int, int>> node_at_;  // Slurm node name -> (pool, node)
+  std::map<std::string, std::string> node_state_;       // as last recorded
   RoundCpuStats round_cpu_;
 };
 

@@ -29,6 +29,10 @@ class ThroughputTable {
   double opt_thr(int id, int pool, int n) const { return thr(id, opt_iter(id, pool, n)); }
   double dp_thr(int id, int pool, int n) const { return thr(id, dp_iter(id, pool, n)); }
   const Cluster& cluster() const { return cluster_; }
+  // The degrees of the plan a job of shape `id` runs with on `p` (the estimator's).
+  ParallelPlan plan(int id, const Placement& p) const {
+    return est_.best_parallel_plan(shape(id), cluster_.pool(p.pool), p.hosts, p.per_host);
+  }
 
  private:
   struct Entry {
