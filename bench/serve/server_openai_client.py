@@ -77,6 +77,39 @@ def main() -> int:
           f"median ttft {sorted(r[1] or 0 for r in results)[len(results) // 2] * 1e3:.1f} ms, "
           f"max e2e {max(r[2] for r in results) * 1e3:.1f} ms")
 
+    # Logprobs as evaluation clients read them: completions logprobs=N, echo with prompt
+    # logprobs (max_tokens 0, as a loglikelihood request), chat logprobs + top_logprobs.
+    lp = client.completions.create(model=model, prompt="The little dog", max_tokens=4,
+                                   temperature=0, logprobs=2)
+    l = lp.choices[0].logprobs
+    ok = (l is not None and len(l.tokens) == len(l.token_logprobs) == len(l.top_logprobs) ==
+          len(l.text_offset) == lp.usage.completion_tokens and
+          all(len(t) == 2 and max(t.values()) >= v - 1e-6 for t, v in zip(l.top_logprobs, l.token_logprobs)))
+    print(f"completion logprobs=2: tokens={l.tokens if l else None} "
+          f"logprobs={[round(v, 3) for v in l.token_logprobs] if l else None}")
+    if not ok:
+        failures.append("completion logprobs")
+    echo = client.completions.create(model=model, prompt="The little dog ran home", max_tokens=0,
+                                     echo=True, logprobs=1, temperature=0)
+    e = echo.choices[0]
+    ok = (e.text == "The little dog ran home" and e.logprobs.token_logprobs[0] is None and
+          all(v is not None and v <= 0 for v in e.logprobs.token_logprobs[1:]) and
+          echo.usage.completion_tokens == 0)
+    print(f"echo max_tokens=0: text={e.text!r} tokens={e.logprobs.tokens} "
+          f"logprobs={[None if v is None else round(v, 3) for v in e.logprobs.token_logprobs]}")
+    if not ok:
+        failures.append("echo logprobs")
+    chat_lp = client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "Once upon a time"}], max_tokens=4,
+        temperature=0, logprobs=True, top_logprobs=3)
+    content = chat_lp.choices[0].logprobs.content
+    ok = (len(content) == chat_lp.usage.completion_tokens and
+          all(len(c.top_logprobs) == 3 and bytes(c.bytes).decode("utf-8", "replace") == c.token
+              for c in content if c.bytes is not None))
+    print(f"chat logprobs top_logprobs=3: {[(c.token, round(c.logprob, 3)) for c in content]}")
+    if not ok:
+        failures.append("chat logprobs")
+
     try:
         client.completions.create(model=model, prompt="x", max_tokens=-1)
         failures.append("negative max_tokens accepted")

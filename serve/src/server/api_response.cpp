@@ -80,12 +80,11 @@ std::string ResponseFormatter::finish(const std::string& finish_reason, const Us
   return out;
 }
 
-Json completion_logprobs(const std::vector<LogprobEntry>& entries, std::size_t offset) {
+Json completion_logprobs(const std::vector<LogprobEntry>& entries) {
   Json tokens = Json::array(), lps = Json::array(), tops = Json::array(), offsets = Json::array();
   for (const auto& e : entries) {
     tokens.push_back(e.text);
-    offsets.push_back(offset);
-    offset += e.text.size();
+    offsets.push_back(e.offset);
     if (!e.logprob) {
       lps.push_back(nullptr);
       tops.push_back(nullptr);

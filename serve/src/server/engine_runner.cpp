@@ -230,6 +230,10 @@ std::vector<Token> EngineRunner::encode(std::string_view text, bool add_bos) con
   return add_bos ? tok.encode_prompt(text) : tok.encode(text, false);
 }
 
+std::string EngineRunner::detokenize(std::span<const Token> tokens) const {
+  return model_->tokenizer().decode(tokens);
+}
+
 Token EngineRunner::prompt_bos() const {
   const Tokenizer& tok = model_->tokenizer();
   return tok.add_bos() ? tok.bos() : -1;

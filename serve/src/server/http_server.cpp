@@ -73,15 +73,17 @@ struct ApiServer::Impl {
   void routes();
   void generate(const httplib::Request& req, httplib::Response& res, Endpoint endpoint);
   // The response's logprobs: the echoed prompt's records (the first without a logprob, as
-  // OpenAI's and llama.cpp's servers give it) then the
-  // generated tokens', when `cut` (stop strings were given) only those that begin within the
-  // `text_bytes` returned.
+  // OpenAI's and llama.cpp's servers give it; their text `prompt_bytes` long once `strip`
+  // leading bytes are dropped, as detokenizing does) then the generated tokens', when `cut`
+  // (stop strings were given) only those that begin within the `text_bytes` returned.
   Json logprobs_json(Endpoint endpoint, const std::vector<TokenLogprob>& prompt,
+                     std::size_t prompt_bytes, std::size_t strip,
                      const std::vector<TokenLogprob>& generated, std::size_t text_bytes,
                      bool cut) const;
 };
 
 Json ApiServer::Impl::logprobs_json(Endpoint endpoint, const std::vector<TokenLogprob>& prompt,
+                                    std::size_t prompt_bytes, std::size_t strip,
                                     const std::vector<TokenLogprob>& generated,
                                     std::size_t text_bytes, bool cut) const {
   std::vector<LogprobEntry> entries;
@@ -92,15 +94,21 @@ Json ApiServer::Impl::logprobs_json(Endpoint endpoint, const std::vector<TokenLo
     for (const auto& [t, lp] : r.top) e.top.emplace_back(runner.token_text(t), lp);
     return e;
   };
-  for (std::size_t i = 0; i < prompt.size(); ++i) entries.push_back(entry(prompt[i], i == 0));
   std::size_t at = 0;
+  for (std::size_t i = 0; i < prompt.size(); ++i) {
+    entries.push_back(entry(prompt[i], i == 0));
+    entries.back().offset = std::min(i == 0 ? 0 : at - std::min(at, strip), prompt_bytes);
+    at += entries.back().text.size();
+  }
+  at = 0;
   for (const auto& r : generated) {
     if (cut && at >= text_bytes) break;
     entries.push_back(entry(r, false));
+    entries.back().offset = prompt_bytes + at;
     at += entries.back().text.size();
   }
   if (endpoint == Endpoint::kChatCompletions) return chat_logprobs(entries);
-  return completion_logprobs(entries, 0);
+  return completion_logprobs(entries);
 }
 
 void ApiServer::Impl::routes() {
@@ -261,16 +269,26 @@ void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& r
         !cr.prompt_is_tokens && !prompt_tokens.empty() && prompt_tokens[0] == runner.prompt_bos()
             ? 1
             : 0;
+    // The echoed text is the prompt as sent (token ids: their text), the tokens' offsets into it
+    // less the leading bytes detokenizing drops (SentencePiece's space prefix).
     std::string prompt_text;
-    for (std::size_t i = skip; i < prompt_tokens.size(); ++i)
-      prompt_text += runner.token_text(prompt_tokens[i]);
+    std::size_t strip = 0;
+    if (cr.echo) {
+      const auto echoed = std::span<const Token>(prompt_tokens).subspan(skip);
+      std::size_t joined = 0;
+      for (Token t : echoed) joined += runner.token_text(t).size();
+      const std::string whole = runner.detokenize(echoed);
+      strip = joined - std::min(joined, whole.size());
+      prompt_text = cr.prompt_is_tokens ? whole : cr.prompt;
+    }
     Json logprobs;
     if (cr.logprobs) {
       std::vector<TokenLogprob> echoed;
       if (cr.echo && u.prompt_logprobs.size() > skip)
         echoed.assign(u.prompt_logprobs.begin() + static_cast<std::ptrdiff_t>(skip),
                       u.prompt_logprobs.end());
-      logprobs = logprobs_json(endpoint, echoed, generated, text.size(), !cr.stop.empty());
+      logprobs = logprobs_json(endpoint, echoed, prompt_text.size(), strip, generated, text.size(),
+                               !cr.stop.empty());
     }
     res.set_content(fmt->complete(prompt_text + text, finish_reason_name(u.reason),
                                   {u.prompt_tokens, u.completion_tokens, u.cached_tokens}, logprobs)

@@ -5,6 +5,7 @@
 #include <queue>
 
 #include "gearbox/core/error.hpp"
+#include "pre_tokenizer.hpp"
 #include "utf8.hpp"
 
 namespace gearbox::serve {
@@ -12,69 +13,12 @@ namespace gearbox::serve {
 namespace {
 constexpr std::int32_t kTypeControl = 3, kTypeUnused = 5;
 
-// Byte-level pieces: the pre-split of GPT-2's pattern
-//   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-// over code points `cp` (byte offsets `at`), calling emit(begin, end) in code point indices.
-template <class Emit>
-void gpt2_split(const std::vector<std::uint32_t>& cp, Emit emit) {
-  const std::size_t n = cp.size();
-  auto L = [&](std::size_t i) { return i < n && utf8::is_letter(cp[i]); };
-  auto N = [&](std::size_t i) { return i < n && utf8::is_number(cp[i]); };
-  auto S = [&](std::size_t i) { return i < n && utf8::is_space(cp[i]); };
-  auto other = [&](std::size_t i) { return i < n && !L(i) && !N(i) && !S(i); };
-  std::size_t i = 0;
-  while (i < n) {
-    const std::uint32_t c = cp[i];
-    if (c == '\'' && i + 1 < n) {
-      const std::uint32_t a = cp[i + 1], b = i + 2 < n ? cp[i + 2] : 0;
-      std::size_t len = 0;
-      if (a == 's' || a == 't' || a == 'm' || a == 'd')
-        len = 2;
-      else if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l'))
-        len = 3;
-      if (len) {
-        emit(i, i + len);
-        i += len;
-        continue;
-      }
-    }
-    const std::size_t j = (c == ' ') ? i + 1 : i;  // optional leading space
-    if (L(j)) {
-      std::size_t k = j;
-      while (L(k)) ++k;
-      emit(i, k);
-      i = k;
-      continue;
-    }
-    if (N(j)) {
-      std::size_t k = j;
-      while (N(k)) ++k;
-      emit(i, k);
-      i = k;
-      continue;
-    }
-    if (other(j)) {
-      std::size_t k = j;
-      while (other(k)) ++k;
-      emit(i, k);
-      i = k;
-      continue;
-    }
-    // Whitespace run: leave its last character to the next piece when one follows.
-    std::size_t k = i;
-    while (S(k)) ++k;
-    if (k == i) k = i + 1;  // cannot happen (c is space here), guard anyway
-    if (k < n && k - i > 1) --k;
-    emit(i, k);
-    i = k;
-  }
-}
 }  // namespace
 
 BpeTokenizer::BpeTokenizer(std::vector<std::string> pieces, std::vector<std::int32_t> types,
-                           const std::vector<std::string>& merges, bool split_digits,
+                           const std::vector<std::string>& merges, const PreTokenizer& pre,
                            const std::string& origin)
-    : split_digits_(split_digits) {
+    : pre_(pre) {
   pieces_ = std::move(pieces);
   token_type_ = std::move(types);
   index_.reserve(pieces_.size());
@@ -183,25 +127,9 @@ void BpeTokenizer::encode_fragment(std::string_view text, std::vector<std::int32
     i += utf8::seq_len(text, i);
   }
   at.push_back(text.size());
-  auto run = [&](std::size_t b, std::size_t e) {  // code point range [b, e) through GPT-2 split
-    std::vector<std::uint32_t> sub(cp.begin() + static_cast<std::ptrdiff_t>(b),
-                                   cp.begin() + static_cast<std::ptrdiff_t>(e));
-    gpt2_split(sub, [&](std::size_t x, std::size_t y) {
-      encode_word(text.substr(at[b + x], at[b + y] - at[b + x]), out);
-    });
-  };
-  if (!split_digits_) {
-    run(0, cp.size());
-    return;
-  }
-  std::size_t start = 0;
-  for (std::size_t i = 0; i < cp.size(); ++i) {
-    if (!utf8::is_number(cp[i])) continue;
-    if (i > start) run(start, i);
-    encode_word(text.substr(at[i], at[i + 1] - at[i]), out);
-    start = i + 1;
-  }
-  if (start < cp.size()) run(start, cp.size());
+  pre_tokenize(pre_, cp, [&](std::size_t x, std::size_t y) {
+    encode_word(text.substr(at[x], at[y] - at[x]), out);
+  });
 }
 
 std::vector<std::int32_t> BpeTokenizer::encode(std::string_view text, bool add_bos,

@@ -34,6 +34,15 @@ std::string llama3(std::span<const ChatMessage> msgs, bool gen) {
   return out;
 }
 
+// Jinja's `trim`: whitespace off both ends.
+std::string trim(const std::string& s) {
+  const char* ws = " \t\n\r\f\v";
+  const std::size_t b = s.find_first_not_of(ws);
+  return b == std::string::npos ? std::string() : s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+// Gemma: a system message becomes the first user turn's prefix (content + blank line);
+// turns are "<start_of_turn>user|model\n" + content trimmed + "<end_of_turn>\n".
 std::string gemma(std::span<const ChatMessage> msgs, bool gen) {
   std::string out, system;
   for (const auto& m : msgs) {
@@ -42,7 +51,7 @@ std::string gemma(std::span<const ChatMessage> msgs, bool gen) {
       continue;
     }
     const std::string role = m.role == "assistant" ? "model" : m.role;
-    out += "<start_of_turn>" + role + "\n" + system + m.content + "<end_of_turn>\n";
+    out += "<start_of_turn>" + role + "\n" + system + trim(m.content) + "<end_of_turn>\n";
     system.clear();
   }
   if (gen) out += "<start_of_turn>model\n";

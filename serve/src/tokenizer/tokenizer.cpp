@@ -65,18 +65,17 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const GgufFile& f) {
       throw Error::input("BPE tokenizer without merges")
           .at(f.origin())
           .field("tokenizer.ggml.merges");
-    // The pre-tokenizers implemented: GPT-2's split, alone or after splitting every digit
-    // (as llama.cpp does for these names). Any other is refused rather than guessed.
+    // The pre-tokenizers implemented (pre_tokenizer.hpp, llama.cpp's names). Any other is
+    // refused rather than guessed.
     const std::string pre = f.get_string("tokenizer.ggml.pre").value_or("default");
-    const bool split_digits = pre == "smollm" || pre == "starcoder" || pre == "refact" ||
-                              pre == "command-r" || pre == "codeshell" || pre == "exaone";
-    if (!split_digits && pre != "default" && pre != "gpt2")
+    const PreTokenizer* pt = find_pre_tokenizer(pre);
+    if (!pt)
       throw Error::input("unsupported pre-tokenizer")
           .at(f.origin())
           .field("tokenizer.ggml.pre")
-          .expected("default, gpt2, smollm, starcoder, refact, command-r, codeshell or exaone")
+          .expected("one of " + pre_tokenizer_names())
           .found(pre);
-    tok = std::make_unique<BpeTokenizer>(*tokens, types, *merges, split_digits, f.origin());
+    tok = std::make_unique<BpeTokenizer>(*tokens, types, *merges, *pt, f.origin());
     tok->add_bos_ = f.get_bool("tokenizer.ggml.add_bos_token").value_or(false);
   } else {
     throw Error::input("unsupported tokenizer")

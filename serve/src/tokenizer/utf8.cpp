@@ -82,8 +82,18 @@ bool is_letter(std::uint32_t cp) {
   if ((cp >= 0x2000 && cp <= 0x2BFF) || (cp >= 0x3000 && cp <= 0x303F) ||
       (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF20) ||
       (cp >= 0xFF3B && cp <= 0xFF40) || (cp >= 0xFF5B && cp <= 0xFF65) ||
-      (cp >= 0x1F000 && cp <= 0x1FAFF) || (cp >= 0x0300 && cp <= 0x036F) ||
-      (cp >= 0xE000 && cp <= 0xF8FF))
+      (cp >= 0x1F000 && cp <= 0x1FAFF) || (cp >= 0xE000 && cp <= 0xF8FF))
+    return false;
+  // Combining marks (\p{M}) of the common scripts, and the punctuation among them: not letters.
+  if ((cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x0483 && cp <= 0x0489) ||
+      (cp >= 0x0591 && cp <= 0x05C7) || (cp >= 0x0610 && cp <= 0x061A) ||
+      (cp >= 0x064B && cp <= 0x065F) || cp == 0x0670 || (cp >= 0x06D6 && cp <= 0x06E4) ||
+      (cp >= 0x06E7 && cp <= 0x06ED) || (cp >= 0x0900 && cp <= 0x0903) ||
+      (cp >= 0x093A && cp <= 0x093C) || (cp >= 0x093E && cp <= 0x094F) ||
+      (cp >= 0x0951 && cp <= 0x0957) || (cp >= 0x0962 && cp <= 0x0965) || cp == 0x0970 ||
+      (cp >= 0x1AB0 && cp <= 0x1AFF) || (cp >= 0x1DC0 && cp <= 0x1DFF) ||
+      (cp >= 0xFE00 && cp <= 0xFE0F) || (cp >= 0xFE20 && cp <= 0xFE2F) ||
+      (cp >= 0x3099 && cp <= 0x309A))
     return false;
   return true;
 }

@@ -20,8 +20,8 @@ void append(std::string& out, std::uint32_t cp);
 std::size_t incomplete_tail(std::string_view s);
 
 // Unicode classes as the GPT-2 pattern uses them (\p{L}, \p{N}, \s). Exact for ASCII and
-// Latin-1; other code points are classified by block (punctuation and space blocks, digits of
-// common scripts), everything else counts as a letter.
+// Latin-1; other code points are classified by block (punctuation, symbol and space blocks,
+// digits and combining marks of common scripts), everything else counts as a letter.
 bool is_letter(std::uint32_t cp);
 bool is_number(std::uint32_t cp);
 bool is_space(std::uint32_t cp);

@@ -14,6 +14,7 @@
 #include <random>
 
 #include "../model_files.hpp"
+#include "gearbox/core/paths.hpp"
 #include "gearbox/serve/model/contiguous_kv_cache.hpp"
 #include "gearbox/serve/sampling/logprobs.hpp"
 #include "gearbox/serve/server/engine_runner.hpp"
@@ -58,22 +59,35 @@ Json post(int port, const std::string& path, const Json& body, int want_status =
   return Json::parse(r->body);
 }
 
-// log_softmax of every row of the model's logits over `ids` (one prefill, all positions).
+// The model run directly on one sequence: append() feeds tokens (all positions' logits at
+// once) and returns the log_softmax of each new position's logits, computed here in double.
+class Reference {
+ public:
+  Reference(const Model& m, std::size_t max_tokens)
+      : m_(const_cast<Model&>(m)), cache_(m.config(), max_tokens) {}
+  std::vector<std::vector<double>> append(const std::vector<std::int32_t>& ids) {
+    const std::size_t V = static_cast<std::size_t>(m_.config().n_vocab);
+    std::vector<float> logits(ids.size() * V);
+    m_.prefill(cache_, 0, ids, logits, true);
+    std::vector<std::vector<double>> out(ids.size(), std::vector<double>(V));
+    for (std::size_t p = 0; p < ids.size(); ++p) {
+      const float* row = logits.data() + p * V;
+      const double mx = *std::max_element(row, row + V);
+      double sum = 0;
+      for (std::size_t v = 0; v < V; ++v) sum += std::exp(row[v] - mx);
+      for (std::size_t v = 0; v < V; ++v) out[p][v] = row[v] - mx - std::log(sum);
+    }
+    return out;
+  }
+
+ private:
+  Model& m_;
+  ContiguousKvCache cache_;
+};
+
 std::vector<std::vector<double>> reference_logprobs(const Model& m,
                                                     const std::vector<std::int32_t>& ids) {
-  const std::size_t V = static_cast<std::size_t>(m.config().n_vocab);
-  ContiguousKvCache cache(m.config(), ids.size() + 1);
-  std::vector<float> logits(ids.size() * V);
-  const_cast<Model&>(m).prefill(cache, 0, ids, logits, true);
-  std::vector<std::vector<double>> out(ids.size(), std::vector<double>(V));
-  for (std::size_t p = 0; p < ids.size(); ++p) {
-    const float* row = logits.data() + p * V;
-    const double mx = *std::max_element(row, row + V);
-    double sum = 0;
-    for (std::size_t v = 0; v < V; ++v) sum += std::exp(row[v] - mx);
-    for (std::size_t v = 0; v < V; ++v) out[p][v] = row[v] - mx - std::log(sum);
-  }
-  return out;
+  return Reference(m, ids.size()).append(ids);
 }
 
 // The ids of the `n` most likely tokens of `lp` (lowest id on ties).
@@ -133,12 +147,12 @@ TEST(Logprobs, CompletionLogprobsAreTheModelsLogSoftmax) {
   std::vector<std::int32_t> ids = m.tokenizer().encode_prompt(prompt);
   const std::size_t n_prompt = ids.size();
   std::string text;
+  Reference model(m, n_prompt + 8);
+  auto ref = model.append(ids);
   for (int i = 0; i < 6; ++i) {
-    const auto ref = reference_logprobs(m, ids);
-    const std::int32_t next = top_ids(ref.back(), 1)[0];
-    ids.push_back(next);
+    ids.push_back(top_ids(ref.back(), 1)[0]);
+    if (i < 5) ref.push_back(model.append({ids.back()})[0]);
   }
-  const auto ref = reference_logprobs(m, ids);
   for (std::size_t i = 0; i < 6; ++i) {
     const std::int32_t tok = ids[n_prompt + i];
     const auto& row = ref[n_prompt - 1 + i];
@@ -165,11 +179,9 @@ TEST(Logprobs, EchoWithMaxTokensZeroScoresThePromptOnly) {
   // chunks of the server's scoring (32 rows).
   std::vector<std::int32_t> ids = m.tokenizer().encode(
       "Paris is the capital and most populous city of France. With an estimated population of "
-      "two million residents, it is the centre of the Ile-de-France region, and one of the "
-      "largest metropolitan areas in Europe. Since the seventeenth century Paris has been one of "
-      "the world's major centres of finance, diplomacy, commerce, fashion and science.",
+      "two million residents, it is the centre of the Ile-de-France region.",
       false);
-  ASSERT_GT(ids.size(), 40u);
+  ASSERT_GT(ids.size(), 32u);
   const Json r = post(f.server->port(), "/v1/completions",
                       {{"prompt", Json::array({ids})},
                        {"max_tokens", 0},
@@ -224,6 +236,38 @@ TEST(Logprobs, EchoWithMaxTokensZeroScoresThePromptOnly) {
   EXPECT_EQ(g["text"].get<std::string>().rfind("The capital of France is", 0), 0u) << gen.dump();
 }
 
+// stories260K is SentencePiece with a BOS and a space prefix: echo returns the prompt as sent,
+// lists its tokens without the BOS the server added (the first one's logprob null, the next
+// ones conditioned on the BOS), and each offset points at its token's text in the echo.
+TEST(Logprobs, EchoOfASentencePiecePromptIsThePromptAsSent) {
+  const auto path = models_dir() ? std::optional(*models_dir() / "stories260K.gguf") : std::nullopt;
+  GEARBOX_REQUIRE_FILE(path);
+  EngineRunnerOptions opt;
+  opt.threads = 1;
+  auto runner = EngineRunner::load(path->string(), opt);
+  ServerOptions so;
+  so.port = 0;
+  ApiServer server(*runner, so);
+  server.start();
+  const Model& m = runner->model();
+  const std::string prompt = "Lily liked the big dog";
+  const Json r = post(server.port(), "/v1/completions",
+                      {{"prompt", prompt}, {"max_tokens", 0}, {"echo", true}, {"logprobs", 0}});
+  const Json& c = r["choices"][0];
+  EXPECT_EQ(c["text"], prompt);
+  const auto ids = m.tokenizer().encode_prompt(prompt);  // BOS first
+  ASSERT_EQ(ids[0], m.tokenizer().bos());
+  const Json& lp = c["logprobs"];
+  ASSERT_EQ(lp["tokens"].size(), ids.size() - 1) << r.dump();
+  EXPECT_TRUE(lp["token_logprobs"][0].is_null());
+  const auto ref = reference_logprobs(m, ids);
+  for (std::size_t i = 1; i + 1 < ids.size(); ++i) {
+    EXPECT_NEAR(lp["token_logprobs"][i].get<double>(), ref[i][ids[i + 1]], kTol) << i;
+    const std::string tok = lp["tokens"][i];
+    EXPECT_EQ(prompt.substr(lp["text_offset"][i].get<std::size_t>(), tok.size()), tok) << i;
+  }
+}
+
 TEST(Logprobs, ChatLogprobsCarryBytesAndTopAlternatives) {
   SKIP_WITHOUT_SMOLLM();
   Fixture f = start_smollm();
@@ -240,8 +284,12 @@ TEST(Logprobs, ChatLogprobsCarryBytesAndTopAlternatives) {
   std::vector<ChatMessage> msgs = {{"user", "Say hello."}};
   std::vector<std::int32_t> ids = f.runner->encode_chat(msgs);
   const std::size_t n_prompt = ids.size();
-  for (int i = 0; i < 4; ++i) ids.push_back(top_ids(reference_logprobs(m, ids).back(), 1)[0]);
-  const auto ref = reference_logprobs(m, ids);
+  Reference model(m, n_prompt + 8);
+  auto ref = model.append(ids);
+  for (int i = 0; i < 4; ++i) {
+    ids.push_back(top_ids(ref.back(), 1)[0]);
+    if (i < 3) ref.push_back(model.append({ids.back()})[0]);
+  }
   std::string text;
   for (std::size_t i = 0; i < 4; ++i) {
     const std::int32_t tok = ids[n_prompt + i];

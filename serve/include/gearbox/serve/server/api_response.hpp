@@ -52,14 +52,14 @@ class ResponseFormatter {
 // the first prompt token, which nothing precedes), and the alternatives there.
 struct LogprobEntry {
   std::string text;
+  std::size_t offset = 0;  // where the token's text begins in the choice's text
   std::optional<float> logprob;
   std::vector<std::pair<std::string, float>> top;  // most likely first
 };
 
 // The completions `logprobs` object: {tokens, token_logprobs, top_logprobs (objects token ->
-// logprob; null where logprob is), text_offset (byte offsets into the choice's text, the
-// first at `offset`)}.
-nlohmann::json completion_logprobs(const std::vector<LogprobEntry>& entries, std::size_t offset);
+// logprob; null where logprob is), text_offset (each entry's offset)}.
+nlohmann::json completion_logprobs(const std::vector<LogprobEntry>& entries);
 // The chat `logprobs` object: {content: [{token, logprob, bytes, top_logprobs: [{token,
 // logprob, bytes}]}]}.
 nlohmann::json chat_logprobs(const std::vector<LogprobEntry>& entries);

@@ -59,6 +59,7 @@ class EngineRunner final : public ModelRunner {
   std::vector<Token> encode(std::string_view text, bool add_bos) const override;
   std::string token_text(Token t) const override;
   Token prompt_bos() const override;
+  std::string detokenize(std::span<const Token> tokens) const override;
   std::vector<Token> encode_chat(std::span<const ChatMessage> messages) const override;
   bool is_end_of_generation(Token t) const override;
   std::size_t open_sequence(SequenceId id, const CapSpec& cap, const SamplingOptions& sampling,

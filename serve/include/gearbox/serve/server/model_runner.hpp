@@ -120,6 +120,13 @@ class ModelRunner {
   virtual Token prompt_bos() const { return -1; }
   // The bytes token `t` stands for (may be part of a UTF-8 character).
   virtual std::string token_text(Token t) const = 0;
+  // The text of `tokens` as a whole (a SentencePiece model drops the space its encoder put in
+  // front of the text); by default their token_text() joined.
+  virtual std::string detokenize(std::span<const Token> tokens) const {
+    std::string out;
+    for (Token t : tokens) out += token_text(t);
+    return out;
+  }
   // The prompt tokens the model's chat template makes of `messages` (BOS and special tokens
   // included as the template wants), ending where the assistant's reply begins.
   virtual std::vector<Token> encode_chat(std::span<const ChatMessage> messages) const = 0;

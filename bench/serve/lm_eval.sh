@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# lm-evaluation-harness (`lm-eval`, its local-completions model) scoring a loglikelihood task
+# through `gearbox serve run` and through llama.cpp's OpenAI server (llama-cpp-python's
+# llama_cpp.server), same model, same items, same threads, in one run; prints each accuracy
+# with its standard error (docs/serve-eval.md has the numbers).
+# The task is made here (bench/serve/lm_eval_task.py: a 4-way cloze over counting, days,
+# months, letters, capitals and opposites; no dataset download).
+# Usage: bench/serve/lm_eval.sh GEARBOX_BINARY [MODEL.gguf ...]
+#   (default models: SmolLM2-135M-Instruct-Q4_1 and gemma-3-270m-Q4_K_M from the model cache)
+#   ITEMS=300 items, THREADS=2 per server, OUT=lm_eval.json
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+gb="$(realpath "${1:?usage: lm_eval.sh GEARBOX_BINARY [MODEL.gguf ...]}")"
+shift
+cache="${GEARBOX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gearbox}"
+models=("$@")
+if [ ${#models[@]} -eq 0 ]; then
+  scripts/fetch-models.sh >&2
+  models=("$cache/models/SmolLM2-135M-Instruct-Q4_1.gguf" "$cache/models/gemma-3-270m-Q4_K_M.gguf")
+fi
+eval_py="$(bash scripts/python-env.sh lmeval bench/serve/lm_eval_requirements.txt)"
+llama_py="$(bash scripts/python-env.sh server-llamacpp bench/serve/server_load_llamacpp_requirements.txt)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+"$eval_py" bench/serve/lm_eval_task.py "$work/task" "${ITEMS:-300}" >&2
+# Passive OpenMP waits for both servers (gearbox's sets it for itself; ggml's team otherwise
+# spins, which starves a loaded machine: docs/serve-server.md).
+OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 \
+  "$eval_py" bench/serve/lm_eval_bench.py --gearbox "$gb" --llama-python "$llama_py" \
+  --task-dir "$work/task" --threads "${THREADS:-2}" --out "${OUT:-lm_eval.json}" "${models[@]}"
