@@ -143,7 +143,7 @@ double passkey_accuracy(Model& m, const std::string& spelling, const ModelConfig
     auto logits = prefill_chunked(m, *cc, kTrial, rest, o.chunk, 0, nullptr);
     const auto answer = decode_greedy(m, *cc, kTrial, std::move(logits), 8);
     correct += passkey_correct(tok.decode(answer.tokens), key);
-    cc->cache->remove(kTrial);
+    cc->kv().remove(kTrial);  // the sliding-window rings too, not only the global layers
   }
   return static_cast<double>(correct) / o.trials;
 }
