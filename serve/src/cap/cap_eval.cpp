@@ -143,7 +143,7 @@ double passkey_accuracy(Model& m, const std::string& spelling, const ModelConfig
     auto logits = prefill_chunked(m, *cc, kTrial, rest, o.chunk, 0, nullptr);
     const auto answer = decode_greedy(m, *cc, kTrial, std::move(logits), 8);
     correct += passkey_correct(tok.decode(answer.tokens), key);
-    cc->cache->remove(kTrial);
+    cc->kv().remove(kTrial);  // the sliding-window rings too, not only the global layers
   }
   return static_cast<double>(correct) / o.trials;
 }
@@ -238,6 +238,9 @@ std::vector<CapEvalRow> run_cap_eval(Model& model, const CapEvalOptions& o,
           row.decode_tok_s = 1e3 / s.mean;
         }
         row.kv_bytes = cc.kv().bytes_in_use();
+        row.kv_keep_all_bytes = static_cast<std::size_t>(L) *
+                                static_cast<std::size_t>(cfg.n_layer) * 2 *
+                                static_cast<std::size_t>(cfg.kv_dim()) * sizeof(float);
         if (o.passkey) row.passkey_accuracy = passkey_accuracy(model, spelling, cfg, o, L);
       } catch (const Error& e) {
         if (e.kind() == ErrorKind::kUsage) throw;
@@ -269,26 +272,29 @@ Json cap_eval_json(const std::string& model, const std::vector<CapEvalRow>& rows
   auto opt = [](const std::optional<double>& v) { return v ? Json(*v) : Json(nullptr); };
   Json results = Json::array();
   for (const auto& r : rows)
-    results.push_back({{"policy", r.policy},
-                       {"length", r.length},
-                       {"passkey_accuracy", opt(r.passkey_accuracy)},
-                       {"ppl", opt(r.ppl)},
-                       {"ppl_full", opt(r.ppl_full)},
-                       {"kl", opt(r.kl)},
-                       {"top1_agreement", opt(r.top1_agreement)},
-                       {"prefill_tok_s", opt(r.prefill_tok_s)},
-                       {"decode_tok_s", opt(r.decode_tok_s)},
-                       {"ttft_ms", opt(r.ttft_ms)},
-                       {"tpot_ms", opt(r.tpot_ms)},
-                       {"kv_bytes", r.kv_bytes ? Json(*r.kv_bytes) : Json(nullptr)},
-                       {"served", r.served}});
+    results.push_back(
+        {{"policy", r.policy},
+         {"length", r.length},
+         {"passkey_accuracy", opt(r.passkey_accuracy)},
+         {"ppl", opt(r.ppl)},
+         {"ppl_full", opt(r.ppl_full)},
+         {"kl", opt(r.kl)},
+         {"top1_agreement", opt(r.top1_agreement)},
+         {"prefill_tok_s", opt(r.prefill_tok_s)},
+         {"decode_tok_s", opt(r.decode_tok_s)},
+         {"ttft_ms", opt(r.ttft_ms)},
+         {"tpot_ms", opt(r.tpot_ms)},
+         {"kv_bytes", r.kv_bytes ? Json(*r.kv_bytes) : Json(nullptr)},
+         {"kv_keep_all_bytes", r.kv_keep_all_bytes ? Json(*r.kv_keep_all_bytes) : Json(nullptr)},
+         {"served", r.served}});
   return {{"model", model}, {"results", results}};
 }
 
 void print_cap_eval(std::ostream& out, const std::vector<CapEvalRow>& rows) {
   auto num = [](const std::optional<double>& v, int d) { return v ? fmt_num(*v, d) : "-"; };
   TextTable t({"policy", "length", "served", "passkey", "ppl", "ppl_full", "kl", "top1",
-               "prefill tok/s", "decode tok/s", "ttft ms", "tpot ms", "kv MiB", "kv B/tok"});
+               "prefill tok/s", "decode tok/s", "ttft ms", "tpot ms", "kv MiB", "kv B/tok",
+               "kv/keep-all"});
   std::map<std::string, std::pair<int, double>> longest;  // policy -> (length, bytes/token)
   std::vector<std::string> order;
   for (const auto& r : rows) {
@@ -301,7 +307,10 @@ void print_cap_eval(std::ostream& out, const std::vector<CapEvalRow>& rows) {
                num(r.top1_agreement, 3), num(r.prefill_tok_s, 0), num(r.decode_tok_s, 1),
                num(r.ttft_ms, 1), num(r.tpot_ms, 2),
                r.kv_bytes ? fmt_num(static_cast<double>(*r.kv_bytes) / (1 << 20), 2) : "-",
-               r.kv_bytes ? fmt_num(bpt, 0) : "-"});
+               r.kv_bytes ? fmt_num(bpt, 0) : "-",
+               r.kv_bytes && r.kv_keep_all_bytes
+                   ? fmt_num(static_cast<double>(*r.kv_bytes) / *r.kv_keep_all_bytes, 3)
+                   : "-"});
   }
   t.print(out);
   out << "\nC: longest length served per policy (within the KV budget)\n";

@@ -2,16 +2,12 @@
 
 #include <cstring>
 
-#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-#include <immintrin.h>
-#define GEARBOX_AVX2 1
-#endif
-
 #include "gearbox/core/error.hpp"
 #include "gearbox/serve/gguf/gguf_file.hpp"
 #include "gearbox/serve/kernels/fp16.hpp"
 #include "gearbox/serve/kernels/kquant.hpp"
 #include "gearbox/serve/kernels/ops.hpp"
+#include "simd_q8.hpp"
 
 namespace gearbox::serve {
 
@@ -121,44 +117,34 @@ float dot_bf16_f32_scalar(const std::uint8_t* w, const float* x, int n) {
 #ifdef GEARBOX_AVX2
 // ---- AVX2 block dot products: weights unpacked and multiplied in registers ----
 
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
+using namespace simd;
+
+// The signed 32 values of a Q4_0 / Q8_0 block (Q5_0's below).
+inline __m256i q4_0_values(const std::uint8_t* w) {
+  return _mm256_sub_epi8(nibbles(w + 2), _mm256_set1_epi8(8));
+}
+inline __m256i q8_0_values(const std::uint8_t* w) {
+  return load32(w + 2);
 }
 
-inline __m256i nibbles(const std::uint8_t* qs) {  // 16 bytes -> 32 values 0..15
-  const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-  const __m256i b = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
-  return _mm256_and_si256(b, _mm256_set1_epi8(0x0F));
-}
-
-inline __m256 mul_sum_i8(__m256i x, __m256i y) {  // signed x signed, 32 pairs -> 8 float sums
-  const __m256i ax = _mm256_sign_epi8(x, x);
-  const __m256i sy = _mm256_sign_epi8(y, x);
-  const __m256i dot = _mm256_maddubs_epi16(ax, sy);
-  return _mm256_cvtepi32_ps(_mm256_madd_epi16(dot, _mm256_set1_epi16(1)));
-}
-
-inline __m256 mul_sum_u8_i8(__m256i u, __m256i s) {  // unsigned x signed
-  const __m256i dot = _mm256_maddubs_epi16(u, s);
-  return _mm256_cvtepi32_ps(_mm256_madd_epi16(dot, _mm256_set1_epi16(1)));
-}
-
-inline float f16(const std::uint8_t* p) {
-  return _cvtsh_ss(load_u16(p));
-}
-
-float dot_q4_0_q8_0(const std::uint8_t* w, const std::uint8_t* x, const float* xd, int nb) {
-  __m256 acc = _mm256_setzero_ps();
-  for (int b = 0; b < nb; ++b, w += 18, x += kQ8_0Bytes) {
-    const __m256 d = _mm256_set1_ps(f16(w) * xd[b]);
-    const __m256i q = _mm256_sub_epi8(nibbles(w + 2), _mm256_set1_epi8(8));
-    const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 2));
-    acc = _mm256_fmadd_ps(d, mul_sum_i8(q, y), acc);
+// One weight row of a signed format with Q8_0 activations (Q4_0, Q5_0, Q8_0) against N
+// activation rows (row t at x + t * xstride, its block scales at xd + t * d_stride): each weight
+// block is unpacked once for the N rows.
+template <int N, __m256i (*Values)(const std::uint8_t*), std::size_t kBytes>
+void dot_signed_q8_0(const std::uint8_t* w, const std::uint8_t* x, std::size_t xstride,
+                     const float* xd, std::size_t d_stride, int nb, float* out) {
+  __m256 acc[N];
+  for (int t = 0; t < N; ++t) acc[t] = _mm256_setzero_ps();
+  for (int b = 0; b < nb; ++b, w += kBytes) {
+    const __m256i q = Values(w);
+    const __m256i aq = _mm256_sign_epi8(q, q);
+    const float dw = f16(w);
+    const std::size_t o = static_cast<std::size_t>(b) * kQ8_0Bytes + 2;
+    for (int t = 0; t < N; ++t)
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xd[t * d_stride + static_cast<std::size_t>(b)]),
+                               mul_sum_abs_i8(q, aq, load32(x + t * xstride + o)), acc[t]);
   }
-  return hsum(acc);
+  for (int t = 0; t < N; ++t) out[t] = hsum(acc[t]);
 }
 
 float dot_q4_1_q8_1(const std::uint8_t* w, const std::uint8_t* x, const float* xds, int nb) {
@@ -214,15 +200,8 @@ inline __m256i q5_values(const std::uint8_t* qs, const std::uint8_t* qh_bytes) {
   return _mm256_or_si256(nibbles(qs), _mm256_and_si256(set, _mm256_set1_epi8(0x10)));
 }
 
-float dot_q5_0_q8_0(const std::uint8_t* w, const std::uint8_t* x, const float* xd, int nb) {
-  __m256 acc = _mm256_setzero_ps();
-  for (int b = 0; b < nb; ++b, w += 22, x += kQ8_0Bytes) {
-    const __m256 d = _mm256_set1_ps(f16(w) * xd[b]);
-    const __m256i q = _mm256_sub_epi8(q5_values(w + 6, w + 2), _mm256_set1_epi8(16));
-    const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 2));
-    acc = _mm256_fmadd_ps(d, mul_sum_i8(q, y), acc);
-  }
-  return hsum(acc);
+inline __m256i q5_0_values(const std::uint8_t* w) {
+  return _mm256_sub_epi8(q5_values(w + 6, w + 2), _mm256_set1_epi8(16));
 }
 
 float dot_q5_1_q8_1(const std::uint8_t* w, const std::uint8_t* x, const float* xds, int nb) {
@@ -237,15 +216,27 @@ float dot_q5_1_q8_1(const std::uint8_t* w, const std::uint8_t* x, const float* x
   return hsum(acc) + summs;
 }
 
-float dot_q8_0_q8_0(const std::uint8_t* w, const std::uint8_t* x, const float* xd, int nb) {
-  __m256 acc = _mm256_setzero_ps();
-  for (int b = 0; b < nb; ++b, w += 34, x += kQ8_0Bytes) {
-    const __m256 d = _mm256_set1_ps(f16(w) * xd[b]);
-    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2));
-    const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 2));
-    acc = _mm256_fmadd_ps(d, mul_sum_i8(q, y), acc);
+// A kernel of N activation rows at once: weights, activations, their scales and strides, the
+// number of 32-value blocks, the N results.
+using DotRows = void (*)(const std::uint8_t* w, const std::uint8_t* x, std::size_t xstride,
+                         const float* xs, std::size_t xs_stride, int nb, float* out);
+
+// The N-row kernel of a weight type (nullptr: none; only Q4_1 lacks the one-row form here).
+template <int N>
+DotRows dot_rows(TensorType type) {
+  switch (type) {
+    case TensorType::kQ4_0:
+      return dot_signed_q8_0<N, q4_0_values, 18>;
+    case TensorType::kQ5_0:
+      return dot_signed_q8_0<N, q5_0_values, 22>;
+    case TensorType::kQ8_0:
+      return dot_signed_q8_0<N, q8_0_values, 34>;
+    case TensorType::kQ4_1:
+      if constexpr (N == 4) return dot_q4_1_q8_1_x4;
+      return nullptr;
+    default:
+      return nullptr;
   }
-  return hsum(acc);
 }
 
 float dot_f16_f32(const std::uint8_t* w, const float* x, int n) {
@@ -268,14 +259,9 @@ inline float row_dot(const WeightMatrix& w, int r, const std::uint8_t* q,
   const int nb = cols / 32;
   switch (w.type) {
 #ifdef GEARBOX_AVX2
-    case TensorType::kQ4_0:
-      return dot_q4_0_q8_0(wr, q, qs, nb);
+    // Q4_0, Q5_0, Q8_0, Q4_K and Q6_K: dot_rows<1> (product_tile).
     case TensorType::kQ4_1:
       return dot_q4_1_q8_1(wr, q, qs, nb);
-    case TensorType::kQ8_0:
-      return dot_q8_0_q8_0(wr, q, qs, nb);
-    case TensorType::kQ5_0:
-      return dot_q5_0_q8_0(wr, q, qs, nb);
     case TensorType::kQ5_1:
       return dot_q5_1_q8_1(wr, q, qs, nb);
     case TensorType::kF16:
@@ -384,6 +370,19 @@ namespace {
 
 constexpr int kRowTile = 16;
 
+bool is_k_quant(TensorType t) {
+  return t == TensorType::kQ2_K || t == TensorType::kQ3_K || t == TensorType::kQ4_K ||
+         t == TensorType::kQ5_K || t == TensorType::kQ6_K;
+}
+
+// A K-quant row already unpacked to floats times x, summed per super-block in the order of
+// dot_q*_k_f32 (so the result is theirs, bit for bit).
+float dot_unpacked_k(const float* w, const float* x, int cols) {
+  float acc = 0;
+  for (int b = 0; b < cols / kQkK; ++b) acc += dot_f32(w + b * kQkK, x + b * kQkK, kQkK);
+  return acc;
+}
+
 // What the row tiles of one product need: the weights, the activations in the weights'
 // 8-bit format (or floats), and the output.
 struct ProductPlan {
@@ -393,6 +392,9 @@ struct ProductPlan {
   const float* qs;
   std::size_t qs_row, qrow;
   int tiles;
+#ifdef GEARBOX_AVX2
+  DotRows dot1, dot4;  // the weight type's one- and four-row kernels (nullptr: none)
+#endif
 };
 
 ProductPlan plan_product(const WeightMatrix& w, Activations& x, float* y) {
@@ -408,6 +410,10 @@ ProductPlan plan_product(const WeightMatrix& w, Activations& x, float* y) {
   p.qrow = fmt == 80 ? static_cast<std::size_t>(cols / 32) * kQ8_0Bytes
                      : static_cast<std::size_t>(cols / 32) * kQ8_1Bytes;
   p.tiles = (w.rows + kRowTile - 1) / kRowTile;
+#ifdef GEARBOX_AVX2
+  p.dot1 = dot_rows<1>(w.type);
+  p.dot4 = dot_rows<4>(w.type);
+#endif
   return p;
 }
 
@@ -420,17 +426,38 @@ void product_tile(const ProductPlan& p, const float* xf, int n, int tile) {
   const std::size_t qs_row = p.qs_row, qrow = p.qrow;
   float* y = p.y;
   const int r0 = tile * kRowTile, r1 = std::min(rows, r0 + kRowTile);
+  if (is_k_quant(w.type) && n > 1) {
+    // Batched K-quant product: the tile's rows are unpacked to floats once (not once per
+    // activation row), then every activation row meets them; the same sums as row_dot's.
+    thread_local std::vector<float> unpacked;
+    unpacked.resize(static_cast<std::size_t>(kRowTile) * cols);
+    for (int r = r0; r < r1; ++r)
+      dequantize_row(w.type, w.data + static_cast<std::size_t>(r) * w.row_bytes,
+                     unpacked.data() + static_cast<std::size_t>(r - r0) * cols, cols);
+    for (int t = 0; t < n; ++t)
+      for (int r = r0; r < r1; ++r)
+        y[static_cast<std::size_t>(t) * rows + r] =
+            dot_unpacked_k(unpacked.data() + static_cast<std::size_t>(r - r0) * cols,
+                           xf + static_cast<std::size_t>(t) * cols, cols);
+    return;
+  }
   for (int r = r0; r < r1; ++r) {
     int t = 0;
 #ifdef GEARBOX_AVX2
-    if (w.type == TensorType::kQ4_1) {
-      float out[4];
-      const std::uint8_t* wr = w.data + static_cast<std::size_t>(r) * w.row_bytes;
+    // Four activation rows per pass over the weight row where the type has the kernel (each
+    // block unpacked once for four), then one at a time: same arithmetic per row either way.
+    const std::uint8_t* wr = w.data + static_cast<std::size_t>(r) * w.row_bytes;
+    float out[4];
+    if (p.dot4)
       for (; t + 4 <= n; t += 4) {
-        dot_q4_1_q8_1_x4(wr, q + qrow * t, qrow, qs + qs_row * t, qs_row, cols / 32, out);
+        p.dot4(wr, q + qrow * t, qrow, qs + qs_row * t, qs_row, cols / 32, out);
         for (int k = 0; k < 4; ++k) y[static_cast<std::size_t>(t + k) * rows + r] = out[k];
       }
-    }
+    if (p.dot1)
+      for (; t < n; ++t) {
+        p.dot1(wr, q + qrow * t, 0, qs + qs_row * t, 0, cols / 32, out);
+        y[static_cast<std::size_t>(t) * rows + r] = out[0];
+      }
 #endif
     for (; t < n; ++t)
       y[static_cast<std::size_t>(t) * rows + r] =

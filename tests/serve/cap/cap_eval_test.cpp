@@ -35,9 +35,9 @@ TEST(CapEval, JsonShapeRefusalsAndSelfFidelity) {
   EXPECT_EQ(j.size(), 2u);
   EXPECT_EQ(j["model"], "stories260K");
   const std::vector<std::string> keys = {
-      "decode_tok_s",   "kl",      "kv_bytes", "length",        "passkey_accuracy",
-      "policy",         "ppl",     "ppl_full", "prefill_tok_s", "served",
-      "top1_agreement", "tpot_ms", "ttft_ms"};
+      "decode_tok_s", "kl",     "kv_bytes", "kv_keep_all_bytes", "length", "passkey_accuracy",
+      "policy",       "ppl",    "ppl_full", "prefill_tok_s",     "served", "top1_agreement",
+      "tpot_ms",      "ttft_ms"};
   for (const auto& r : j["results"]) {
     std::vector<std::string> got;
     for (const auto& [k, v] : r.items()) got.push_back(k);
@@ -52,10 +52,16 @@ TEST(CapEval, JsonShapeRefusalsAndSelfFidelity) {
   EXPECT_DOUBLE_EQ(*rows[0].kl, 0.0);
   EXPECT_DOUBLE_EQ(*rows[0].top1_agreement, 1.0);
   EXPECT_DOUBLE_EQ(*rows[0].ppl, *rows[0].ppl_full);
+  // Keep-all: 96 tokens x every layer x K and V x kv_dim floats; full keeps exactly that.
+  const auto& c = model->config();
+  EXPECT_EQ(*rows[0].kv_keep_all_bytes, 96u * static_cast<std::size_t>(c.n_layer) * 2 *
+                                            static_cast<std::size_t>(c.kv_dim()) * 4);
+  EXPECT_EQ(*rows[0].kv_bytes, *rows[0].kv_keep_all_bytes);
   // full @ 160 > 128: refused, nulls.
   EXPECT_FALSE(rows[2].served);
   EXPECT_TRUE(j["results"][2]["kl"].is_null());
   EXPECT_FALSE(j["results"][2]["served"].get<bool>());
+  EXPECT_TRUE(j["results"][2]["kv_keep_all_bytes"].is_null());
   // streaming + int8 serves both, at constant KV bytes.
   EXPECT_TRUE(rows[1].served && rows[3].served);
   EXPECT_EQ(*rows[1].kv_bytes, *rows[3].kv_bytes);

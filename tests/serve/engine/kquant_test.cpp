@@ -132,5 +132,42 @@ TEST(KQuant, MatmulMatchesReferenceOnAwkwardSizes) {
       }
 }
 
+// A batched K-quant product unpacks each weight row once for every activation row; each
+// result equals the one-row product (n = 1) bit for bit.
+TEST(KQuant, BatchedProductEqualsOneRowProducts) {
+  std::mt19937 rng(21);
+  for (const TensorType type : {TensorType::kQ4_K, TensorType::kQ6_K})
+    for (const int threads : {1, 2}) {
+      SCOPED_TRACE(testing::Message()
+                   << tensor_type_name(static_cast<std::uint32_t>(type)) << " threads=" << threads);
+      ThreadScope scope(threads);
+      const int rows = 35, cols = 768, n = 7;
+      const auto f = random_vec(static_cast<std::size_t>(rows) * cols, rng);
+      WeightMatrix w;
+      w.type = type;
+      w.rows = rows;
+      w.cols = cols;
+      w.row_bytes = tensor_bytes(type, static_cast<std::size_t>(cols));
+      std::vector<std::uint8_t> bytes(w.row_bytes * static_cast<std::size_t>(rows));
+      for (int r = 0; r < rows; ++r)
+        quantize_row(type, f.data() + static_cast<std::size_t>(r) * cols,
+                     bytes.data() + w.row_bytes * static_cast<std::size_t>(r), cols);
+      w.data = bytes.data();
+      const auto x = random_vec(static_cast<std::size_t>(n) * cols, rng);
+      std::vector<float> batched(static_cast<std::size_t>(n) * rows);
+      Activations a(x.data(), n, cols);
+      matmul(w, a, batched.data());
+      for (int t = 0; t < n; ++t) {
+        std::vector<float> one(static_cast<std::size_t>(rows));
+        Activations b(x.data() + static_cast<std::size_t>(t) * cols, 1, cols);
+        matmul(w, b, one.data());
+        for (int r = 0; r < rows; ++r)
+          EXPECT_EQ(batched[static_cast<std::size_t>(t) * rows + r],
+                    one[static_cast<std::size_t>(r)])
+              << "t=" << t << " r=" << r;
+      }
+    }
+}
+
 }  // namespace
 }  // namespace gearbox::serve

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "gearbox/core/error.hpp"
+#include "gearbox/serve/cap/cap_eval.hpp"
 #include "gearbox/serve/gguf/gguf_file.hpp"
 #include "gearbox/serve/model/contiguous_kv_cache.hpp"
 #include "gearbox/serve/model/model.hpp"
@@ -197,6 +198,26 @@ TEST(SlidingWindowCache, TinyGemma3LogitsEqualKeepEverything) {
     for (std::size_t i = 0; i < V; ++i) ASSERT_NEAR(a[i], b[i], 1e-4 * (1 + std::fabs(a[i])));
   }
   EXPECT_LT(sw.bytes_in_use(), full.bytes_in_use());
+}
+
+// cap-eval's passkey trials fork and remove a trial sequence per trial: on a model with
+// sliding-window layers the rings of the finished trial go too (the second trial's fork
+// failed with "fork: child exists" when only the global layers' sequence was removed).
+TEST(SlidingWindowCache, CapEvalRunsSeveralPasskeyTrials) {
+  auto m = tiny_gemma3();
+  cap::CapEvalOptions o;
+  o.lengths = {1200};
+  o.trained_ctx = 4096;
+  o.policies = {"full"};
+  o.passkey = true;
+  o.trials = 3;
+  o.fidelity_tokens = 4;
+  o.decode_tokens = 2;
+  o.chunk = 64;
+  const auto rows = cap::run_cap_eval(*m, o);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_TRUE(rows[0].served) << rows[0].refusal;
+  ASSERT_TRUE(rows[0].passkey_accuracy.has_value());
 }
 
 }  // namespace

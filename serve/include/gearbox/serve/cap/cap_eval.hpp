@@ -47,6 +47,9 @@ struct CapEvalRow {
   std::optional<double> ppl, ppl_full, kl, top1_agreement;
   std::optional<double> prefill_tok_s, decode_tok_s, ttft_ms, tpot_ms;
   std::optional<std::size_t> kv_bytes;
+  // What a cache keeping every layer's K and V rows of all `length` tokens in f32 would hold
+  // (no policy, no sliding window): the baseline kv_bytes is a fraction of.
+  std::optional<std::size_t> kv_keep_all_bytes;
 };
 
 // Text of exactly n tokens (BOS first when the model uses one) from a fixed-seed sentence
@@ -60,7 +63,7 @@ std::vector<CapEvalRow> run_cap_eval(Model& model, const CapEvalOptions& opt,
 
 // {"model": ..., "results": [{"policy", "length", "passkey_accuracy", "ppl", "ppl_full", "kl",
 // "top1_agreement", "prefill_tok_s", "decode_tok_s", "ttft_ms", "tpot_ms", "kv_bytes",
-// "served"}]}, nulls where not measured.
+// "kv_keep_all_bytes", "served"}]}, nulls where not measured.
 Json cap_eval_json(const std::string& model, const std::vector<CapEvalRow>& rows);
 
 // The table printed by `gearbox serve cap-eval` (one row per cell, plus per policy the longest

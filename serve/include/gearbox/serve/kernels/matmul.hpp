@@ -1,8 +1,11 @@
 // Matrix products on weights in their stored (possibly quantized) format, as the model's
 // linear layers need them: y[t][r] = sum_c W[r][c] * x[t][c] for every activation row t.
-// Quantized weights are used in place: activations are quantized to 8 bits per block (Q8_0
+// Quantized weights are used in place: activations are quantized to 8 bits per block of 32 (Q8_0
 // for Q4_0/Q5_0/Q8_0 weights, Q8_1 for Q4_1/Q5_1, as llama.cpp does) and blocks are multiplied in
-// integer SIMD registers (AVX2), with OpenMP over weight rows. Plain references beside them.
+// integer SIMD registers (AVX2, with AVX-VNNI where the compiler targets it), four activation
+// rows per pass over a weight row in batched products, with OpenMP over weight rows. K-quant
+// rows are unpacked to floats (in batched products once per row for all activation rows).
+// Plain references beside them.
 #pragma once
 
 #include <cstddef>
