@@ -130,10 +130,17 @@ for e in "${entries[@]}"; do
 done
 [ "$total_nodes" -gt 0 ] || { echo "slurm-local: --nodes: no nodes" >&2; exit 2; }
 
-port_free() { ! ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
+# A port is free when no TCP socket uses it, listening or connected.
+port_free() { ! ss -Htan "sport = :$1" 2>/dev/null | grep -q .; }
+# Ports below the kernel's ephemeral range: a port inside it can be taken at any moment as the
+# local port of an outgoing connection, and slurmctld restarted on it then fails to bind
+# ("Address already in use").
+read -r ephemeral_low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || ephemeral_low=32768
+span=$(((ephemeral_low - 10000 - 64) / 16))
+[ "$span" -gt 0 ] || { echo "slurm-local: no ports below the ephemeral range ($ephemeral_low); give --port-base" >&2; exit 1; }
 if [ -z "$port_base" ]; then
   for _ in $(seq 1 50); do
-    cand=$((20000 + (RANDOM % 2000) * 16))
+    cand=$((10000 + (RANDOM % span) * 16))
     ok=1
     for ((k = 0; k <= total_nodes; ++k)); do port_free $((cand + k)) || { ok=0; break; }; done
     [ "$ok" -eq 1 ] && { port_base="$cand"; break; }

@@ -284,8 +284,16 @@ class LocalCluster {
     if (pid <= 0 || ::kill(pid, SIGTERM) != 0) return false;
     return wait_until([&] { return ::kill(pid, 0) != 0; }, 30);
   }
+  // slurmctld started again and answering (it daemonizes before binding its port, so its exit
+  // code alone does not say it serves); false after 30 s without an answer.
   bool start_controller() {
-    return run_logged({"/usr/sbin/slurmctld", "-i", "-f", conf().string()}, log()) == 0;
+    if (run_logged({"/usr/sbin/slurmctld", "-i", "-f", conf().string()}, log()) != 0) return false;
+    return wait_until(
+        [] {
+          const auto r = gearbox::testing::run_argv({"/usr/bin/scontrol", "ping"});
+          return r.code == 0 && r.out.find("is UP") != std::string::npos;
+        },
+        30);
   }
   // A dead node: its slurmd, the slurmstepd of its jobs and their processes, all SIGKILL.
   // Returns how many job processes were killed.
