@@ -33,16 +33,16 @@ VOCAB = 1024  # entries kept from the 49152 (SmolLM2) and 262144 (Gemma 3) vocab
 #   original context) from which rope_freqs is made; quant: {tensor suffix: type}.
 FAMILIES = {
     # Qwen2/2.5: Q/K/V biases, NeoX RoPE, base 1e6, tied embeddings, ChatML vocabulary.
-    "qwen2": dict(arch="qwen2", tok="smollm", pre="smollm", shape=(64, 2, 4, 2, 128, None),
+    "qwen2": dict(arch="qwen2", tok="smollm", pre="qwen2", shape=(64, 2, 4, 2, 128, None),
                   theta=1e6, eps=1e-6, tied=True, bias=True, quant={"token_embd": Q.Q8_0}),
     # Llama 3.x: its RoPE rule as llama.cpp runs it, per-frequency factors in rope_freqs
     # (small original context so the rule changes angles within a short prompt); tied
     # embeddings as Llama 3.2 1B/3B.
-    "llama3": dict(arch="llama", tok="smollm", pre="smollm", shape=(64, 2, 4, 2, 128, None),
+    "llama3": dict(arch="llama", tok="smollm", pre="llama-bpe", shape=(64, 2, 4, 2, 128, None),
                    theta=10000.0, eps=1e-5, tied=True, llama3=(8.0, 1.0, 4.0, 32),
                    add_bos=True, quant={"ffn_down": Q.Q4_0}),
     # Qwen3: QK-norm, head size set apart from the width (4 x 24 over 64), no biases.
-    "qwen3": dict(arch="qwen3", tok="smollm", pre="smollm", shape=(64, 2, 4, 2, 128, 24),
+    "qwen3": dict(arch="qwen3", tok="smollm", pre="qwen2", shape=(64, 2, 4, 2, 128, 24),
                   theta=1e6, eps=1e-6, tied=True, qk_norm=True, quant={"ffn_up": Q.Q5_0}),
     # Phi-3: fused QKV and fused gate/up, untied output, a sliding window llama.cpp ignores.
     "phi3": dict(arch="phi3", tok="stories", pre="default", shape=(64, 2, 4, 4, 128, None),
