@@ -10,7 +10,7 @@
 #include <string>
 #include <thread>
 
-#include "daemon_process.hpp"
+#include "daemon_rig.hpp"
 #include "gearbox/core/output.hpp"
 #include "gearbox/core/paths.hpp"
 #include "gearbox/sched/command_runner.hpp"
@@ -35,14 +35,15 @@ TEST(ReplayE2E, ThreePhillyJobsMeasuredBesideTheSimulator) {
   ASSERT_TRUE(std::filesystem::exists(conf)) << "no local cluster at " << kClusterDir;
   ::setenv("SLURM_CONF", conf.c_str(), 1);
   const testing::TempDir dir;
-  const int port = free_port();
+  const int port = test::free_port();
   ASSERT_GT(port, 0);
   const std::string url = "http://127.0.0.1:" + std::to_string(port);
-  Daemon daemon({GEARBOX_BINARY, "sched", "daemon", "--slurm", "--state",
-                 (dir.path() / "state.sqlite").string(), "--listen",
-                 "127.0.0.1:" + std::to_string(port), "--policy", "crius", "--round-seconds", "0.5",
-                 "--time-scale", "20000", "--partition", "gearbox", "--grace", "2"},
-                dir.path() / "daemon.log");
+  test::ChildProcess daemon(
+      {GEARBOX_BINARY, "sched", "daemon", "--slurm", "--state",
+       (dir.path() / "state.sqlite").string(), "--listen", "127.0.0.1:" + std::to_string(port),
+       "--policy", "crius", "--round-seconds", "0.5", "--time-scale", "20000", "--partition",
+       "gearbox", "--grace", "2"},
+      dir.path() / "daemon.log");
   ASSERT_TRUE(daemon.started());
   bool up = false;
   for (int i = 0; i < 240 && !up; ++i) {
