@@ -19,20 +19,19 @@
 #include "gearbox/core/stats.hpp"
 #include "gearbox/gnn/kernels.hpp"
 #include "gearbox/gnn/prepare.hpp"
+#include "lever_args.hpp"
 
 using namespace gearbox;
 using namespace gearbox::gnn;
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: %s GRAPH [DIM] [THREADS] [MAX_BLOCK] [ROUNDS]\n", argv[0]);
-    return 2;
-  }
-  const std::string graph = argv[1];
-  const int f = argc > 2 ? std::atoi(argv[2]) : 128;
-  const int threads = argc > 3 ? std::atoi(argv[3]) : 2;
-  const int block = argc > 4 ? std::atoi(argv[4]) : 1024;
-  const int rounds = argc > 5 ? std::atoi(argv[5]) : 21;
+  const auto args = bench::parse_lever_args(argc, argv, 21);
+  if (!args) return 2;
+  const std::string graph = args->graph;
+  const int f = args->dim;
+  const int threads = args->threads;
+  const int block = args->max_block;
+  const int rounds = args->rounds;
   omp_set_num_threads(threads);
   const PreparedGraph given = prepare_graph(graph, ReorderMethod::kNone, block, 0, false);
   const PreparedGraph re = prepare_graph(graph, ReorderMethod::kLabelProp, block, 0, false);

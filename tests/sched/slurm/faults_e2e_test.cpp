@@ -54,6 +54,16 @@ class FaultE2E : public ::testing::Test {
         limit_s);
     return job;
   }
+  // Waits (up to 120 s) until every job has ended and checks each finished, run once by Slurm,
+  // attempts never overlapping; returns the job list (expected to hold `n` jobs).
+  Json finished_once(std::size_t n) {
+    const Json list = rig_.wait_all_done(120);
+    EXPECT_EQ(list.size(), n);
+    ProcessRunner runner;
+    SlurmCli cli(runner);
+    test::expect_all_finished_once(list, cli);
+    return list;
+  }
   std::filesystem::path attempt_log(const Json& attempt) const {
     return rig_.work_dir() / (attempt["name"].get<std::string>() + ".out");
   }
@@ -83,11 +93,8 @@ TEST_F(FaultE2E, ControllerRestartKeepsRunningJobs) {
   ASSERT_TRUE(test::wait_until(
       [&] { return rig_.metric("gearbox_sched_slurm_retries_total") > retries; }, 60));
   ASSERT_TRUE(cluster_->start_controller());
-  const Json list = rig_.wait_all_done(120);
+  const Json list = finished_once(3);
   ASSERT_EQ(list.size(), 3u);
-  ProcessRunner runner;
-  SlurmCli cli(runner);
-  test::expect_all_finished_once(list, cli);
   // The jobs running across the outage were neither lost nor submitted again.
   for (const auto& j : list) {
     if (j["id"] == a || j["id"] == b) {
@@ -119,11 +126,8 @@ TEST_F(FaultE2E, DeadNodeJobResumesElsewhereAndTheNodeServesAgain) {
   ASSERT_TRUE(test::wait_until([&] { return cluster_->node_state(dead) == "idle"; }, 60))
       << cluster_->node_state(dead);
   const long long b = rig_.submit("bert-760M", 128, 30, 8);
-  const Json list = rig_.wait_all_done(120);
+  const Json list = finished_once(2);
   ASSERT_EQ(list.size(), 2u);
-  ProcessRunner runner;
-  SlurmCli cli(runner);
-  test::expect_all_finished_once(list, cli);
   for (const auto& j : list) {
     if (j["id"] == a) {
       ASSERT_EQ(j["attempts"].size(), 2u) << j.dump();
@@ -160,11 +164,8 @@ TEST_F(FaultE2E, DrainedNodeIsLeftOutUntilResumed) {
   EXPECT_EQ(rig_.job(a)["attempts"].size(), 2u) << rig_.job(a).dump();
   // Resumed: the waiting job runs on it while the first still holds the other node.
   ASSERT_TRUE(cluster_->scontrol_node(drained, "resume"));
-  const Json list = rig_.wait_all_done(120);
+  const Json list = finished_once(2);
   ASSERT_EQ(list.size(), 2u);
-  ProcessRunner runner;
-  SlurmCli cli(runner);
-  test::expect_all_finished_once(list, cli);
   for (const auto& j : list) {
     if (j["id"] == a) {
       ASSERT_EQ(j["attempts"].size(), 2u) << j.dump();

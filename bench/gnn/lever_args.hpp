@@ -1,0 +1,45 @@
+// Command line of the gnn lever benchmarks (panel_levers, caller_order):
+//   PROGRAM GRAPH [DIM] [THREADS] [MAX_BLOCK] [ROUNDS]
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+namespace gearbox::gnn::bench {
+
+struct LeverArgs {
+  std::string graph;
+  int dim = 128;
+  int threads = 2;
+  int max_block = 1024;
+  int rounds = 0;
+};
+
+// The arguments, or nullopt after printing the usage or the bad value to stderr. Each number
+// must be a positive integer of at most 1,000,000.
+inline std::optional<LeverArgs> parse_lever_args(int argc, char** argv, int default_rounds) {
+  if (argc < 2 || argc > 6) {
+    std::fprintf(stderr, "usage: %s GRAPH [DIM] [THREADS] [MAX_BLOCK] [ROUNDS]\n", argv[0]);
+    return std::nullopt;
+  }
+  LeverArgs a;
+  a.graph = argv[1];
+  a.rounds = default_rounds;
+  int* fields[] = {&a.dim, &a.threads, &a.max_block, &a.rounds};
+  const char* names[] = {"DIM", "THREADS", "MAX_BLOCK", "ROUNDS"};
+  for (int i = 2; i < argc; ++i) {
+    char* end = nullptr;
+    const long v = std::strtol(argv[i], &end, 10);
+    if (end == argv[i] || *end != '\0' || v < 1 || v > 1000000) {
+      std::fprintf(stderr, "%s: %s: expected a positive integer, found '%s'\n", argv[0],
+                   names[i - 2], argv[i]);
+      return std::nullopt;
+    }
+    *fields[i - 2] = static_cast<int>(v);
+  }
+  return a;
+}
+
+}  // namespace gearbox::gnn::bench
