@@ -33,6 +33,7 @@ struct ModelWeights {
 struct ForwardScratch {
   std::vector<float> x, xn, q, k, v, att, tmp, gate, up, logits_in;
   std::vector<std::int32_t> pos;
+  std::vector<std::int32_t> pos_local;  // sliding-window layers: each token's index in its sequence
   std::vector<float> row_weights;
   std::vector<KvView> views;        // a decode batch's views, read together
   std::vector<AttentionTask> attn;  // and their attention tasks
@@ -267,6 +268,20 @@ void Model::forward(KvCache& cache, std::span<const Step> steps, std::span<float
         .expected(std::to_string(n_out * c.n_vocab))
         .found(std::to_string(logits.size()));
 
+  // Sliding-window layers never evict inside their window, so they rotate at each token's
+  // index in its sequence, whatever positions the policy gives the global layers (StreamingLLM
+  // renumbers those to cache slots: used on local layers, every recent key would sit at the
+  // same slot position and the window would lose its order).
+  s.pos_local.resize(T);
+  {
+    std::size_t off = 0;
+    for (const auto& st : steps) {
+      const std::int64_t past = cache.n_past(st.seq);
+      for (std::size_t i = 0; i < st.tokens.size(); ++i)
+        s.pos_local[off + i] = static_cast<std::int32_t>(past + static_cast<std::int64_t>(i));
+      off += st.tokens.size();
+    }
+  }
   // Positions from the cache (each begin() is undone if a later one refuses).
   s.pos.resize(T);
   {
@@ -355,10 +370,11 @@ void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<fl
     std::size_t off = 0;
     for (const auto& st : steps) {
       const RopeSpec& rope = L.local ? rope_local_ : st.rope ? *st.rope : rope_;
+      const std::vector<std::int32_t>& pos = L.local ? s.pos_local : s.pos;
       const std::size_t n = st.tokens.size();
       for (std::size_t i = off; i < off + n; ++i) {
-        apply_rope(rope, s.q.data() + i * QD, c.n_head, s.pos[i]);
-        apply_rope(rope, s.k.data() + i * KD, c.n_head_kv, s.pos[i]);
+        apply_rope(rope, s.q.data() + i * QD, c.n_head, pos[i]);
+        apply_rope(rope, s.k.data() + i * KD, c.n_head_kv, pos[i]);
       }
       if (f16_attention_) {
         round_to_f16(s.q.data() + off * QD, n * QD);

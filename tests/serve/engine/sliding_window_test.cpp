@@ -9,6 +9,7 @@
 #include <random>
 
 #include "gearbox/core/error.hpp"
+#include "gearbox/serve/cap/cap_cache.hpp"
 #include "gearbox/serve/cap/cap_eval.hpp"
 #include "gearbox/serve/gguf/gguf_file.hpp"
 #include "gearbox/serve/model/contiguous_kv_cache.hpp"
@@ -198,6 +199,43 @@ TEST(SlidingWindowCache, TinyGemma3LogitsEqualKeepEverything) {
     for (std::size_t i = 0; i < V; ++i) ASSERT_NEAR(a[i], b[i], 1e-4 * (1 + std::fabs(a[i])));
   }
   EXPECT_LT(sw.bytes_in_use(), full.bytes_in_use());
+}
+
+// StreamingLLM on the global layers renumbers their rows to cache slots; the local layers
+// before the first global one see the same inputs under any policy, so their windows must hold
+// the same keys as under `full`: rotated at each token's index in the sequence (with the slot
+// positions every recent key sat at one position once the global cache was full).
+TEST(SlidingWindowCache, StreamingOnGlobalLayersKeepsLocalLayersAtTokenPositions) {
+  auto m = tiny_gemma3();
+  const ModelConfig& c = m->config();
+  ASSERT_TRUE(c.is_local_layer(0));
+  auto full = cap::make_cap_cache("full", c, m->rope());
+  auto streaming = cap::make_cap_cache("streaming:sink=2,window=8", c, m->rope());
+  ASSERT_TRUE(full.windowed && streaming.windowed);
+  const std::size_t V = static_cast<std::size_t>(c.n_vocab);
+  std::vector<float> logits(5 * V);
+  for (int at = 0; at < 40; at += 5) {
+    std::vector<std::int32_t> part(5);
+    for (int i = 0; i < 5; ++i) part[static_cast<std::size_t>(i)] = 3 + ((at + i) * 7) % 45;
+    m->prefill(full.kv(), 0, part, logits, false, full.rope.get());
+    m->prefill(streaming.kv(), 0, part, logits, false, streaming.rope.get());
+  }
+  ASSERT_LT(streaming.kv().n_rows(0), full.kv().n_rows(0));  // the global layer evicted
+  auto keys = [&](KvCache& cache, int layer) {
+    std::vector<float> out;
+    for (const auto& s : cache.read(layer, 0).spans)
+      for (int i = 0; i < s.n; ++i)
+        out.insert(out.end(), s.k + static_cast<std::size_t>(i) * s.k_stride,
+                   s.k + static_cast<std::size_t>(i) * s.k_stride + c.kv_dim());
+    return out;
+  };
+  for (int l = 0; c.is_local_layer(l); ++l) {
+    const std::vector<float> ka = keys(full.kv(), l), kb = keys(streaming.kv(), l);
+    ASSERT_EQ(ka.size(), kb.size()) << "layer " << l;
+    ASSERT_FALSE(ka.empty());
+    for (std::size_t i = 0; i < ka.size(); ++i)
+      ASSERT_NEAR(ka[i], kb[i], 1e-5 * (1 + std::fabs(ka[i]))) << "layer " << l << ", value " << i;
+  }
 }
 
 // cap-eval's passkey trials fork and remove a trial sequence per trial: on a model with
