@@ -201,6 +201,39 @@ TEST(SlidingWindowCache, TinyGemma3LogitsEqualKeepEverything) {
   EXPECT_LT(sw.bytes_in_use(), full.bytes_in_use());
 }
 
+// A decode batch of three sequences through the sliding-window cache (views read together,
+// attention in one parallel region) equals each sequence decoded alone through a cache that
+// keeps every row, past the window.
+TEST(SlidingWindowCache, TinyGemma3BatchedDecodeEqualsSingleDecode) {
+  auto m = tiny_gemma3();
+  const ModelConfig& c = m->config();
+  const std::size_t V = static_cast<std::size_t>(c.n_vocab);
+  SlidingWindowKvCache sw(
+      c, std::make_unique<ContiguousKvCache>(SlidingWindowKvCache::global_config(c), 64), 16);
+  ASSERT_TRUE(sw.stable_reads());
+  ContiguousKvCache single(c, 64);
+  std::vector<float> l(16 * V);
+  for (int s = 0; s < 3; ++s) {
+    std::vector<std::int32_t> p;
+    for (int i = 0; i < 4 + 5 * s; ++i) p.push_back(3 + (7 * i + 11 * s) % 45);
+    m->prefill(sw, s, p, l);
+    m->prefill(single, s, p, l);
+  }
+  std::vector<float> batch(3 * V), one(V);
+  for (int step = 0; step < 8; ++step) {
+    DecodeItem items[3];
+    for (int s = 0; s < 3; ++s) items[s] = {s, 3 + (5 * s + step) % 45, nullptr};
+    m->decode(sw, items, batch);
+    for (int s = 0; s < 3; ++s) {
+      m->decode(single, std::span(&items[s], 1), one);
+      for (std::size_t v = 0; v < V; ++v)
+        ASSERT_NEAR(batch[static_cast<std::size_t>(s) * V + v], one[v],
+                    1e-4 * (1 + std::fabs(one[v])))
+            << "step " << step << ", sequence " << s << ", value " << v;
+    }
+  }
+}
+
 // StreamingLLM on the global layers renumbers their rows to cache slots; the local layers
 // before the first global one see the same inputs under any policy, so their windows must hold
 // the same keys as under `full`: rotated at each token's index in the sequence (with the slot

@@ -30,6 +30,9 @@ class SlidingWindowKvCache final : public KvCache {
   void begin(SeqId seq, int n_new, std::span<std::int32_t> positions) override;
   void write(int layer, SeqId seq, int n_new, const float* k, const float* v) override;
   KvView read(int layer, SeqId seq) override;
+  // Ring views point into each sequence's own rings, which only begin() resizes: stable when
+  // the global cache's are.
+  bool stable_reads() const override { return global_->stable_reads(); }
   bool wants_attention() const override { return global_->wants_attention(); }
   void observe_attention(int layer, SeqId seq, std::span<const float> weights) override;
   void commit(SeqId seq, int n_new) override;
