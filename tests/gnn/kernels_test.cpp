@@ -149,7 +149,8 @@ TEST(Kernels, RegistryKeyedByClassAndDevice) {
 TEST(Kernels, PanelKernelEverySimdLevelMatchesReference) {
   // Panels from blocks of awkward sizes (1 and 7 rows; 250 rows: 32-float tiles; 400 rows:
   // 16-float tiles; 650 rows: too big for L1, swept 64 wide; rows 8..299 in no block: gap
-  // panels), widths around the 16-float vector and tile edges.
+  // panels), widths around the 16-float vector, the tile edges and row mode's 128-float
+  // slices; tiled (prefetch on and off, odd distance) and row mode (tile_bytes 0).
   std::mt19937 rng(11);
   const index_t n = 1700;
   const Csr a = random_graph(n, 0.006, true, rng);
@@ -157,24 +158,30 @@ TEST(Kernels, PanelKernelEverySimdLevelMatchesReference) {
   std::vector<BlockInfo> blocks = diagonal_blocks(a, starts);
   blocks.erase(blocks.begin() + 2);  // rows 8..299 belong to no block: gap panels
   gearbox::ThreadScope threads(2);
+  const struct {
+    std::size_t tile_bytes;
+    int prefetch;
+  } configs[] = {{kPanelTileBytes, kPanelPrefetch}, {kPanelTileBytes, 0}, {1, 3}, {0, 0}, {0, 8}};
   int checked = 0;
-  for (SimdLevel simd : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
-    auto k = make_panel_kernel(Subgraph{&a, blocks}, simd);
-    for (int f : {1, 7, 15, 16, 17, 31, 33, 64, 100, 129}) {
-      const auto x = random_dense(static_cast<std::size_t>(n) * f, rng);
-      const auto y0 = random_dense(static_cast<std::size_t>(n) * f, rng);
-      for (bool acc : {false, true}) {
-        std::vector<float> want = y0, got = y0;
-        spmm_reference(a, x.data(), f, want.data(), acc);
-        k->run(x.data(), f, got.data(), acc);
-        SCOPED_TRACE(std::string(simd_name(simd)) + " f=" + std::to_string(f) +
-                     " acc=" + std::to_string(acc));
-        expect_close(got, want, "panel");
-        ++checked;
+  for (SimdLevel simd : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512})
+    for (const auto& cfg : configs) {
+      auto k = make_panel_kernel(Subgraph{&a, blocks}, simd, cfg.tile_bytes, cfg.prefetch);
+      for (int f : {1, 7, 15, 16, 17, 31, 33, 64, 100, 128, 129, 200}) {
+        const auto x = random_dense(static_cast<std::size_t>(n) * f, rng);
+        const auto y0 = random_dense(static_cast<std::size_t>(n) * f, rng);
+        for (bool acc : {false, true}) {
+          std::vector<float> want = y0, got = y0;
+          spmm_reference(a, x.data(), f, want.data(), acc);
+          k->run(x.data(), f, got.data(), acc);
+          SCOPED_TRACE(std::string(simd_name(simd)) + " tile_bytes=" +
+                       std::to_string(cfg.tile_bytes) + " pf=" + std::to_string(cfg.prefetch) +
+                       " f=" + std::to_string(f) + " acc=" + std::to_string(acc));
+          expect_close(got, want, "panel");
+          ++checked;
+        }
       }
     }
-  }
-  EXPECT_EQ(checked, 60);
+  EXPECT_EQ(checked, 3 * 5 * 12 * 2);
 }
 
 namespace {
