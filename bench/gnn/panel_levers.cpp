@@ -59,9 +59,10 @@ int main(int argc, char** argv) {
   vs.push_back({"csr (reordered)", [&] { spmm_csr(a, x.data(), f, y.data(), false); }});
   kernel("panel (registry default)", make_panel_kernel(whole, best_simd()));
   kernel("panel avx512, untiled (64-wide)", make_panel_kernel(whole, SimdLevel::kAvx512, 1));
-  kernel("panel avx2, 32 KiB tiles", make_panel_kernel(whole, SimdLevel::kAvx2));
-  kernel("panel avx512, 32 KiB tiles, pf 0",
-         make_panel_kernel(whole, SimdLevel::kAvx512, kPanelTileBytes, 0));
+  kernel("panel avx2, row mode", make_panel_kernel(whole, SimdLevel::kAvx2));
+  for (int pd : {0, 16})
+    kernel("panel avx512, 32 KiB tiles, pf " + std::to_string(pd),
+           make_panel_kernel(whole, SimdLevel::kAvx512, kPanelTileBytes, pd));
   for (int pd : {0, 8, 16})
     kernel("panel avx512, row mode, pf " + std::to_string(pd),
            make_panel_kernel(whole, SimdLevel::kAvx512, 0, pd));
@@ -71,7 +72,7 @@ int main(int argc, char** argv) {
   kernel("inside only: panel row mode avx2",
          make_panel_kernel(Subgraph{&inside, whole.blocks}, SimdLevel::kAvx2, 0));
   kernel("inside only: panel 32 KiB tiles",
-         make_panel_kernel(Subgraph{&inside, whole.blocks}, SimdLevel::kAvx512));
+         make_panel_kernel(Subgraph{&inside, whole.blocks}, SimdLevel::kAvx512, kPanelTileBytes));
   vs.push_back({"outside only: csr", [&] { spmm_csr(outside, x.data(), f, y.data(), false); }});
   for (int pd : {0, 8})
     kernel("outside only: panel row mode, pf " + std::to_string(pd),
