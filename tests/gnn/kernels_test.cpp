@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <random>
 #include <string>
 #include <utility>
@@ -182,6 +183,54 @@ TEST(Kernels, PanelKernelEverySimdLevelMatchesReference) {
       }
     }
   EXPECT_EQ(checked, 3 * 5 * 12 * 2);
+}
+
+TEST(Kernels, PanelKernelAtEveryAlignmentOfXAndY) {
+  // X and Y placed 0..15 floats past a 64-byte boundary, alike (the AVX-512 path then reads
+  // and writes each row from the boundary below it, masked) and unlike (plain path); widths
+  // that are multiples of 16 (the masked path) and not; guard floats around Y must stay as
+  // they were (masked-out lanes are never written).
+  std::mt19937 rng(23);
+  const index_t n = 600;
+  const Csr a = random_graph(n, 0.02, true, rng);
+  const std::vector<BlockInfo> blocks = diagonal_blocks(a, {0, 100, 356, 357, n});
+  gearbox::ThreadScope threads(2);
+  constexpr int kGuard = 32;
+  int checked = 0;
+  for (SimdLevel simd : {SimdLevel::kAvx2, SimdLevel::kAvx512})
+    for (std::size_t tile_bytes : {kPanelRowMode, kPanelTileBytes}) {
+      auto k = make_panel_kernel(Subgraph{&a, blocks}, simd, tile_bytes, 8);
+      for (int f : {16, 20, 48, 128, 144})
+        for (const auto& [ox, oy] : {std::pair{0, 0}, {1, 1}, {4, 4}, {15, 15}, {4, 0}, {3, 9}}) {
+          const std::size_t size = static_cast<std::size_t>(n) * f;
+          std::vector<float> xs(size + 64), ys(size + 64 + 2 * kGuard);
+          const auto at = [](std::vector<float>& v, int skip) {
+            const auto mis = reinterpret_cast<std::uintptr_t>(v.data()) % 64;
+            return v.data() + (64 - mis) % 64 / 4 + skip;
+          };
+          float* x = at(xs, ox);
+          float* y = at(ys, kGuard + oy);
+          const auto xv = random_dense(size, rng), y0 = random_dense(size, rng);
+          std::copy(xv.begin(), xv.end(), x);
+          for (bool acc : {false, true}) {
+            std::fill(ys.begin(), ys.end(), 7.0f);
+            std::copy(y0.begin(), y0.end(), y);
+            std::vector<float> want = y0;
+            spmm_reference(a, xv.data(), f, want.data(), acc);
+            k->run(x, f, y, acc);
+            SCOPED_TRACE(std::string(simd_name(simd)) +
+                         " tile_bytes=" + std::to_string(tile_bytes) + " f=" + std::to_string(f) +
+                         " x+" + std::to_string(ox) + " y+" + std::to_string(oy) +
+                         " acc=" + std::to_string(acc));
+            expect_close(std::vector<float>(y, y + size), want, "panel");
+            for (float* g = y - kGuard; g < y; ++g) ASSERT_EQ(*g, 7.0f) << "guard before Y";
+            for (float* g = y + size; g < y + size + kGuard; ++g)
+              ASSERT_EQ(*g, 7.0f) << "guard after Y";
+            ++checked;
+          }
+        }
+    }
+  EXPECT_EQ(checked, 2 * 2 * 5 * 6 * 2);
 }
 
 namespace {
