@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <random>
 #include <string>
 #include <utility>
@@ -149,7 +150,8 @@ TEST(Kernels, RegistryKeyedByClassAndDevice) {
 TEST(Kernels, PanelKernelEverySimdLevelMatchesReference) {
   // Panels from blocks of awkward sizes (1 and 7 rows; 250 rows: 32-float tiles; 400 rows:
   // 16-float tiles; 650 rows: too big for L1, swept 64 wide; rows 8..299 in no block: gap
-  // panels), widths around the 16-float vector and tile edges.
+  // panels), widths around the 16-float vector, the tile edges and row mode's 128-float
+  // slices; tiled (prefetch on and off, odd distance) and row mode (tile_bytes 0).
   std::mt19937 rng(11);
   const index_t n = 1700;
   const Csr a = random_graph(n, 0.006, true, rng);
@@ -157,24 +159,78 @@ TEST(Kernels, PanelKernelEverySimdLevelMatchesReference) {
   std::vector<BlockInfo> blocks = diagonal_blocks(a, starts);
   blocks.erase(blocks.begin() + 2);  // rows 8..299 belong to no block: gap panels
   gearbox::ThreadScope threads(2);
+  const struct {
+    std::size_t tile_bytes;
+    int prefetch;
+  } configs[] = {{kPanelTileBytes, kPanelPrefetch}, {kPanelTileBytes, 0}, {1, 3}, {0, 0}, {0, 8}};
   int checked = 0;
-  for (SimdLevel simd : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
-    auto k = make_panel_kernel(Subgraph{&a, blocks}, simd);
-    for (int f : {1, 7, 15, 16, 17, 31, 33, 64, 100, 129}) {
-      const auto x = random_dense(static_cast<std::size_t>(n) * f, rng);
-      const auto y0 = random_dense(static_cast<std::size_t>(n) * f, rng);
-      for (bool acc : {false, true}) {
-        std::vector<float> want = y0, got = y0;
-        spmm_reference(a, x.data(), f, want.data(), acc);
-        k->run(x.data(), f, got.data(), acc);
-        SCOPED_TRACE(std::string(simd_name(simd)) + " f=" + std::to_string(f) +
-                     " acc=" + std::to_string(acc));
-        expect_close(got, want, "panel");
-        ++checked;
+  for (SimdLevel simd : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512})
+    for (const auto& cfg : configs) {
+      auto k = make_panel_kernel(Subgraph{&a, blocks}, simd, cfg.tile_bytes, cfg.prefetch);
+      for (int f : {1, 7, 15, 16, 17, 31, 33, 64, 100, 128, 129, 200}) {
+        const auto x = random_dense(static_cast<std::size_t>(n) * f, rng);
+        const auto y0 = random_dense(static_cast<std::size_t>(n) * f, rng);
+        for (bool acc : {false, true}) {
+          std::vector<float> want = y0, got = y0;
+          spmm_reference(a, x.data(), f, want.data(), acc);
+          k->run(x.data(), f, got.data(), acc);
+          SCOPED_TRACE(std::string(simd_name(simd)) + " tile_bytes=" +
+                       std::to_string(cfg.tile_bytes) + " pf=" + std::to_string(cfg.prefetch) +
+                       " f=" + std::to_string(f) + " acc=" + std::to_string(acc));
+          expect_close(got, want, "panel");
+          ++checked;
+        }
       }
     }
-  }
-  EXPECT_EQ(checked, 60);
+  EXPECT_EQ(checked, 3 * 5 * 12 * 2);
+}
+
+TEST(Kernels, PanelKernelAtEveryAlignmentOfXAndY) {
+  // X and Y placed 0..15 floats past a 64-byte boundary, alike (the AVX-512 path then reads
+  // and writes each row from the boundary below it, masked) and unlike (plain path); widths
+  // that are multiples of 16 (the masked path) and not; guard floats around Y must stay as
+  // they were (masked-out lanes are never written).
+  std::mt19937 rng(23);
+  const index_t n = 600;
+  const Csr a = random_graph(n, 0.02, true, rng);
+  const std::vector<BlockInfo> blocks = diagonal_blocks(a, {0, 100, 356, 357, n});
+  gearbox::ThreadScope threads(2);
+  constexpr int kGuard = 32;
+  int checked = 0;
+  for (SimdLevel simd : {SimdLevel::kAvx2, SimdLevel::kAvx512})
+    for (std::size_t tile_bytes : {kPanelRowMode, kPanelTileBytes}) {
+      auto k = make_panel_kernel(Subgraph{&a, blocks}, simd, tile_bytes, 8);
+      for (int f : {16, 20, 48, 128, 144})
+        for (const auto& [ox, oy] : {std::pair{0, 0}, {1, 1}, {4, 4}, {15, 15}, {4, 0}, {3, 9}}) {
+          const std::size_t size = static_cast<std::size_t>(n) * f;
+          std::vector<float> xs(size + 64), ys(size + 64 + 2 * kGuard);
+          const auto at = [](std::vector<float>& v, int skip) {
+            const auto mis = reinterpret_cast<std::uintptr_t>(v.data()) % 64;
+            return v.data() + (64 - mis) % 64 / 4 + skip;
+          };
+          float* x = at(xs, ox);
+          float* y = at(ys, kGuard + oy);
+          const auto xv = random_dense(size, rng), y0 = random_dense(size, rng);
+          std::copy(xv.begin(), xv.end(), x);
+          for (bool acc : {false, true}) {
+            std::fill(ys.begin(), ys.end(), 7.0f);
+            std::copy(y0.begin(), y0.end(), y);
+            std::vector<float> want = y0;
+            spmm_reference(a, xv.data(), f, want.data(), acc);
+            k->run(x, f, y, acc);
+            SCOPED_TRACE(std::string(simd_name(simd)) +
+                         " tile_bytes=" + std::to_string(tile_bytes) + " f=" + std::to_string(f) +
+                         " x+" + std::to_string(ox) + " y+" + std::to_string(oy) +
+                         " acc=" + std::to_string(acc));
+            expect_close(std::vector<float>(y, y + size), want, "panel");
+            for (float* g = y - kGuard; g < y; ++g) ASSERT_EQ(*g, 7.0f) << "guard before Y";
+            for (float* g = y + size; g < y + size + kGuard; ++g)
+              ASSERT_EQ(*g, 7.0f) << "guard after Y";
+            ++checked;
+          }
+        }
+    }
+  EXPECT_EQ(checked, 2 * 2 * 5 * 6 * 2);
 }
 
 namespace {

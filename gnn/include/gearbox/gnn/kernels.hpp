@@ -89,14 +89,20 @@ const char* simd_name(SimdLevel s);
 // The community-panel kernel ("panel" in the registry) with a chosen instruction set (levels
 // the CPU lacks fall back to best_simd()): rows in panels = s.blocks (rows outside every block
 // in panels of 128); per panel, each row's entries outside the panel are gathered whole-row,
-// then its entries inside the panel one feature tile at a time, the tile sized so that the
-// panel's slice of X fits `tile_bytes` (L1), 16 to 64 floats wide. The seam for tests (AVX-512,
-// AVX2 and scalar paths) and for measuring the levers (bench/gnn/panel_levers.cpp).
+// then its entries inside the panel. Row mode (tile_bytes = kPanelRowMode, the registry's):
+// the inside entries row by row in slices of 128 floats held in registers, software prefetch
+// (AVX-512 path) only on the outside entries. Tiled mode (tile_bytes > 0): the inside entries
+// one feature tile at a time over the panel, the tile sized so that the panel's slice of X
+// fits `tile_bytes` (L1), 16 to 64 floats wide. The seam for tests (AVX-512, AVX2 and scalar
+// paths) and for measuring the levers (bench/gnn/panel_levers.cpp).
 // `prefetch` > 0: the AVX-512 path prefetches the X rows that many entries ahead.
-inline constexpr std::size_t kPanelTileBytes = 32 * 1024;
-inline constexpr int kPanelPrefetch = 16;  // measured: 1.2x over none on sbm 200k/256
+inline constexpr std::size_t kPanelRowMode = 0;
+inline constexpr std::size_t kPanelTileBytes = 32 * 1024;  // tiled mode's L1 budget
+// Measured on sbm 200k (blocks 256 and 1024): row mode with distance 8 1.41-1.46x CSR
+// reordered (CPU time), tiled with distance 16 1.15-1.16x (docs/gnn-bench.md).
+inline constexpr int kPanelPrefetch = 8;
 std::unique_ptr<Kernel> make_panel_kernel(const Subgraph& s, SimdLevel simd,
-                                          std::size_t tile_bytes = kPanelTileBytes,
+                                          std::size_t tile_bytes = kPanelRowMode,
                                           int prefetch = kPanelPrefetch);
 
 }  // namespace gearbox::gnn
