@@ -202,7 +202,8 @@ TEST_F(PlanTest, MeasuresInterleavedByMedianAndRecheckSwitchesToCsr) {
   ASSERT_EQ(order.size(), k * opt.reps);
   for (std::size_t i = k; i < order.size(); ++i)
     EXPECT_EQ(order[i], order[i - k]) << "rounds run the candidates in the same interleaved order";
-  for (const auto& cj : agg.explain()[std::to_string(f)]["candidates"])
+  const auto explained = agg.explain();  // the loop reads into it: keep it alive
+  for (const auto& cj : explained[std::to_string(f)]["candidates"])
     if (!cj["measured_ms"].is_null()) {
       EXPECT_DOUBLE_EQ(cj["measured_ms"].get<double>(), cj["whole_csr"].get<bool>() ? 2.0 : 1.0)
           << "median, not mean, of the runs";
