@@ -17,6 +17,7 @@
 #include "gearbox/core/process.hpp"
 #include "gearbox/core/stats.hpp"
 #include "gearbox/core/threads.hpp"
+#include "gearbox/gnn/device_registry.hpp"
 #include "gearbox/gnn/eigen_baseline.hpp"
 #include "gearbox/gnn/gcn.hpp"
 #include "gearbox/gnn/kernels.hpp"
@@ -49,13 +50,14 @@ void run_bench_cuda(const BenchArgs& a) {
   if (a.common.json) write_json(std::cout, report);
 }
 
-double median_ms(const std::function<void()>& fn, double min_seconds) {
+// One warm-up, then 3 to 200 runs and at least min_seconds of them.
+MeasureOptions timed_for(double min_seconds) {
   MeasureOptions mo;
   mo.warmup = 1;
   mo.min_reps = 3;
   mo.max_reps = 200;
   mo.min_seconds = min_seconds;
-  return measure(fn, mo).median * 1e3;
+  return mo;
 }
 
 // Runs fns[0], fns[1], ... in turn, round after round (after one warm-up each), for at least
@@ -172,7 +174,8 @@ void run_bench(const BenchArgs& a) {
   double eigen_ms;
   {
     const gnn::EigenSpmm eig(given.ahat);
-    eigen_ms = median_ms([&] { eig.run(x.data(), f, y.data(), t); }, a.min_seconds);
+    eigen_ms = gnn::median_ms(
+        gnn::Device::kCpu, [&] { eig.run(x.data(), f, y.data(), t); }, timed_for(a.min_seconds));
   }
   std::cerr << "gnn bench: PyG\n";
   const Json pyg = run_pyg(given.data.adj, f, t, !a.no_pyg);
@@ -257,7 +260,7 @@ void run_bench(const BenchArgs& a) {
   // The selector's final decision against this run's timing: a split kept after the re-check
   // should be faster than CSR on the reordered graph in these rounds (paired ratio > 1);
   // plain CSR is the same kernel, so it agrees by construction.
-  const bool split = !agg.plan_for(f).candidate().whole_csr;
+  const bool split = !agg.plan_for(f).candidate().whole_csr();
   const double final_ratio = paired_ratio(rounds[1], rounds[2]);
   Json decision = {{"kept", split ? "split" : "csr"},
                    {"recheck", ex.value("recheck", Json(nullptr))},

@@ -2,15 +2,11 @@
 #include "cuda_device.hpp"
 
 #include <cstdio>
-#include <memory>
 
 #include "gearbox/core/cuda.hpp"
 #include "gearbox/core/error.hpp"
-#include "gearbox/core/stats.hpp"
-#include "gearbox/gnn/density_split.hpp"
 
 #ifdef GEARBOX_GNN_CUDA
-#include "gearbox/gnn/cuda/cuda_kernels.hpp"
 #include "gearbox/gnn/cuda/device_bench.hpp"
 #include "gearbox/gnn/cuda/device_plan.hpp"
 #include "gearbox/gnn/cuda/gcn_cuda.hpp"
@@ -34,53 +30,15 @@ void require_device(const std::string& device) {
 #else
   if (cuda_devices().empty())
     throw Error::runtime("no CUDA device visible (see `gearbox doctor`)").field("--device");
+  gnn::cuda::register_cuda();
 #endif
 }
 
 #ifdef GEARBOX_GNN_CUDA
 
-Json plan_on_cuda(const gnn::PreparedGraph& g, int dim, int reps) {
-  const auto blocks = gnn::diagonal_blocks(g.ahat, g.order.block_starts);
-  Stopwatch sw;
-  const auto sels =
-      gnn::cuda::select_device_plans(g.ahat, blocks, {dim}, reps, gnn::cuda::gpu_machine_profile());
-  Json j = sels.front().explain();
-  j["selection_seconds"] = sw.seconds();
-  j["device"] = cuda_devices().front().name;
-  return j;
-}
-
-gnn::TrainResult train_on_cuda(const gnn::PreparedGraph& g, const gnn::Features& x,
-                               const gnn::TrainConfig& cfg, bool adaptive, std::ostream* progress,
-                               Json& plan, Json& kernels, double& selection_seconds) {
-  const gnn::Dataset& d = g.data;
-  const auto blocks = gnn::diagonal_blocks(g.ahat, g.order.block_starts);
-  const std::vector<int> widths{cfg.hidden, d.num_classes};
-  Stopwatch sw;
-  std::vector<gnn::cuda::DeviceSelection> sels(widths.size());
-  if (adaptive) {
-    sels = gnn::cuda::select_device_plans(g.ahat, blocks, widths, 10,
-                                          gnn::cuda::gpu_machine_profile());
-  } else {  // --kernels csr: our CSR kernel on the whole graph, no selection
-    gnn::cuda::DeviceCandidate csr;
-    csr.label = "whole csr";
-    csr.whole = "csr";
-    for (auto& s : sels) s.candidates = {csr};
-  }
-  std::vector<std::unique_ptr<gnn::cuda::DevicePlan>> plans;
-  plan = Json::object();
-  kernels = Json::object();
-  for (std::size_t i = 0; i < widths.size(); ++i) {
-    const auto& c = sels[i].candidates[sels[i].chosen];
-    plans.push_back(std::make_unique<gnn::cuda::DevicePlan>(g.ahat, blocks, c));
-    plan[std::to_string(widths[i])] = sels[i].explain();
-    kernels[std::to_string(widths[i])] = c.to_json();
-  }
-  selection_seconds = sw.seconds();
-  const auto aggregate = [&](const float* in, int f, float* out) {
-    const auto& p = f == widths[1] ? *plans[1] : *plans[0];
-    p.run(in, f, out);
-  };
+gnn::TrainResult train_gcn_on_cuda(const gnn::Dataset& d, const gnn::Features& x,
+                                   const gnn::AggregateFn& aggregate, const gnn::TrainConfig& cfg,
+                                   std::ostream* progress) {
   return gnn::cuda::train_gcn_device(d.nodes(), x, d.labels, d.num_classes, d.train, d.val, d.test,
                                      aggregate, cfg, progress);
 }
@@ -100,13 +58,9 @@ Json bench_on_cuda(const std::string& graph, int dim, int reps, const std::strin
 
 #else  // built without CUDA: require_device() has refused before any of these is reached
 
-Json plan_on_cuda(const gnn::PreparedGraph&, int, int) {
-  require_device("cuda");
-  return {};
-}
-gnn::TrainResult train_on_cuda(const gnn::PreparedGraph&, const gnn::Features&,
-                               const gnn::TrainConfig&, bool, std::ostream*, Json&, Json&,
-                               double&) {
+gnn::TrainResult train_gcn_on_cuda(const gnn::Dataset&, const gnn::Features&,
+                                   const gnn::AggregateFn&, const gnn::TrainConfig&,
+                                   std::ostream*) {
   require_device("cuda");
   return {};
 }

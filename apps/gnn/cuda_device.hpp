@@ -1,5 +1,6 @@
-// `--device cuda` for the gnn commands: the GPU paths of plan, train and bench, compiled to
-// a clear usage error when this gearbox was built without CUDA.
+// `--device cuda` for the gnn commands: registering the GPU with the plan API, and the parts
+// that only exist on it (the device GCN trainer, the device benchmark), compiled to a clear
+// usage error when this gearbox was built without CUDA.
 #pragma once
 
 #include <string>
@@ -8,25 +9,27 @@
 
 #include "gearbox/core/output.hpp"
 #include "gearbox/gnn/gcn.hpp"
+#include "gearbox/gnn/kernels.hpp"
 #include "gearbox/gnn/prepare.hpp"
 
 namespace gearbox::apps {
 
 // Adds `--device cpu|cuda` (default cpu) to cmd.
 CLI::Option* add_device_flag(CLI::App& cmd, std::string& device);
+// The engine's device for a checked --device value.
+inline gnn::Device device_of(const std::string& device) {
+  return device == "cuda" ? gnn::Device::kCuda : gnn::Device::kCpu;
+}
 
-// For "cuda": Error::usage when built without CUDA, Error::runtime when no device is visible.
+// For "cuda": Error::usage when built without CUDA, Error::runtime when no device is visible;
+// otherwise registers the GPU with the gnn engine's plan API (gnn::cuda::register_cuda()).
 void require_device(const std::string& device);
 
-// The device selector's measurements and choice for width `dim` on g's A_hat.
-Json plan_on_cuda(const gnn::PreparedGraph& g, int dim, int reps);
-
-// train_gcn's contract on the GPU: selects a plan per aggregated width (hidden, classes),
-// or whole-graph CSR when !adaptive, trains with every array on the device, and fills `plan`
-// with the selector's explanations and `kernels` with the chosen candidate per width.
-gnn::TrainResult train_on_cuda(const gnn::PreparedGraph& g, const gnn::Features& x,
-                               const gnn::TrainConfig& cfg, bool adaptive, std::ostream* progress,
-                               Json& plan, Json& kernels, double& selection_seconds);
+// train_gcn's contract with every array on the GPU (gnn::cuda::train_gcn_device);
+// `aggregate` takes device pointers (a plan built for Device::kCuda).
+gnn::TrainResult train_gcn_on_cuda(const gnn::Dataset& d, const gnn::Features& x,
+                                   const gnn::AggregateFn& aggregate, const gnn::TrainConfig& cfg,
+                                   std::ostream* progress);
 
 // The device benchmark (run_device_bench) on one graph and width; the table goes to `table`.
 Json bench_on_cuda(const std::string& graph, int dim, int reps, const std::string& reorder,

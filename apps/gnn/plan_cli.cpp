@@ -5,6 +5,7 @@
 
 #include "cuda_device.hpp"
 #include "gearbox/core/cli.hpp"
+#include "gearbox/core/cuda.hpp"
 #include "gearbox/core/output.hpp"
 #include "gearbox/core/threads.hpp"
 #include "gearbox/gnn/plan.hpp"
@@ -26,34 +27,40 @@ struct PlanArgs {
   bool block_given = false;
 };
 
-// `--device cuda`: the device selector's candidates, measured with CUDA events.
+// `--device cuda`: the same plan built for the GPU, whose selector measures with CUDA events;
+// the document lists its candidates and the cuSPARSE anchor.
 void run_plan_cuda(PlanArgs a) {
   if (!a.block_given) a.block = 512;
   std::cerr << "gnn plan: loading " << a.graph << "\n";
-  const gnn::PreparedGraph g =
+  gnn::PreparedGraph g =
       gnn::prepare_graph(a.graph, gnn::parse_reorder(a.reorder), a.block, a.common.seed, false,
                          16 * static_cast<std::uint64_t>(a.dim));
-  const Json sel = plan_on_cuda(g, a.dim, 20);
+  gnn::SelectorOptions so;
+  so.device = gnn::Device::kCuda;
+  so.reps = 20;
+  gnn::AdaptiveAggregator agg(std::move(g.ahat), g.order.block_starts, so, 1);
+  agg.plan_for(a.dim);
+  const Json sel = agg.explain()[std::to_string(a.dim)];
   Json doc = {
       {"graph", a.graph},
       {"device", "cuda"},
-      {"gpu", sel["device"]},
-      {"nodes", g.ahat.rows},
-      {"nnz", g.ahat.nnz()},
+      {"gpu", cuda_devices().front().name},
+      {"nodes", agg.matrix().rows},
+      {"nnz", agg.matrix().nnz()},
       {"dim", a.dim},
       {"reorder",
        {{"method", a.reorder}, {"seconds", g.order.seconds}, {"communities", g.order.communities}}},
       {"candidates", sel["candidates"]},
       {"choice", sel["chosen"]},
       {"anchor_cusparse_ms", sel["anchor_cusparse_ms"]},
-      {"selection_seconds", sel["selection_seconds"]}};
+      {"selection_seconds", agg.selection_seconds()}};
   if (a.common.json) {
     write_json(std::cout, doc);
     return;
   }
-  std::cout << "graph " << a.graph << " on " << sel["device"].get<std::string>() << ": "
-            << g.ahat.rows << " nodes, " << g.ahat.nnz() << " nnz in A_hat; width " << a.dim
-            << "\n";
+  std::cout << "graph " << a.graph << " on " << doc["gpu"].get<std::string>() << ": "
+            << agg.matrix().rows << " nodes, " << agg.matrix().nnz() << " nnz in A_hat; width "
+            << a.dim << "\n";
   TextTable t({"candidate", "dense", "medium", "sparse", "predicted ms", "measured ms"});
   for (const auto& c : doc["candidates"]) {
     const Json k = c.value("kernels", Json::object());

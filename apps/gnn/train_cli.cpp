@@ -66,25 +66,24 @@ void run_train(TrainArgs a) {
     x.dense = dense.data();
     x.in_dim = a.in_dim;
   }
-  Json plan, kernels;
-  gnn::offset_t nnz = g.ahat.nnz();  // of the matrix the model aggregates with
-  double selection_seconds = 0;
+  // The model's own matrix (GCN: A_hat; SAGE: D^-1 A and its transpose; GIN: A + I), each
+  // with its adaptive plan on the device.
+  gnn::SelectorOptions so;
+  so.device = device_of(a.device);
+  so.force_csr = !adaptive;
+  if (so.device == gnn::Device::kCuda) so.reps = 10;
+  gnn::AdaptiveModelAggregation agg(model, d.adj, g.order.block_starts, so, threads.threads());
+  const gnn::offset_t nnz = agg.matrix().nnz();  // of the matrix the model aggregates with
   gnn::TrainResult r;
-  if (a.device == "cuda") {
-    r = train_on_cuda(g, x, a.cfg, adaptive, &std::cerr, plan, kernels, selection_seconds);
+  if (so.device == gnn::Device::kCuda) {  // selected before the timed epochs, both widths at once
+    agg.prepare({a.cfg.hidden, d.num_classes});
+    r = train_gcn_on_cuda(d, x, agg.functions().forward, a.cfg, &std::cerr);
   } else {
-    // The model's own matrix (GCN: A_hat; SAGE: D^-1 A and its transpose; GIN: A + I), each
-    // with its adaptive selector.
-    gnn::SelectorOptions so;
-    so.force_csr = !adaptive;
-    gnn::AdaptiveModelAggregation agg(model, d.adj, g.order.block_starts, so, threads.threads());
-    nnz = agg.matrix().nnz();
     r = gnn::train_model(model, d.nodes(), x, d.labels, d.num_classes, d.train, d.val, d.test,
                          agg.functions(), a.cfg, &std::cerr);
-    plan = agg.explain();
-    kernels = agg.kernels();
-    selection_seconds = agg.selection_seconds();
   }
+  const Json plan = agg.explain(), kernels = agg.kernels();
+  const double selection_seconds = agg.selection_seconds();
   Json epochs = Json::array();
   for (const auto& e : r.epochs)
     epochs.push_back({{"epoch", e.epoch}, {"ms", e.ms}, {"loss", e.loss}, {"val_acc", e.val_acc}});

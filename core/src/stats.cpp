@@ -49,14 +49,20 @@ Summary summarize(std::span<const double> values) {
 }
 
 Summary measure(const std::function<void()>& fn, const MeasureOptions& opt) {
+  return measure(fn, opt, [](const std::function<void()>& run) {
+    Stopwatch sw;
+    run();
+    return sw.seconds();
+  });
+}
+
+Summary measure(const std::function<void()>& fn, const MeasureOptions& opt, const RunTimer& timer) {
   for (int i = 0; i < opt.warmup; ++i) fn();
   std::vector<double> times;
   double total = 0;
   while (static_cast<int>(times.size()) < opt.max_reps &&
          (static_cast<int>(times.size()) < opt.min_reps || total < opt.min_seconds)) {
-    Stopwatch sw;
-    fn();
-    const double t = sw.seconds();
+    const double t = timer(fn);
     times.push_back(t);
     total += t;
   }

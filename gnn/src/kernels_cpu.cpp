@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "cpu_kernel_specs.hpp"
 #include "gearbox/core/error.hpp"
 #include "gearbox/gnn/kernels.hpp"
 #include "kernel_row_simd.hpp"
@@ -403,25 +404,10 @@ const char* device_name(Device d) {
   return d == Device::kCpu ? "cpu" : "cuda";
 }
 
-const std::vector<KernelSpec>& kernel_registry() {
-  static const std::vector<KernelSpec> registry = make_registry();
-  return registry;
+namespace detail {
+std::vector<KernelSpec> cpu_kernel_specs() {
+  return make_registry();
 }
-
-const KernelSpec& find_kernel(const std::string& name, Device device) {
-  for (const auto& k : kernel_registry())
-    if (k.name == name && k.device == device) return k;
-  std::string known;
-  for (const auto& k : kernel_registry()) known += (known.empty() ? "" : ", ") + k.name;
-  throw Error::usage("unknown kernel").field("kernel").expected(known).found(name);
-}
-
-std::vector<const KernelSpec*> kernels_for(DensityClass c, Device device) {
-  std::vector<const KernelSpec*> out;
-  for (const auto& k : kernel_registry())
-    if (k.device == device && std::find(k.classes.begin(), k.classes.end(), c) != k.classes.end())
-      out.push_back(&k);
-  return out;
-}
+}  // namespace detail
 
 }  // namespace gearbox::gnn

@@ -18,6 +18,11 @@ Aggregation AdaptiveModelAggregation::functions() {
   return g;
 }
 
+void AdaptiveModelAggregation::prepare(const std::vector<int>& widths) {
+  fwd_->prepare(widths);
+  if (bwd_) bwd_->prepare(widths);
+}
+
 nlohmann::json AdaptiveModelAggregation::kernels() const {
   if (!bwd_) return fwd_->kernels();
   return {{"forward", fwd_->kernels()}, {"transpose", bwd_->kernels()}};

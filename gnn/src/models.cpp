@@ -2,12 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <ostream>
 
 #include "gearbox/core/error.hpp"
-#include "gearbox/core/output.hpp"
 #include "gearbox/core/stats.hpp"
 #include "gearbox/gnn/random_init.hpp"
+#include "gearbox/gnn/train_loop.hpp"
 #include "model_base.hpp"
 
 namespace gearbox::gnn {
@@ -156,9 +155,7 @@ TrainResult train_model(ModelKind kind, index_t nodes, const Features& x,
                         const std::vector<index_t>& train, const std::vector<index_t>& val,
                         const std::vector<index_t>& test, const Aggregation& agg,
                         const TrainConfig& cfg, std::ostream* progress) {
-  if (static_cast<index_t>(labels.size()) != nodes || classes < 1)
-    throw Error::input("training needs a label per node and at least one class");
-  if (train.empty()) throw Error::input("training needs a non-empty training split");
+  check_training_inputs(nodes, labels, classes, train);
   double agg_ms = 0;
   const auto timed = [&agg_ms](const AggregateFn& fn) -> AggregateFn {
     if (!fn) return {};
@@ -172,10 +169,9 @@ TrainResult train_model(ModelKind kind, index_t nodes, const Features& x,
       make_model(kind, nodes, x, classes, {timed(agg.forward), timed(agg.transpose)}, cfg);
   std::vector<detail::Adam> adam(model->params().size());
   std::vector<float> dz;
-  TrainResult res;
-  std::vector<double> times;
-  for (int epoch = 1; epoch <= cfg.epochs; ++epoch) {
-    Stopwatch sw;
+  const std::vector<float>* evaluated = nullptr;  // logits of the last evaluation pass
+  TrainSteps steps;
+  steps.train_epoch = [&](int epoch) {
     const std::vector<float>& z = model->forward(true, epoch);
     double loss = softmax_cross_entropy(z, classes, labels, train, dz);
     const double train_acc = accuracy(z, classes, labels, train);
@@ -191,22 +187,16 @@ TrainResult train_model(ModelKind kind, index_t nodes, const Features& x,
       }
       adam[i].step(p.w, p.g, cfg.lr);
     }
-    const double ms = sw.ms();
-    times.push_back(ms);
-    EpochStats st{epoch, ms, loss, train_acc, 0};
-    if (cfg.evaluate_each_epoch || epoch == cfg.epochs)
-      st.val_acc = accuracy(model->forward(false, 0), classes, labels, val);
-    res.epochs.push_back(st);
-    if (progress)
-      *progress << "epoch " << epoch << "  " << fmt_num(ms, 2) << " ms  loss " << fmt_num(loss, 4)
-                << "  train " << fmt_num(st.train_acc, 3) << "  val " << fmt_num(st.val_acc, 3)
-                << "\n";
-  }
-  const std::vector<float>& z = model->forward(false, 0);
-  res.train_acc = accuracy(z, classes, labels, train);
-  res.val_acc = accuracy(z, classes, labels, val);
-  res.test_acc = accuracy(z, classes, labels, test);
-  res.epoch_ms_median = summarize(times).median;
+    return std::make_pair(loss, train_acc);
+  };
+  steps.evaluate = [&] { evaluated = &model->forward(false, 0); };
+  steps.accuracy = [&](Split s) {
+    return accuracy(*evaluated, classes, labels,
+                    s == Split::kTrain ? train
+                    : s == Split::kVal ? val
+                                       : test);
+  };
+  TrainResult res = run_epochs(steps, cfg, progress);
   res.aggregate_ms_total = agg_ms;
   return res;
 }

@@ -12,6 +12,7 @@
 #include "gearbox/core/output.hpp"
 #include "gearbox/core/paths.hpp"
 #include "gearbox/core/stats.hpp"
+#include "gearbox/gnn/device_registry.hpp"
 
 namespace gearbox::gnn {
 
@@ -19,12 +20,29 @@ namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
 Json Candidate::to_json() const {
+  Json j;
+  if (device != Device::kCpu) {  // the device selector's form: the whole kernel, or every class
+    j["label"] = label;
+    if (!whole.empty()) {
+      j["whole"] = whole;
+    } else {
+      j["thresholds"] = {{"dense_min", thresholds.dense_min},
+                         {"medium_min", thresholds.medium_min}};
+      for (int c = 0; c < kDensityClasses; ++c)
+        j["kernels"][density_class_name(static_cast<DensityClass>(c))] = kernel[c];
+    }
+    j["predicted_ms"] = predicted_ms;
+    j["measured_ms"] = measured_ms ? Json(*measured_ms) : Json(nullptr);
+    return j;
+  }
   Json k = Json::object();
   for (int c = 0; c < kDensityClasses; ++c)
     if (!kernel[c].empty()) k[density_class_name(static_cast<DensityClass>(c))] = kernel[c];
-  Json j = {
-      {"label", label}, {"whole_csr", whole_csr}, {"kernels", k}, {"predicted_ms", predicted_ms}};
-  if (!whole_csr)
+  j = {{"label", label},
+       {"whole_csr", !whole.empty()},
+       {"kernels", k},
+       {"predicted_ms", predicted_ms}};
+  if (whole.empty())
     j["thresholds"] = {{"dense_min", thresholds.dense_min}, {"medium_min", thresholds.medium_min}};
   j["measured_ms"] = measured_ms ? Json(*measured_ms) : Json(nullptr);
   return j;
@@ -33,17 +51,27 @@ Json Candidate::to_json() const {
 ExecPlan::ExecPlan(std::shared_ptr<const Csr> a, const std::vector<BlockInfo>& blocks,
                    const Candidate& c, CallerOrder caller_order)
     : a_(std::move(a)), cand_(c), order_(std::move(caller_order)) {
-  if (c.whole_csr) {
-    whole_ = find_kernel("csr").make(Subgraph{a_.get(), {}});
+  if (!a_) throw Error::runtime("plan: no matrix");
+  if (!c.whole.empty()) {
+    whole_ = find_kernel(c.whole, c.device).make(Subgraph{a_.get(), {}});
   } else {
     split_ = split_by_density(*a_, blocks, c.thresholds);
     for (int k = 0; k < kDensityClasses; ++k) {
       const auto cls = static_cast<DensityClass>(k);
       if (c.kernel[k].empty()) continue;
-      kernels_[k] = find_kernel(c.kernel[k]).make(Subgraph{&split_.of(cls), split_.blocks_of(cls)});
+      kernels_[k] =
+          find_kernel(c.kernel[k], c.device).make(Subgraph{&split_.of(cls), split_.blocks_of(cls)});
     }
+    // A set naming no kernel still has to write Y: the remainder's CSR writes zeros.
+    if (!kernels_[0] && !kernels_[1] && !kernels_[2])
+      kernels_[static_cast<int>(DensityClass::kSparse)] =
+          find_kernel("csr", c.device).make(Subgraph{&split_.of(DensityClass::kSparse), {}});
   }
   if (!order_) return;
+  if (c.device != Device::kCpu)
+    throw Error::usage("plan: a caller order is supported on the CPU only")
+        .field("device")
+        .found(device_name(c.device));
   if (static_cast<index_t>(order_->size()) != a_->rows)
     throw Error::runtime("plan: the caller order's size differs from the matrix");
   // Fuse the permutation into every kernel, or into none (then copy around them).
@@ -99,7 +127,6 @@ void ExecPlan::run_kernels(const float* x, int f, float* y) const {
     kernels_[k]->run(x, f, y, written);
     written = true;
   }
-  if (!written) std::fill(y, y + static_cast<std::size_t>(a_->rows) * f, 0.0f);
 }
 
 std::size_t ExecPlan::format_bytes() const {
@@ -141,7 +168,7 @@ fs::path cache_file(const std::string& key) {
 Candidate whole_csr_candidate() {
   Candidate c;
   c.label = "csr";
-  c.whole_csr = true;
+  c.whole = "csr";
   c.kernel[static_cast<int>(DensityClass::kSparse)] = "csr";
   return c;
 }
@@ -150,6 +177,7 @@ Candidate whole_csr_candidate() {
 
 std::vector<Candidate> propose_candidates(const Csr& a, const std::vector<BlockInfo>& blocks, int f,
                                           const MachineProfile& m) {
+  // The CPU's cost-model proposal (other devices select through their registered selector).
   std::vector<Candidate> out;
   Candidate whole = whole_csr_candidate();
   whole.predicted_ms = find_kernel("csr").cost(Subgraph{&a, {}}, f, m).seconds * 1e3;
@@ -210,12 +238,24 @@ AdaptiveAggregator::AdaptiveAggregator(std::shared_ptr<const Csr> a,
       opt_(std::move(opt)),
       threads_(threads),
       order_(std::move(caller_order)) {
+  if (!a_) throw Error::runtime("plan: no matrix");
+  if (opt_.device != Device::kCpu) {
+    (void)device_support(opt_.device);  // Error::usage when the device is not registered
+    if (order_)
+      throw Error::usage("plan: a caller order is supported on the CPU only")
+          .field("device")
+          .found(device_name(opt_.device));
+  }
   blocks_ = diagonal_blocks(*a_, starts_);
 }
 
 const ExecPlan& AdaptiveAggregator::plan_for(int f) {
   auto it = plans_.find(f);
   if (it != plans_.end()) return *it->second;
+  if (opt_.device != Device::kCpu) {
+    select_on_device({f});
+    return *plans_.at(f);
+  }
   std::vector<float> x(static_cast<std::size_t>(a_->cols) * f);
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> d(-1, 1);
@@ -223,7 +263,36 @@ const ExecPlan& AdaptiveAggregator::plan_for(int f) {
   return select(f, x.data());
 }
 
+void AdaptiveAggregator::prepare(const std::vector<int>& widths) {
+  if (opt_.device != Device::kCpu) {
+    select_on_device(widths);
+    return;
+  }
+  for (int f : widths) plan_for(f);
+}
+
+void AdaptiveAggregator::select_on_device(const std::vector<int>& widths) {
+  std::vector<int> todo;
+  for (int f : widths)
+    if (!plans_.count(f) && std::find(todo.begin(), todo.end(), f) == todo.end()) todo.push_back(f);
+  if (todo.empty()) return;
+  Stopwatch sw;
+  const std::vector<WidthChoice> chosen =
+      device_support(opt_.device).select(a_, blocks_, todo, opt_);
+  if (chosen.size() != todo.size())
+    throw Error::runtime("plan: the device selector returned a choice per width");
+  for (std::size_t i = 0; i < todo.size(); ++i) {
+    plans_[todo[i]] = std::make_unique<ExecPlan>(a_, blocks_, chosen[i].choice);
+    explain_[todo[i]] = chosen[i].explain;
+  }
+  selection_s_ += sw.seconds();
+}
+
 void AdaptiveAggregator::run(const float* x, int f, float* y) {
+  if (opt_.device != Device::kCpu) {  // selected with the device's own random inputs
+    plan_for(f).run(x, f, y);
+    return;
+  }
   auto it = plans_.find(f);
   if (it == plans_.end()) {
     select(f, x).run(x, f, y);
@@ -341,7 +410,7 @@ const ExecPlan& AdaptiveAggregator::select(int f, const float* x) {
           if (cached.contains("measured_ms") && cached["measured_ms"].is_number())
             c.measured_ms = cached["measured_ms"].get<double>();
           plans_[f] = std::make_unique<ExecPlan>(a_, blocks_, c, order_);
-          if (!c.whole_csr && opt_.recheck_after > 0) calls_[f] = 0;
+          if (!c.whole_csr() && opt_.recheck_after > 0) calls_[f] = 0;
           ex["choice"] = c.to_json();
           ex["reason"] = "cached choice from " + cache_file(key).string() + " (measured earlier)";
           ex["cached"] = true;
@@ -357,8 +426,8 @@ const ExecPlan& AdaptiveAggregator::select(int f, const float* x) {
   std::vector<std::unique_ptr<ExecPlan>> plans;
   int others = 0;
   for (auto& c : cands) {
-    if (!c.whole_csr && others >= opt_.max_measured) continue;
-    if (!c.whole_csr) ++others;
+    if (!c.whole_csr() && others >= opt_.max_measured) continue;
+    if (!c.whole_csr()) ++others;
     plans.push_back(std::make_unique<ExecPlan>(a_, blocks_, c, order_));
     measured.push_back(&c);
   }
@@ -368,7 +437,7 @@ const ExecPlan& AdaptiveAggregator::select(int f, const float* x) {
   std::size_t csr_i = 0;
   for (std::size_t i = 0; i < measured.size(); ++i) {
     measured[i]->measured_ms = summarize(ms[i]).median;
-    if (measured[i]->whole_csr) csr_i = i;
+    if (measured[i]->whole_csr()) csr_i = i;
   }
   plans.clear();
   // A split is chosen only when it beats plain CSR clearly in the same rounds: paired ratio
@@ -390,7 +459,7 @@ const ExecPlan& AdaptiveAggregator::select(int f, const float* x) {
   ex["candidates"] = cj;
   ex["choice"] = best->to_json();
   ex["cached"] = false;
-  if (best->whole_csr)
+  if (best->whole_csr())
     ex["reason"] =
         "no split candidate beat plain CSR clearly (paired ratio < 0.95 at the median and < 1 "
         "at the upper quartile of the interleaved rounds): plain CSR";
@@ -399,7 +468,7 @@ const ExecPlan& AdaptiveAggregator::select(int f, const float* x) {
                    " of plain CSR (" + fmt_num(*best->measured_ms, 3) + " ms vs " +
                    fmt_num(*csr->measured_ms, 3) + " ms)";
   plans_[f] = std::make_unique<ExecPlan>(a_, blocks_, *best, order_);
-  if (!best->whole_csr && opt_.recheck_after > 0) calls_[f] = 0;
+  if (!best->whole_csr() && opt_.recheck_after > 0) calls_[f] = 0;
   explain_[f] = ex;
   write_cache(f, *best, cj);
   selection_s_ += sw.seconds();
@@ -421,9 +490,13 @@ Json AdaptiveAggregator::kernels() const {
   Json k = Json::object();
   for (const auto& [f, p] : plans_) {
     const Candidate& c = p->candidate();
+    if (c.device != Device::kCpu) {
+      k[std::to_string(f)] = c.to_json();
+      continue;
+    }
     std::string s;
-    if (c.whole_csr)
-      s = "csr";
+    if (!c.whole.empty())
+      s = c.whole;
     else
       for (int i = 0; i < kDensityClasses; ++i)
         if (!c.kernel[i].empty())

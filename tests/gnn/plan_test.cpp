@@ -6,8 +6,11 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <random>
 
+#include "gearbox/core/error.hpp"
+#include "gearbox/gnn/device_registry.hpp"
 #include "gearbox/gnn/kernels.hpp"
 #include "gearbox/gnn/plan.hpp"
 #include "gearbox/gnn/reorder.hpp"
@@ -121,12 +124,12 @@ TEST_F(PlanTest, ASplitMeasuredSlowerThanCsrLosesEvenWhereTheModelPredictsItWins
   int split_runs = 0;
   opt.timer = [&](const Candidate& c, const std::function<void()>& run) {
     run();
-    if (c.whole_csr) return 2.0;
+    if (c.whole_csr()) return 2.0;
     ++split_runs;
     return 3.0;
   };
   AdaptiveAggregator agg(a, o.block_starts, opt, 2);
-  EXPECT_TRUE(agg.plan_for(16).candidate().whole_csr) << agg.explain().dump();
+  EXPECT_TRUE(agg.plan_for(16).candidate().whole_csr()) << agg.explain().dump();
   EXPECT_GT(split_runs, 0) << "at least one split was measured";
 }
 
@@ -137,11 +140,11 @@ TEST_F(PlanTest, ASplitMeasuredTwiceAsFastAsCsrWins) {
   SelectorOptions opt{.use_cache = false, .recheck_after = 0};
   opt.timer = [&](const Candidate& c, const std::function<void()>& run) {
     run();
-    return c.whole_csr ? 2.0 : 1.0;
+    return c.whole_csr() ? 2.0 : 1.0;
   };
   AdaptiveAggregator agg(a, o.block_starts, opt, 2);
   const Candidate& c = agg.plan_for(16).candidate();
-  EXPECT_FALSE(c.whole_csr) << agg.explain().dump();
+  EXPECT_FALSE(c.whole_csr()) << agg.explain().dump();
   ASSERT_TRUE(c.measured_ms.has_value());
   EXPECT_DOUBLE_EQ(*c.measured_ms, 1.0);
 }
@@ -153,10 +156,10 @@ TEST_F(PlanTest, ForcedCsrChoosesWholeCsrWhateverTheTimings) {
   SelectorOptions opt{.use_cache = false, .force_csr = true};
   opt.timer = [](const Candidate& c, const std::function<void()>& run) {
     run();
-    return c.whole_csr ? 10.0 : 1.0;
+    return c.whole_csr() ? 10.0 : 1.0;
   };
   AdaptiveAggregator forced(a, o.block_starts, opt, 2);
-  EXPECT_TRUE(forced.plan_for(8).candidate().whole_csr);
+  EXPECT_TRUE(forced.plan_for(8).candidate().whole_csr());
 }
 
 TEST_F(PlanTest, ChoiceIsCachedAndReused) {
@@ -183,7 +186,7 @@ TEST_F(PlanTest, MeasuresInterleavedByMedianAndRecheckSwitchesToCsr) {
   opt.timer = [&](const Candidate& c, const std::function<void()>& run) {
     run();
     order.push_back(c.label);
-    if (c.whole_csr) return 2.0;
+    if (c.whole_csr()) return 2.0;
     if (seen[c.label]++ == 0) return 100.0;
     return slow_now ? 5.0 : 1.0;
   };
@@ -193,13 +196,14 @@ TEST_F(PlanTest, MeasuresInterleavedByMedianAndRecheckSwitchesToCsr) {
   std::vector<float> want(960u * f), got(960u * f);
   spmm_reference(a, x.data(), f, want.data(), false);
   agg.run(x.data(), f, got.data());
-  ASSERT_FALSE(agg.plan_for(f).candidate().whole_csr) << "the 1 ms split wins the selection";
+  ASSERT_FALSE(agg.plan_for(f).candidate().whole_csr()) << "the 1 ms split wins the selection";
   const std::size_t k = seen.size() + 1;  // splits and plain CSR
   ASSERT_GE(k, 2u);
   ASSERT_EQ(order.size(), k * opt.reps);
   for (std::size_t i = k; i < order.size(); ++i)
     EXPECT_EQ(order[i], order[i - k]) << "rounds run the candidates in the same interleaved order";
-  for (const auto& cj : agg.explain()[std::to_string(f)]["candidates"])
+  const auto explained = agg.explain();  // the loop reads into it: keep it alive
+  for (const auto& cj : explained[std::to_string(f)]["candidates"])
     if (!cj["measured_ms"].is_null()) {
       EXPECT_DOUBLE_EQ(cj["measured_ms"].get<double>(), cj["whole_csr"].get<bool>() ? 2.0 : 1.0)
           << "median, not mean, of the runs";
@@ -210,7 +214,7 @@ TEST_F(PlanTest, MeasuresInterleavedByMedianAndRecheckSwitchesToCsr) {
     agg.run(x.data(), f, got.data());
     for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-4f);
   }
-  EXPECT_TRUE(agg.plan_for(f).candidate().whole_csr) << "re-check switched to CSR";
+  EXPECT_TRUE(agg.plan_for(f).candidate().whole_csr()) << "re-check switched to CSR";
   const auto rc = agg.explain()[std::to_string(f)]["recheck"];
   EXPECT_TRUE(rc["switched_to_csr"].get<bool>());
   EXPECT_DOUBLE_EQ(rc["chosen_ms"].get<double>(), 5.0);
@@ -223,13 +227,13 @@ TEST_F(PlanTest, RecheckKeepsASplitThatIsStillFaster) {
   SelectorOptions opt{.use_cache = false, .recheck_after = 2};
   opt.timer = [](const Candidate& c, const std::function<void()>& run) {
     run();
-    return c.whole_csr ? 2.0 : 1.0;
+    return c.whole_csr() ? 2.0 : 1.0;
   };
   AdaptiveAggregator agg(a, o.block_starts, opt, 2);
   const auto x = rnd(960u * 8);
   std::vector<float> y(960u * 8);
   for (int call = 0; call < 4; ++call) agg.run(x.data(), 8, y.data());
-  EXPECT_FALSE(agg.plan_for(8).candidate().whole_csr);
+  EXPECT_FALSE(agg.plan_for(8).candidate().whole_csr());
   EXPECT_FALSE(agg.explain()["8"]["recheck"]["switched_to_csr"].get<bool>());
 }
 
@@ -248,4 +252,69 @@ TEST(SelectorRule, PairedComparisonCallsTiesForCsr) {
   EXPECT_FALSE(compare_paired({8, 12, 8, 12, 8, 12, 8}, csr, 0.95).wins);
   // A machine that slowed down in the middle hits both in the same round: still a clear win.
   EXPECT_TRUE(compare_paired({8, 8, 24, 24, 8, 8, 8}, {10, 10, 30, 30, 10, 10, 10}, 0.95).wins);
+}
+
+// Ownership: a plan shares ownership of the matrix it was built for and owns its split
+// subgraphs and kernels, so a plan built from a temporary graph keeps computing A X after
+// every handle the caller had is gone (under the asan preset a reference into the freed
+// matrix would fail here as a heap-use-after-free).
+TEST_F(PlanTest, PlansBuiltFromATemporaryGraphStayValid) {
+  const int f = 16;
+  const Csr want_a = cliques(500);
+  const auto x = rnd(500u * f);
+  std::vector<float> want(500u * f), got(500u * f);
+  spmm_reference(want_a, x.data(), f, want.data(), false);
+  gearbox::MachineProfile m;
+  m.mem_bw_gbs = 10;
+  m.fp32_gflops = 100;
+  std::vector<std::unique_ptr<ExecPlan>> plans;
+  std::vector<index_t> starts;
+  for (index_t s = 0; s <= 500; s += 50) starts.push_back(s);
+  if (starts.back() != 500) starts.push_back(500);
+  {
+    auto a = std::make_shared<const Csr>(cliques(500));
+    const auto blocks = diagonal_blocks(*a, starts);
+    for (const Candidate& c : propose_candidates(*a, blocks, f, m))
+      plans.push_back(std::make_unique<ExecPlan>(a, blocks, c));
+  }  // the graph, its blocks and the candidates are gone: only the plans hold the matrix
+  ASSERT_GE(plans.size(), 3u);
+  for (const auto& p : plans) {
+    std::fill(got.begin(), got.end(), 7.f);
+    p->run(x.data(), f, got.data());
+    for (std::size_t i = 0; i < got.size(); ++i)
+      ASSERT_NEAR(got[i], want[i], 1e-4f) << p->candidate().label;
+  }
+  // The adaptive plan, built straight from a temporary (the selection runs later, on first use).
+  AdaptiveAggregator agg(cliques(500), starts, {.use_cache = false}, 2);
+  std::fill(got.begin(), got.end(), 7.f);
+  agg.run(x.data(), f, got.data());
+  for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-4f);
+  EXPECT_EQ(agg.matrix().nnz(), want_a.nnz());
+}
+
+// One registry keyed by device: the CPU kernels are found on the CPU only, and a device that
+// was never registered is refused by name rather than planned on.
+TEST(DeviceRegistry, KernelsAreKeyedByDeviceAndAnUnregisteredDeviceIsRefused) {
+  EXPECT_EQ(find_kernel("csr", Device::kCpu).device, Device::kCpu);
+  for (const KernelSpec* k : kernels_for(DensityClass::kSparse, Device::kCpu))
+    EXPECT_EQ(k->device, Device::kCpu);
+  if (device_registered(Device::kCuda)) GTEST_SKIP() << "CUDA registered in this binary";
+  EXPECT_THROW(find_kernel("csr", Device::kCuda), gearbox::Error);
+  SelectorOptions so;
+  so.device = Device::kCuda;
+  try {
+    AdaptiveAggregator agg(cliques(100), {0, 50, 100}, so, 1);
+    FAIL() << "planned on an unregistered device";
+  } catch (const gearbox::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cuda"), std::string::npos) << e.what();
+  }
+}
+
+// The shared timing: median_ms on the CPU runs the warm-up and then exactly the asked runs.
+TEST(DeviceRegistry, MedianMsRunsWarmupThenTheAskedRepetitions) {
+  int calls = 0;
+  const double ms = median_ms(
+      Device::kCpu, [&] { ++calls; }, 5, 2);
+  EXPECT_EQ(calls, 7);
+  EXPECT_GE(ms, 0.0);
 }

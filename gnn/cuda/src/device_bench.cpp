@@ -18,6 +18,8 @@
 #include "gearbox/core/stats.hpp"
 #include "gearbox/gnn/cuda/device_plan.hpp"
 #include "gearbox/gnn/cuda/gcn_cuda.hpp"
+#include "gearbox/gnn/device_registry.hpp"
+#include "gearbox/gnn/plan.hpp"
 #include "gearbox/gnn/prepare.hpp"
 
 namespace gearbox::gnn::cuda {
@@ -101,6 +103,12 @@ std::vector<std::string> default_device_bench_graphs() {
 nlohmann::json run_device_bench(const DeviceBenchOptions& o, std::FILE* table,
                                 std::FILE* progress) {
   if (cuda_devices().empty()) throw Error::runtime("no CUDA device: nothing to benchmark");
+  register_cuda();
+  const auto median_ms = [](const std::function<void()>& fn, int reps) {
+    const double ms = gnn::median_ms(Device::kCuda, fn, reps);
+    synchronize();
+    return ms;
+  };
   const auto dev = cuda_devices().front();
   const MachineProfile gpu = gpu_machine_profile();
   std::fprintf(progress, "device: %s (sm_%d%d, %d SMs); copy %.0f GB/s, FP32 SGEMM %.1f TFLOP/s\n",
@@ -124,37 +132,34 @@ nlohmann::json run_device_bench(const DeviceBenchOptions& o, std::FILE* table,
     const double load_s = load.seconds();
     // The reordered adjacency: P Ahat P^T is the normalisation of the permuted graph.
     const Ordering order = compute_ordering(given.data.adj, o.reorder, o.max_block, o.seed);
-    const Csr b = o.reorder == ReorderMethod::kNone
-                      ? given.ahat
-                      : permute_symmetric(given.ahat, order.new_of_old);
+    const auto planned = std::make_shared<const Csr>(
+        o.reorder == ReorderMethod::kNone ? given.ahat
+                                          : permute_symmetric(given.ahat, order.new_of_old));
+    const Csr& b = *planned;
     if (!o.dump_edges.empty()) {  // the index is rewritten after each graph: a cut run keeps it
       dump_edges(given.data.adj, g, o.dump_edges, edge_index);
       std::ofstream idx(std::filesystem::path(o.dump_edges) / "graphs.json");
       idx << edge_index.dump(1) << "\n";
     }
     const Csr& a = given.ahat;
-    const auto blocks = diagonal_blocks(b, order.block_starts);
     std::fprintf(progress, "%s: %d nodes, %lld nnz; loaded in %.1f s, reordered in %.1f s\n",
                  g.c_str(), a.rows, static_cast<long long>(a.nnz()), load_s, order.seconds);
-    auto csr_given = find_cuda_kernel("csr").make(Subgraph{&a, {}});
-    auto cusp_given = find_cuda_kernel("cusparse").make(Subgraph{&a, {}});
-    auto csr_ro = find_cuda_kernel("csr").make(Subgraph{&b, {}});
-    auto cusp_ro = find_cuda_kernel("cusparse").make(Subgraph{&b, {}});
-    // Plans by candidate (the same choice at several widths is prepared once).
-    std::map<std::string, std::unique_ptr<DevicePlan>> plans;
-    auto plan_for = [&](const DeviceCandidate& c) -> const DevicePlan& {
-      const std::string key = c.to_json()["label"].dump() + c.whole + c.kernel[0] + "+" +
-                              c.kernel[1] + "+" + c.kernel[2];
-      auto& slot = plans[key];
-      if (!slot) slot = std::make_unique<DevicePlan>(b, blocks, c);
-      return *slot;
-    };
+    auto csr_given = find_kernel("csr", Device::kCuda).make(Subgraph{&a, {}});
+    auto cusp_given = find_kernel("cusparse", Device::kCuda).make(Subgraph{&a, {}});
+    auto csr_ro = find_kernel("csr", Device::kCuda).make(Subgraph{&b, {}});
+    auto cusp_ro = find_kernel("cusparse", Device::kCuda).make(Subgraph{&b, {}});
+    // The plan on the GPU, selected for every width at once (each kernel prepared once).
+    SelectorOptions so;
+    so.device = Device::kCuda;
+    so.reps = o.reps;
+    AdaptiveAggregator adaptive(planned, order.block_starts, so, 1);
     Stopwatch sel_sw;
-    const std::vector<DeviceSelection> sels = select_device_plans(b, blocks, o.dims, o.reps, gpu);
+    adaptive.prepare(o.dims);
     const double sel_s = sel_sw.seconds();
+    const nlohmann::json explained = adaptive.explain();
     for (std::size_t di = 0; di < o.dims.size(); ++di) {
       const int f = o.dims[di];
-      const DeviceSelection& sel = sels[di];
+      const nlohmann::json& sel = explained[std::to_string(f)];
       std::mt19937 rng(static_cast<unsigned>(f));
       std::uniform_real_distribution<float> d(-1.f, 1.f);
       std::vector<float> xh(static_cast<std::size_t>(a.rows) * f);
@@ -167,8 +172,8 @@ nlohmann::json run_device_bench(const DeviceBenchOptions& o, std::FILE* table,
       const double t_csr = median_ms([&] { csr_given->run(xp, f, yp, false); }, o.reps);
       const double t_cusp_ro = median_ms([&] { cusp_ro->run(xp, f, yp, false); }, o.reps);
       const double t_csr_ro = median_ms([&] { csr_ro->run(xp, f, yp, false); }, o.reps);
-      const DeviceCandidate& chosen = sel.candidates[sel.chosen];
-      const DevicePlan& plan = plan_for(chosen);
+      const ExecPlan& plan = adaptive.plan_for(f);
+      const Candidate& chosen = plan.candidate();
       const double t_ad = median_ms([&] { plan.run(xp, f, yp); }, o.reps);
       // Correctness in the benchmark itself: ours vs cuSPARSE on the same inputs.
       const std::size_t n = static_cast<std::size_t>(a.rows) * f;
@@ -210,15 +215,14 @@ nlohmann::json run_device_bench(const DeviceBenchOptions& o, std::FILE* table,
                                 {"load_s", load_s},
                                 {"reorder_s", order.seconds},
                                 {"selection_s_all_widths", sel_s},
-                                {"selection", sel.explain()}});
+                                {"selection", sel}});
       if (!(err_ad <= 1e-2) || !(err_csr <= 1e-4))
         std::fprintf(progress, "CHECK FAILED: %s F=%d adaptive err %.3g, csr err %.3g\n", g.c_str(),
                      f, err_ad, err_csr);
     }
     if (o.train) {  // a 2-layer GCN train step on the device, as PyG's (cuda_pyg.py)
       const int f = o.dims.back();
-      const DeviceSelection& sel = sels.back();
-      const DevicePlan& plan = plan_for(sel.candidates[sel.chosen]);
+      const ExecPlan& plan = adaptive.plan_for(f);
       std::mt19937 rng(7);
       std::uniform_real_distribution<float> d(-1.f, 1.f);
       std::vector<float> feat(static_cast<std::size_t>(b.rows) * f);
@@ -246,7 +250,7 @@ nlohmann::json run_device_bench(const DeviceBenchOptions& o, std::FILE* table,
                                  {"classes", o.classes},
                                  {"train_step_ms", step},
                                  {"aggregate_ms_total", tr.aggregate_ms_total},
-                                 {"plan", sel.candidates[sel.chosen].to_json()}});
+                                 {"plan", plan.candidate().to_json()}});
     }
     if (!o.json_out.empty()) {  // rewritten after each graph: a run cut short keeps its rows
       std::ofstream out(o.json_out);

@@ -1,104 +1,81 @@
-// Adaptive kernel sets on the GPU: proposal, per-class measurement, composite timing.
+// The GPU in the plan API: registration, the CUDA-event clock, and the selection (proposal,
+// per-class measurement, composite timing).
 #include "gearbox/gnn/cuda/device_plan.hpp"
 
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <random>
 
+#include "factories.hpp"
 #include "gearbox/core/error.hpp"
-#include "gearbox/core/stats.hpp"
+#include "gearbox/gnn/device_registry.hpp"
 #include "handles.hpp"
 
 namespace gearbox::gnn::cuda {
 
-nlohmann::json DeviceCandidate::to_json() const {
-  nlohmann::json j;
-  j["label"] = label;
-  if (!whole.empty()) {
-    j["whole"] = whole;
-  } else {
-    j["thresholds"] = {{"dense_min", thresholds.dense_min}, {"medium_min", thresholds.medium_min}};
-    for (int c = 0; c < kDensityClasses; ++c)
-      j["kernels"][density_class_name(static_cast<DensityClass>(c))] = kernel[c];
-  }
-  j["predicted_ms"] = predicted_ms;
-  j["measured_ms"] = measured_ms ? nlohmann::json(*measured_ms) : nlohmann::json(nullptr);
-  return j;
-}
+namespace {
 
-const KernelSpec& find_cuda_kernel(const std::string& name) {
-  std::string known;
-  for (const auto& k : cuda_kernel_registry()) {
-    if (k.name == name) return k;
-    known += (known.empty() ? "" : ", ") + k.name;
-  }
-  throw Error::usage("unknown CUDA kernel").field("kernel").expected(known).found(name);
-}
-
-DevicePlan::DevicePlan(const Csr& a, const std::vector<BlockInfo>& blocks, const DeviceCandidate& c)
-    : cand_(c) {
-  if (!c.whole.empty()) {
-    whole_ = find_cuda_kernel(c.whole).make(Subgraph{&a, blocks});
-    return;
-  }
-  split_ = split_by_density(a, blocks, c.thresholds);
-  for (int k = 0; k < kDensityClasses; ++k) {
-    const auto cls = static_cast<DensityClass>(k);
-    if (split_.of(cls).nnz() == 0 || c.kernel[k].empty()) continue;
-    kernels_[k] =
-        find_cuda_kernel(c.kernel[k]).make(Subgraph{&split_.of(cls), split_.blocks_of(cls)});
-  }
-  // An all-empty split still has to write Y: the sparse part's CSR writes zeros.
-  if (!kernels_[0] && !kernels_[1] && !kernels_[2])
-    kernels_[2] = find_cuda_kernel("csr").make(Subgraph{&split_.of(DensityClass::kSparse), {}});
-}
-
-void DevicePlan::run(const float* x, int f, float* y, const Epilogue& e) const {
-  if (whole_) {
-    static_cast<const CudaKernel&>(*whole_).run_fused(x, f, y, false, e);
-    return;
-  }
-  int last = -1;
-  for (int k = 0; k < kDensityClasses; ++k)
-    if (kernels_[k]) last = k;
-  bool written = false;
-  for (int k = 0; k < kDensityClasses; ++k) {
-    if (!kernels_[k]) continue;
-    static_cast<const CudaKernel&>(*kernels_[k])
-        .run_fused(x, f, y, written, k == last ? e : Epilogue{});
-    written = true;
-  }
-}
-
-std::size_t DevicePlan::format_bytes() const {
-  std::size_t b = whole_ ? whole_->format_bytes() : 0;
-  for (const auto& k : kernels_)
-    if (k) b += k->format_bytes();
-  return b;
-}
-
-double median_ms(const std::function<void()>& fn, int reps, int warmup) {
-  for (int i = 0; i < warmup; ++i) fn();
-  detail::check_cuda(cudaDeviceSynchronize(), "warm-up");
+// Seconds of one run of fn on the default stream, between two CUDA events.
+double event_seconds(const std::function<void()>& fn) {
   cudaEvent_t start = nullptr, stop = nullptr;
   detail::check_cuda(cudaEventCreate(&start), "cudaEventCreate");
   detail::check_cuda(cudaEventCreate(&stop), "cudaEventCreate");
-  std::vector<double> ms;
-  for (int i = 0; i < std::max(1, reps); ++i) {
-    cudaEventRecord(start);
-    fn();
-    cudaEventRecord(stop);
-    detail::check_cuda(cudaEventSynchronize(stop), "timed run");
-    float t = 0;
-    cudaEventElapsedTime(&t, start, stop);
-    ms.push_back(t);
-  }
+  cudaEventRecord(start);
+  fn();
+  cudaEventRecord(stop);
+  const cudaError_t e = cudaEventSynchronize(stop);
+  float ms = 0;
+  if (e == cudaSuccess) cudaEventElapsedTime(&ms, start, stop);
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
+  detail::check_cuda(e, "timed run");
+  return ms * 1e-3;
+}
+
+double timed_ms(const std::function<void()>& fn, int reps) {
+  const double ms = median_ms(Device::kCuda, fn, reps);
   synchronize();
-  return summarize(ms).median;
+  return ms;
+}
+
+// The registered DeviceSelector: the measured choice per width, or whole-graph CSR when
+// opt.force_csr (--kernels csr).
+std::vector<WidthChoice> select_for_plan(const std::shared_ptr<const Csr>& a,
+                                         const std::vector<BlockInfo>& blocks,
+                                         const std::vector<int>& widths,
+                                         const SelectorOptions& opt) {
+  std::vector<WidthChoice> out;
+  if (opt.force_csr) {
+    DeviceSelection s;
+    Candidate csr;
+    csr.label = "whole csr";
+    csr.device = Device::kCuda;
+    csr.whole = "csr";
+    s.candidates = {csr};
+    for (std::size_t i = 0; i < widths.size(); ++i) out.push_back({csr, s.explain()});
+    return out;
+  }
+  static const MachineProfile gpu = gpu_machine_profile();  // measured once per process
+  for (const DeviceSelection& s : select_device_plans(a, blocks, widths, opt.reps, gpu))
+    out.push_back({s.candidates[s.chosen], s.explain()});
+  return out;
+}
+
+}  // namespace
+
+void register_cuda() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    DeviceSupport d;
+    d.device = Device::kCuda;
+    d.kernels = detail::cuda_kernel_specs();
+    d.timer = event_seconds;
+    d.select = select_for_plan;
+    register_device(std::move(d));
+  });
 }
 
 nlohmann::json DeviceSelection::explain() const {
@@ -117,9 +94,11 @@ std::vector<SplitThresholds> proposed_thresholds() {
   return {{0.25, 0.05}, {0.25, 0.02}, {0.04, 0.01}};
 }
 
-std::vector<DeviceSelection> select_device_plans(const Csr& a, const std::vector<BlockInfo>& blocks,
+std::vector<DeviceSelection> select_device_plans(const std::shared_ptr<const Csr>& shared,
+                                                 const std::vector<BlockInfo>& blocks,
                                                  const std::vector<int>& widths, int reps,
                                                  const MachineProfile& gpu) {
+  const Csr& a = *shared;
   std::vector<DeviceSelection> sel(widths.size());
   int fmax = 1;
   for (int f : widths) fmax = std::max(fmax, f);
@@ -132,15 +111,17 @@ std::vector<DeviceSelection> select_device_plans(const Csr& a, const std::vector
   float* yp = y.as<float>();
 
   for (const char* whole : {"csr", "csr-narrow", "csr-wholerows", "cusparse"}) {
-    DeviceCandidate c;
+    Candidate c;
     c.label = std::string("whole ") + whole;
+    c.device = Device::kCuda;
     c.whole = whole;
-    const DevicePlan p(a, blocks, c);
+    const ExecPlan p(shared, blocks, c);
     for (std::size_t w = 0; w < widths.size(); ++w) {
       const int f = widths[w];
-      DeviceCandidate cw = c;
-      cw.predicted_ms = find_cuda_kernel(whole).cost(Subgraph{&a, blocks}, f, gpu).seconds * 1e3;
-      cw.measured_ms = median_ms([&] { p.run(xp, f, yp); }, reps);
+      Candidate cw = c;
+      cw.predicted_ms =
+          find_kernel(whole, Device::kCuda).cost(Subgraph{&a, blocks}, f, gpu).seconds * 1e3;
+      cw.measured_ms = timed_ms([&] { p.run(xp, f, yp); }, reps);
       if (cw.whole == "cusparse") sel[w].anchor_ms = cw.measured_ms;
       sel[w].candidates.push_back(cw);
     }
@@ -155,16 +136,15 @@ std::vector<DeviceSelection> select_device_plans(const Csr& a, const std::vector
       const auto cls = static_cast<DensityClass>(k);
       if (split.of(cls).nnz() == 0) continue;
       const Subgraph sg{&split.of(cls), split.blocks_of(cls)};
-      for (const KernelSpec& spec : cuda_kernel_registry()) {
-        if (spec.name == "cusparse") continue;  // the anchor is never part of our plan
-        if (std::find(spec.classes.begin(), spec.classes.end(), cls) == spec.classes.end())
-          continue;
-        ks[k].emplace_back(spec.name, spec.make(sg));
+      for (const KernelSpec* spec : kernels_for(cls, Device::kCuda)) {
+        if (spec->name == "cusparse") continue;  // the anchor is never part of our plan
+        ks[k].emplace_back(spec->name, spec->make(sg));
       }
     }
     for (std::size_t w = 0; w < widths.size(); ++w) {
       const int f = widths[w];
-      DeviceCandidate c;
+      Candidate c;
+      c.device = Device::kCuda;
       c.thresholds = th;
       c.label = "split " + std::to_string(th.dense_min).substr(0, 4) + "/" +
                 std::to_string(th.medium_min).substr(0, 4);
@@ -172,26 +152,26 @@ std::vector<DeviceSelection> select_device_plans(const Csr& a, const std::vector
         const auto cls = static_cast<DensityClass>(k);
         double best = INFINITY;
         for (const auto& [name, kern] : ks[k]) {
-          const double t = median_ms([&] { kern->run(xp, f, yp, true); }, std::max(3, reps / 3));
+          const double t = timed_ms([&] { kern->run(xp, f, yp, true); }, std::max(3, reps / 3));
           if (t < best) {
             best = t;
             c.kernel[k] = name;
           }
         }
         if (!c.kernel[k].empty())
-          c.predicted_ms += find_cuda_kernel(c.kernel[k])
+          c.predicted_ms += find_kernel(c.kernel[k], Device::kCuda)
                                 .cost(Subgraph{&split.of(cls), split.blocks_of(cls)}, f, gpu)
                                 .seconds *
                             1e3;
       }
-      // The composite, end to end (first class writes, the others accumulate).
-      int last = -1;
-      for (int k = 0; k < kDensityClasses; ++k)
-        if (!c.kernel[k].empty()) last = k;
-      c.measured_ms = median_ms(
+      // The composite, end to end, in ExecPlan's order (the sparse remainder writes, the
+      // block classes accumulate).
+      c.measured_ms = timed_ms(
           [&] {
             bool written = false;
-            for (int k = 0; k <= last; ++k) {
+            for (const DensityClass cls :
+                 {DensityClass::kSparse, DensityClass::kMedium, DensityClass::kDense}) {
+              const int k = static_cast<int>(cls);
               for (const auto& [name, kern] : ks[k])
                 if (name == c.kernel[k]) {
                   kern->run(xp, f, yp, written);

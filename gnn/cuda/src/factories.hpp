@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "gearbox/gnn/cuda/cuda_kernels.hpp"
 
@@ -14,5 +15,9 @@ std::unique_ptr<CudaKernel> make_csr_whole_rows(const Subgraph& s);
 std::unique_ptr<CudaKernel> make_cusparse(const Subgraph& s);
 std::unique_ptr<CudaKernel> make_tiles(const Subgraph& s);
 std::unique_ptr<CudaKernel> make_dense(const Subgraph& s, bool bf16);
+
+// Every CUDA kernel's spec (device kCuda) with its cost model (registry.cpp), for
+// register_cuda().
+std::vector<KernelSpec> cuda_kernel_specs();
 
 }  // namespace gearbox::gnn::cuda::detail

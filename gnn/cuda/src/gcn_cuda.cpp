@@ -1,19 +1,18 @@
-// GCN training on the device (see gcn_cuda.hpp): the loop of gcn.cpp with every array on the
-// GPU; cuBLAS SGEMMs (row-major through the transposed column-major call), our CSR SpMM for
-// sparse features (values re-masked each epoch), small kernels for the rest.
+// GCN training on the device (see gcn_cuda.hpp): the steps of gcn.cpp's model with every
+// array on the GPU, driven by the shared epoch loop (train_loop.hpp); cuBLAS SGEMMs (row-major
+// through the transposed column-major call), our CSR SpMM for sparse features (values re-masked
+// each epoch), small kernels for the rest.
 #include "gearbox/gnn/cuda/gcn_cuda.hpp"
 
 #include <cmath>
 #include <memory>
-#include <ostream>
 
 #include "device_csr.hpp"
 #include "gcn_launch.hpp"
 #include "gearbox/core/error.hpp"
-#include "gearbox/core/output.hpp"
-#include "gearbox/core/stats.hpp"
 #include "gearbox/gnn/cuda/cuda_kernels.hpp"
 #include "gearbox/gnn/random_init.hpp"
+#include "gearbox/gnn/train_loop.hpp"
 #include "handles.hpp"
 #include "launch.hpp"
 
@@ -46,9 +45,7 @@ TrainResult train_gcn_device(index_t nodes, const Features& x,
                              const TrainConfig& cfg, std::ostream* progress) {
   if ((x.sparse == nullptr) == (x.dense == nullptr))
     throw Error::usage("train_gcn_device: give exactly one of sparse or dense features");
-  if (static_cast<index_t>(labels.size()) != nodes || classes < 1)
-    throw Error::input("training needs a label per node and at least one class");
-  if (train.empty()) throw Error::input("training needs a non-empty training split");
+  check_training_inputs(nodes, labels, classes, train);
   const std::size_t n = static_cast<std::size_t>(nodes);
   const int in = x.in_dim, hid = cfg.hidden, out = classes;
   const float p = cfg.dropout, keep_scale = p < 1 ? 1.0f / (1.0f - p) : 0.0f;
@@ -146,12 +143,11 @@ TrainResult train_gcn_device(index_t nodes, const Features& x,
   const double n_train = labelled(train), n_val = labelled(val), n_test = labelled(test);
   auto acc = [](double ok, double count) { return count > 0 ? ok / count : 0.0; };
 
-  TrainResult res;
-  std::vector<double> times;
+  double agg_ms = 0;
   const float inv_train = 1.0f / static_cast<float>(train.size());
   float b1t = 1.f, b2t = 1.f;
-  for (int epoch = 1; epoch <= cfg.epochs; ++epoch) {
-    Stopwatch sw;
+  TrainSteps steps;
+  steps.train_epoch = [&](int epoch) {
     agg_calls = 0;
     forward(true, epoch);
     check_cuda(cudaMemsetAsync(dz.as<void>(), 0, n * out * sizeof(float)), "cudaMemsetAsync");
@@ -186,30 +182,22 @@ TrainResult train_gcn_device(index_t nodes, const Features& x,
     check_cuda(cudaMemcpy(host_stats, d_loss, sizeof(host_stats), cudaMemcpyDeviceToHost),
                "cudaMemcpy");  // waits for the epoch
     check_cuda(cudaMemcpy(&correct, d_correct, sizeof(int), cudaMemcpyDeviceToHost), "cudaMemcpy");
-    const double ms = sw.ms();
     for (int i = 0; i < 4; ++i) {
       float t = 0;
       cudaEventElapsedTime(&t, ev[2 * i], ev[2 * i + 1]);
-      res.aggregate_ms_total += t;
+      agg_ms += t;
     }
-    times.push_back(ms);
     const double loss = host_stats[0] * inv_train + cfg.weight_decay * 0.5 * host_stats[1];
-    EpochStats st{epoch, ms, loss, acc(correct, n_train), 0};
-    if (cfg.evaluate_each_epoch || epoch == cfg.epochs) {
-      forward(false, 0);
-      st.val_acc = acc(count_correct(d_val, val.size()), n_val);
-    }
-    res.epochs.push_back(st);
-    if (progress)
-      *progress << "epoch " << epoch << "  " << fmt_num(ms, 2) << " ms  loss " << fmt_num(loss, 4)
-                << "  train " << fmt_num(st.train_acc, 3) << "  val " << fmt_num(st.val_acc, 3)
-                << "\n";
-  }
-  forward(false, 0);
-  res.train_acc = acc(count_correct(d_train, train.size()), n_train);
-  res.val_acc = acc(count_correct(d_val, val.size()), n_val);
-  res.test_acc = acc(count_correct(d_test, test.size()), n_test);
-  res.epoch_ms_median = summarize(times).median;
+    return std::make_pair(loss, acc(correct, n_train));
+  };
+  steps.evaluate = [&] { forward(false, 0); };
+  steps.accuracy = [&](Split s) {
+    if (s == Split::kTrain) return acc(count_correct(d_train, train.size()), n_train);
+    if (s == Split::kVal) return acc(count_correct(d_val, val.size()), n_val);
+    return acc(count_correct(d_test, test.size()), n_test);
+  };
+  TrainResult res = run_epochs(steps, cfg, progress);
+  res.aggregate_ms_total = agg_ms;
   for (auto& e : ev) cudaEventDestroy(e);
   return res;
 }

@@ -1,4 +1,5 @@
-// The CUDA kernel specs and their cost models. Costs read the MachineProfile as the GPU's:
+// The CUDA kernel specs and their cost models (register_cuda() adds them to the one kernel
+// registry). Costs read the MachineProfile as the GPU's:
 // bytes over the device copy bandwidth, flops over the FP32 rate (kTensorOverFp32 times it on
 // the tensor cores), each with an achievable fraction, plus a launch cost per kernel call.
 #include <algorithm>
@@ -120,9 +121,10 @@ std::vector<KernelSpec> make_registry() {
 
 }  // namespace
 
-const std::vector<KernelSpec>& cuda_kernel_registry() {
-  static const std::vector<KernelSpec> registry = make_registry();
-  return registry;
+namespace detail {
+std::vector<KernelSpec> cuda_kernel_specs() {
+  return make_registry();
 }
+}  // namespace detail
 
 }  // namespace gearbox::gnn::cuda

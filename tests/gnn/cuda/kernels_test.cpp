@@ -6,13 +6,16 @@
 
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <string>
 
 #include "gearbox/core/cuda.hpp"
+#include "gearbox/core/error.hpp"
 #include "gearbox/gnn/cuda/cuda_kernels.hpp"
 #include "gearbox/gnn/cuda/device_plan.hpp"
 #include "gearbox/gnn/density_split.hpp"
+#include "gearbox/gnn/plan.hpp"
 #include "graphs.hpp"
 
 using namespace gearbox::gnn;
@@ -26,6 +29,27 @@ namespace {
 
 #define SKIP_WITHOUT_DEVICE() \
   if (gearbox::cuda_devices().empty()) GTEST_SKIP() << "skipped: no CUDA device"
+
+// Runs run(x, y) on a device copy of x and a NaN-poisoned y of `out` floats; returns y.
+std::vector<float> run_poisoned(const std::function<void(const float*, float*)>& run,
+                                const std::vector<float>& x, std::size_t out) {
+  DeviceBuffer dx = to_device(x), dy(out * sizeof(float));
+  dy.fill_bytes(0xff);
+  run(dx.as<float>(), dy.as<float>());
+  synchronize();
+  std::vector<float> got(out);
+  dy.download(got.data(), got.size() * sizeof(float));
+  return got;
+}
+
+// The CUDA kernels in the one kernel registry (registering the GPU first).
+std::vector<KernelSpec> cuda_specs() {
+  register_cuda();
+  std::vector<KernelSpec> out;
+  for (const KernelSpec& k : kernel_registry())
+    if (k.device == Device::kCuda) out.push_back(k);
+  return out;
+}
 
 // Runs `k` on device copies of x and y0 (poisoned with NaN when not accumulating), returns y.
 std::vector<float> run_on_device(const CudaKernel& k, const std::vector<float>& x, int f,
@@ -65,7 +89,7 @@ void apply_reference_epilogue(std::vector<double>& y, int f, const std::vector<f
 }  // namespace
 
 TEST(CudaKernels, RegistryHasOneKernelPerClassAndTheAnchor) {
-  const auto& reg = cuda_kernel_registry();
+  const auto& reg = cuda_specs();
   for (DensityClass c : {DensityClass::kDense, DensityClass::kMedium, DensityClass::kSparse}) {
     int n = 0;
     for (const auto& k : reg) {
@@ -77,6 +101,11 @@ TEST(CudaKernels, RegistryHasOneKernelPerClassAndTheAnchor) {
   int anchors = 0;
   for (const auto& k : reg) anchors += k.name == "cusparse";
   EXPECT_EQ(anchors, 1);
+  // One registry keyed by device: the CPU's kernels stay beside them, found by device.
+  EXPECT_EQ(find_kernel("csr", Device::kCuda).device, Device::kCuda);
+  EXPECT_EQ(find_kernel("csr", Device::kCpu).device, Device::kCpu);
+  EXPECT_FALSE(kernels_for(DensityClass::kSparse, Device::kCpu).empty());
+  EXPECT_THROW(find_kernel("cusparse", Device::kCpu), gearbox::Error);
 }
 
 TEST(CudaKernels, EveryKernelMatchesFloat64ReferenceOnAwkwardGraphs) {
@@ -96,7 +125,7 @@ TEST(CudaKernels, EveryKernelMatchesFloat64ReferenceOnAwkwardGraphs) {
         for (int c = 0; c < kDensityClasses; ++c) {
           const auto cls = static_cast<DensityClass>(c);
           Subgraph sg{&split.of(cls), split.blocks_of(cls)};
-          for (const KernelSpec& spec : cuda_kernel_registry()) {
+          for (const KernelSpec& spec : cuda_specs()) {
             if (std::find(spec.classes.begin(), spec.classes.end(), cls) == spec.classes.end())
               continue;
             auto base = spec.make(sg);
@@ -135,7 +164,7 @@ TEST(CudaKernels, WholeGraphWithLongRowsAndFusedEpilogue) {
     const auto y0 = random_floats(3000u * f, rng);
     const auto bias_h = random_floats(static_cast<std::size_t>(f), rng);
     DeviceBuffer bias = to_device(bias_h);
-    for (const KernelSpec& spec : cuda_kernel_registry()) {
+    for (const KernelSpec& spec : cuda_specs()) {
       auto base = spec.make(Subgraph{&a, spec.needs_blocks ? one_block : std::vector<BlockInfo>{}});
       const auto& k = dynamic_cast<const CudaKernel&>(*base);
       for (bool acc : {false, true})
@@ -168,7 +197,7 @@ TEST(CudaKernels, ManyShortRowsWalkedSeveralPerGroup) {
     std::vector<double> want(static_cast<std::size_t>(a.rows) * f);
     spmm_double(a, x, f, want, false);
     for (const char* name : {"csr", "cusparse"}) {
-      for (const KernelSpec& spec : cuda_kernel_registry())
+      for (const KernelSpec& spec : cuda_specs())
         if (spec.name == name) {
           auto base = spec.make(Subgraph{&a, {}});
           const auto& k = dynamic_cast<const CudaKernel&>(*base);
@@ -187,7 +216,7 @@ TEST(CudaKernels, MisalignedPointersFallBackToScalarLoads) {
   const auto x = random_floats(200u * f + 1, rng);
   std::vector<double> want(200u * f);
   spmm_double(a, std::vector<float>(x.begin() + 1, x.end()), f, want, false);
-  auto base = cuda_kernel_registry().front().make(Subgraph{&a, {}});
+  auto base = cuda_specs().front().make(Subgraph{&a, {}});
   const auto& k = dynamic_cast<const CudaKernel&>(*base);
   DeviceBuffer dx = to_device(x), dy((200u * f + 1) * sizeof(float));
   dy.fill_bytes(0xff);
@@ -205,7 +234,8 @@ TEST(CudaKernels, SelectedPlansComputeTheProductAndNeverChooseTheAnchor) {
   const Csr a = awkward_graph(n, n, 0.003, true, rng);
   const auto blocks = diagonal_blocks(a, random_starts(n, 64, rng));
   const std::vector<int> widths{7, 32};
-  const auto sels = select_device_plans(a, blocks, widths, 3, gpu_machine_profile());
+  const auto shared = std::make_shared<const Csr>(a);
+  const auto sels = select_device_plans(shared, blocks, widths, 3, gpu_machine_profile());
   ASSERT_EQ(sels.size(), widths.size());
   for (std::size_t w = 0; w < widths.size(); ++w) {
     const int f = widths[w];
@@ -215,16 +245,34 @@ TEST(CudaKernels, SelectedPlansComputeTheProductAndNeverChooseTheAnchor) {
     const auto x = random_floats(static_cast<std::size_t>(n) * f, rng);
     std::vector<double> want(static_cast<std::size_t>(n) * f);
     spmm_double(a, x, f, want, false);
-    for (const DeviceCandidate& c :
-         sels[w].candidates) {  // every measured set, not only the choice
-      const DevicePlan plan(a, blocks, c);
-      DeviceBuffer dx = to_device(x), dy(want.size() * sizeof(float));
-      dy.fill_bytes(0xff);
-      plan.run(dx.as<float>(), f, dy.as<float>());
-      synchronize();
-      std::vector<float> got(want.size());
-      dy.download(got.data(), got.size() * sizeof(float));
+    for (const Candidate& c : sels[w].candidates) {  // every measured set, not only the choice
+      const ExecPlan plan(shared, blocks, c);
+      const auto got =
+          run_poisoned([&](const float* dx, float* dy) { plan.run(dx, f, dy); }, x, want.size());
       EXPECT_LE(relative_error(got, want), 1e-2) << c.to_json().dump();
     }
   }
+}
+
+TEST(CudaKernels, ThePlanApiPlansAndRunsOnTheGpuFromATemporaryMatrix) {
+  SKIP_WITHOUT_DEVICE();
+  register_cuda();
+  std::mt19937 rng(23);
+  const index_t n = 1500;
+  const Csr a = awkward_graph(n, n, 0.004, false, rng);
+  const auto starts = random_starts(n, 64, rng);
+  SelectorOptions so;
+  so.device = Device::kCuda;
+  so.reps = 3;
+  AdaptiveAggregator plan(Csr(a), starts, so, 1);  // the plan owns its copy
+  const int f = 16;
+  const auto x = random_floats(static_cast<std::size_t>(n) * f, rng);
+  std::vector<double> want(static_cast<std::size_t>(n) * f);
+  spmm_double(a, x, f, want, false);
+  const auto got =
+      run_poisoned([&](const float* dx, float* dy) { plan.run(dx, f, dy); }, x, want.size());
+  EXPECT_LE(relative_error(got, want), 1e-2) << plan.explain().dump();
+  EXPECT_EQ(plan.plan_for(f).candidate().device, Device::kCuda);
+  EXPECT_NE(plan.plan_for(f).candidate().whole, "cusparse");
+  EXPECT_TRUE(plan.explain()[std::to_string(f)].contains("anchor_cusparse_ms"));
 }

@@ -35,7 +35,8 @@ TEST(CudaTraining, MatchesTheCpuTrainerAndLearnsCora) {
   const TrainResult cpu = train_gcn(d.nodes(), fx, d.labels, d.num_classes, d.train, d.val, d.test,
                                     cpu_agg, cfg, nullptr);
 
-  auto kernel = cuda::find_cuda_kernel("csr").make(Subgraph{&ahat, {}});
+  cuda::register_cuda();
+  auto kernel = find_kernel("csr", Device::kCuda).make(Subgraph{&ahat, {}});
   const auto dev_agg = [&](const float* x, int f, float* y) { kernel->run(x, f, y, false); };
   const TrainResult dev = cuda::train_gcn_device(d.nodes(), fx, d.labels, d.num_classes, d.train,
                                                  d.val, d.test, dev_agg, cfg, nullptr);

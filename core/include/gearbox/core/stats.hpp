@@ -47,4 +47,9 @@ struct MeasureOptions {
 // Runs fn warmup times, then repeatedly per `opt`; returns the summary of per-run seconds.
 Summary measure(const std::function<void()>& fn, const MeasureOptions& opt = {});
 
+// Seconds one run of fn took, timed by the caller's clock (a device's events, say).
+using RunTimer = std::function<double(const std::function<void()>& fn)>;
+// measure() with each run timed by `timer` instead of the host stopwatch.
+Summary measure(const std::function<void()>& fn, const MeasureOptions& opt, const RunTimer& timer);
+
 }  // namespace gearbox

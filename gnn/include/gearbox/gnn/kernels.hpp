@@ -1,9 +1,11 @@
 // Aggregation kernels: Y = A X for a sparse A (n x n) and dense row-major X, Y (n x F, any F),
 // float32. Each kernel prepares its own format from a subgraph once, then runs many times.
-// Kernels are looked up in a registry keyed by name, device and the density classes they
-// suit, so that device kernels (CUDA, a later issue) slot in beside the CPU ones.
+// Kernels are looked up in one registry keyed by device, name and the density classes they
+// suit: the CPU kernels are built in, a device library registers its own beside them
+// (device_registry.hpp; gearbox_gnn_cuda: cuda::register_cuda()).
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -19,7 +21,8 @@ enum class Device { kCpu, kCuda };
 const char* device_name(Device d);
 
 // The input a kernel is prepared from: the subgraph's entries (n x n CSR) and, for block
-// kernels, the diagonal blocks that hold them.
+// kernels, the diagonal blocks that hold them. A kernel may keep pointing into *a: whoever
+// makes a kernel keeps its subgraph alive as long as the kernel (ExecPlan owns both).
 struct Subgraph {
   const Csr* a = nullptr;
   std::vector<BlockInfo> blocks;
@@ -62,9 +65,10 @@ struct KernelSpec {
   std::function<CostEstimate(const Subgraph&, int f, const MachineProfile&)> cost;
 };
 
-// All kernels known to this build (CPU now; CUDA entries are added when built with CUDA).
-const std::vector<KernelSpec>& kernel_registry();
-// The spec named `name` on `device`; Error::usage when unknown.
+// Every kernel registered so far, all devices (the CPU's first; entries never move, so
+// pointers into it stay valid). Devices register before planning (register_device).
+const std::deque<KernelSpec>& kernel_registry();
+// The spec named `name` on `device`; Error::usage when unknown (naming the device's kernels).
 const KernelSpec& find_kernel(const std::string& name, Device device = Device::kCpu);
 // The candidates for one density class on one device.
 std::vector<const KernelSpec*> kernels_for(DensityClass c, Device device = Device::kCpu);

@@ -1,7 +1,7 @@
 // The adaptive aggregation a model trains with: the model's matrix (aggregation_matrix) and,
 // when it is not symmetric (GraphSAGE's D^-1 A), its transpose for the backward pass, each
 // with its own AdaptiveAggregator (density split, candidates, measured choice) over the same
-// diagonal blocks.
+// diagonal blocks, on the device opt.device (the functions then take device pointers).
 #pragma once
 
 #include <memory>
@@ -21,6 +21,8 @@ class AdaptiveModelAggregation {
                            SelectorOptions opt, int threads, float gin_eps = 0.0f);
   // Forward and transpose functions for make_model / train_model (valid while this lives).
   Aggregation functions();
+  // Selects the kernels for these widths now rather than on first use.
+  void prepare(const std::vector<int>& widths);
   const Csr& matrix() const { return *a_; }
   // Chosen kernels per width: the forward aggregator's, or {"forward": .., "transpose": ..}.
   nlohmann::json kernels() const;

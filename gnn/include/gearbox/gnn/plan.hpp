@@ -1,14 +1,23 @@
-// Adaptive kernel selection (AdaptGear's selector on the CPU). For a reordered normalised
-// adjacency and a feature width, a cost model (bytes and flops against the measured machine)
-// proposes candidate kernel sets: density thresholds that split the diagonal blocks into
-// dense / medium / sparse subgraphs, and for each subgraph the kernel it predicts fastest.
-// The best-predicted candidates and plain CSR are then measured on the first aggregation
-// call, interleaved (A B C A B C ...) so that interference from other processes hits all
-// alike; a split wins only when its per-round ratio to plain CSR is below 0.95 at the median
-// and below 1 at the upper quartile (a tie within noise goes to CSR). After
-// warm-up (a number of later calls) a chosen split is measured again against plain CSR,
-// interleaved, and replaced by CSR if it is now the slower. The choice is cached in
-// cache_dir()/gnn-plans and explained as JSON.
+// AdaptGear's plan for one matrix on one device: the (reordered) matrix with its diagonal
+// blocks and, per feature width, the kernel set chosen by measurement on that device (density
+// thresholds splitting the blocks into dense / medium / sparse subgraphs, the kernel for each
+// class, or one kernel on the whole matrix) with the reason. One interface for every device:
+// AdaptiveAggregator selects and runs, ExecPlan runs one kernel set, Candidate names one; the
+// kernels come from the one registry keyed by device (kernels.hpp, device_registry.hpp).
+//
+// The CPU's selection: a cost model (bytes and flops against the measured machine) proposes
+// candidate kernel sets; the best-predicted candidates and plain CSR are then measured on the
+// first aggregation call, interleaved (A B C A B C ...) so that interference from other
+// processes hits all alike; a split wins only when its per-round ratio to plain CSR is below
+// 0.95 at the median and below 1 at the upper quartile (a tie within noise goes to CSR).
+// After warm-up (a number of later calls) a chosen split is measured again against plain
+// CSR, interleaved, and replaced by CSR if it is now the slower. The choice is cached in
+// cache_dir()/gnn-plans and explained as JSON. Other devices register their own selection
+// (cuda::register_cuda(): every class kernel timed alone, the fastest composite chosen).
+//
+// Ownership: a plan shares ownership of the matrix it was built for (std::shared_ptr<const
+// Csr>) and owns its split subgraphs and prepared kernels, so nothing a caller passes in (a
+// temporary Csr included) has to outlive it.
 #pragma once
 
 #include <array>
@@ -27,15 +36,19 @@
 
 namespace gearbox::gnn {
 
-// One candidate kernel set: thresholds and the kernel per density class ("" = class empty).
-// whole_csr: the plain CSR SpMM on the whole matrix (the fallback).
+// One candidate kernel set on one device: a kernel run on the whole matrix, or thresholds
+// and the kernel per density class ("" = class empty).
 struct Candidate {
   std::string label;
-  bool whole_csr = false;
+  Device device = Device::kCpu;
+  std::string whole;  // the kernel run on the whole matrix ("" = the split); CPU: "csr" or ""
   SplitThresholds thresholds;
   std::array<std::string, kDensityClasses> kernel;
   double predicted_ms = 0;
   std::optional<double> measured_ms;
+  // The plain CSR SpMM on the whole matrix (the CPU's fallback).
+  bool whole_csr() const { return whole == "csr"; }
+  // As `gearbox gnn plan --json` shows it on this candidate's device.
   nlohmann::json to_json() const;
 };
 
@@ -44,23 +57,38 @@ struct Candidate {
 using CandidateTimer = std::function<double(const Candidate& c, const std::function<void()>& run)>;
 
 struct SelectorOptions {
-  int max_measured = 4;    // candidates measured besides plain CSR
-  int reps = 7;            // measured runs per candidate (after one warm-up); median kept
-  bool use_cache = true;   // read/write the chosen set in cache_dir()/gnn-plans
-  bool force_csr = false;  // --kernels csr: no selection
+  Device device = Device::kCpu;  // where the plan runs (x and y live in its memory)
+  int max_measured = 4;          // candidates measured besides plain CSR
+  int reps = 7;                  // measured runs per candidate (after one warm-up); median kept
+  bool use_cache = true;         // read/write the chosen set in cache_dir()/gnn-plans
+  bool force_csr = false;        // --kernels csr: no selection
   // Calls of run() for a width after which a chosen split is re-measured against plain CSR
   // (0: never). Training makes 2-3 calls per width per epoch, so 20 is after ~8 epochs.
   int recheck_after = 20;
-  CandidateTimer timer = {};  // empty: wall-clock stopwatch
+  CandidateTimer timer = {};  // empty: wall-clock stopwatch (CPU)
 };
+
+// A device's choice for one width: the kernel set and its explanation (candidates measured,
+// choice and why), as `gearbox gnn plan --json` shows it for that device.
+struct WidthChoice {
+  Candidate choice;
+  nlohmann::json explain;
+};
+// The selection a device other than the CPU registers (device_registry.hpp): one choice per
+// width of `widths`, in order, measured on the device for `a` split along `blocks`.
+using DeviceSelector = std::function<std::vector<WidthChoice>(
+    const std::shared_ptr<const Csr>& a, const std::vector<BlockInfo>& blocks,
+    const std::vector<int>& widths, const SelectorOptions& opt)>;
 
 // The inverse of a plan's reordering (old_of_new[i]: the caller's id of planned node i), when
 // X and Y are given in the caller's node order rather than the planned one.
 using CallerOrder = std::shared_ptr<const std::vector<index_t>>;
 
-// An executable plan: Y = A X with the chosen kernels; owns its subgraphs and kernels and
-// shares ownership of A (the whole-matrix kernel points into it), so no caller's temporary
-// can leave it dangling. With a caller order, X and Y are in the caller's node order (A is
+// An executable plan: Y = A X with one candidate's kernels on the candidate's device (X and Y
+// in that device's memory); owns its subgraphs and kernels and shares ownership of A (the
+// whole-matrix kernel points into it), so no caller's temporary can leave it dangling. The
+// sparse remainder (whose CSR covers every row) writes Y first, the block classes then add
+// their rows. With a caller order (CPU only), X and Y are in the caller's node order (A is
 // the planned P A P^T): the kernels read and write through the permutation
 // (Kernel::in_caller_order) when every chosen kernel can, else X is copied into the planned
 // order and Y back around them.
@@ -88,10 +116,12 @@ class ExecPlan {
   mutable std::vector<float> xbuf_, ybuf_;  // the copies when not fused
 };
 
-// Aggregation with an adjacency: Y = A X. The adaptive one selects per width on first use.
+// The plan of one matrix on one device (opt.device): Y = A X, selecting per width on first
+// use (the CPU measures with the caller's x; other devices with random inputs).
 class AdaptiveAggregator {
  public:
   // `a` is the (reordered) normalised adjacency, `block_starts` its diagonal block bounds.
+  // A device other than the CPU must be registered (Error::usage naming it otherwise).
   // The aggregator owns `a` (pass std::move(m) to avoid a copy, or share one matrix between
   // aggregators): it and every plan it makes keep it alive; matrix() reads it back.
   AdaptiveAggregator(Csr a, std::vector<index_t> block_starts, SelectorOptions opt, int threads);
@@ -103,10 +133,15 @@ class AdaptiveAggregator {
   void run(const float* x, int f, float* y);
   // Selects for width f now (with random inputs) without computing anything for the caller.
   const ExecPlan& plan_for(int f);
+  // Selects every width not yet planned (a device selection prepares each kernel once for
+  // all of them).
+  void prepare(const std::vector<int>& widths);
+  Device device() const { return opt_.device; }
   // Decomposition, candidates (predicted vs measured), choice and reason, and the re-check
   // (when it ran), per width.
   nlohmann::json explain() const;
-  // "dense+bsr8+csr"-style names of the chosen kernels per width, e.g. {"16": "csr"}.
+  // The chosen kernels per width: on the CPU "dense:dense+sparse:csr"-style names, e.g.
+  // {"16": "csr"}; on other devices the chosen candidate's JSON.
   nlohmann::json kernels() const;
   double selection_seconds() const { return selection_s_; }
   const std::vector<BlockInfo>& blocks() const { return blocks_; }
@@ -114,6 +149,8 @@ class AdaptiveAggregator {
 
  private:
   const ExecPlan& select(int f, const float* x);
+  // A registered device's selection for the widths not yet planned.
+  void select_on_device(const std::vector<int>& widths);
   // Re-measures width f's chosen split against plain CSR; switches to CSR when it is slower.
   void recheck(int f, const float* x);
   // Each plan's run times (ms), measured interleaved (round r runs plans 0, 1, ... in turn).

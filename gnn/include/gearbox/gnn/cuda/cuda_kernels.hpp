@@ -42,10 +42,10 @@ class CudaKernel : public Kernel {
   virtual double error_bound() const = 0;
 };
 
-// The CUDA kernel specs (device kCuda), to merge into kernel_registry(). Their cost functions
-// read MachineProfile as the GPU's: mem_bw_gbs = device copy bandwidth, fp32_gflops = FP32
-// GEMM rate (tensor-core rates are taken as kTensorOverFp32 times that).
-const std::vector<KernelSpec>& cuda_kernel_registry();
+// The CUDA kernel specs (device kCuda) are in kernel_registry() once cuda::register_cuda()
+// (device_plan.hpp) has run. Their cost functions read MachineProfile as the GPU's:
+// mem_bw_gbs = device copy bandwidth, fp32_gflops = FP32 GEMM rate (tensor-core rates are
+// taken as kTensorOverFp32 times that).
 inline constexpr double kTensorOverFp32 = 8.0;
 
 // True when a CUDA device is visible.

@@ -1,8 +1,9 @@
 // GCN training on the GPU: train_gcn (gcn.hpp) with the same model, initialisation, dropout
-// masks (the same counter-based random numbers), loss, weight decay and Adam, but with
-// features, weights, activations, gradients and optimiser state on the device. `aggregate`
-// receives DEVICE pointers (for instance a DevicePlan's run on A_hat). Per epoch only the loss
-// and the accuracy counts come back to the host. FP32 throughout (cuBLAS SGEMM without TF32).
+// masks (the same counter-based random numbers), loss, weight decay, Adam and epoch loop
+// (train_loop.hpp), but with features, weights, activations, gradients and optimiser state on
+// the device. `aggregate` receives DEVICE pointers (for instance the run of a plan built for
+// Device::kCuda on A_hat). Per epoch only the loss and the accuracy counts come back to the
+// host. FP32 throughout (cuBLAS SGEMM without TF32).
 #pragma once
 
 #include <iosfwd>
