@@ -18,6 +18,9 @@ bool KvMemory::try_charge(std::size_t bytes) {
   do {
     if (bytes > budget_ || u > budget_ - bytes) return false;
   } while (!used_.compare_exchange_weak(u, u + bytes));
+  std::size_t p = peak_.load();
+  while (p < u + bytes && !peak_.compare_exchange_weak(p, u + bytes)) {
+  }
   return true;
 }
 

@@ -163,6 +163,7 @@ std::size_t EngineRunner::kv_step_bytes(SequenceId id, std::size_t n_new) const 
 KvUsage EngineRunner::kv_usage() const {
   KvUsage u;
   u.budget_bytes = memory_->budget();
+  u.peak_bytes = memory_->peak();
   for (const auto& [spelling, pc] : caches_) {
     const auto& cache = *pc->cc.cache;
     const auto st = cache.pool().stats();

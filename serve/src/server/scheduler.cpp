@@ -595,6 +595,7 @@ void BatchScheduler::publish_gauges() {
   metrics_.kv_bytes_in_use.set(static_cast<double>(kv.bytes_in_use));
   metrics_.kv_blocks_cached.set(static_cast<double>(kv.cached_blocks));
   metrics_.kv_bytes_budget.set(static_cast<double>(kv.budget_bytes));
+  metrics_.kv_bytes_peak.set(static_cast<double>(kv.peak_bytes));
   std::size_t free_blocks = 0;
   if (kv.budget_bytes > 0) {
     const std::size_t block = std::max<std::size_t>(1, runner_.kv_bytes(CapSpec{}, 1));

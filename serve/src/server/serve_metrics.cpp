@@ -43,6 +43,8 @@ ServeMetrics::ServeMetrics(MetricsRegistry& r)
           r.gauge("gearbox_kv_blocks_free", "KV memory free, in blocks of the default policy")),
       kv_bytes_in_use(r.gauge("gearbox_kv_bytes_in_use", "Resident KV bytes of every policy")),
       kv_bytes_budget(r.gauge("gearbox_kv_bytes_budget", "KV memory budget in bytes")),
+      kv_bytes_peak(r.gauge("gearbox_kv_bytes_peak",
+                            "Most KV bytes held at once since start (resident and prefix-cached)")),
       preemptions(r.counter("gearbox_preemptions_total",
                             "Sequences preempted for KV memory (recomputed later)")),
       kv_blocks_cached(r.gauge("gearbox_kv_blocks_cached",

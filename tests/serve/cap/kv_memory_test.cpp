@@ -58,6 +58,10 @@ TEST(KvMemory, ChargesAreAllOrNothing) {
   EXPECT_EQ(mem.available(), 0u);
   mem.uncharge(100);
   EXPECT_EQ(mem.available(), 100u);
+  EXPECT_EQ(mem.peak(), 100u);  // the high-water mark stays after the bytes come back
+  EXPECT_TRUE(mem.try_charge(30));
+  EXPECT_FALSE(mem.try_charge(80));  // a refused charge never counts
+  EXPECT_EQ(mem.peak(), 100u);
   EXPECT_THROW(KvMemory(0), Error);
 }
 

@@ -219,22 +219,9 @@ TEST(EngineRunner, PreemptionUnderATightBudgetKeepsEveryAnswer) {
     alone[i] = j["choices"][0]["text"];
   }
   std::vector<std::pair<int, Json>> out(6);
-  std::atomic<bool> done{false};
-  double max_resident = 0;
-  std::thread watch([&] {
-    while (!done.load()) {
-      auto c = loopback(port);
-      if (auto r = c.Get("/metrics")) {
-        max_resident = std::max(max_resident, metric(r->body, "gearbox_kv_bytes_in_use"));
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-  });
   std::vector<std::thread> th;
   for (std::size_t i = 0; i < 6; ++i) th.emplace_back([&, i] { out[i] = post(port, body(i)); });
   for (auto& t : th) t.join();
-  done = true;
-  watch.join();
   for (std::size_t i = 0; i < 6; ++i) {
     ASSERT_EQ(out[i].first, 200) << i << " " << out[i].second.dump();
     EXPECT_EQ(out[i].second["choices"][0]["text"], alone[i % 3]) << i;
@@ -245,8 +232,10 @@ TEST(EngineRunner, PreemptionUnderATightBudgetKeepsEveryAnswer) {
   EXPECT_EQ(metrics->body.find("gearbox_requests_total{finish_reason=\"error\"} 1"),
             std::string::npos);
   EXPECT_GT(metric(metrics->body, "gearbox_preemptions_total"), 0.0) << metrics->body;
-  EXPECT_GT(max_resident, 0.0);
-  EXPECT_LE(max_resident, static_cast<double>(opt.kv_budget_bytes));
+  // The high-water mark of the KV bytes held (not a sample that a loaded machine can miss).
+  const double peak = metric(metrics->body, "gearbox_kv_bytes_peak");
+  EXPECT_GT(peak, 0.0) << metrics->body;
+  EXPECT_LE(peak, static_cast<double>(opt.kv_budget_bytes));
   server->stop();
   EXPECT_EQ(runner->kv_usage().bytes_in_use, 0u);
 }

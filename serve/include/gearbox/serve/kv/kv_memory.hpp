@@ -19,6 +19,8 @@ class KvMemory {
   // Bytes charged now (resident blocks of every pool on this budget).
   std::size_t used() const { return used_.load(); }
   std::size_t available() const;
+  // The most bytes charged at once since construction (never above the budget).
+  std::size_t peak() const { return peak_.load(); }
   // Charges `bytes` when they fit under the budget and returns true; else changes nothing.
   bool try_charge(std::size_t bytes);
   // Returns `bytes` charged earlier.
@@ -27,6 +29,7 @@ class KvMemory {
  private:
   std::size_t budget_;
   std::atomic<std::size_t> used_{0};
+  std::atomic<std::size_t> peak_{0};
 };
 
 }  // namespace gearbox::serve::kv

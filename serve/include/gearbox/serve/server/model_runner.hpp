@@ -72,6 +72,7 @@ struct KvUsage {
   std::size_t blocks_in_use = 0;  // resident blocks (of each policy's own size) they hold
   std::size_t cached_bytes = 0;   // blocks only the prefix cache keeps (freed when needed)
   std::size_t cached_blocks = 0;
+  std::size_t peak_bytes = 0;  // most KV bytes held at once since start (resident + cached)
   std::map<std::string, std::size_t> bytes_by_policy;  // by policy kind, e.g. "streaming+quant"
 };
 

@@ -29,6 +29,7 @@ struct ServeMetrics {
   Gauge& kv_blocks_free;         // gearbox_kv_blocks_free (free bytes in default-policy blocks)
   Gauge& kv_bytes_in_use;        // gearbox_kv_bytes_in_use (resident KV bytes, every policy)
   Gauge& kv_bytes_budget;        // gearbox_kv_bytes_budget (--kv-budget)
+  Gauge& kv_bytes_peak;          // gearbox_kv_bytes_peak (most KV bytes held at once)
   Counter& preemptions;          // gearbox_preemptions_total (sequences preempted, recomputed)
   Gauge& kv_blocks_cached;       // gearbox_kv_blocks_cached (kept only by the prefix cache)
   Counter& prefix_queries;       // gearbox_prefix_cache_queries_total (prompt tokens looked up)
