@@ -6,24 +6,11 @@
 
 #include "gearbox/serve/kernels/fp16.hpp"
 #include "gearbox/serve/kernels/ops.hpp"
+#include "kquant_q8k.hpp"
 
 namespace gearbox::serve {
 
 namespace {
-
-// Scale and min of Q4_K sub-block j (0..7) from the 12 packed bytes: sub-blocks 0..3 keep
-// theirs in the low 6 bits of bytes j and j + 4; sub-blocks 4..7 have their low 4 bits in
-// byte j + 4 (scale low nibble, min high nibble) and their top 2 bits in the top bits of
-// bytes j - 4 (scale) and j (min).
-void q4_k_scale_min(const std::uint8_t* s, int j, int& sc, int& m) {
-  if (j < 4) {
-    sc = s[j] & 63;
-    m = s[j + 4] & 63;
-  } else {
-    sc = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
-    m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-  }
-}
 
 void q4_k_pack_scales(const int sc[8], const int m[8], std::uint8_t* s) {
   for (int j = 0; j < 4; ++j) {

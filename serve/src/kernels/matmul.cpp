@@ -7,15 +7,20 @@
 #include "gearbox/serve/kernels/fp16.hpp"
 #include "gearbox/serve/kernels/kquant.hpp"
 #include "gearbox/serve/kernels/ops.hpp"
+#include "kquant_q8k.hpp"
 #include "simd_q8.hpp"
 
 namespace gearbox::serve {
 
 namespace {
 
-// Which 8-bit activation format a weight type multiplies with (0: floats).
+// Which 8-bit activation format a weight type multiplies with (0: floats; 256: Q8_K).
+constexpr int kFmtQ8K = 256;
 int act_format(TensorType t) {
   switch (t) {
+    case TensorType::kQ4_K:
+    case TensorType::kQ6_K:
+      return kFmtQ8K;
     case TensorType::kQ4_0:
     case TensorType::kQ5_0:
     case TensorType::kQ8_0:
@@ -136,6 +141,7 @@ void dot_signed_q8_0(const std::uint8_t* w, const std::uint8_t* x, std::size_t x
   __m256 acc[N];
   for (int t = 0; t < N; ++t) acc[t] = _mm256_setzero_ps();
   for (int b = 0; b < nb; ++b, w += kBytes) {
+    if constexpr (N == 1) prefetch_ahead(w);
     const __m256i q = Values(w);
     const __m256i aq = _mm256_sign_epi8(q, q);
     const float dw = f16(w);
@@ -234,6 +240,12 @@ DotRows dot_rows(TensorType type) {
     case TensorType::kQ4_1:
       if constexpr (N == 4) return dot_q4_1_q8_1_x4;
       return nullptr;
+    case TensorType::kQ4_K:  // Q8_K activations only in one-row products (plan_product)
+      if constexpr (N == 1) return dot_q4_k_q8_k_rows<1>;
+      return nullptr;
+    case TensorType::kQ6_K:
+      if constexpr (N == 1) return dot_q6_k_q8_k_rows<1>;
+      return nullptr;
     default:
       return nullptr;
   }
@@ -280,10 +292,10 @@ inline float row_dot(const WeightMatrix& w, int r, const std::uint8_t* q,
     case TensorType::kF16:
       return dot_f16_f32_scalar(wr, xf, cols);
 #endif
-    case TensorType::kQ4_K:
-      return dot_q4_k_f32(wr, xf, cols);
+    case TensorType::kQ4_K:  // with Q8_K activations (dot_rows<1> under AVX2)
+      return dot_q4_k_q8_k_scalar(wr, q, cols);
     case TensorType::kQ6_K:
-      return dot_q6_k_f32(wr, xf, cols);
+      return dot_q6_k_q8_k_scalar(wr, q, cols);
     case TensorType::kQ5_K:
       return dot_q5_k_f32(wr, xf, cols);
     case TensorType::kQ3_K:
@@ -350,6 +362,16 @@ const std::uint8_t* Activations::q8_0() {
   return q8_0_.data();
 }
 
+const std::uint8_t* Activations::q8_k() {
+  if (q8_k_.empty()) {
+    const std::size_t rb = static_cast<std::size_t>(cols_ / kQkK) * kQ8KBytes;
+    q8_k_.resize(rb * static_cast<std::size_t>(n_));
+    for (int t = 0; t < n_; ++t)
+      quantize_row_q8_k(x_ + static_cast<std::size_t>(t) * cols_, q8_k_.data() + rb * t, cols_);
+  }
+  return q8_k_.data();
+}
+
 const std::uint8_t* Activations::q8_1() {
   if (q8_1_.empty()) {
     const std::size_t rb = static_cast<std::size_t>(cols_ / 32) * kQ8_1Bytes;
@@ -400,15 +422,20 @@ struct ProductPlan {
 ProductPlan plan_product(const WeightMatrix& w, Activations& x, float* y) {
   if (x.cols() != w.cols) throw Error::usage("matmul: activation width does not match the weights");
   const int cols = w.cols;
-  const int fmt = act_format(w.type);
+  // Q4_K/Q6_K: Q8_K activations (llama.cpp's arithmetic) for one activation row (decode);
+  // batched products (prefill, perplexity) keep float activations, whose perplexity on the
+  // test text stays within 1% of llama.cpp's where Q8_K's does not (docs/serve-engine-bench.md).
+  int fmt = act_format(w.type);
+  if (fmt == kFmtQ8K && x.n() > 1) fmt = 0;
   ProductPlan p;
   p.w = &w;
   p.y = y;
-  p.q = fmt == 80 ? x.q8_0() : fmt == 81 ? x.q8_1() : nullptr;
+  p.q = fmt == 80 ? x.q8_0() : fmt == 81 ? x.q8_1() : fmt == kFmtQ8K ? x.q8_k() : nullptr;
   p.qs = fmt == 80 ? x.q8_0_scales() : fmt == 81 ? x.q8_1_scales() : nullptr;
-  p.qs_row = static_cast<std::size_t>(cols / 32) * (fmt == 81 ? 2 : 1);
-  p.qrow = fmt == 80 ? static_cast<std::size_t>(cols / 32) * kQ8_0Bytes
-                     : static_cast<std::size_t>(cols / 32) * kQ8_1Bytes;
+  p.qs_row = fmt == 80 || fmt == 81 ? static_cast<std::size_t>(cols / 32) * (fmt == 81 ? 2 : 1) : 0;
+  p.qrow = fmt == 80        ? static_cast<std::size_t>(cols / 32) * kQ8_0Bytes
+           : fmt == kFmtQ8K ? static_cast<std::size_t>(cols / kQkK) * kQ8KBytes
+                            : static_cast<std::size_t>(cols / 32) * kQ8_1Bytes;
   p.tiles = (w.rows + kRowTile - 1) / kRowTile;
 #ifdef GEARBOX_AVX2
   p.dot1 = dot_rows<1>(w.type);
@@ -426,9 +453,10 @@ void product_tile(const ProductPlan& p, const float* xf, int n, int tile) {
   const std::size_t qs_row = p.qs_row, qrow = p.qrow;
   float* y = p.y;
   const int r0 = tile * kRowTile, r1 = std::min(rows, r0 + kRowTile);
-  if (is_k_quant(w.type) && n > 1) {
-    // Batched K-quant product: the tile's rows are unpacked to floats once (not once per
-    // activation row), then every activation row meets them; the same sums as row_dot's.
+  if (is_k_quant(w.type) && !q && n > 1) {
+    // Batched K-quant product on float activations (Q2_K, Q3_K, Q5_K): the tile's rows are unpacked
+    // to floats once (not once per activation row), then every activation row meets them; the same
+    // sums as row_dot's.
     thread_local std::vector<float> unpacked;
     unpacked.resize(static_cast<std::size_t>(kRowTile) * cols);
     for (int r = r0; r < r1; ++r)
@@ -516,18 +544,26 @@ void matmul_reference_q8(const WeightMatrix& w, const float* x, int n, float* y)
     return;
   }
   const int nb = w.cols / 32;
-  const std::size_t qrow = static_cast<std::size_t>(nb) * (fmt == 80 ? kQ8_0Bytes : kQ8_1Bytes);
+  const std::size_t qrow =
+      fmt == kFmtQ8K ? static_cast<std::size_t>(w.cols / kQkK) * kQ8KBytes
+                     : static_cast<std::size_t>(nb) * (fmt == 80 ? kQ8_0Bytes : kQ8_1Bytes);
   std::vector<std::uint8_t> q(qrow);
   for (int t = 0; t < n; ++t) {
     const float* xr = x + static_cast<std::size_t>(t) * w.cols;
     if (fmt == 80)
       quantize_row_q8_0(xr, q.data(), w.cols);
-    else
+    else if (fmt == 81)
       quantize_row_q8_1(xr, q.data(), w.cols);
+    else
+      quantize_row_q8_k(xr, q.data(), w.cols);
     for (int r = 0; r < w.rows; ++r) {
       const std::uint8_t* wr = w.data + static_cast<std::size_t>(r) * w.row_bytes;
       float v = 0;
-      if (w.type == TensorType::kQ4_0)
+      if (w.type == TensorType::kQ4_K)
+        v = dot_q4_k_q8_k_scalar(wr, q.data(), w.cols);
+      else if (w.type == TensorType::kQ6_K)
+        v = dot_q6_k_q8_k_scalar(wr, q.data(), w.cols);
+      else if (w.type == TensorType::kQ4_0)
         v = dot_q4_0_q8_0_scalar(wr, q.data(), nb);
       else if (w.type == TensorType::kQ4_1)
         v = dot_q4_1_q8_1_scalar(wr, q.data(), nb);

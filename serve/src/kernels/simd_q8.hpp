@@ -8,6 +8,7 @@
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
 
+#include <cstddef>
 #include <cstdint>
 
 #include "gearbox/serve/kernels/fp16.hpp"
@@ -55,6 +56,15 @@ inline __m256 mul_sum_abs_i8(__m256i x, __m256i ax, __m256i y) {
 
 inline __m256 mul_sum_i8(__m256i x, __m256i y) {  // signed x signed -> 8 float sums
   return mul_sum_abs_i8(x, _mm256_sign_epi8(x, x), y);
+}
+
+// One-row (decode) products stream each weight byte once from memory: a software prefetch
+// this far ahead of the block being multiplied keeps enough misses in flight that the Q8_0
+// output projection of Gemma 3 (178 MB) ran at 18.5 ms instead of 28.5 ms on one thread, at the
+// speed of a plain read of the same bytes (docs/serve-engine-bench.md).
+constexpr std::size_t kPrefetchBytes = 4096;
+inline void prefetch_ahead(const std::uint8_t* p) {
+  _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes), _MM_HINT_T0);
 }
 
 inline float f16(const std::uint8_t* p) {

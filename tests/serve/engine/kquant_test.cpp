@@ -1,9 +1,12 @@
 // K-quants (Q4_K, Q6_K): the documented bit layout on hand-made blocks, quantize/dequantize
-// round trips, and the matrix kernels against the dequantize-then-multiply reference on
-// random inputs of awkward sizes.
+// round trips, Q8_K activations as llama.cpp rounds them, the integer Q4_K/Q6_K x Q8_K dots
+// against their scalar references, and the matrix kernels against the references on random
+// inputs of awkward sizes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -127,14 +130,116 @@ TEST(KQuant, MatmulMatchesReferenceOnAwkwardSizes) {
         Activations a(x.data(), n, cols);
         matmul(w, a, fast.data());
         matmul_reference(w, x.data(), n, ref.data());
-        for (std::size_t i = 0; i < fast.size(); ++i)
-          EXPECT_NEAR(fast[i], ref[i], 1e-4 * (1 + std::fabs(ref[i])) + 1e-5 * cols) << i;
+        std::vector<float> ref8(fast.size());
+        matmul_reference_q8(w, x.data(), n, ref8.data());
+        double norm = 0;
+        for (float v : ref) norm = std::max(norm, static_cast<double>(std::fabs(v)));
+        for (std::size_t i = 0; i < fast.size(); ++i) {
+          if (n == 1) {
+            // One row: Q8_K activations, the scalar reference of that integer arithmetic up
+            // to the order of the float sums; against float activations, each 8-bit value is
+            // off by up to half a step (max|x| / 254), a random walk over the cols products.
+            EXPECT_NEAR(fast[i], ref8[i], 1e-4 * (1 + std::fabs(ref8[i])) + 1e-5 * cols) << i;
+            EXPECT_NEAR(fast[i], ref[i], 0.02 * norm + 0.03 * std::sqrt(cols)) << i;
+          } else {
+            // Batched: float activations.
+            EXPECT_NEAR(fast[i], ref[i], 1e-4 * (1 + std::fabs(ref[i])) + 1e-5 * cols) << i;
+          }
+        }
       }
 }
 
+// Q8_K as llama.cpp's quantize_row_q8_K_ref: the signed value of largest magnitude becomes
+// -127 (d = max / -127, negative for a positive max), others round half to even, nothing above
+// 127, bsums are the sums of each 16 quants; an all-zero block is all zero.
+TEST(KQuant, Q8KQuantizesAsLlamaCpp) {
+  std::vector<float> x(512, 0.0f);
+  // Multiples of 1/64 with the largest 127/64, so that 1/d = -64 exactly.
+  x[0] = 127.0f / 64;   // largest magnitude, positive: d = -1/64
+  x[1] = -125.0f / 64;  // 125
+  x[2] = 0.5f / 64;     // -0.5: half to even, 0
+  x[3] = 1.5f / 64;     // -1.5: half to even, -2
+  x[4] = -2.5f / 64;    // 2.5: half to even, 2 (half away from zero would give 3)
+  x[17] = -5.0f / 64;   // 5, in the second group of 16
+  std::vector<std::uint8_t> q(2 * kQ8KBytes, 0xAB);
+  quantize_row_q8_k(x.data(), q.data(), 512);
+  float d;
+  std::memcpy(&d, q.data(), 4);
+  EXPECT_EQ(d, -1.0f / 64);
+  const auto qv = [&](int b, int j) { return static_cast<std::int8_t>(q[b * kQ8KBytes + 4 + j]); };
+  const auto bsum = [&](int b, int i) {
+    std::int16_t s;
+    std::memcpy(&s, q.data() + b * kQ8KBytes + 260 + 2 * i, 2);
+    return s;
+  };
+  EXPECT_EQ(qv(0, 0), -127);
+  EXPECT_EQ(qv(0, 1), 125);
+  EXPECT_EQ(qv(0, 2), 0);
+  EXPECT_EQ(qv(0, 3), -2);
+  EXPECT_EQ(qv(0, 4), 2);
+  EXPECT_EQ(qv(0, 17), 5);
+  EXPECT_EQ(bsum(0, 0), -127 + 125 - 2 + 2);
+  EXPECT_EQ(bsum(0, 1), 5);
+  for (int i = 2; i < 16; ++i) EXPECT_EQ(bsum(0, i), 0);
+  std::memcpy(&d, q.data() + kQ8KBytes, 4);
+  EXPECT_EQ(d, 0.0f);  // the second block is all zero
+  for (int j = 0; j < 256; ++j) EXPECT_EQ(qv(1, j), 0);
+  // A negative largest value: d > 0 and it maps to -127 too.
+  std::vector<float> y(256, 0.5f);
+  y[100] = -1.27f;
+  quantize_row_q8_k(y.data(), q.data(), 256);
+  std::memcpy(&d, q.data(), 4);
+  EXPECT_FLOAT_EQ(d, 0.01f);
+  EXPECT_EQ(qv(0, 100), -127);
+  EXPECT_EQ(qv(0, 0), 50);
+}
+
+// The integer Q4_K/Q6_K x Q8_K products equal the scalar references on one super-block row
+// of hand-checkable size and on rows of many blocks, and are close to float activations.
+TEST(KQuant, IntegerDotsMatchScalarReferences) {
+  std::mt19937 rng(33);
+  for (const TensorType type : {TensorType::kQ4_K, TensorType::kQ6_K})
+    for (const int cols : {256, 1280, 2304}) {
+      SCOPED_TRACE(testing::Message()
+                   << tensor_type_name(static_cast<std::uint32_t>(type)) << " cols=" << cols);
+      const auto f = random_vec(static_cast<std::size_t>(cols), rng);
+      std::vector<std::uint8_t> wq(tensor_bytes(type, static_cast<std::size_t>(cols)));
+      quantize_row(type, f.data(), wq.data(), cols);
+      auto x = random_vec(static_cast<std::size_t>(cols), rng);
+      x[5] = 40.0f;  // an outlier, as Gemma's MLP activations have
+      std::vector<std::uint8_t> xq(static_cast<std::size_t>(cols / kQkK) * kQ8KBytes);
+      quantize_row_q8_k(x.data(), xq.data(), cols);
+      const float ref = type == TensorType::kQ4_K
+                            ? dot_q4_k_q8_k_scalar(wq.data(), xq.data(), cols)
+                            : dot_q6_k_q8_k_scalar(wq.data(), xq.data(), cols);
+      // The same product with the weights dequantized and the Q8_K values as floats, in double.
+      std::vector<float> wf(static_cast<std::size_t>(cols));
+      dequantize_row(type, wq.data(), wf.data(), cols);
+      double exact = 0;
+      for (int b = 0; b < cols / kQkK; ++b) {
+        float d;
+        std::memcpy(&d, xq.data() + b * kQ8KBytes, 4);
+        for (int j = 0; j < kQkK; ++j)
+          exact += static_cast<double>(wf[static_cast<std::size_t>(b * kQkK + j)]) * d *
+                   static_cast<std::int8_t>(xq[b * kQ8KBytes + 4 + j]);
+      }
+      EXPECT_NEAR(ref, exact, 1e-4 * (1 + std::fabs(exact)));
+      WeightMatrix w;
+      w.type = type;
+      w.rows = 1;
+      w.cols = cols;
+      w.row_bytes = wq.size();
+      w.data = wq.data();
+      float fast = 0;
+      Activations a(x.data(), 1, cols);
+      matmul(w, a, &fast);
+      EXPECT_NEAR(fast, ref, 1e-4 * (1 + std::fabs(ref)));
+    }
+}
+
 // A batched K-quant product unpacks each weight row once for every activation row; each
-// result equals the one-row product (n = 1) bit for bit.
-TEST(KQuant, BatchedProductEqualsOneRowProducts) {
+// result equals the float one-row product (dot_q*_k_f32) bit for bit.
+TEST(KQuant, BatchedProductEqualsOneRowFloatProducts) {
   std::mt19937 rng(21);
   for (const TensorType type : {TensorType::kQ4_K, TensorType::kQ6_K})
     for (const int threads : {1, 2}) {
@@ -157,15 +262,15 @@ TEST(KQuant, BatchedProductEqualsOneRowProducts) {
       std::vector<float> batched(static_cast<std::size_t>(n) * rows);
       Activations a(x.data(), n, cols);
       matmul(w, a, batched.data());
-      for (int t = 0; t < n; ++t) {
-        std::vector<float> one(static_cast<std::size_t>(rows));
-        Activations b(x.data() + static_cast<std::size_t>(t) * cols, 1, cols);
-        matmul(w, b, one.data());
-        for (int r = 0; r < rows; ++r)
-          EXPECT_EQ(batched[static_cast<std::size_t>(t) * rows + r],
-                    one[static_cast<std::size_t>(r)])
+      for (int t = 0; t < n; ++t)
+        for (int r = 0; r < rows; ++r) {
+          const std::uint8_t* wr = bytes.data() + w.row_bytes * static_cast<std::size_t>(r);
+          const float* xt = x.data() + static_cast<std::size_t>(t) * cols;
+          const float one =
+              type == TensorType::kQ4_K ? dot_q4_k_f32(wr, xt, cols) : dot_q6_k_f32(wr, xt, cols);
+          EXPECT_EQ(batched[static_cast<std::size_t>(t) * rows + r], one)
               << "t=" << t << " r=" << r;
-      }
+        }
     }
 }
 

@@ -41,4 +41,18 @@ float dot_q5_k_f32(const std::uint8_t* w, const float* x, int n);
 float dot_q3_k_f32(const std::uint8_t* w, const float* x, int n);
 float dot_q2_k_f32(const std::uint8_t* w, const float* x, int n);
 
+// Q8_K activations (llama.cpp's vec_dot_type of Q2_K..Q6_K): per 256 values {f32 d, i8 q[256],
+// i16 bsums[16] (sums of q per 16)}; d = max / -127 where max is the signed value of largest
+// magnitude (so it quantizes to -127), q = min(127, round-half-even(x / d)), as
+// llama.cpp's quantize_row_q8_K_ref (the x86 build uses it, and its repacked-Q4_K quantizer
+// gives the same values). An all-zero block has d = 0.
+constexpr std::size_t kQ8KBytes = 292;
+void quantize_row_q8_k(const float* x, std::uint8_t* dst, int n);
+
+// sum_i W[i] * x[i] over n values (a multiple of 256) with x in Q8_K, in integers per
+// super-block as llama.cpp's vec_dot_q4_K_q8_K / vec_dot_q6_K_q8_K: scalar references of the
+// matrix kernels' arithmetic.
+float dot_q4_k_q8_k_scalar(const std::uint8_t* w, const std::uint8_t* y, int n);
+float dot_q6_k_q8_k_scalar(const std::uint8_t* w, const std::uint8_t* y, int n);
+
 }  // namespace gearbox::serve

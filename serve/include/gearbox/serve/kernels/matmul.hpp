@@ -1,11 +1,11 @@
 // Matrix products on weights in their stored (possibly quantized) format, as the model's
 // linear layers need them: y[t][r] = sum_c W[r][c] * x[t][c] for every activation row t.
-// Quantized weights are used in place: activations are quantized to 8 bits per block of 32 (Q8_0
-// for Q4_0/Q5_0/Q8_0 weights, Q8_1 for Q4_1/Q5_1, as llama.cpp does) and blocks are multiplied in
-// integer SIMD registers (AVX2, with AVX-VNNI where the compiler targets it), four activation
-// rows per pass over a weight row in batched products, with OpenMP over weight rows. K-quant
-// rows are unpacked to floats (in batched products once per row for all activation rows).
-// Plain references beside them.
+// Quantized weights are used in place: activations are quantized to 8 bits (Q8_0 for
+// Q4_0/Q5_0/Q8_0 weights, Q8_1 for Q4_1/Q5_1, as llama.cpp does; Q8_K for Q4_K/Q6_K in one-row
+// products) and blocks are multiplied in integer SIMD registers (AVX2, with AVX-VNNI where the
+// compiler targets it), four activation rows per pass over a weight row in batched products,
+// with OpenMP over weight rows. K-quant rows of batched products (and Q2_K/Q3_K/Q5_K always)
+// are unpacked to floats, once per row for all activation rows. Plain references beside them.
 #pragma once
 
 #include <cstddef>
@@ -42,6 +42,8 @@ class Activations {
   // Q8_0 / Q8_1 blocks of every row (cols must be a multiple of 32).
   const std::uint8_t* q8_0();
   const std::uint8_t* q8_1();
+  // Q8_K blocks of every row (cols must be a multiple of 256; kquant.hpp).
+  const std::uint8_t* q8_k();
   // The blocks' scales as floats (Q8_0: d per block; Q8_1: d, s per block), filled with them.
   const float* q8_0_scales() const { return q8_0_scales_.data(); }
   const float* q8_1_scales() const { return q8_1_scales_.data(); }
@@ -49,7 +51,7 @@ class Activations {
  private:
   const float* x_;
   int n_, cols_;
-  std::vector<std::uint8_t> q8_0_, q8_1_;
+  std::vector<std::uint8_t> q8_0_, q8_1_, q8_k_;
   std::vector<float> q8_0_scales_, q8_1_scales_;
 };
 
@@ -71,7 +73,8 @@ void matmul_many(std::span<const MatmulJob> jobs, Activations& x);
 // Reference: weights dequantized to float, products summed in double, activations in float.
 void matmul_reference(const WeightMatrix& w, const float* x, int n, float* y);
 
-// Reference with the fast path's arithmetic (activations quantized to Q8_0/Q8_1 first), scalar.
+// Reference with the fast path's arithmetic (activations quantized to Q8_0/Q8_1 first; Q8_K for
+// Q4_K/Q6_K, as the fast path's one-row products), scalar.
 void matmul_reference_q8(const WeightMatrix& w, const float* x, int n, float* y);
 
 // Dequantizes `n` values (a multiple of the block size) of `type` at `src` into `dst`.
