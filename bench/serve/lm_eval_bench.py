@@ -51,7 +51,8 @@ class GgufVocab:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 
     def decode(self, ids):
-        return self.llm.detokenize(ids).decode("utf-8", errors="replace")
+        # lm-eval sends text requests as decode(encode(text)): control tokens keep their text.
+        return self.llm.detokenize(ids, special=True).decode("utf-8", errors="replace")
 
 
 @register_model("gguf-local-completions")
