@@ -36,6 +36,7 @@ from lm_eval.models.openai_completions import LocalCompletionsAPI
 from lm_eval.tasks import TaskManager
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lm_eval_compare import agreement  # noqa: E402
 from lm_eval_task import TASK_YAML  # noqa: E402
 
 
@@ -184,26 +185,6 @@ def evaluate(base, name, model_path, task_dir, limit, concurrent):
         "acc_norm_stderr": r["acc_norm_stderr,none"],
         "items": items,
     }
-
-
-def agreement(a, b):
-    """How two servers' runs on the same items compare: the share of items where they pick the
-    same choice, and the largest and median absolute difference of a choice's loglikelihood."""
-    by_id = {it["doc_id"]: it for it in b["items"]}
-    same, diffs, n = 0, [], 0
-    for it in a["items"]:
-        other = by_id.get(it["doc_id"])
-        if other is None:
-            continue
-        n += 1
-        pick = max(range(len(it["ll"])), key=lambda k: it["ll"][k])
-        pick_other = max(range(len(other["ll"])), key=lambda k: other["ll"][k])
-        same += pick == pick_other
-        diffs += [abs(x - y) for x, y in zip(it["ll"], other["ll"])]
-    diffs.sort()
-    return {"items": n, "same_choice": same,
-            "max_abs_ll_diff": diffs[-1] if diffs else None,
-            "median_abs_ll_diff": diffs[len(diffs) // 2] if diffs else None}
 
 
 def run_server(argv, ready_url, env=None):
