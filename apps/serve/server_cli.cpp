@@ -19,10 +19,12 @@
 
 #include "gearbox/core/cli.hpp"
 #include "gearbox/core/error.hpp"
+#include "gearbox/core/input_file.hpp"
 #include "gearbox/core/output.hpp"
 #include "gearbox/serve/server/engine_runner.hpp"
 #include "gearbox/serve/server/http_server.hpp"
 #include "gearbox/serve/server/load_bench.hpp"
+#include "gearbox/serve/tokenizer/tokenizer.hpp"
 #include "serve_commands.hpp"
 
 namespace gearbox::apps {
@@ -43,7 +45,9 @@ struct RunArgs {
   bool no_prefix_cache = false;
   std::string kv_admission = "ondemand";
   std::string cap;
-  bool seed_given = false;  // --seed: per-request seeds derive from it (else random)
+  std::string chat_template;       // --chat-template NAME (a built-in one)
+  std::string chat_template_file;  // --chat-template-file PATH (a Jinja template)
+  bool seed_given = false;         // --seed: per-request seeds derive from it (else random)
 };
 
 struct BenchArgs {
@@ -128,9 +132,33 @@ void prefer_passive_openmp_waits() {
   ::execv("/proc/self/exe", argv.data());
 }
 
+// Longest chat template file read (the GGUFs' own templates are a few KiB).
+constexpr std::uint64_t kMaxChatTemplateBytes = 1 << 20;
+
+// The chat template `serve run` is told to use instead of the file's ("" = the file's): a
+// built-in name as given, or a template file's text, refused (Error::input naming the file)
+// when it is not a regular file of at most 1 MiB or not of a family we render.
+std::string chat_template_override(const RunArgs& a) {
+  if (a.chat_template_file.empty()) return a.chat_template;
+  std::string text = read_input_file(a.chat_template_file, kMaxChatTemplateBytes);
+  if (!serve::is_renderable_chat_template(text)) {
+    std::string names;
+    for (const auto& n : serve::builtin_chat_template_names())
+      names += (names.empty() ? "" : ", ") + n;
+    throw Error::input(a.chat_template_file +
+                       ": chat template of an unknown family (expected the markers of ChatML, "
+                       "Llama-2, Llama-3 or Gemma, or one of the names " +
+                       names + ")")
+        .field("chat-template-file")
+        .found(printable(text, 60));
+  }
+  return text;
+}
+
 void run_server(const RunArgs& a) {
   prefer_passive_openmp_waits();
   serve::server::EngineRunnerOptions eo;
+  eo.chat_template = chat_template_override(a);
   eo.default_cap = a.cap;
   eo.kv_budget_bytes = parse_bytes(a.kv_budget);
   eo.threads = a.common.threads;
@@ -244,6 +272,13 @@ void register_serve_server_commands(CLI::App& serve) {
                   "admit on its worst case (prompt + max tokens), never preempting (the baseline)")
       ->check(CLI::IsMember({"ondemand", "reserve"}));
   run->add_option("--cap", r->cap, "Default long-context policy (e.g. streaming:window=1024)");
+  auto* tmpl = run->add_option("--chat-template", r->chat_template,
+                               "Built-in chat template used instead of the model file's")
+                   ->check(CLI::IsMember(serve::builtin_chat_template_names()));
+  run->add_option("--chat-template-file", r->chat_template_file,
+                  "Jinja chat template file (ChatML, Llama-2/3 or Gemma family) used instead of "
+                  "the model file's")
+      ->excludes(tmpl);
   add_threads_seed_flags(*run, r->common);  // --seed: base of the per-request seeds
   run->callback([r, run] {
     r->seed_given = run->count("--seed") > 0;

@@ -3,11 +3,14 @@
 # through `gearbox serve run` and through llama.cpp's OpenAI server (llama-cpp-python's
 # llama_cpp.server), same model, same items, same threads, in one run; prints each accuracy
 # with its standard error (docs/serve-eval.md has the numbers).
-# The task is made here (bench/serve/lm_eval_task.py: a 4-way cloze over counting, days,
-# months, letters, capitals and opposites; no dataset download).
+# The task is made here (bench/serve/lm_eval_task.py: a cloze over counting, days, months,
+# letters, capitals and opposites; no dataset download). A model whose GGUF adds no BOS
+# (SmolLM2) gets its BOS written before every context, so that llama-cpp-python's server pairs
+# its echoed logprobs right (docs/serve-eval.md; EXPLICIT_BOS=0 leaves it out).
 # Usage: bench/serve/lm_eval.sh GEARBOX_BINARY [MODEL.gguf ...]
 #   (default models: SmolLM2-135M-Instruct-Q4_1 and gemma-3-270m-Q4_K_M from the model cache)
-#   ITEMS=300 items, THREADS=2 per server, OUT=lm_eval.json
+#   ITEMS=300 items, CHOICES=4 per item (2..4), LIMIT=N first items only, THREADS=2 per server,
+#   SERVERS=gearbox,llama.cpp, OUT=lm_eval.json
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 gb="$(realpath "${1:?usage: lm_eval.sh GEARBOX_BINARY [MODEL.gguf ...]}")"
@@ -22,9 +25,13 @@ eval_py="$(bash scripts/python-env.sh lmeval bench/serve/lm_eval_requirements.tx
 llama_py="$(bash scripts/python-env.sh server-llamacpp bench/serve/server_load_llamacpp_requirements.txt)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-"$eval_py" bench/serve/lm_eval_task.py "$work/task" "${ITEMS:-300}" >&2
+"$eval_py" bench/serve/lm_eval_task.py "$work/task" "${ITEMS:-300}" --choices "${CHOICES:-4}" >&2
+extra=()
+[ "${EXPLICIT_BOS:-1}" = 0 ] && extra+=(--no-explicit-bos)
+[ -n "${LIMIT:-}" ] && extra+=(--limit "$LIMIT")
 # Passive OpenMP waits for both servers (gearbox's sets it for itself; ggml's team otherwise
 # spins, which starves a loaded machine: docs/serve-server.md).
 OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 \
   "$eval_py" bench/serve/lm_eval_bench.py --gearbox "$gb" --llama-python "$llama_py" \
-  --task-dir "$work/task" --threads "${THREADS:-2}" --out "${OUT:-lm_eval.json}" "${models[@]}"
+  --task-dir "$work/task" --threads "${THREADS:-2}" --servers "${SERVERS:-gearbox,llama.cpp}" \
+  --out "${OUT:-lm_eval.json}" "${extra[@]}" "${models[@]}"

@@ -1,16 +1,20 @@
 """A small multiple-choice cloze task for lm-evaluation-harness, made here (no dataset download).
 
-Each item is a short context whose continuation a language model should know, with four
-choices (the right one and three distractors of the same kind): counting, days of the week,
+Each item is a short context whose continuation a language model should know, with N_CHOICES
+choices (default 4: the right one and three distractors of the same kind): counting, days of the week,
 months, letters, capitals, opposites. lm-eval scores every choice by its loglikelihood after the
 context (a `loglikelihood` request each: completions with echo and logprobs) and counts an item
 right when the right choice has the highest one. Deterministic: the same seed gives the same
 items.
 
-Usage: python bench/serve/lm_eval_task.py OUT_DIR [N_ITEMS] [SEED]
+Usage: python bench/serve/lm_eval_task.py OUT_DIR [N_ITEMS] [--seed S] [--choices N] [--prefix TEXT]
+(--prefix: text put before every context, e.g. a model's BOS token spelled out, "<|im_start|>"
+for SmolLM2, so that a server which pairs echoed logprobs right only after a BOS scores it right;
+docs/serve-eval.md)
 writes OUT_DIR/gearbox_cloze.jsonl and OUT_DIR/gearbox_cloze.yaml (the task, for --include_path).
 """
 
+import argparse
 import json
 import os
 import random
@@ -44,7 +48,7 @@ def sequence_item(rng, names, kind):
     return ", ".join(seq) + ",", answer, pool
 
 
-def make_item(rng, category):
+def make_item(rng, category, n_choices, prefix):
     if category == "counting":
         start = rng.randrange(1, 90)
         seq = [str(start + i) for i in range(4)]
@@ -67,12 +71,12 @@ def make_item(rng, category):
         answer = OPPOSITES[word]
         pool = [o for o in OPPOSITES.values() if o != answer]
         context = f"The opposite of {word} is"
-    distractors = rng.sample(sorted(set(pool)), 3)
+    distractors = rng.sample(sorted(set(pool)), n_choices - 1)
     choices = [" " + c for c in distractors + [answer]]
     rng.shuffle(choices)
     return {
         "category": category,
-        "context": context,
+        "context": prefix + context,
         "choices": choices,
         "label": choices.index(" " + answer),
     }
@@ -102,17 +106,22 @@ metadata:
 
 
 def main():
-    out_dir = sys.argv[1]
-    n = int(sys.argv[2]) if len(sys.argv) > 2 else 300
-    seed = int(sys.argv[3]) if len(sys.argv) > 3 else 1234
-    rng = random.Random(seed)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out_dir")
+    ap.add_argument("n_items", nargs="?", type=int, default=300)
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--choices", type=int, default=4, choices=[2, 3, 4])
+    ap.add_argument("--prefix", default="")
+    args = ap.parse_args()
+    rng = random.Random(args.seed)
     categories = ["counting", "days", "months", "letters", "capitals", "opposites"]
-    os.makedirs(out_dir, exist_ok=True)
-    data = os.path.join(os.path.abspath(out_dir), "gearbox_cloze.jsonl")
+    os.makedirs(args.out_dir, exist_ok=True)
+    data = os.path.join(os.path.abspath(args.out_dir), "gearbox_cloze.jsonl")
     with open(data, "w", encoding="utf-8") as f:
-        for i in range(n):
-            f.write(json.dumps(make_item(rng, categories[i % len(categories)])) + "\n")
-    with open(os.path.join(out_dir, "gearbox_cloze.yaml"), "w", encoding="utf-8") as f:
+        for i in range(args.n_items):
+            item = make_item(rng, categories[i % len(categories)], args.choices, args.prefix)
+            f.write(json.dumps(item) + "\n")
+    with open(os.path.join(args.out_dir, "gearbox_cloze.yaml"), "w", encoding="utf-8") as f:
         f.write(TASK_YAML.format(data=data))
     print(data)
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A stock OpenAI client against `gearbox serve run`: chat and completions, streaming and not,
-the `cap` extension through extra_body, and the error a bad request gets. Exits non-zero when
+the `cap` extension through extra_body, logprobs (whole, echoed and streamed), and the error a
+bad request gets. Exits non-zero when
 any answer is malformed. Usage: server_openai_client.py http://127.0.0.1:PORT [--clients N]"""
 import argparse
 import concurrent.futures as cf
@@ -109,6 +110,33 @@ def main() -> int:
     print(f"chat logprobs top_logprobs=3: {[(c.token, round(c.logprob, 3)) for c in content]}")
     if not ok:
         failures.append("chat logprobs")
+
+    # Streamed logprobs: each chunk carries its tokens' records; joined, they are those of the
+    # same greedy request served whole (above).
+    tokens, values = [], []
+    for chunk in client.completions.create(model=model, prompt="The little dog", max_tokens=4,
+                                           temperature=0, logprobs=2, stream=True):
+        cl = chunk.choices[0].logprobs if chunk.choices else None
+        if cl is not None:
+            tokens += cl.tokens
+            values += cl.token_logprobs
+    ok = (l is not None and tokens == l.tokens and
+          all(abs(a - b) < 2e-3 for a, b in zip(values, l.token_logprobs)))
+    print(f"streamed completion logprobs=2: tokens={tokens} logprobs={[round(v, 3) for v in values]}")
+    if not ok:
+        failures.append("streamed completion logprobs")
+    streamed = []
+    for chunk in client.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": "Once upon a time"}], max_tokens=4,
+            temperature=0, logprobs=True, top_logprobs=3, stream=True):
+        if chunk.choices and chunk.choices[0].logprobs is not None:
+            streamed += chunk.choices[0].logprobs.content
+    ok = ([c.token for c in streamed] == [c.token for c in content] and
+          all(len(c.top_logprobs) == 3 and abs(c.logprob - w.logprob) < 2e-3
+              for c, w in zip(streamed, content)))
+    print(f"streamed chat logprobs top_logprobs=3: {[(c.token, round(c.logprob, 3)) for c in streamed]}")
+    if not ok:
+        failures.append("streamed chat logprobs")
 
     try:
         client.completions.create(model=model, prompt="x", max_tokens=-1)

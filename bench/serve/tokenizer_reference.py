@@ -57,7 +57,7 @@ CONVERSATIONS = [
     ],
 ]
 
-VARIANTS = {"qwen2": "qwen2", "llama-bpe": "llama-bpe"}
+VARIANTS = {"qwen2": "qwen2", "llama-bpe": "llama-bpe", "default": "default"}
 
 # Gemma 3's chat template as google/gemma-3 ships it (tokenizer_config.json): the 270M GGUF
 # carries no tokenizer.chat_template, so its rendering is checked on this text.

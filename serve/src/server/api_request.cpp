@@ -362,9 +362,8 @@ CompletionRequest parse_completion_request(std::string_view body, Endpoint endpo
     bad("max_tokens",
         "integer in [1, " + std::to_string(limits.max_tokens) + "] (0 only with echo)", "0");
   }
-  if (req.stream && (req.logprobs || req.echo)) {
-    bad("stream", "false when logprobs or echo is asked for (they are served whole)", "true");
-  }
+  if (req.stream && req.echo)
+    bad("stream", "false when echo is asked for (it is served whole)", "true");
   return req;
 }
 

@@ -45,9 +45,10 @@ Json ResponseFormatter::complete(const std::string& text, const std::string& fin
   return Json::parse(dump(out));
 }
 
-std::string ResponseFormatter::chunk(const std::string& delta, bool first) const {
+std::string ResponseFormatter::chunk(const std::string& delta, bool first,
+                                     const Json& logprobs) const {
   Json out = envelope(true);
-  Json choice = {{"index", 0}, {"finish_reason", nullptr}, {"logprobs", nullptr}};
+  Json choice = {{"index", 0}, {"finish_reason", nullptr}, {"logprobs", logprobs}};
   if (endpoint_ == Endpoint::kChatCompletions) {
     choice["delta"] =
         first ? Json{{"role", "assistant"}, {"content", delta}} : Json{{"content", delta}};
@@ -59,9 +60,9 @@ std::string ResponseFormatter::chunk(const std::string& delta, bool first) const
 }
 
 std::string ResponseFormatter::finish(const std::string& finish_reason, const Usage& usage,
-                                      bool usage_chunk) const {
+                                      bool usage_chunk, const Json& logprobs) const {
   Json last = envelope(true);
-  Json choice = {{"index", 0}, {"finish_reason", finish_reason}, {"logprobs", nullptr}};
+  Json choice = {{"index", 0}, {"finish_reason", finish_reason}, {"logprobs", logprobs}};
   if (endpoint_ == Endpoint::kChatCompletions) {
     choice["delta"] = Json::object();
   } else {

@@ -33,6 +33,11 @@ EngineRunner::EngineRunner(std::shared_ptr<Model> model, EngineRunnerOptions opt
           : !model_->config().name.empty() ? model_->config().name
                                            : "model";
   if (opt_.block_tokens == 0) throw Error::usage("KV block size must be >= 1").field("block");
+  if (!opt_.chat_template.empty() && !is_renderable_chat_template(opt_.chat_template))
+    throw Error::usage("chat template of an unknown family")
+        .field("chat-template")
+        .expected("one of chatml, gemma, llama2, llama3 or a template of those families")
+        .found(printable(opt_.chat_template, 60));
   memory_ = std::make_shared<kv::KvMemory>(opt_.kv_budget_bytes);
   try {
     facts(CapSpec{});  // the default must be valid: fail at start-up, not per request
@@ -228,7 +233,12 @@ void EngineRunner::note_cached(Seq& s, std::span<const Token> tokens) {
 
 std::vector<Token> EngineRunner::encode(std::string_view text, bool add_bos) const {
   const Tokenizer& tok = model_->tokenizer();
-  return add_bos ? tok.encode_prompt(text) : tok.encode(text, false);
+  return add_bos ? tok.encode_prompt(text, true) : tok.encode(text, false);
+}
+
+std::string EngineRunner::prompt_token_text(Token t) const {
+  const Tokenizer& tok = model_->tokenizer();
+  return tok.is_control(t) ? tok.piece(t) : tok.token_bytes(t);
 }
 
 std::string EngineRunner::detokenize(std::span<const Token> tokens) const {
@@ -246,6 +256,9 @@ std::string EngineRunner::token_text(Token t) const {
 
 std::vector<Token> EngineRunner::encode_chat(std::span<const ChatMessage> messages) const {
   const Tokenizer& tok = model_->tokenizer();
+  if (!opt_.chat_template.empty())
+    return tok.encode(render_chat_template(opt_.chat_template, messages, true), tok.add_bos(),
+                      true);
   if (tok.chat_template().empty()) {
     // A base model (stories260K) has no template: the conversation's text is the prompt.
     std::string text;

@@ -4,6 +4,9 @@
 #include <atomic>
 #include <csignal>
 #include <ctime>
+#include <iterator>
+#include <limits>
+#include <memory>
 #include <thread>
 
 #include <sys/socket.h>
@@ -76,27 +79,64 @@ struct ApiServer::Impl {
   // OpenAI's and llama.cpp's servers give it; their text `prompt_bytes` long once `strip`
   // leading bytes are dropped, as detokenizing does) then the generated tokens', when `cut`
   // (stop strings were given) only those that begin within the `text_bytes` returned.
-  Json logprobs_json(Endpoint endpoint, const std::vector<TokenLogprob>& prompt,
+  // text_prompt: the prompt was text, so its control tokens are listed as they were spelled.
+  Json logprobs_json(Endpoint endpoint, const std::vector<TokenLogprob>& prompt, bool text_prompt,
                      std::size_t prompt_bytes, std::size_t strip,
                      const std::vector<TokenLogprob>& generated, std::size_t text_bytes,
                      bool cut) const;
+  // One token's record: its text, logprob (none when `first` of an echoed prompt) and
+  // alternatives; offset left 0.
+  LogprobEntry entry_of(const TokenLogprob& r, bool first) const;
 };
 
+namespace {
+
+Json entries_json(Endpoint endpoint, const std::vector<LogprobEntry>& entries) {
+  return endpoint == Endpoint::kChatCompletions ? chat_logprobs(entries)
+                                                : completion_logprobs(entries);
+}
+
+// The logprobs of a streamed response, in the order the whole response lists them: each chunk
+// carries the records of the tokens whose text begins within the text sent so far (offsets
+// counted from the start of the output), the closing chunk the rest (when stop strings were
+// given, only those that begin within the text returned, as the whole response does).
+struct StreamedLogprobs {
+  Endpoint endpoint = Endpoint::kCompletions;
+  bool cut = false;
+  std::vector<LogprobEntry> pending;
+  std::size_t next_offset = 0;  // where the next record's text begins
+  std::size_t sent = 0;         // bytes of text sent
+
+  void add(LogprobEntry e) {
+    e.offset = next_offset;
+    next_offset += e.text.size();
+    pending.push_back(std::move(e));
+  }
+  // The records whose text begins before `limit` bytes, taken out (null when there are none).
+  Json take(std::size_t limit) {
+    std::size_t n = 0;
+    while (n < pending.size() && pending[n].offset < limit) ++n;
+    if (n == 0) return nullptr;
+    std::vector<LogprobEntry> out(
+        std::make_move_iterator(pending.begin()),
+        std::make_move_iterator(pending.begin() + static_cast<std::ptrdiff_t>(n)));
+    pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(n));
+    return entries_json(endpoint, out);
+  }
+};
+
+}  // namespace
+
 Json ApiServer::Impl::logprobs_json(Endpoint endpoint, const std::vector<TokenLogprob>& prompt,
-                                    std::size_t prompt_bytes, std::size_t strip,
+                                    bool text_prompt, std::size_t prompt_bytes, std::size_t strip,
                                     const std::vector<TokenLogprob>& generated,
                                     std::size_t text_bytes, bool cut) const {
   std::vector<LogprobEntry> entries;
-  auto entry = [&](const TokenLogprob& r, bool first) {
-    LogprobEntry e;
-    e.text = runner.token_text(r.token);
-    if (!first) e.logprob = r.logprob;
-    for (const auto& [t, lp] : r.top) e.top.emplace_back(runner.token_text(t), lp);
-    return e;
-  };
+  auto entry = [&](const TokenLogprob& r, bool first) { return entry_of(r, first); };
   std::size_t at = 0;
   for (std::size_t i = 0; i < prompt.size(); ++i) {
     entries.push_back(entry(prompt[i], i == 0));
+    if (text_prompt) entries.back().text = runner.prompt_token_text(prompt[i].token);
     entries.back().offset = std::min(i == 0 ? 0 : at - std::min(at, strip), prompt_bytes);
     at += entries.back().text.size();
   }
@@ -107,8 +147,15 @@ Json ApiServer::Impl::logprobs_json(Endpoint endpoint, const std::vector<TokenLo
     entries.back().offset = prompt_bytes + at;
     at += entries.back().text.size();
   }
-  if (endpoint == Endpoint::kChatCompletions) return chat_logprobs(entries);
-  return completion_logprobs(entries);
+  return entries_json(endpoint, entries);
+}
+
+LogprobEntry ApiServer::Impl::entry_of(const TokenLogprob& r, bool first) const {
+  LogprobEntry e;
+  e.text = runner.token_text(r.token);
+  if (!first) e.logprob = r.logprob;
+  for (const auto& [t, lp] : r.top) e.top.emplace_back(runner.token_text(t), lp);
+  return e;
 }
 
 void ApiServer::Impl::routes() {
@@ -287,8 +334,8 @@ void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& r
       if (cr.echo && u.prompt_logprobs.size() > skip)
         echoed.assign(u.prompt_logprobs.begin() + static_cast<std::ptrdiff_t>(skip),
                       u.prompt_logprobs.end());
-      logprobs = logprobs_json(endpoint, echoed, prompt_text.size(), strip, generated, text.size(),
-                               !cr.stop.empty());
+      logprobs = logprobs_json(endpoint, echoed, !cr.prompt_is_tokens, prompt_text.size(), strip,
+                               generated, text.size(), !cr.stop.empty());
     }
     res.set_content(fmt->complete(prompt_text + text, finish_reason_name(u.reason),
                                   {u.prompt_tokens, u.completion_tokens, u.cached_tokens}, logprobs)
@@ -299,13 +346,26 @@ void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& r
 
   const bool usage_chunk = cr.include_usage;
   auto first = std::make_shared<bool>(true);
+  std::shared_ptr<StreamedLogprobs> lps;
+  if (cr.logprobs) {
+    lps = std::make_shared<StreamedLogprobs>();
+    lps->endpoint = endpoint;
+    lps->cut = !cr.stop.empty();
+  }
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
       "text/event-stream",
-      [stream, fmt, first, usage_chunk](std::size_t, httplib::DataSink& sink) {
+      [this, stream, fmt, first, usage_chunk, lps](std::size_t, httplib::DataSink& sink) {
         const StreamUpdate u = stream->next(std::chrono::milliseconds(50));
+        if (lps)
+          for (const auto& r : u.logprobs) lps->add(entry_of(r, false));
         if (!u.text.empty() || (*first && u.finished)) {
-          const std::string event = fmt->chunk(u.text, *first);
+          Json lp = nullptr;
+          if (lps) {
+            lps->sent += u.text.size();
+            lp = lps->take(lps->sent);
+          }
+          const std::string event = fmt->chunk(u.text, *first, lp);
           *first = false;
           if (!sink.write(event.data(), event.size())) {
             stream->cancel();
@@ -313,9 +373,11 @@ void ApiServer::Impl::generate(const httplib::Request& req, httplib::Response& r
           }
         }
         if (u.finished) {
+          Json lp = nullptr;
+          if (lps) lp = lps->take(lps->cut ? lps->sent : std::numeric_limits<std::size_t>::max());
           const std::string end =
               fmt->finish(finish_reason_name(u.reason),
-                          {u.prompt_tokens, u.completion_tokens, u.cached_tokens}, usage_chunk);
+                          {u.prompt_tokens, u.completion_tokens, u.cached_tokens}, usage_chunk, lp);
           if (!sink.write(end.data(), end.size())) return false;
           sink.done();
         }

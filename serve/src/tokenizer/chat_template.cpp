@@ -1,6 +1,9 @@
 // Chat templates: the GGUF stores a Jinja template; rather than a Jinja interpreter we
 // recognise the template families in use and render them natively.
+#include <array>
 #include <regex>
+#include <string_view>
+#include <utility>
 
 #include "gearbox/core/error.hpp"
 #include "gearbox/serve/tokenizer/tokenizer.hpp"
@@ -72,29 +75,73 @@ std::string llama2(std::span<const ChatMessage> msgs, bool /*gen*/) {
   return out;
 }
 
+enum class Family { kNone, kChatml, kLlama2, kLlama3, kGemma };
+
+// The built-in templates by name, as llama.cpp's llama-server names them.
+constexpr std::array<std::pair<std::string_view, Family>, 4> kBuiltin{{
+    {"chatml", Family::kChatml},
+    {"gemma", Family::kGemma},
+    {"llama2", Family::kLlama2},
+    {"llama3", Family::kLlama3},
+}};
+
+// A built-in name, else the family whose markers a Jinja template's text carries.
+Family family_of(std::string_view t) {
+  for (const auto& [name, f] : kBuiltin)
+    if (t == name) return f;
+  if (t.find("<|im_start|>") != std::string_view::npos) return Family::kChatml;
+  if (t.find("<|start_header_id|>") != std::string_view::npos) return Family::kLlama3;
+  if (t.find("<start_of_turn>") != std::string_view::npos) return Family::kGemma;
+  if (t.find("[INST]") != std::string_view::npos) return Family::kLlama2;
+  return Family::kNone;
+}
+
 }  // namespace
 
-std::string Tokenizer::apply_chat_template(std::span<const ChatMessage> messages,
-                                           bool add_generation_prompt) const {
+const std::vector<std::string>& builtin_chat_template_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v;
+    for (const auto& b : kBuiltin) v.emplace_back(b.first);
+    return v;
+  }();
+  return names;
+}
+
+bool is_renderable_chat_template(std::string_view tmpl) {
+  return family_of(tmpl) != Family::kNone;
+}
+
+std::string render_chat_template(std::string_view tmpl, std::span<const ChatMessage> messages,
+                                 bool add_generation_prompt) {
   for (const auto& m : messages)
     if (m.role != "system" && m.role != "user" && m.role != "assistant")
       throw Error::input("unknown chat role")
           .field("role")
           .expected("system, user or assistant")
           .found(m.role);
-  const std::string& t = chat_template_;
-  if (t.empty())
+  if (tmpl.empty())
     throw Error::input("the model has no chat template").field("tokenizer.chat_template");
-  if (t.find("<|im_start|>") != std::string::npos)
-    return chatml(t, messages, add_generation_prompt);
-  if (t.find("<|start_header_id|>") != std::string::npos)
-    return llama3(messages, add_generation_prompt);
-  if (t.find("<start_of_turn>") != std::string::npos) return gemma(messages, add_generation_prompt);
-  if (t.find("[INST]") != std::string::npos) return llama2(messages, add_generation_prompt);
+  switch (family_of(tmpl)) {
+    case Family::kChatml:
+      return chatml(std::string(tmpl), messages, add_generation_prompt);
+    case Family::kLlama3:
+      return llama3(messages, add_generation_prompt);
+    case Family::kGemma:
+      return gemma(messages, add_generation_prompt);
+    case Family::kLlama2:
+      return llama2(messages, add_generation_prompt);
+    case Family::kNone:
+      break;
+  }
   throw Error::input("chat template of an unknown family")
       .field("tokenizer.chat_template")
       .expected("ChatML, Llama-2, Llama-3 or Gemma")
-      .found(t.substr(0, 60));
+      .found(std::string(tmpl.substr(0, 60)));
+}
+
+std::string Tokenizer::apply_chat_template(std::span<const ChatMessage> messages,
+                                           bool add_generation_prompt) const {
+  return render_chat_template(chat_template_, messages, add_generation_prompt);
 }
 
 }  // namespace gearbox::serve

@@ -11,11 +11,43 @@ using Pattern = PreTokenizer::Pattern;
 
 // llama.cpp's names for each family (llama-vocab.cpp, pre-type by name).
 constexpr std::array kPreTokenizers = {
-    PreTokenizer{"default,gpt2", Pattern::kGpt2, 0, false},
-    PreTokenizer{"smollm,starcoder,refact,command-r,codeshell,exaone", Pattern::kGpt2, 0, true},
-    PreTokenizer{"llama-bpe,llama3,llama-v3", Pattern::kGpt4, 3, false},
-    PreTokenizer{"qwen2,stablelm2", Pattern::kGpt4, 1, false},
+    PreTokenizer{"default", Pattern::kGpt2, 0, false, true, true},
+    PreTokenizer{"gpt2", Pattern::kGpt2, 0, false, false, false},
+    PreTokenizer{"smollm,starcoder,refact,command-r,codeshell,exaone", Pattern::kGpt2, 0, true,
+                 false, false},
+    PreTokenizer{"llama-bpe,llama3,llama-v3", Pattern::kGpt4, 3, false, false, false},
+    PreTokenizer{"qwen2,stablelm2", Pattern::kGpt4, 1, false, false, false},
 };
+
+// Splits [b, e) of `cp` into the runs of code points for which `in` holds (one piece per code
+// point when !runs) and the gaps between them, calling piece(begin, end) in order.
+template <class In, class Piece>
+void isolate(std::span<const std::uint32_t> cp, std::size_t b, std::size_t e, bool runs, In in,
+             Piece piece) {
+  std::size_t gap = b;
+  for (std::size_t i = b; i < e;) {
+    if (!in(cp[i])) {
+      ++i;
+      continue;
+    }
+    std::size_t k = i + 1;
+    if (runs)
+      while (k < e && in(cp[k])) ++k;
+    if (gap < i) piece(gap, i);
+    piece(i, k);
+    gap = i = k;
+  }
+  if (gap < e) piece(gap, e);
+}
+
+bool default_punctuation(std::uint32_t c) {
+  return utf8::is_punctuation(c) || c == '$' || c == '+' || c == '<' || c == '=' || c == '>' ||
+         c == '^' || c == '~' || c == '|';
+}
+
+bool ascii_digit(std::uint32_t c) {
+  return c >= '0' && c <= '9';
+}
 
 struct Classes {
   std::span<const std::uint32_t> cp;
@@ -108,28 +140,52 @@ std::string pre_tokenizer_names() {
 
 void pre_tokenize(const PreTokenizer& pt, std::span<const std::uint32_t> cp,
                   const std::function<void(std::size_t, std::size_t)>& emit) {
+  // After the pattern: number runs, then ASCII digit triples (leftmost first) within them.
+  auto after = [&](std::size_t b, std::size_t e) {
+    if (!pt.numbers_after) {
+      emit(b, e);
+      return;
+    }
+    isolate(cp, b, e, true, utf8::is_number, [&](std::size_t s, std::size_t t) {
+      if (!utf8::is_number(cp[s])) {
+        emit(s, t);
+        return;
+      }
+      std::size_t gap = s;
+      for (std::size_t i = s; i + 3 <= t;) {
+        if (ascii_digit(cp[i]) && ascii_digit(cp[i + 1]) && ascii_digit(cp[i + 2])) {
+          if (gap < i) emit(gap, i);
+          emit(i, i + 3);
+          gap = i = i + 3;
+        } else {
+          ++i;
+        }
+      }
+      if (gap < t) emit(gap, t);
+    });
+  };
   auto words = [&](std::size_t b, std::size_t e) {
     const Classes c{cp.subspan(b, e - b)};
     for (std::size_t i = 0; i < c.cp.size();) {
       std::size_t k =
           pt.pattern == Pattern::kGpt2 ? gpt2_match(c, i) : gpt4_match(c, i, pt.max_digits);
       if (k <= i) k = i + 1;  // every code point matches some alternative; guard anyway
-      emit(b + i, b + k);
+      after(b + i, b + k);
       i = k;
     }
   };
-  if (!pt.digits_first) {
+  if (pt.digits_first) {
+    isolate(cp, 0, cp.size(), false, utf8::is_number, [&](std::size_t s, std::size_t t) {
+      if (utf8::is_number(cp[s]))
+        emit(s, t);
+      else
+        words(s, t);
+    });
+  } else if (pt.punctuation_first) {
+    isolate(cp, 0, cp.size(), true, default_punctuation, words);
+  } else {
     words(0, cp.size());
-    return;
   }
-  std::size_t start = 0;
-  for (std::size_t i = 0; i < cp.size(); ++i) {
-    if (!utf8::is_number(cp[i])) continue;
-    if (i > start) words(start, i);
-    emit(i, i + 1);
-    start = i + 1;
-  }
-  if (start < cp.size()) words(start, cp.size());
 }
 
 }  // namespace gearbox::serve

@@ -1,11 +1,14 @@
 // The BPE pre-tokenizers (internal): how byte-level BPE splits text into words before merging,
 // as llama.cpp does for each `tokenizer.ggml.pre` value. Each family is data (a row of
-// kPreTokenizers: which pattern, how many digits a number piece holds, whether every digit is
-// split off first); the two patterns are matched by hand (no regex engine has \p{L}):
+// kPreTokenizers: which pattern, how many digits a number piece holds, which splits run before
+// and after it); the two patterns are matched by hand (no regex engine has \p{L}):
 //   gpt2: 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
 //   gpt4: (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,D}|
 //         ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
-// (gpt4 with D = 3 is Llama 3's, with D = 1 Qwen2's).
+// (gpt4 with D = 3 is Llama 3's, with D = 1 Qwen2's). As llama.cpp runs its list of regexes,
+// each split re-splits the pieces of the one before, and what a split does not match stays a
+// piece too. llama.cpp's "default" (its pre-type DEFAULT, also what a BPE file without
+// tokenizer.ggml.pre gets) is: [\p{P}$+<=>^~|]+, then gpt2, then \p{N}+, then [0-9][0-9][0-9].
 #pragma once
 
 #include <cstddef>
@@ -23,6 +26,11 @@ struct PreTokenizer {
   Pattern pattern = Pattern::kGpt2;
   int max_digits = 0;         // gpt4: digits per number piece (\p{N}{1,D})
   bool digits_first = false;  // every digit its own piece before the pattern runs (\p{N})
+  // Runs of punctuation and $+<=>^~| their own pieces before the pattern ([\p{P}$+<=>^~|]+).
+  bool punctuation_first = false;
+  // After the pattern: number runs their own pieces (\p{N}+), then ASCII digits in threes from
+  // the left of each run ([0-9][0-9][0-9]; "12345" is "123" "45").
+  bool numbers_after = false;
 };
 
 // The pre-tokenizer llama.cpp uses for `pre` (a tokenizer.ggml.pre value), or nullptr when

@@ -102,8 +102,9 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const GgufFile& f) {
   return tok;
 }
 
-std::vector<std::int32_t> Tokenizer::encode_prompt(std::string_view text) const {
-  auto ids = encode(text, add_bos_);
+std::vector<std::int32_t> Tokenizer::encode_prompt(std::string_view text,
+                                                   bool parse_special) const {
+  auto ids = encode(text, add_bos_, parse_special);
   if (add_eos_) ids.push_back(eos_);
   return ids;
 }

@@ -25,5 +25,8 @@ std::size_t incomplete_tail(std::string_view s);
 bool is_letter(std::uint32_t cp);
 bool is_number(std::uint32_t cp);
 bool is_space(std::uint32_t cp);
+// \p{P} (Unicode punctuation): exact for ASCII and Latin-1; elsewhere the punctuation of the
+// General Punctuation, CJK, fullwidth and common scripts' blocks.
+bool is_punctuation(std::uint32_t cp);
 
 }  // namespace gearbox::serve::utf8

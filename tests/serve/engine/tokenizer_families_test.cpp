@@ -3,9 +3,9 @@
 // chat templates the GGUFs carry against their Jinja rendering. The references are in
 // tests/serve/engine/data/tokenizer_families_reference.json
 // (bench/serve/make_tokenizer_reference.sh, llama-cpp-python); the Qwen2 (`qwen2`) and Llama 3
-// (`llama-bpe`) pre-tokenizers are checked on SmolLM2's real vocabulary and merges with
-// tokenizer.ggml.pre set to theirs (built here as the reference script builds its vocabulary-only
-// GGUF), so their split is what is exercised.
+// (`llama-bpe`) and llama.cpp's `default` pre-tokenizers are checked on SmolLM2's real vocabulary
+// and merges with tokenizer.ggml.pre set to theirs (built here as the reference script builds its
+// vocabulary-only GGUF), so their split is what is exercised.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -103,6 +103,15 @@ TEST(TokenizerFamilies, Llama3PreTokenizerMatchesLlamaCpp) {
   const auto bytes = tokenizer_only(*smollm_file(), "llama-bpe");
   auto f = GgufFile::parse(bytes, "smollm2-vocab-llama-bpe.gguf");
   expect_ids_as_llama_cpp(*Tokenizer::from_gguf(*f), "SmolLM2-135M-Instruct-Q4_1@llama-bpe");
+}
+
+// llama.cpp's "default" pre-type (punctuation runs split off first, then the GPT-2 pattern,
+// then number runs and ASCII digits in threes), which gearbox once treated as plain gpt2.
+TEST(TokenizerFamilies, DefaultPreTokenizerMatchesLlamaCpp) {
+  REQUIRE_MODEL("SmolLM2-135M-Instruct-Q4_1.gguf");
+  const auto bytes = tokenizer_only(*smollm_file(), "default");
+  auto f = GgufFile::parse(bytes, "smollm2-vocab-default.gguf");
+  expect_ids_as_llama_cpp(*Tokenizer::from_gguf(*f), "SmolLM2-135M-Instruct-Q4_1@default");
 }
 
 TEST(TokenizerFamilies, Gemma3SentencePieceMatchesLlamaCpp) {

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <random>
@@ -236,6 +238,146 @@ TEST(Logprobs, EchoWithMaxTokensZeroScoresThePromptOnly) {
   EXPECT_EQ(g["text"].get<std::string>().rfind("The capital of France is", 0), 0u) << gen.dump();
 }
 
+// A text prompt's control tokens are parsed as llama.cpp's servers parse them: SmolLM2's BOS
+// spelled out in front ("<|im_start|>", its add_bos_token is false) is one token, echoed as
+// spelled with a null logprob, and the next tokens are scored after it (what
+// bench/serve/lm_eval.sh sends both servers so that llama-cpp-python pairs its logprobs right).
+TEST(Logprobs, ControlTokensInATextPromptAreParsedAndEchoedAsSpelled) {
+  SKIP_WITHOUT_SMOLLM();
+  Fixture f = start_smollm();
+  const Model& m = f.runner->model();
+  const auto& tok = m.tokenizer();
+  const std::int32_t bos = tok.find_piece("<|im_start|>");
+  ASSERT_GE(bos, 0);
+  ASSERT_TRUE(tok.is_control(bos));
+  const std::string text = "The capital of France is";
+  const std::string prompt = "<|im_start|>" + text;
+  std::vector<std::int32_t> ids{bos};
+  for (std::int32_t t : tok.encode(text, false)) ids.push_back(t);
+  const Json r = post(f.server->port(), "/v1/completions",
+                      {{"prompt", prompt}, {"max_tokens", 0}, {"echo", true}, {"logprobs", 0}});
+  const Json& c = r["choices"][0];
+  EXPECT_EQ(c["text"], prompt);
+  EXPECT_EQ(r["usage"]["prompt_tokens"], ids.size()) << r.dump();
+  const Json& lp = c["logprobs"];
+  ASSERT_EQ(lp["tokens"].size(), ids.size()) << r.dump();
+  EXPECT_EQ(lp["tokens"][0], "<|im_start|>");
+  EXPECT_TRUE(lp["token_logprobs"][0].is_null());
+  const auto ref = reference_logprobs(m, ids);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const std::string t = lp["tokens"][i];
+    EXPECT_EQ(prompt.substr(lp["text_offset"][i].get<std::size_t>(), t.size()), t) << i;
+    if (i > 0) {
+      EXPECT_NEAR(lp["token_logprobs"][i].get<double>(), ref[i - 1][ids[i]], kTol) << i;
+    }
+  }
+}
+
+// The JSON objects of a server-sent-event body ("data: {...}" events up to "data: [DONE]").
+std::vector<Json> sse_events(const std::string& body) {
+  std::vector<Json> out;
+  std::size_t at = 0;
+  bool done = false;
+  while ((at = body.find("data: ", at)) != std::string::npos) {
+    const std::size_t end = body.find("\n\n", at);
+    const std::string data = body.substr(at + 6, end - at - 6);
+    at = end;
+    if (data == "[DONE]") {
+      done = true;
+      break;
+    }
+    out.push_back(Json::parse(data));
+  }
+  EXPECT_TRUE(done) << body;
+  return out;
+}
+
+// A streamed request's text and its chunks' logprobs joined in order (completions: the four
+// parallel lists; chat: the content records).
+std::pair<std::string, Json> streamed(int port, const std::string& path, Json body) {
+  body["stream"] = true;
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(120, 0);
+  auto r = c.Post(path, body.dump(), "application/json");
+  if (!r || r->status != 200) {
+    ADD_FAILURE() << (r ? r->body : "transport error");
+    return {};
+  }
+  const bool chat = path == "/v1/chat/completions";
+  std::string text;
+  Json joined = chat ? Json{{"content", Json::array()}}
+                     : Json{{"tokens", Json::array()},
+                            {"token_logprobs", Json::array()},
+                            {"top_logprobs", Json::array()},
+                            {"text_offset", Json::array()}};
+  for (const Json& e : sse_events(r->body)) {
+    if (e["choices"].empty()) continue;  // a usage-only chunk
+    const Json& ch = e["choices"][0];
+    if (chat) {
+      if (ch["delta"].contains("content")) text += ch["delta"]["content"].get<std::string>();
+    } else {
+      text += ch["text"].get<std::string>();
+    }
+    if (ch["logprobs"].is_null()) continue;
+    for (auto& [key, list] : joined.items())
+      for (const Json& v : ch["logprobs"][key]) list.push_back(v);
+  }
+  return {text, joined};
+}
+
+// Streamed logprobs (OpenAI sends each chunk's tokens' records with it) are those of the same
+// greedy request served whole: completions with and without a stop string (the records
+// after the cut left out alike), chat with top alternatives.
+TEST(Logprobs, StreamedLogprobsAreThoseOfTheWholeResponse) {
+  SKIP_WITHOUT_SMOLLM();
+  Fixture f = start_smollm();
+  const int port = f.server->port();
+  // Equal lists, logprob values within kTol (the second request reuses the first one's cached
+  // prompt blocks, so its first logits come from a shorter prefill).
+  std::function<void(const Json&, const Json&, const std::string&)> expect_same =
+      [&](const Json& a, const Json& b, const std::string& where) {
+        if (a.is_number_float() || b.is_number_float()) {
+          ASSERT_TRUE(a.is_number() && b.is_number()) << where << ": " << a << " vs " << b;
+          EXPECT_NEAR(a.get<double>(), b.get<double>(), kTol) << where;
+          return;
+        }
+        if (a.is_structured()) {
+          ASSERT_EQ(a.type(), b.type()) << where;
+          ASSERT_EQ(a.size(), b.size()) << where << ": " << a << " vs " << b;
+          for (auto it = a.begin(); it != a.end(); ++it) {
+            const std::string key =
+                a.is_object() ? it.key() : std::to_string(std::distance(a.begin(), it));
+            const Json& other = a.is_object() ? b.at(it.key()) : b.at(std::stoul(key));
+            expect_same(it.value(), other, where + "/" + key);
+          }
+          return;
+        }
+        EXPECT_EQ(a, b) << where;
+      };
+  for (const Json& stop : {Json(nullptr), Json::array({"\n"})}) {
+    Json body = {{"prompt", "The capital of France is"},
+                 {"max_tokens", 12},
+                 {"temperature", 0},
+                 {"logprobs", 2}};
+    if (!stop.is_null()) body["stop"] = stop;
+    const Json whole = post(port, "/v1/completions", body);
+    const auto [text, lp] = streamed(port, "/v1/completions", body);
+    EXPECT_EQ(text, whole["choices"][0]["text"]) << stop;
+    ASSERT_FALSE(lp["tokens"].empty()) << stop;
+    expect_same(whole["choices"][0]["logprobs"], lp, stop.dump());
+  }
+  const Json chat = {{"messages", {{{"role", "user"}, {"content", "Name a colour."}}}},
+                     {"max_tokens", 8},
+                     {"temperature", 0},
+                     {"logprobs", true},
+                     {"top_logprobs", 3}};
+  const Json whole = post(port, "/v1/chat/completions", chat);
+  const auto [text, lp] = streamed(port, "/v1/chat/completions", chat);
+  EXPECT_EQ(text, whole["choices"][0]["message"]["content"]);
+  ASSERT_EQ(lp["content"].size(), 8u) << lp.dump();
+  expect_same(whole["choices"][0]["logprobs"], lp, "chat");
+}
+
 // stories260K is SentencePiece with a BOS and a space prefix: echo returns the prompt as sent,
 // lists its tokens without the BOS the server added (the first one's logprob null, the next
 // ones conditioned on the BOS), and each offset points at its token's text in the echo.
@@ -324,7 +466,7 @@ TEST(Logprobs, BadValuesAre400NamingTheField) {
   EXPECT_EQ(param("/v1/completions", {{"prompt", "a"}, {"logprobs", true}}), "logprobs");
   EXPECT_EQ(param("/v1/completions", {{"prompt", "a"}, {"echo", 1}}), "echo");
   EXPECT_EQ(param("/v1/completions", {{"prompt", "a"}, {"max_tokens", 0}}), "max_tokens");
-  EXPECT_EQ(param("/v1/completions", {{"prompt", "a"}, {"logprobs", 1}, {"stream", true}}),
+  EXPECT_EQ(param("/v1/completions", {{"prompt", "a"}, {"echo", true}, {"stream", true}}),
             "stream");
   EXPECT_EQ(
       param("/v1/completions", {{"prompt", Json::array({Json::array({1}), Json::array({2})})}}),

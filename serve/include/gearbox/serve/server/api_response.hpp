@@ -31,11 +31,15 @@ class ResponseFormatter {
   nlohmann::json complete(const std::string& text, const std::string& finish_reason,
                           const Usage& usage,
                           const nlohmann::json& logprobs = nlohmann::json()) const;
-  // One SSE event "data: {...}\n\n" carrying `delta` (the chat role on the first chunk).
-  std::string chunk(const std::string& delta, bool first) const;
-  // The closing events: a chunk with finish_reason and usage, a usage-only chunk when
-  // `usage_chunk` (stream_options.include_usage), then "data: [DONE]\n\n".
-  std::string finish(const std::string& finish_reason, const Usage& usage, bool usage_chunk) const;
+  // One SSE event "data: {...}\n\n" carrying `delta` (the chat role on the first chunk) and
+  // `logprobs` (the records of this chunk's tokens; null when none were asked for).
+  std::string chunk(const std::string& delta, bool first,
+                    const nlohmann::json& logprobs = nullptr) const;
+  // The closing events: a chunk with finish_reason, usage and `logprobs` (the records not sent
+  // yet, or null), a usage-only chunk when `usage_chunk` (stream_options.include_usage), then
+  // "data: [DONE]\n\n".
+  std::string finish(const std::string& finish_reason, const Usage& usage, bool usage_chunk,
+                     const nlohmann::json& logprobs = nullptr) const;
 
   const std::string& id() const { return id_; }
 

@@ -38,6 +38,9 @@ struct EngineRunnerOptions {
   // Automatic prefix caching for the policies whose rows are exact functions of the prefix
   // (no eviction, no offload).
   bool prefix_cache = true;
+  // The chat template used instead of the file's: a built-in name (chatml, gemma, llama2,
+  // llama3) or a Jinja template text of a family we render; "" = the file's.
+  std::string chat_template;
 };
 
 class EngineRunner final : public ModelRunner {
@@ -57,6 +60,7 @@ class EngineRunner final : public ModelRunner {
   std::size_t kv_step_bytes(SequenceId id, std::size_t n_new) const override;
   KvUsage kv_usage() const override;
   std::vector<Token> encode(std::string_view text, bool add_bos) const override;
+  std::string prompt_token_text(Token t) const override;
   std::string token_text(Token t) const override;
   Token prompt_bos() const override;
   std::string detokenize(std::span<const Token> tokens) const override;

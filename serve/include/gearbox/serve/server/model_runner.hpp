@@ -115,12 +115,16 @@ class ModelRunner {
   virtual KvUsage kv_usage() const = 0;
 
   // Tokenizes `text`; add_bos: as a prompt, with BOS (and EOS) where the model's file asks
-  // for them (a model whose add_bos_token is false gets none).
+  // for them (a model whose add_bos_token is false gets none), and the text of control tokens
+  // (`<|im_start|>`, `<bos>`) turned into those tokens, as llama.cpp's servers do.
   virtual std::vector<Token> encode(std::string_view text, bool add_bos) const = 0;
   // The BOS that encode(text, true) puts in front of a prompt, or -1 when it puts none.
   virtual Token prompt_bos() const { return -1; }
   // The bytes token `t` stands for (may be part of a UTF-8 character).
   virtual std::string token_text(Token t) const = 0;
+  // How token `t` is spelled in a text prompt: a control token its spelling there (the text
+  // encode(text, true) turned into it), any other its token_text().
+  virtual std::string prompt_token_text(Token t) const { return token_text(t); }
   // The text of `tokens` as a whole (a SentencePiece model drops the space its encoder put in
   // front of the text); by default their token_text() joined.
   virtual std::string detokenize(std::span<const Token> tokens) const {

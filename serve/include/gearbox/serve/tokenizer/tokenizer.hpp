@@ -58,8 +58,9 @@ class Tokenizer {
 
   // The ids of a plain-text prompt as llama.cpp makes them: encode(text) with BOS in front
   // when the file's tokenizer.ggml.add_bos_token says so (SentencePiece default: yes, BPE:
-  // no) and EOS at the end when add_eos_token does (default no).
-  std::vector<std::int32_t> encode_prompt(std::string_view text) const;
+  // no) and EOS at the end when add_eos_token does (default no); parse_special as encode()'s
+  // (llama.cpp's servers parse a prompt's control tokens, its CLI tools do not by default).
+  std::vector<std::int32_t> encode_prompt(std::string_view text, bool parse_special = false) const;
 
   std::int32_t bos() const { return bos_; }  // -1 when none
   std::int32_t eos() const { return eos_; }  // -1 when none
@@ -122,5 +123,17 @@ class DetokenizeStream {
   std::string pending_;
   bool first_ = true;
 };
+
+// The chat templates built in by name (`serve run --chat-template NAME`, spelled as llama.cpp's
+// llama-server spells them): chatml, gemma, llama2, llama3.
+const std::vector<std::string>& builtin_chat_template_names();
+// True when render_chat_template() renders `tmpl`: a built-in name, or a Jinja template whose
+// text carries the markers of one of those families.
+bool is_renderable_chat_template(std::string_view tmpl);
+// `messages` rendered with `tmpl` (a built-in name or a Jinja template of a family we render;
+// a ChatML template that adds a default system message has it added). Throws Error::input
+// for a role other than system/user/assistant, an empty template or an unknown family.
+std::string render_chat_template(std::string_view tmpl, std::span<const ChatMessage> messages,
+                                 bool add_generation_prompt);
 
 }  // namespace gearbox::serve
