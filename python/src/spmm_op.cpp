@@ -3,6 +3,8 @@
 #include <ATen/Parallel.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 
+#include <omp.h>
+
 #include <mutex>
 #include <unordered_map>
 
@@ -35,6 +37,18 @@ class PlanRegistry {
   int64_t next_ = 1;
   std::unordered_map<int64_t, std::weak_ptr<gearbox::gnn::MatrixPlan>> plans_;
 };
+
+// The kernels run with torch's intra-op thread count (torch.set_num_threads). Applied when it
+// changes rather than by a ThreadScope per call: setting and restoring the OpenMP and OpenBLAS
+// counts around every call costs more than a small graph's aggregation gains from it.
+void use_torch_threads() {
+  thread_local int applied = 0;
+  const int n = at::get_num_threads();
+  if (n != applied || omp_get_max_threads() != n) {
+    gearbox::set_threads(n);
+    applied = n;
+  }
+}
 
 PlanRegistry& registry() {
   static auto* r = new PlanRegistry();  // never destroyed (plans may die at shutdown)
@@ -101,7 +115,7 @@ torch::Tensor run_plan(gearbox::gnn::MatrixPlan& plan, const torch::Tensor& x, b
   const auto xc = x.contiguous();
   auto y = pooled_empty(plan.nodes(), x.size(1));
   if (plan.nodes() == 0) return y;
-  gearbox::ThreadScope scope(at::get_num_threads());
+  use_torch_threads();
   plan.run(xc.data_ptr<float>(), static_cast<int>(x.size(1)), y.data_ptr<float>(), transpose);
   return y;
 }
