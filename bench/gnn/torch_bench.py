@@ -9,10 +9,12 @@ take edge_index and plan once (reordering + selection, reported separately). The
 alone (torch.sparse.mm on the normalised adjacency against gearbox_gnn.spmm) is timed too.
 
     python bench/gnn/torch_bench.py --graph cora --graph sbm:n=20000,block=64 --threads 2 [--json]
+    python bench/gnn/torch_bench.py --aggregation-only ...   (aggregation and overhead only)
 """
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import time
@@ -57,22 +59,47 @@ def interleaved_ms(fns, warmup, reps):
     return [statistics.median(m) for m in ms]
 
 
-def overhead_paired(plan, x, f, rounds):
-    """Median C++ ms and median over rounds of (spmm ms / C++ ms), each round one Python call
-    of gearbox_gnn.spmm and one C++ call (Plan._c.kernel_ms(f, 1): one timed MatrixPlan::run
-    after a warm-up one), back to back."""
-    cpp, ratio = [], []
-    for _ in range(rounds):
+def overhead_paired(plan, x, rounds):
+    """The extension against the same call from C++, paired round by round.
+
+    The C++ side is what a C++ caller of the same plan pays: MatrixPlan::run on the same X
+    into a Y it allocated once and reuses, timed in C++ around that call alone
+    (Plan._c.run_into_ms; same plan, same threads). Each round makes one call of each, in
+    both orders (ext then C++, C++ then ext: whichever runs second finds X warm and its own
+    output cold, a 10-15% effect on graphs whose X fits in the caches) and takes the geometric
+    mean of the two ratios. Returns the median C++ ms and the medians over rounds of
+    (gearbox_gnn.spmm ms / C++ ms) and (Plan._c.run ms / C++ ms): the whole Python call
+    (argument checks, dispatcher, autograd kernel, output allocation, freeing it) and the
+    binding alone."""
+    y = torch.empty_like(x)
+    plan._c.run_into_ms(x, y, False)  # faults Y's pages in, as a C++ caller's first call would
+
+    def ext():
         t = time.perf_counter()
         gearbox_gnn.spmm(plan, x)
-        py = (time.perf_counter() - t) * 1e3
-        c = plan._c.kernel_ms(f, 1)
-        cpp.append(c)
-        ratio.append(py / c)
-    return statistics.median(cpp), statistics.median(ratio)
+        return (time.perf_counter() - t) * 1e3
+
+    def binding():
+        t = time.perf_counter()
+        plan._c.run(x, False)
+        return (time.perf_counter() - t) * 1e3
+
+    def cpp():
+        return plan._c.run_into_ms(x, y, False)
+
+    cpp_ms, ratios = [], []
+    for fn in (ext, binding):
+        ratio = []
+        for _ in range(max(rounds // 2, 1)):
+            a1, c1 = fn(), cpp()  # ext first: it finds its output block warm, C++ its Y cold
+            c2, a2 = cpp(), fn()  # C++ first: the other way round
+            cpp_ms += [c1, c2]
+            ratio.append(math.sqrt((a1 / c1) * (a2 / c2)))  # the order's effect cancels
+        ratios.append(statistics.median(ratio))
+    return statistics.median(cpp_ms), ratios[0], ratios[1]
 
 
-def bench_graph(spec, f, classes, warmup, reps):
+def bench_graph(spec, f, classes, warmup, reps, epochs=True):
     edge_index, n = gearbox_gnn.load_graph(spec)
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(n, f, generator=gen)
@@ -92,7 +119,15 @@ def bench_graph(spec, f, classes, warmup, reps):
         [lambda: torch.sparse.mm(ahat, x), lambda: gearbox_gnn.spmm(plan, x)], 25, reps * 2)
     # The extension's overhead: gearbox_gnn.spmm against the same call from C++
     # (MatrixPlan::run on the same plan, X and Y in the caller's order), paired round by round.
-    cpp_ms, overhead = overhead_paired(plan, x, f, reps * 2)
+    cpp_ms, overhead, binding = overhead_paired(plan, x, max(reps * 2, 40))
+    row = {"graph": spec, "nodes": n, "edges": int(edge_index.size(1)), "dim": f,
+           "aggregation": {"pyg_sparse_mm_ms": agg_pyg, "gearbox_ms": agg_ours,
+                           "cpp_call_ms": cpp_ms, "extension_over_cpp_paired": overhead,
+                           "binding_over_cpp_paired": binding,
+                           "speedup": agg_pyg / agg_ours, "plan_seconds": plan_s,
+                           "kernels": plan.kernels()}}
+    if not epochs:
+        return row
 
     torch.manual_seed(0)
     m_pyg = GCN(pyg_nn.GCNConv, f, classes)
@@ -110,15 +145,11 @@ def bench_graph(spec, f, classes, warmup, reps):
         m_ours.load_state_dict(m_pyg.state_dict())
         diff = float((m_ours(x, edge_index) - m_pyg(x, adj_t)).abs().max())
     layer_plan = m_ours.conv1.last_plan
-    return {"graph": spec, "nodes": n, "edges": int(edge_index.size(1)), "dim": f,
-            "aggregation": {"pyg_sparse_mm_ms": agg_pyg, "gearbox_ms": agg_ours,
-                            "cpp_call_ms": cpp_ms, "extension_over_cpp_paired": overhead,
-                            "speedup": agg_pyg / agg_ours, "plan_seconds": plan_s,
-                            "kernels": plan.kernels()},
-            "epoch": {"pyg_ms": ep_pyg, "gearbox_ms": ep_ours, "speedup": ep_pyg / ep_ours,
-                      "first_gearbox_epoch_seconds": first_ours_s,
-                      "kernels": layer_plan.kernels()},
-            "max_abs_diff_same_weights": diff}
+    row["epoch"] = {"pyg_ms": ep_pyg, "gearbox_ms": ep_ours, "speedup": ep_pyg / ep_ours,
+                    "first_gearbox_epoch_seconds": first_ours_s,
+                    "kernels": layer_plan.kernels()}
+    row["max_abs_diff_same_weights"] = diff
+    return row
 
 
 def main():
@@ -131,13 +162,16 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--warmup", type=int, default=15)
     ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--aggregation-only", action="store_true",
+                    help="time the aggregation and the extension's overhead, not the epochs")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     rows = []
     for spec in a.graph or ["cora", "citeseer", "pubmed"]:
         print(f"torch_bench: {spec}", file=sys.stderr)
-        rows.append(bench_graph(spec, a.dim, a.classes, a.warmup, a.reps))
+        rows.append(bench_graph(spec, a.dim, a.classes, a.warmup, a.reps,
+                                not a.aggregation_only))
     doc = {"threads": a.threads, "torch": torch.__version__, "dim": a.dim, "results": rows}
     try:
         import torch_geometric
@@ -150,13 +184,16 @@ def main():
     print(f"torch {torch.__version__}, {a.threads} threads, F = {a.dim} (median ms; "
           f"speedup = PyG / gearbox)")
     print(f"{'graph':<28}{'nodes':>9}{'edges':>11} | {'agg PyG':>9}{'agg ours':>9}{'x':>6}"
-          f"{'C++':>8}{'ext/C++':>8} | {'epoch PyG':>10}{'epoch ours':>11}{'x':>6} | kernels (F)")
+          f"{'C++':>8}{'ext/C++':>8}{'bind/C++':>9} | {'epoch PyG':>10}{'epoch ours':>11}"
+          f"{'x':>6} | kernels (F)")
     for r in rows:
-        ag, ep = r["aggregation"], r["epoch"]
+        ag, ep = r["aggregation"], r.get("epoch")
+        epoch_cols = (f"{ep['pyg_ms']:>10.2f}{ep['gearbox_ms']:>11.2f}{ep['speedup']:>6.2f}"
+                      if ep else f"{'-':>10}{'-':>11}{'-':>6}")
         print(f"{r['graph']:<28}{r['nodes']:>9}{r['edges']:>11} | {ag['pyg_sparse_mm_ms']:>9.2f}"
-              f"{ag['gearbox_ms']:>9.2f}{ag['speedup']:>6.2f}{ag['cpp_call_ms']:>8.2f}"
-              f"{ag['extension_over_cpp_paired']:>8.3f} | {ep['pyg_ms']:>10.2f}"
-              f"{ep['gearbox_ms']:>11.2f}{ep['speedup']:>6.2f} | {ag['kernels']}")
+              f"{ag['gearbox_ms']:>9.2f}{ag['speedup']:>6.2f}{ag['cpp_call_ms']:>8.3f}"
+              f"{ag['extension_over_cpp_paired']:>8.3f}{ag['binding_over_cpp_paired']:>9.3f} | "
+              f"{epoch_cols} | {ag['kernels']}")
 
 
 if __name__ == "__main__":

@@ -25,5 +25,13 @@ def load_graph(spec: str):
     return _C.load_graph(spec)
 
 
-__all__ = ["Plan", "plan", "spmm", "nn", "load_graph"]
+def empty_cache() -> int:
+    """Returns the free output blocks gearbox_gnn.spmm keeps for reuse to the system (as
+    torch.cuda.empty_cache does for the GPU); the bytes released. Tensors still alive are
+    untouched. GEARBOX_GNN_OUTPUT_CACHE_MB (read at the first call) bounds what is kept:
+    default 1024, 0 keeps nothing."""
+    return _C.empty_cache()
+
+
+__all__ = ["Plan", "plan", "spmm", "nn", "load_graph", "empty_cache"]
 __version__ = "0.1.0"

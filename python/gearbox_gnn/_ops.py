@@ -1,25 +1,25 @@
 """Plans and the aggregation op.
 
 ``plan(adj, feature_width)`` builds AdaptGear's plan for A (reordering, density split, kernels
-measured and chosen for the width); ``spmm(plan, x)`` is A @ x, a ``torch.library`` custom op
-(``torch.ops.gearbox_gnn.spmm``) with a fake implementation (so ``torch.compile`` traces it)
-and autograd: the gradient of x is A^T @ grad, run through the transposed plan (the same
-plan when A is symmetric). Plans are found by the op through an integer id, so the op's
-arguments stay tensors and plain values.
+measured and chosen for the width); ``spmm(plan, x)`` is A @ x, the operator
+``torch.ops.gearbox_gnn.spmm`` (registered in C++ with CPU and autograd kernels: the gradient
+of x is A^T @ grad, run through the transposed plan, the same plan when A is symmetric) with
+a fake implementation registered here (so ``torch.compile`` traces it). Plans are found by the
+op through an integer id, so the op's arguments stay tensors and plain values.
+
+Outputs come from a pool of blocks that the tensors of earlier outputs held and freed (never
+one a live tensor holds), so their pages are not faulted in again on every call;
+GEARBOX_GNN_OUTPUT_CACHE_MB bounds the free memory it keeps (default 1024, 0: off) and
+``gearbox_gnn.empty_cache()`` returns it to the system.
 """
 
-import itertools
 import json
-import weakref
 from typing import Optional
 
 import torch
 
 from . import _C
 from ._adjacency import to_coo
-
-_plans: "weakref.WeakValueDictionary[int, Plan]" = weakref.WeakValueDictionary()
-_ids = itertools.count(1)
 
 _REORDERS = ("lp", "metis", "degree", "none")
 
@@ -30,8 +30,7 @@ class Plan:
     def __init__(self, c_plan: "_C.Plan"):
         self._c = c_plan
         self._n = int(c_plan.num_nodes)  # plain attributes: torch.compile reads them
-        self._id = next(_ids)
-        _plans[self._id] = self
+        self._id = int(c_plan.id)  # the op's handle (held weakly by the op's registry)
 
     @property
     def num_nodes(self) -> int:
@@ -106,37 +105,13 @@ def plan(adj, feature_width: int, *, num_nodes: Optional[int] = None,
                         torch.get_num_threads(), use_cache, name))
 
 
-@torch.library.custom_op("gearbox_gnn::spmm", mutates_args=())
-def _spmm(x: torch.Tensor, plan_id: int, transpose: bool) -> torch.Tensor:
-    p = _plans.get(plan_id)
-    if p is None:
-        raise ValueError(f"gearbox_gnn.spmm(): argument 'plan' (id {plan_id}) is no longer "
-                         f"alive; keep a reference to the Plan while using it")
-    return p._c.run(x, transpose)
-
-
-@_spmm.register_fake
+@torch.library.register_fake("gearbox_gnn::spmm")
 def _spmm_fake(x, plan_id, transpose):
     return x.new_empty(x.shape)  # A is square: out has x's shape
 
 
-def _setup_context(ctx, inputs, output):
-    _, ctx.plan_id, ctx.transpose = inputs
-
-
-def _backward(ctx, grad):
-    return torch.ops.gearbox_gnn.spmm(grad, ctx.plan_id, not ctx.transpose), None, None
-
-
-_spmm.register_autograd(_backward, setup_context=_setup_context)
-
-
-def spmm(plan: Plan, x: torch.Tensor, *, transpose: bool = False) -> torch.Tensor:
-    """out = A @ x (transpose: A^T @ x) for x: [num_nodes, F] float32 on the CPU.
-
-    Differentiable in x (the gradient runs through the transposed plan); a torch.library op,
-    so it works under torch.compile.
-    """
+def _check_spmm_args(plan, x) -> None:
+    """Raises the TypeError / ValueError naming spmm()'s argument that does not fit."""
     fn = "gearbox_gnn.spmm()"
     if not isinstance(plan, Plan):
         raise TypeError(f"{fn}: argument 'plan' must be a gearbox_gnn.Plan (from "
@@ -151,4 +126,23 @@ def spmm(plan: Plan, x: torch.Tensor, *, transpose: bool = False) -> torch.Tenso
     if x.dim() != 2 or x.size(0) != plan._n or x.size(1) < 1:
         raise ValueError(f"{fn}: argument 'x' must have shape [num_nodes={plan._n}, F] "
                          f"with F >= 1, got {list(x.shape)}")
+
+
+def spmm(plan: Plan, x: torch.Tensor, *, transpose: bool = False) -> torch.Tensor:
+    """out = A @ x (transpose: A^T @ x) for x: [num_nodes, F] float32 on the CPU.
+
+    Differentiable in x (the gradient runs through the transposed plan); a torch.library op,
+    so it works under torch.compile.
+    """
+    if (type(plan) is Plan and type(x) is torch.Tensor and x.is_cpu
+            and not torch.compiler.is_compiling()):
+        # The fast path: the same operator through the dispatcher (autograd included) minus
+        # the Python operator lookup; the C++ kernel checks dtype and shape, and a failure is
+        # raised again with the message naming the argument.
+        try:
+            return _C.spmm(x, plan._id, bool(transpose))
+        except (TypeError, ValueError):
+            _check_spmm_args(plan, x)
+            raise
+    _check_spmm_args(plan, x)
     return torch.ops.gearbox_gnn.spmm(x, plan._id, bool(transpose))

@@ -1,10 +1,12 @@
 // gearbox_gnn._C: the Python face of gnn::MatrixPlan. A Plan is built from the adjacency as
 // COO tensors (row = target node, col = source node, value), duplicates summed; run() is
-// Y = A X (or A^T X) on float32 CPU tensors. The torch.library op, autograd and the input
-// checks that name the user's arguments live in the Python package (gearbox_gnn/_ops.py);
-// the checks here are the last line against a crash.
+// Y = A X (or A^T X) on float32 CPU tensors. The operator torch.ops.gearbox_gnn.spmm (CPU and
+// autograd kernels) is registered in C++ (spmm_op.cpp); its fake implementation and the input
+// checks that name the user's arguments live in the Python package (gearbox_gnn/_ops.py); the
+// checks here are the last line against a crash.
 #include <torch/extension.h>
 
+#include <chrono>
 #include <limits>
 #include <memory>
 #include <string>
@@ -14,6 +16,8 @@
 #include "gearbox/gnn/csr.hpp"
 #include "gearbox/gnn/dataset.hpp"
 #include "gearbox/gnn/matrix_plan.hpp"
+#include "output_pool.hpp"
+#include "spmm_op.hpp"
 
 namespace py = pybind11;
 using gearbox::gnn::index_t;
@@ -66,27 +70,35 @@ class Plan {
     opt.selector.use_cache = use_cache;
     py::gil_scoped_release nogil;
     gearbox::ThreadScope scope(opt.threads);
-    plan_ = std::make_unique<gearbox::gnn::MatrixPlan>(
+    plan_ = std::make_shared<gearbox::gnn::MatrixPlan>(
         gearbox::gnn::coo_to_csr(coo, gearbox::gnn::Duplicates::kSum),
         static_cast<int>(feature_width), opt);
+    id_ = gearbox_py::register_plan(plan_);
   }
+  ~Plan() { gearbox_py::unregister_plan(id_); }
+  Plan(const Plan&) = delete;
+  Plan& operator=(const Plan&) = delete;
 
   torch::Tensor run(const torch::Tensor& x, bool transpose) {
-    TORCH_CHECK_TYPE(x.scalar_type() == torch::kFloat, "x must be float32, got ", x.scalar_type());
-    TORCH_CHECK_VALUE(x.device().is_cpu(), "x must be on the CPU, got ", x.device());
-    TORCH_CHECK_VALUE(x.dim() == 2 && x.size(0) == plan_->nodes(),
-                      "x must have shape [num_nodes=", plan_->nodes(), ", F], got ", x.sizes());
-    TORCH_CHECK_VALUE(x.size(1) >= 1 && x.size(1) <= (1 << 16), "x's width must be in [1, 65536]");
-    const auto xc = x.contiguous();
-    auto y = torch::empty({plan_->nodes(), x.size(1)}, x.options());
-    if (plan_->nodes() == 0) return y;
+    py::gil_scoped_release nogil;
+    return gearbox_py::run_plan(*plan_, x, transpose, "x");
+  }
+
+  // The same product as a C++ caller makes it: MatrixPlan::run from x into y (both given,
+  // y reused across calls), timed in C++ around that call alone; ms. For the benchmark of
+  // the extension's overhead (bench/gnn/torch_bench.py).
+  double run_into_ms(const torch::Tensor& x, const torch::Tensor& y, bool transpose) {
+    for (const auto* t : {&x, &y})
+      TORCH_CHECK_VALUE(t->scalar_type() == torch::kFloat && t->device().is_cpu() &&
+                            t->is_contiguous() && t->dim() == 2 && t->size(0) == plan_->nodes() &&
+                            t->size(1) == x.size(1) && x.size(1) >= 1 && x.size(1) <= (1 << 16),
+                        "x and y must be contiguous float32 CPU tensors [num_nodes, F]");
     const int threads = at::get_num_threads();
-    {
-      py::gil_scoped_release nogil;
-      gearbox::ThreadScope scope(threads);
-      plan_->run(xc.data_ptr<float>(), static_cast<int>(x.size(1)), y.data_ptr<float>(), transpose);
-    }
-    return y;
+    py::gil_scoped_release nogil;
+    gearbox::ThreadScope scope(threads);
+    const auto t0 = std::chrono::steady_clock::now();
+    plan_->run(x.data_ptr<float>(), static_cast<int>(x.size(1)), y.data_ptr<float>(), transpose);
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   }
 
   std::string explain(int64_t f) {
@@ -109,9 +121,11 @@ class Plan {
   int64_t nnz() const { return plan_->nnz(); }
   int64_t feature_width() const { return plan_->feature_width(); }
   bool symmetric() const { return plan_->symmetric(); }
+  int64_t id() const { return id_; }
 
  private:
-  std::unique_ptr<gearbox::gnn::MatrixPlan> plan_;
+  std::shared_ptr<gearbox::gnn::MatrixPlan> plan_;
+  int64_t id_ = 0;
 };
 
 // The graph `gearbox gnn --graph spec` reads (a shared graph's name, a path, or an sbm:/rmat:
@@ -157,6 +171,12 @@ PYBIND11_MODULE(_C, m) {
     }
   });
   m.def("load_graph", &load_graph, py::arg("spec"));
+  // torch.ops.gearbox_gnn.spmm through the dispatcher without the Python operator lookup.
+  m.def("spmm", &gearbox_py::call_spmm, py::arg("x"), py::arg("plan"), py::arg("transpose"),
+        py::call_guard<py::gil_scoped_release>());
+  m.def("empty_cache", &gearbox_py::release_cached);
+  m.def("cached_output_bytes", &gearbox_py::cached_bytes);
+  m.def("output_cache_limit", &gearbox_py::cache_limit);
   py::class_<Plan>(m, "Plan")
       .def(py::init<const torch::Tensor&, const torch::Tensor&, const torch::Tensor&, int64_t,
                     int64_t, const std::string&, int64_t, int64_t, int64_t, bool,
@@ -165,10 +185,12 @@ PYBIND11_MODULE(_C, m) {
            py::arg("feature_width"), py::arg("reorder"), py::arg("block"), py::arg("seed"),
            py::arg("threads"), py::arg("use_cache"), py::arg("name"))
       .def("run", &Plan::run, py::arg("x"), py::arg("transpose"))
+      .def("run_into_ms", &Plan::run_into_ms, py::arg("x"), py::arg("y"), py::arg("transpose"))
       .def("explain", &Plan::explain, py::arg("width"))
       .def("explain_json", &Plan::explain_json, py::arg("width"))
       .def("kernels", &Plan::kernels)
       .def("kernel_ms", &Plan::kernel_ms, py::arg("width"), py::arg("reps"))
+      .def_property_readonly("id", &Plan::id)
       .def_property_readonly("num_nodes", &Plan::nodes)
       .def_property_readonly("nnz", &Plan::nnz)
       .def_property_readonly("feature_width", &Plan::feature_width)

@@ -5,8 +5,9 @@
 
 namespace gearbox {
 
-// The most threads gearbox runs: the machine's logical cores. More only oversubscribes, and
-// under an address-space limit OpenBLAS spins forever allocating buffers for 64 threads.
+// The most threads gearbox runs: the machine's logical cores (read once per process). More
+// only oversubscribes, and under an address-space limit OpenBLAS spins forever allocating
+// buffers for 64 threads.
 int max_threads();
 
 // Threads to use when the user gives 0 ("auto"): the machine's logical cores, or

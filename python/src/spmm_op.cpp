@@ -1,0 +1,140 @@
+#include "spmm_op.hpp"
+
+#include <ATen/Parallel.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+
+#include <omp.h>
+
+#include <mutex>
+#include <unordered_map>
+
+#include "gearbox/core/threads.hpp"
+#include "output_pool.hpp"
+
+namespace gearbox_py {
+namespace {
+
+class PlanRegistry {
+ public:
+  int64_t add(const std::shared_ptr<gearbox::gnn::MatrixPlan>& plan) {
+    std::lock_guard lock(mu_);
+    const int64_t id = next_++;
+    plans_.emplace(id, plan);
+    return id;
+  }
+  void remove(int64_t id) {
+    std::lock_guard lock(mu_);
+    plans_.erase(id);
+  }
+  std::shared_ptr<gearbox::gnn::MatrixPlan> find(int64_t id) {
+    std::lock_guard lock(mu_);
+    auto it = plans_.find(id);
+    return it == plans_.end() ? nullptr : it->second.lock();
+  }
+
+ private:
+  std::mutex mu_;
+  int64_t next_ = 1;
+  std::unordered_map<int64_t, std::weak_ptr<gearbox::gnn::MatrixPlan>> plans_;
+};
+
+// The kernels run with torch's intra-op thread count (torch.set_num_threads). Applied when it
+// changes rather than by a ThreadScope per call: setting and restoring the OpenMP and OpenBLAS
+// counts around every call costs more than a small graph's aggregation gains from it.
+void use_torch_threads() {
+  thread_local int applied = 0;
+  const int n = at::get_num_threads();
+  if (n != applied || omp_get_max_threads() != n) {
+    gearbox::set_threads(n);
+    applied = n;
+  }
+}
+
+PlanRegistry& registry() {
+  static auto* r = new PlanRegistry();  // never destroyed (plans may die at shutdown)
+  return *r;
+}
+
+torch::Tensor spmm_cpu(const torch::Tensor& x, int64_t plan_id, bool transpose) {
+  const auto plan = registry().find(plan_id);
+  TORCH_CHECK_VALUE(plan != nullptr, "gearbox_gnn.spmm(): argument 'plan' (id ", plan_id,
+                    ") is no longer alive; keep a reference to the Plan while using it");
+  return run_plan(*plan, x, transpose, "gearbox_gnn.spmm(): argument 'x'");
+}
+
+const c10::TypedOperatorHandle<torch::Tensor(const torch::Tensor&, int64_t, bool)>& spmm_op() {
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("gearbox_gnn::spmm", "")
+                             .typed<torch::Tensor(const torch::Tensor&, int64_t, bool)>();
+  return op;
+}
+
+// d(A x)/dx applied to g is A^T g: the same op with transpose flipped (differentiable again,
+// so double backward works).
+class SpmmFunction : public torch::autograd::Function<SpmmFunction> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               int64_t plan_id, bool transpose) {
+    ctx->saved_data["plan"] = plan_id;
+    ctx->saved_data["transpose"] = transpose;
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return spmm_op().call(x, plan_id, transpose);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const int64_t plan_id = ctx->saved_data["plan"].toInt();
+    const bool transpose = ctx->saved_data["transpose"].toBool();
+    return {spmm_op().call(grads[0], plan_id, !transpose), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+torch::Tensor spmm_autograd(const torch::Tensor& x, int64_t plan_id, bool transpose) {
+  return SpmmFunction::apply(x, plan_id, transpose);
+}
+
+}  // namespace
+
+int64_t register_plan(const std::shared_ptr<gearbox::gnn::MatrixPlan>& plan) {
+  return registry().add(plan);
+}
+
+void unregister_plan(int64_t id) {
+  registry().remove(id);
+}
+
+torch::Tensor run_plan(gearbox::gnn::MatrixPlan& plan, const torch::Tensor& x, bool transpose,
+                       const char* who) {
+  TORCH_CHECK_TYPE(x.scalar_type() == torch::kFloat, who, " must be float32, got ",
+                   x.scalar_type());
+  TORCH_CHECK_VALUE(x.device().is_cpu(), who, " must be on the CPU, got ", x.device());
+  TORCH_CHECK_VALUE(x.dim() == 2 && x.size(0) == plan.nodes(), who,
+                    " must have shape [num_nodes=", plan.nodes(), ", F], got ", x.sizes());
+  TORCH_CHECK_VALUE(x.size(1) >= 1 && x.size(1) <= (1 << 16), who,
+                    "'s width must be in [1, 65536], got ", x.size(1));
+  const auto xc = x.contiguous();
+  auto y = pooled_empty(plan.nodes(), x.size(1));
+  if (plan.nodes() == 0) return y;
+  use_torch_threads();
+  plan.run(xc.data_ptr<float>(), static_cast<int>(x.size(1)), y.data_ptr<float>(), transpose);
+  return y;
+}
+
+torch::Tensor call_spmm(const torch::Tensor& x, int64_t plan_id, bool transpose) {
+  return spmm_op().call(x, plan_id, transpose);
+}
+
+}  // namespace gearbox_py
+
+TORCH_LIBRARY(gearbox_gnn, m) {
+  m.set_python_module("gearbox_gnn._ops");  // where its fake (meta) implementation lives
+  m.def("spmm(Tensor x, int plan, bool transpose) -> Tensor");
+}
+
+TORCH_LIBRARY_IMPL(gearbox_gnn, CPU, m) {
+  m.impl("spmm", &gearbox_py::spmm_cpu);
+}
+
+TORCH_LIBRARY_IMPL(gearbox_gnn, Autograd, m) {
+  m.impl("spmm", &gearbox_py::spmm_autograd);
+}
