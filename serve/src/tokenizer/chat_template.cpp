@@ -29,19 +29,23 @@ std::string chatml(const std::string& tmpl, std::span<const ChatMessage> msgs, b
   return out;
 }
 
-std::string llama3(std::span<const ChatMessage> msgs, bool gen) {
-  std::string out = "<|begin_of_text|>";
-  for (const auto& m : msgs)
-    out += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + m.content + "<|eot_id|>";
-  if (gen) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
-  return out;
-}
-
 // Jinja's `trim`: whitespace off both ends.
 std::string trim(const std::string& s) {
   const char* ws = " \t\n\r\f\v";
   const std::size_t b = s.find_first_not_of(ws);
   return b == std::string::npos ? std::string() : s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+// Llama 3, as llama.cpp's built-in template: "<|start_header_id|>role<|end_header_id|>\n\n"
+// + content trimmed + "<|eot_id|>". No <|begin_of_text|>: the BOS comes from the vocabulary's
+// add_bos_token when the text is encoded (written here too it was a second BOS).
+std::string llama3(std::span<const ChatMessage> msgs, bool gen) {
+  std::string out;
+  for (const auto& m : msgs)
+    out +=
+        "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + trim(m.content) + "<|eot_id|>";
+  if (gen) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
+  return out;
 }
 
 // Gemma: a system message becomes the first user turn's prefix (content + blank line);

@@ -152,6 +152,19 @@ TEST(TokenizerFamilies, GemmaTemplateRendersAsJinja) {
   expect_chat_as_jinja(*Tokenizer::from_gguf(*f), "gemma-3-270m-Q4_K_M");
 }
 
+// The built-in llama3 template as llama.cpp's (llm_chat_apply_template, LLAMA_3): turns with
+// their content trimmed, the generation prompt, and no <|begin_of_text|>: the BOS is the
+// vocabulary's to add when the text is encoded, so a Llama 3 GGUF (add_bos_token true) gets one.
+TEST(TokenizerFamilies, Llama3TemplateRendersAsLlamaCppsBuiltIn) {
+  const ChatMessage msgs[] = {{"system", "Be brief. "}, {"user", "  Hi there\n"}};
+  EXPECT_EQ(render_chat_template("llama3", msgs, true),
+            "<|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
+            "<|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n");
+  EXPECT_EQ(render_chat_template("llama3", msgs, false).find("<|begin_of_text|>"),
+            std::string::npos);
+}
+
 TEST(TokenizerFamilies, UnknownChatTemplateIsRefusedNamingTheField) {
   REQUIRE_MODEL("SmolLM2-135M-Instruct-Q4_1.gguf");
   const auto bytes = tokenizer_only(*smollm_file(), "smollm",
