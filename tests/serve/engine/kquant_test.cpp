@@ -26,6 +26,27 @@ std::vector<float> random_vec(std::size_t n, std::mt19937& rng) {
   return v;
 }
 
+// A rows x cols matrix of `type` quantized row by row from the floats f (row-major), with
+// the bytes its WeightMatrix points to (a moved QuantizedMatrix keeps them in place).
+struct QuantizedMatrix {
+  std::vector<std::uint8_t> bytes;
+  WeightMatrix w;
+};
+
+QuantizedMatrix quantize_matrix(TensorType type, int rows, int cols, const std::vector<float>& f) {
+  QuantizedMatrix q;
+  q.w.type = type;
+  q.w.rows = rows;
+  q.w.cols = cols;
+  q.w.row_bytes = tensor_bytes(type, static_cast<std::size_t>(cols));
+  q.bytes.resize(q.w.row_bytes * static_cast<std::size_t>(rows));
+  for (int r = 0; r < rows; ++r)
+    quantize_row(type, f.data() + static_cast<std::size_t>(r) * cols,
+                 q.bytes.data() + q.w.row_bytes * static_cast<std::size_t>(r), cols);
+  q.w.data = q.bytes.data();
+  return q;
+}
+
 TEST(KQuant, TypeGeometry) {
   EXPECT_EQ(tensor_bytes(TensorType::kQ4_K, 512), 2 * kQ4KBytes);
   EXPECT_EQ(tensor_bytes(TensorType::kQ6_K, 256), kQ6KBytes);
@@ -115,16 +136,8 @@ TEST(KQuant, MatmulMatchesReferenceOnAwkwardSizes) {
                      << cols << " n=" << n << " threads=" << threads);
         ThreadScope scope(threads);
         const auto f = random_vec(static_cast<std::size_t>(rows) * cols, rng);
-        WeightMatrix w;
-        w.type = type;
-        w.rows = rows;
-        w.cols = cols;
-        w.row_bytes = tensor_bytes(type, static_cast<std::size_t>(cols));
-        std::vector<std::uint8_t> bytes(w.row_bytes * static_cast<std::size_t>(rows));
-        for (int r = 0; r < rows; ++r)
-          quantize_row(type, f.data() + static_cast<std::size_t>(r) * cols,
-                       bytes.data() + w.row_bytes * static_cast<std::size_t>(r), cols);
-        w.data = bytes.data();
+        const QuantizedMatrix q = quantize_matrix(type, rows, cols, f);
+        const WeightMatrix& w = q.w;
         const auto x = random_vec(static_cast<std::size_t>(n) * cols, rng);
         std::vector<float> fast(static_cast<std::size_t>(n) * rows), ref(fast.size());
         Activations a(x.data(), n, cols);
@@ -248,16 +261,9 @@ TEST(KQuant, BatchedProductEqualsOneRowFloatProducts) {
       ThreadScope scope(threads);
       const int rows = 35, cols = 768, n = 7;
       const auto f = random_vec(static_cast<std::size_t>(rows) * cols, rng);
-      WeightMatrix w;
-      w.type = type;
-      w.rows = rows;
-      w.cols = cols;
-      w.row_bytes = tensor_bytes(type, static_cast<std::size_t>(cols));
-      std::vector<std::uint8_t> bytes(w.row_bytes * static_cast<std::size_t>(rows));
-      for (int r = 0; r < rows; ++r)
-        quantize_row(type, f.data() + static_cast<std::size_t>(r) * cols,
-                     bytes.data() + w.row_bytes * static_cast<std::size_t>(r), cols);
-      w.data = bytes.data();
+      const QuantizedMatrix q = quantize_matrix(type, rows, cols, f);
+      const WeightMatrix& w = q.w;
+      const std::vector<std::uint8_t>& bytes = q.bytes;
       const auto x = random_vec(static_cast<std::size_t>(n) * cols, rng);
       std::vector<float> batched(static_cast<std::size_t>(n) * rows);
       Activations a(x.data(), n, cols);
