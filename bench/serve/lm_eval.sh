@@ -10,7 +10,7 @@
 # Usage: bench/serve/lm_eval.sh GEARBOX_BINARY [MODEL.gguf ...]
 #   (default models: SmolLM2-135M-Instruct-Q4_1 and gemma-3-270m-Q4_K_M from the model cache)
 #   ITEMS=300 items, CHOICES=4 per item (2..4), LIMIT=N first items only, THREADS=2 per server,
-#   SERVERS=gearbox,llama.cpp, OUT=lm_eval.json
+#   SERVERS=gearbox,llama.cpp, OUT=lm_eval.json, LLAMA_STOCK=1 llama_cpp.server unchanged
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 gb="$(realpath "${1:?usage: lm_eval.sh GEARBOX_BINARY [MODEL.gguf ...]}")"
@@ -21,14 +21,23 @@ if [ ${#models[@]} -eq 0 ]; then
   scripts/fetch-models.sh >&2
   models=("$cache/models/SmolLM2-135M-Instruct-Q4_1.gguf" "$cache/models/gemma-3-270m-Q4_K_M.gguf")
 fi
-eval_py="$(bash scripts/python-env.sh lmeval bench/serve/lm_eval_requirements.txt)"
-llama_py="$(bash scripts/python-env.sh server-llamacpp bench/serve/server_load_llamacpp_requirements.txt)"
+# Both venvs hold llama-cpp-python, built without AMX where the CPU has it (llamacpp-env.sh).
+eval_py="$(bash scripts/llamacpp-env.sh lmeval bench/serve/lm_eval_requirements.txt)"
+llama_py="$(bash scripts/llamacpp-env.sh server-llamacpp bench/serve/server_load_llamacpp_requirements.txt)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 "$eval_py" bench/serve/lm_eval_task.py "$work/task" "${ITEMS:-300}" --choices "${CHOICES:-4}" >&2
 extra=()
 [ "${EXPLICIT_BOS:-1}" = 0 ] && extra+=(--no-explicit-bos)
 [ -n "${LIMIT:-}" ] && extra+=(--limit "$LIMIT")
+if [ "${LLAMA_STOCK:-0}" = 1 ]; then
+  extra+=(--llama-stock)
+else
+  # llama.cpp's server runs through bench/serve/llama_cpp_topn.py (its whole-vocabulary
+  # logprobs sort replaced by an exact top-N pick: 6x to 25x faster per request); first check
+  # that its responses are the stock server's on each model.
+  for m in "${models[@]}"; do "$llama_py" bench/serve/llama_cpp_topn.py --check "$m" >&2; done
+fi
 # Passive OpenMP waits for both servers (gearbox's sets it for itself; ggml's team otherwise
 # spins, which starves a loaded machine: docs/serve-server.md).
 OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 \

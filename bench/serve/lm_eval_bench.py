@@ -1,7 +1,8 @@
 """lm-evaluation-harness through two OpenAI-compatible servers, side by side.
 
 For each model, starts `gearbox serve run` and then llama-cpp-python's server
-(`python -m llama_cpp.server`) on loopback, runs lm-eval's `local-completions` model on the
+(`llama_cpp.server`, through llama_cpp_topn.py unless --llama-stock; settings in serve_procs.py)
+on loopback, one at a time, runs lm-eval's `local-completions` model on the
 cloze task of lm_eval_task.py against each (loglikelihood requests: completions with echo and
 logprobs), stops the server by its pid, and prints the accuracies with their standard errors.
 
@@ -22,12 +23,9 @@ import argparse
 import json
 import os
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 import llama_cpp
 import lm_eval
@@ -38,6 +36,7 @@ from lm_eval.tasks import TaskManager
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lm_eval_compare import agreement  # noqa: E402
 from lm_eval_task import TASK_YAML  # noqa: E402
+from serve_procs import N_CTX, free_port, gearbox_argv, llama_argv, run_server, stop  # noqa: E402
 
 
 class GgufVocab:
@@ -121,37 +120,6 @@ def prefixed_task(task_dir, prefix, out_dir):
     return out_dir
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(url, proc, timeout=300):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before it was ready")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"server not ready after {timeout} s: {url}")
-
-
-def stop(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def evaluate(base, name, model_path, task_dir, limit, concurrent):
     tm = TaskManager(include_path=task_dir)
     out = lm_eval.simple_evaluate(
@@ -162,7 +130,7 @@ def evaluate(base, name, model_path, task_dir, limit, concurrent):
             "gguf": model_path,
             "num_concurrent": concurrent,
             "max_retries": 3,
-            "max_length": 2048,
+            "max_length": N_CTX,
             "tokenized_requests": False,
         },
         tasks=["gearbox_cloze"],
@@ -187,16 +155,6 @@ def evaluate(base, name, model_path, task_dir, limit, concurrent):
     }
 
 
-def run_server(argv, ready_url, env=None):
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    try:
-        wait_ready(ready_url, proc)
-    except Exception:
-        stop(proc)
-        raise
-    return proc
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--gearbox", required=True)
@@ -207,6 +165,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--concurrent", type=int, default=1)
     ap.add_argument("--servers", default="gearbox,llama.cpp", help="comma-separated")
+    ap.add_argument("--llama-stock", action="store_true",
+                    help="llama_cpp.server unchanged, without llama_cpp_topn.py's top-N pick")
     ap.add_argument("--no-explicit-bos", action="store_true",
                     help="do not write the BOS of a model that adds none before each context")
     ap.add_argument("models", nargs="+")
@@ -227,13 +187,10 @@ def main():
             port = free_port()
             base = f"http://127.0.0.1:{port}"
             if server == "gearbox":
-                argv = [args.gearbox, "serve", "run", "--model", path, "--port", str(port),
-                        "--threads", str(args.threads), "--max-model-len", "2048"]
+                argv = gearbox_argv(args.gearbox, path, port, args.threads)
             else:
-                argv = [args.llama_python, "-m", "llama_cpp.server", "--model", path,
-                        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "512",
-                        "--n_threads", str(args.threads), "--logits_all", "true",
-                        "--model_alias", name]
+                argv = llama_argv(args.llama_python, path, port, args.threads, name,
+                                  stock=args.llama_stock)
             t0 = time.time()
             proc = run_server(argv, base + "/v1/models")
             try:
