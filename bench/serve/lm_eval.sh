@@ -34,8 +34,9 @@ if [ "${LLAMA_STOCK:-0}" = 1 ]; then
   extra+=(--llama-stock)
 else
   # llama.cpp's server runs through bench/serve/llama_cpp_topn.py (its whole-vocabulary
-  # logprobs sort replaced by an exact top-N pick: 6x to 25x faster per request); first check
-  # that its responses are the stock server's on each model.
+  # logprobs sort replaced by an exact top-N pick: 6x (SmolLM2) to 39x (Gemma 3) faster per
+  # request, docs/serve-eval.md); first check that its responses are the stock server's on
+  # each model.
   for m in "${models[@]}"; do "$llama_py" bench/serve/llama_cpp_topn.py --check "$m" >&2; done
 fi
 # Passive OpenMP waits for both servers (gearbox's sets it for itself; ggml's team otherwise

@@ -198,7 +198,9 @@ def main():
             finally:
                 stop(proc)
             scores.update({"model": name, "server": server, "context_prefix": prefix,
-                           "seconds": round(time.time() - t0, 1)})
+                           "threads": args.threads, "seconds": round(time.time() - t0, 1)})
+            if server != "gearbox":
+                scores["llama_cpp_topn"] = not args.llama_stock
             print(json.dumps({k: v for k, v in scores.items() if k != "items"}), flush=True)
             results.append(scores)
             per_server[server] = scores
