@@ -4,7 +4,8 @@ Sends the request lm-eval's local-completions model sends for one loglikelihood 
 echo, logprobs 1, max_tokens 1, temperature 0) REPEAT times to each server in turn (one at a
 time, settings from serve_procs.py), with a different context each time so that no prefix
 cache helps, and prints each server's median seconds and the ratio to gearbox's. Servers:
-gearbox, llama.cpp (llama_cpp.server through llama_cpp_topn.py), llama.cpp-stock (unchanged).
+gearbox, llama.cpp (llama_cpp.server through llama_cpp_topn.py), llama.cpp-stock (unchanged),
+and gearbox-plain (gearbox, the same requests without echo and logprobs: what scoring costs).
 
 Usage: python lm_eval_request_time.py --gearbox BIN --llama-python PY [--threads 2]
        [--repeat 5] [--servers gearbox,llama.cpp,llama.cpp-stock] MODEL.gguf
@@ -22,14 +23,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from serve_procs import free_port, gearbox_argv, llama_argv, run_server, stop  # noqa: E402
 
 
-def request(base, name, prompt):
-    body = json.dumps({"model": name, "prompt": prompt, "echo": True, "logprobs": 1,
-                       "max_tokens": 1, "temperature": 0, "seed": 1234}).encode()
+def request(base, name, prompt, scored=True):
+    body = {"model": name, "prompt": prompt, "max_tokens": 1, "temperature": 0, "seed": 1234}
+    if scored:
+        body.update(echo=True, logprobs=1)
+    body = json.dumps(body).encode()
     req = urllib.request.Request(base + "/v1/completions", data=body,
                                  headers={"Content-Type": "application/json"})
     t0 = time.perf_counter()
     with urllib.request.urlopen(req, timeout=600) as r:
         out = json.load(r)
+    if not scored:  # count the prompt's tokens as echoed ones, for the printout
+        out["choices"][0]["logprobs"] = {"tokens": [None] * out["usage"]["prompt_tokens"]}
     return time.perf_counter() - t0, out
 
 
@@ -49,7 +54,7 @@ def main():
     for server in args.servers.split(","):
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        if server == "gearbox":
+        if server.startswith("gearbox"):
             argv = gearbox_argv(args.gearbox, args.model, port, args.threads)
         else:
             argv = llama_argv(args.llama_python, args.model, port, args.threads, name,
@@ -59,7 +64,7 @@ def main():
             request(base, name, "0, 1, 2, 3")  # warm-up (first-touch of buffers)
             times = []
             for p in prompts:
-                s, out = request(base, name, p)
+                s, out = request(base, name, p, scored=server != "gearbox-plain")
                 times.append(s)
                 n = len(out["choices"][0]["logprobs"]["tokens"])
             medians[server] = statistics.median(times)
