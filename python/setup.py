@@ -10,7 +10,7 @@ CUDA is automatic and optional: when torch was built with CUDA (torch.version.cu
 of the same CUDA major version is found ($CUDACXX, PATH, $CUDA_HOME/bin, /usr/local/cuda/bin),
 the gnn CUDA kernels are built in (gearbox_gnn.cuda_built() is then True); otherwise the
 package is CPU-only. GEARBOX_PY_CUDA=0 forces a CPU-only build, GEARBOX_PY_CUDA=1 makes a
-missing or mismatched nvcc an error instead of a CPU-only build.
+missing or mismatched nvcc (or one CMake cannot use) an error instead of a CPU-only build.
 """
 
 import os
@@ -37,11 +37,14 @@ def _find_nvcc():
 
 
 def _nvcc_version(nvcc):
-    out = subprocess.run([nvcc, "--version"], capture_output=True, text=True, check=True).stdout
+    """(major, minor) from `nvcc --version`, or None when it does not run or say."""
+    try:
+        out = subprocess.run([nvcc, "--version"], capture_output=True, text=True,
+                             timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
     m = re.search(r"release (\d+)\.(\d+)", out)
-    if not m:
-        raise RuntimeError(f"cannot read the CUDA version from `{nvcc} --version`")
-    return int(m.group(1)), int(m.group(2))
+    return (int(m.group(1)), int(m.group(2))) if m else None
 
 
 def cuda_compiler(torch):
@@ -57,6 +60,8 @@ def cuda_compiler(torch):
         why = f"torch {torch.__version__} was built without CUDA"
     elif nvcc is None:
         why = "nvcc was not found ($CUDACXX, PATH, $CUDA_HOME/bin, /usr/local/cuda/bin)"
+    elif _nvcc_version(nvcc) is None:
+        why = f"`{nvcc} --version` did not run or name a CUDA release"
     else:
         major = _nvcc_version(nvcc)[0]
         torch_major = int(torch.version.cuda.split(".")[0])
@@ -113,7 +118,15 @@ class CMakeBuild(build_ext):
             args.append("-DCMAKE_CXX_COMPILER_LAUNCHER=ccache")
             if nvcc:
                 args.append("-DCMAKE_CUDA_COMPILER_LAUNCHER=ccache")
-        subprocess.run(args, check=True)
+        if subprocess.run(args).returncode != 0:
+            if not nvcc or os.environ.get("GEARBOX_PY_CUDA") == "1":
+                raise RuntimeError("gearbox-gnn: CMake configuration failed (output above)")
+            # nvcc was found but CMake could not use it: CUDA stays optional.
+            print("gearbox-gnn: CMake could not configure CUDA (output above); building "
+                  "CPU-only", file=sys.stderr)
+            args = [a for a in args if not a.startswith(("-DGEARBOX_PY_CUDA=",
+                                                         "-DCMAKE_CUDA_"))]
+            subprocess.run(args + ["-DGEARBOX_PY_CUDA=OFF"], check=True)
         jobs = os.environ.get("GEARBOX_PY_JOBS", str(min(2, os.cpu_count() or 1)))
         subprocess.run(["cmake", "--build", str(build), "--target", "_C", "-j", jobs], check=True)
 
