@@ -18,7 +18,8 @@ for run in $(seq "$runs"); do
   OMP_WAIT_POLICY=passive ctest --preset release -j"$(nproc)" --schedule-random --timeout 1200
 done
 # The Python package (python/, gearbox_gnn): built into the PyG venv (torch and torch-geometric
-# from PyPI, cached in ~/.cache/gearbox) against its torch, then its pytest suite. pytest's
+# from PyPI, cached in ~/.cache/gearbox) against its torch (with the gnn CUDA kernels when
+# nvcc and torch's CUDA are there; its GPU tests skip without a device), then its pytest suite. pytest's
 # exit 5 (no test collected) counts as a failure, never as a silent pass.
 py="$(bash scripts/python-env.sh pyg python/requirements-test.txt)"
 "$py" -m pip install -q --no-build-isolation ./python >&2

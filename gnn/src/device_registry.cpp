@@ -67,6 +67,18 @@ const DeviceSupport& device_support(Device d) {
   return it->second;
 }
 
+DeviceStreamScope::DeviceStreamScope(Device d, void* stream) {
+  if (d == Device::kCpu) return;
+  const DeviceSupport& s = device_support(d);
+  if (!s.set_stream) return;
+  previous_ = s.set_stream(stream);
+  support_ = &s;
+}
+
+DeviceStreamScope::~DeviceStreamScope() {
+  if (support_) support_->set_stream(previous_);
+}
+
 double median_ms(Device d, const std::function<void()>& fn, const MeasureOptions& mo) {
   return measure(fn, mo, device_support(d).timer).median * 1e3;
 }

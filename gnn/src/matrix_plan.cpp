@@ -5,6 +5,7 @@
 
 #include "gearbox/core/error.hpp"
 #include "gearbox/core/stats.hpp"
+#include "gearbox/gnn/device_registry.hpp"
 #include "gearbox/gnn/plan_report.hpp"
 
 namespace gearbox::gnn {
@@ -42,7 +43,10 @@ MatrixPlan::MatrixPlan(Csr a, int feature_width, MatrixPlanOptions opt) : opt_(s
   }
   fwd_ = std::make_unique<AdaptiveAggregator>(planned_, order_.block_starts, opt_.selector,
                                               opt_.threads, caller_);
-  if (n_ > 0) fwd_->plan_for(width_);
+  if (n_ == 0) return;
+  fwd_->plan_for(width_);
+  if (device() != Device::kCpu && device_support(device()).synchronize)
+    device_support(device()).synchronize();  // the device's preparation finished
 }
 
 AdaptiveAggregator& MatrixPlan::aggregator(bool transpose) {
@@ -54,14 +58,33 @@ AdaptiveAggregator& MatrixPlan::aggregator(bool transpose) {
   return *bwd_;
 }
 
-void MatrixPlan::run(const float* x, int f, float* y, bool transpose) {
+void MatrixPlan::run(const float* x, int f, float* y, bool transpose, void* stream) {
   std::lock_guard lock(mu_);
   AdaptiveAggregator& agg = aggregator(transpose);
   if (n_ == 0) return;
+  const Device d = device();
+  if (d == Device::kCpu) {
+    agg.run(x, f, y);
+    return;
+  }
+  const DeviceSupport& support = device_support(d);
+  if (!agg.has_plan(f)) {  // select and prepare on the default stream, done before `stream`
+    agg.plan_for(f);
+    if (support.synchronize) support.synchronize();
+  }
+  if (stream != last_stream_) {  // the previous stream's runs still use the scratch buffers
+    if (support.synchronize) support.synchronize();
+    last_stream_ = stream;
+  }
+  const DeviceStreamScope scope(d, stream);
   agg.run(x, f, y);
 }
 
 double MatrixPlan::kernel_ms(int f, int reps) {
+  if (device() != Device::kCpu)
+    throw Error::usage("kernel_ms times CPU plans only")
+        .field("device")
+        .found(device_name(device()));
   std::lock_guard lock(mu_);
   const std::size_t size = static_cast<std::size_t>(n_) * f;
   std::vector<float> x(size, 0.5f), y(size);

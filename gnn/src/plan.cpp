@@ -68,12 +68,17 @@ ExecPlan::ExecPlan(std::shared_ptr<const Csr> a, const std::vector<BlockInfo>& b
           find_kernel("csr", c.device).make(Subgraph{&split_.of(DensityClass::kSparse), {}});
   }
   if (!order_) return;
-  if (c.device != Device::kCpu)
-    throw Error::usage("plan: a caller order is supported on the CPU only")
-        .field("device")
-        .found(device_name(c.device));
   if (static_cast<index_t>(order_->size()) != a_->rows)
     throw Error::runtime("plan: the caller order's size differs from the matrix");
+  if (c.device != Device::kCpu) {  // the device copies X and Y around the kernels
+    const DeviceSupport& d = device_support(c.device);
+    if (!d.row_order)
+      throw Error::usage("plan: this device takes no caller order")
+          .field("device")
+          .found(device_name(c.device));
+    device_order_ = d.row_order(*order_);
+    return;
+  }
   // Fuse the permutation into every kernel, or into none (then copy around them).
   std::array<std::unique_ptr<Kernel>, kDensityClasses + 1> fused;
   fused_ = true;
@@ -93,6 +98,12 @@ const char* ExecPlan::caller_order_mode() const {
 void ExecPlan::run(const float* x, int f, float* y) const {
   if (!order_ || fused_) {
     run_kernels(x, f, y);
+    return;
+  }
+  if (device_order_) {
+    const float* xp = device_order_->to_planned(x, f);
+    run_kernels(xp, f, device_order_->planned_output(f));
+    device_order_->to_caller(f, y);
     return;
   }
   // Copy X into the planned order (planned row i = caller row old_of_new[i]), run, copy back.
@@ -241,10 +252,6 @@ AdaptiveAggregator::AdaptiveAggregator(std::shared_ptr<const Csr> a,
   if (!a_) throw Error::runtime("plan: no matrix");
   if (opt_.device != Device::kCpu) {
     (void)device_support(opt_.device);  // Error::usage when the device is not registered
-    if (order_)
-      throw Error::usage("plan: a caller order is supported on the CPU only")
-          .field("device")
-          .found(device_name(opt_.device));
   }
   blocks_ = diagonal_blocks(*a_, starts_);
 }
@@ -282,7 +289,7 @@ void AdaptiveAggregator::select_on_device(const std::vector<int>& widths) {
   if (chosen.size() != todo.size())
     throw Error::runtime("plan: the device selector returned a choice per width");
   for (std::size_t i = 0; i < todo.size(); ++i) {
-    plans_[todo[i]] = std::make_unique<ExecPlan>(a_, blocks_, chosen[i].choice);
+    plans_[todo[i]] = std::make_unique<ExecPlan>(a_, blocks_, chosen[i].choice, order_);
     explain_[todo[i]] = chosen[i].explain;
   }
   selection_s_ += sw.seconds();

@@ -5,6 +5,8 @@ between the two runs is the import of GCNConv:
 
     python examples/cora_gcn.py            # from torch_geometric.nn import GCNConv
     python examples/cora_gcn.py --gearbox  # from gearbox_gnn.nn import GCNConv
+
+--device cuda runs both on the GPU (model and data moved there, as PyG's example does).
 """
 
 import argparse
@@ -59,10 +61,11 @@ class GCN(torch.nn.Module):
         return self.conv2(x, edge_index)
 
 
-def train(conv, data: dict, seed: int, epochs: int = 200) -> float:
+def train(conv, data: dict, seed: int, epochs: int = 200, device: str = "cpu") -> float:
     """Test accuracy at the best validation accuracy."""
     torch.manual_seed(seed)
-    model = GCN(conv, data["x"].size(1), 16, data["num_classes"])
+    data = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in data.items()}
+    model = GCN(conv, data["x"].size(1), 16, data["num_classes"]).to(device)
     opt = torch.optim.Adam([dict(params=model.conv1.parameters(), weight_decay=5e-4),
                             dict(params=model.conv2.parameters(), weight_decay=0)], lr=0.01)
     best_val = test_acc = 0.0
@@ -86,13 +89,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--gearbox", action="store_true", help="use gearbox_gnn.nn.GCNConv")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     args = ap.parse_args()
     if args.gearbox:
         from gearbox_gnn.nn import GCNConv
     else:
         from torch_geometric.nn import GCNConv
     data = load_cora(find_graphs())
-    accs = [train(GCNConv, data, s) for s in range(args.seeds)]
+    accs = [train(GCNConv, data, s, device=args.device) for s in range(args.seeds)]
     print(f"test accuracy per seed: {', '.join(f'{a:.4f}' for a in accs)}; "
           f"mean {sum(accs) / len(accs):.4f}")
 

@@ -4,13 +4,15 @@
     p = gearbox_gnn.plan(edge_index, feature_width=16, num_nodes=n)
     print(p.explain())                 # the same report as `gearbox gnn plan`
     y = gearbox_gnn.spmm(p, x)         # A @ x, differentiable, torch.compile-able
+    pc = p.to("cuda")                  # the same matrix planned on the GPU (builds with CUDA:
+                                       # gearbox_gnn.cuda_built()); spmm(pc, x.cuda())
 
 and drop-in layers for PyG's: ``from gearbox_gnn.nn import GCNConv, SAGEConv, GINConv``.
 """
 
 import torch  # noqa: F401  (loads libtorch before the extension)
 
-from ._ops import Plan, plan, spmm
+from ._ops import Plan, cuda_built, plan, spmm
 from . import nn
 from . import _C
 
@@ -33,5 +35,5 @@ def empty_cache() -> int:
     return _C.empty_cache()
 
 
-__all__ = ["Plan", "plan", "spmm", "nn", "load_graph", "empty_cache"]
+__all__ = ["Plan", "plan", "spmm", "cuda_built", "nn", "load_graph", "empty_cache"]
 __version__ = "0.1.0"

@@ -2,7 +2,8 @@
 
 Accepted: ``edge_index`` (a [2, E] integer tensor, source row 0, target row 1, as PyG's
 MessagePassing reads it; ``EdgeIndex`` too), a ``torch.sparse_csr``/``sparse_coo`` tensor (A
-itself) and torch_sparse's ``SparseTensor`` (PyG's ``adj_t``: A itself). Returned as
+itself) and torch_sparse's ``SparseTensor`` (PyG's ``adj_t``: A itself), on the CPU or a GPU
+(plans are built on the host: a GPU adjacency is copied to the CPU once per plan). Returned as
 (row = target, col = source, weight or None, num_nodes) with int64 CPU indices checked against
 num_nodes; errors name the caller's argument.
 """
@@ -25,10 +26,13 @@ def _is_sparse_tensor(adj) -> bool:
         adj, "sparse_sizes")
 
 
-def _check_cpu(t: torch.Tensor, arg: str, fn: str) -> None:
-    if t.device.type != "cpu":
-        raise ValueError(f"{fn}: argument '{arg}' must be on the CPU (this gearbox_gnn runs "
-                         f"its CPU kernels), got {t.device}")
+def adjacency_device(adj) -> torch.device:
+    """The device `adj` lives on (the CPU for anything that is not a tensor)."""
+    if _is_sparse_tensor(adj):
+        return torch.device(adj.device())
+    if isinstance(adj, torch.Tensor):
+        return adj.device
+    return torch.device("cpu")
 
 
 def _square(n_rows: int, n_cols: int, arg: str, fn: str) -> int:
@@ -47,11 +51,18 @@ def to_coo(adj, num_nodes: Optional[int] = None, edge_weight: Optional[torch.Ten
         raise ValueError(f"{fn}: argument 'num_nodes' must be a non-negative int, got "
                          f"{num_nodes!r}")
     weight = None
+    device = adjacency_device(adj)
+    if (edge_weight is not None and isinstance(edge_weight, torch.Tensor)
+            and edge_weight.device != device):
+        raise ValueError(f"{fn}: argument 'edge_weight' is on {edge_weight.device} but "
+                         f"'{arg}' is on {device}")
     if _is_sparse_tensor(adj):
         row, col, weight = adj.coo()
+        row, col = row.cpu(), col.cpu()
+        weight = None if weight is None else weight.cpu()
         n = _square(*adj.sparse_sizes(), arg, fn)
     elif isinstance(adj, torch.Tensor) and adj.layout in (torch.sparse_csr, torch.sparse_coo):
-        _check_cpu(adj, arg, fn)
+        adj = adj.cpu()
         if adj.dim() != 2:
             raise ValueError(f"{fn}: argument '{arg}' must be a 2-D sparse matrix, got "
                              f"{adj.dim()}-D")
@@ -66,7 +77,6 @@ def to_coo(adj, num_nodes: Optional[int] = None, edge_weight: Optional[torch.Ten
             adj = a
         weight = adj.values()
     elif isinstance(adj, torch.Tensor):
-        _check_cpu(adj, arg, fn)
         if adj.dim() != 2 or adj.size(0) != 2:
             raise ValueError(f"{fn}: argument '{arg}' must be edge_index of shape [2, E], a "
                              f"torch.sparse_csr tensor or a SparseTensor; got a tensor of "
@@ -78,7 +88,7 @@ def to_coo(adj, num_nodes: Optional[int] = None, edge_weight: Optional[torch.Ten
             sizes = adj.sparse_size()
             if sizes[0] is not None and sizes[1] is not None:
                 num_nodes = _square(sizes[0], sizes[1], arg, fn)
-        ei = adj.as_tensor() if hasattr(adj, "as_tensor") else adj
+        ei = (adj.as_tensor() if hasattr(adj, "as_tensor") else adj).cpu()
         col, row = ei[0], ei[1]
         if num_nodes is None:
             num_nodes = int(ei.max()) + 1 if ei.numel() > 0 else 0
@@ -103,11 +113,10 @@ def to_coo(adj, num_nodes: Optional[int] = None, edge_weight: Optional[torch.Ten
                              f"adjacency; pass one or the other")
         if not isinstance(edge_weight, torch.Tensor) or not edge_weight.is_floating_point():
             raise TypeError(f"{fn}: argument 'edge_weight' must be a floating-point tensor")
-        _check_cpu(edge_weight, "edge_weight", fn)
         if edge_weight.shape != (row.numel(),):
             raise ValueError(f"{fn}: argument 'edge_weight' must have shape [{row.numel()}], "
                              f"got {list(edge_weight.shape)}")
-        weight = edge_weight
+        weight = edge_weight.cpu()
     if weight is not None:
         if not weight.is_floating_point():
             weight = weight.to(torch.float32)

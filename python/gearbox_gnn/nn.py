@@ -4,9 +4,11 @@ Same constructor arguments (those that matter for full-graph training), the same
 names (so ``load_state_dict`` takes a PyG layer's weights) and ``forward(x, edge_index,
 ...)``. Each layer derives its matrix from the graph (GCN: D^-1/2 (A + I) D^-1/2 as PyG's
 gcn_norm; SAGE: mean over in-neighbours; GIN: sum), plans it once and caches the plan (shared
-by every layer that uses the same graph and matrix), then aggregates with gearbox_gnn.spmm.
-x must be float32 on the CPU. After a forward pass, ``layer.last_plan`` is the plan used
-(``.explain()``, ``.kernels()``).
+by every layer that uses the same graph and matrix on the same device), then aggregates with
+gearbox_gnn.spmm. x must be float32, on the CPU or (in a build with CUDA) a GPU, with the
+adjacency on the same device, as in PyG: ``model.to('cuda')`` and CUDA tensors run the CUDA
+plan of the same plan API. After a forward pass, ``layer.last_plan`` is the plan used
+(``.explain()``, ``.kernels()``, ``.device``).
 """
 
 import math
@@ -16,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._adjacency import Coo
+from ._adjacency import Coo, adjacency_device
 from ._cache import plans
-from ._ops import plan, spmm
+from ._ops import _resolve_device, plan, spmm
 
 
 def _glorot(w: Tensor) -> None:
@@ -34,19 +36,23 @@ def _reset(module) -> None:
             m.reset_parameters()
 
 
-def _plan_of(coo: Coo, weight: Optional[Tensor], width: int):
+def _plan_of(coo: Coo, weight: Optional[Tensor], width: int, device: torch.device):
     return plan(torch.stack([coo.col, coo.row]), width, num_nodes=coo.num_nodes,
-                edge_weight=weight)
+                edge_weight=weight, device=device)
 
 
-def _num_nodes(x: Tensor, fn: str) -> int:
+def _num_nodes(x: Tensor, edge_index, fn: str) -> int:
+    """x's node count, after checking x (2-D float32, on a device gearbox_gnn has kernels
+    for in this build) and that the adjacency is on x's device."""
     if not isinstance(x, Tensor) or x.dim() != 2:
         raise ValueError(f"{fn}: argument 'x' must be a 2-D tensor [num_nodes, F]")
     if x.dtype != torch.float32:
         raise TypeError(f"{fn}: argument 'x' must be float32, got {x.dtype}")
-    if x.device.type != "cpu":
-        raise ValueError(f"{fn}: argument 'x' must be on the CPU (this gearbox_gnn runs its CPU "
-                         f"kernels), got {x.device}")
+    dev = adjacency_device(edge_index)
+    if dev != x.device:
+        raise ValueError(f"{fn}: argument 'edge_index' is on {dev} but argument 'x' is on "
+                         f"{x.device}")
+    _resolve_device(x.device, fn, "x")
     return x.size(0)
 
 
@@ -106,7 +112,8 @@ class GCNConv(torch.nn.Module):
 
     def forward(self, x: Tensor, edge_index, edge_weight: Optional[Tensor] = None) -> Tensor:
         fn = "GCNConv.forward()"
-        n = _num_nodes(x, fn)
+        n = _num_nodes(x, edge_index, fn)
+        dev = x.device
         if edge_weight is not None and edge_weight.requires_grad:
             raise ValueError(f"{fn}: argument 'edge_weight' requires grad; gearbox_gnn does not "
                              f"differentiate through edge weights")
@@ -114,11 +121,11 @@ class GCNConv(torch.nn.Module):
 
         def build(coo: Coo):
             if not self.normalize:
-                return _plan_of(coo, coo.weight, self.out_channels)
+                return _plan_of(coo, coo.weight, self.out_channels, dev)
             row, col, w = gcn_norm_weights(coo, self.improved, self.add_self_loops)
-            return _plan_of(Coo(row, col, None, coo.num_nodes), w, self.out_channels)
+            return _plan_of(Coo(row, col, None, coo.num_nodes), w, self.out_channels, dev)
 
-        kind = ("gcn", self.normalize, self.improved, self.add_self_loops)
+        kind = ("gcn", self.normalize, self.improved, self.add_self_loops, str(dev))
         p, _ = plans.get(kind, edge_index, n, edge_weight, build, fn)
         self.last_plan = p
         out = spmm(p, x)
@@ -165,16 +172,17 @@ class SAGEConv(torch.nn.Module):
 
     def forward(self, x: Tensor, edge_index) -> Tensor:
         fn = "SAGEConv.forward()"
-        n = _num_nodes(x, fn)
+        n = _num_nodes(x, edge_index, fn)
+        dev = x.device
 
         def build(coo: Coo):  # edge values are ignored, as in PyG's SAGEConv
             w = torch.ones(coo.row.numel())
             if self.aggr == "mean":
                 deg = torch.zeros(coo.num_nodes).index_add_(0, coo.row, torch.ones_like(w))
                 w = w / deg.clamp(min=1)[coo.row]
-            return _plan_of(coo, w, min(self.in_channels, self.out_channels))
+            return _plan_of(coo, w, min(self.in_channels, self.out_channels), dev)
 
-        p, _ = plans.get(("sage", self.aggr), edge_index, n, None, build, fn)
+        p, _ = plans.get(("sage", self.aggr, str(dev)), edge_index, n, None, build, fn)
         self.last_plan = p
         # lin_l commutes with the aggregation: aggregate at the narrower width.
         if self.out_channels < self.in_channels:
@@ -214,12 +222,13 @@ class GINConv(torch.nn.Module):
 
     def forward(self, x: Tensor, edge_index) -> Tensor:
         fn = "GINConv.forward()"
-        n = _num_nodes(x, fn)
+        n = _num_nodes(x, edge_index, fn)
+        dev = x.device
 
         def build(coo: Coo):  # edge values are ignored, as in PyG's GINConv
-            return _plan_of(coo, None, x.size(1))
+            return _plan_of(coo, None, x.size(1), dev)
 
-        p, _ = plans.get(("gin",), edge_index, n, None, build, fn)
+        p, _ = plans.get(("gin", str(dev)), edge_index, n, None, build, fn)
         self.last_plan = p
         out = spmm(p, x) + (1 + self.eps) * x
         return self.nn(out)

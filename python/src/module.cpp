@@ -1,9 +1,10 @@
 // gearbox_gnn._C: the Python face of gnn::MatrixPlan. A Plan is built from the adjacency as
 // COO tensors (row = target node, col = source node, value), duplicates summed; run() is
-// Y = A X (or A^T X) on float32 CPU tensors. The operator torch.ops.gearbox_gnn.spmm (CPU and
-// autograd kernels) is registered in C++ (spmm_op.cpp); its fake implementation and the input
-// checks that name the user's arguments live in the Python package (gearbox_gnn/_ops.py); the
-// checks here are the last line against a crash.
+// Y = A X (or A^T X) on float32 tensors of the plan's device (CPU, or the GPU in a build with
+// CUDA: the same MatrixPlan built for Device::kCuda). The operator torch.ops.gearbox_gnn.spmm
+// (CPU, CUDA and autograd kernels) is registered in C++ (spmm_op.cpp, spmm_cuda.cpp); its fake
+// implementation and the input checks that name the user's arguments live in the Python package
+// (gearbox_gnn/_ops.py); the checks here are the last line against a crash.
 #include <torch/extension.h>
 
 #include <chrono>
@@ -24,12 +25,22 @@ using gearbox::gnn::index_t;
 
 namespace {
 
-// A plan over an n-node adjacency given as COO; see gnn::MatrixPlan.
+// Whether this build has the CUDA kernels (and the op's CUDA kernel).
+constexpr bool cuda_built() {
+#ifdef GEARBOX_PY_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+// A plan over an n-node adjacency given as COO for one device; see gnn::MatrixPlan.
 class Plan {
  public:
   Plan(const torch::Tensor& row, const torch::Tensor& col, const torch::Tensor& val, int64_t n,
        int64_t feature_width, const std::string& reorder, int64_t max_block, int64_t seed,
-       int64_t threads, bool use_cache, const std::string& name) {
+       int64_t threads, bool use_cache, const std::string& name, const std::string& device) {
+    const c10::Device dev = parse_device(device);
     TORCH_CHECK_VALUE(n >= 0 && n < std::numeric_limits<index_t>::max(),
                       "num_nodes must be in [0, 2^31-1), got ", n);
     TORCH_CHECK_VALUE(feature_width >= 1 && feature_width <= (1 << 16),
@@ -70,16 +81,26 @@ class Plan {
     opt.selector.use_cache = use_cache;
     py::gil_scoped_release nogil;
     gearbox::ThreadScope scope(opt.threads);
-    plan_ = std::make_shared<gearbox::gnn::MatrixPlan>(
-        gearbox::gnn::coo_to_csr(coo, gearbox::gnn::Duplicates::kSum),
-        static_cast<int>(feature_width), opt);
-    id_ = gearbox_py::register_plan(plan_);
+    auto csr = gearbox::gnn::coo_to_csr(coo, gearbox::gnn::Duplicates::kSum);
+    if (dev.is_cpu()) {
+      plan_ = std::make_shared<gearbox::gnn::MatrixPlan>(std::move(csr),
+                                                         static_cast<int>(feature_width), opt);
+    } else {
+#ifdef GEARBOX_PY_CUDA
+      plan_ = gearbox_py::make_cuda_plan(std::move(csr), static_cast<int>(feature_width), opt,
+                                         dev.index());
+#endif
+    }
+    device_ = dev;
+    id_ = gearbox_py::register_plan(plan_, dev);
   }
-  ~Plan() { gearbox_py::unregister_plan(id_); }
+  ~Plan() {
+    gearbox_py::unregister_plan(id_);
+  }
   Plan(const Plan&) = delete;
   Plan& operator=(const Plan&) = delete;
 
-  torch::Tensor run(const torch::Tensor& x, bool transpose) {
+  torch::Tensor run(const torch::Tensor& x, bool transpose) {  // CPU plans (the benchmark's)
     py::gil_scoped_release nogil;
     return gearbox_py::run_plan(*plan_, x, transpose, "x");
   }
@@ -88,6 +109,7 @@ class Plan {
   // y reused across calls), timed in C++ around that call alone; ms. For the benchmark of
   // the extension's overhead (bench/gnn/torch_bench.py).
   double run_into_ms(const torch::Tensor& x, const torch::Tensor& y, bool transpose) {
+    TORCH_CHECK_VALUE(device_.is_cpu(), "run_into_ms times CPU plans only");
     for (const auto* t : {&x, &y})
       TORCH_CHECK_VALUE(t->scalar_type() == torch::kFloat && t->device().is_cpu() &&
                             t->is_contiguous() && t->dim() == 2 && t->size(0) == plan_->nodes() &&
@@ -111,20 +133,48 @@ class Plan {
   }
   double kernel_ms(int64_t f, int64_t reps) {
     TORCH_CHECK_VALUE(f >= 1 && f <= (1 << 16) && reps >= 1, "bad width or reps");
+    TORCH_CHECK_VALUE(device_.is_cpu(), "kernel_ms times CPU plans only");
     const int threads = at::get_num_threads();
     py::gil_scoped_release nogil;
     gearbox::ThreadScope scope(threads);
     return plan_->kernel_ms(static_cast<int>(f), static_cast<int>(reps));
   }
-  std::string kernels() const { return plan_->kernels().dump(); }
-  int64_t nodes() const { return plan_->nodes(); }
-  int64_t nnz() const { return plan_->nnz(); }
-  int64_t feature_width() const { return plan_->feature_width(); }
-  bool symmetric() const { return plan_->symmetric(); }
-  int64_t id() const { return id_; }
+  std::string kernels() const {
+    return plan_->kernels().dump();
+  }
+  int64_t nodes() const {
+    return plan_->nodes();
+  }
+  int64_t nnz() const {
+    return plan_->nnz();
+  }
+  int64_t feature_width() const {
+    return plan_->feature_width();
+  }
+  bool symmetric() const {
+    return plan_->symmetric();
+  }
+  int64_t id() const {
+    return id_;
+  }
+  std::string device() const {
+    return device_.str();
+  }
 
  private:
+  // "cpu" or "cuda:N" (the Python side resolves "cuda" to the current device's index).
+  static c10::Device parse_device(const std::string& d) {
+    const c10::Device dev(d);  // c10::Error for a string torch does not know as a device
+    TORCH_CHECK_VALUE(dev.is_cpu() || (dev.is_cuda() && dev.has_index()),
+                      "gearbox_gnn.plan(): argument 'device' must be cpu or cuda:N, got ", d);
+    TORCH_CHECK(dev.is_cpu() || cuda_built(), "gearbox_gnn.plan(): argument 'device' is ", d,
+                " but this gearbox_gnn was built without CUDA (rebuild it where nvcc and a "
+                "CUDA build of torch are installed)");
+    return dev;
+  }
+
   std::shared_ptr<gearbox::gnn::MatrixPlan> plan_;
+  c10::Device device_ = c10::Device(c10::DeviceType::CPU);
   int64_t id_ = 0;
 };
 
@@ -171,6 +221,7 @@ PYBIND11_MODULE(_C, m) {
     }
   });
   m.def("load_graph", &load_graph, py::arg("spec"));
+  m.def("cuda_built", &cuda_built);
   // torch.ops.gearbox_gnn.spmm through the dispatcher without the Python operator lookup.
   m.def("spmm", &gearbox_py::call_spmm, py::arg("x"), py::arg("plan"), py::arg("transpose"),
         py::call_guard<py::gil_scoped_release>());
@@ -180,10 +231,10 @@ PYBIND11_MODULE(_C, m) {
   py::class_<Plan>(m, "Plan")
       .def(py::init<const torch::Tensor&, const torch::Tensor&, const torch::Tensor&, int64_t,
                     int64_t, const std::string&, int64_t, int64_t, int64_t, bool,
-                    const std::string&>(),
+                    const std::string&, const std::string&>(),
            py::arg("row"), py::arg("col"), py::arg("val"), py::arg("num_nodes"),
            py::arg("feature_width"), py::arg("reorder"), py::arg("block"), py::arg("seed"),
-           py::arg("threads"), py::arg("use_cache"), py::arg("name"))
+           py::arg("threads"), py::arg("use_cache"), py::arg("name"), py::arg("device"))
       .def("run", &Plan::run, py::arg("x"), py::arg("transpose"))
       .def("run_into_ms", &Plan::run_into_ms, py::arg("x"), py::arg("y"), py::arg("transpose"))
       .def("explain", &Plan::explain, py::arg("width"))
@@ -191,6 +242,7 @@ PYBIND11_MODULE(_C, m) {
       .def("kernels", &Plan::kernels)
       .def("kernel_ms", &Plan::kernel_ms, py::arg("width"), py::arg("reps"))
       .def_property_readonly("id", &Plan::id)
+      .def_property_readonly("device", &Plan::device)
       .def_property_readonly("num_nodes", &Plan::nodes)
       .def_property_readonly("nnz", &Plan::nnz)
       .def_property_readonly("feature_width", &Plan::feature_width)

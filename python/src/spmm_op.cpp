@@ -16,26 +16,31 @@ namespace {
 
 class PlanRegistry {
  public:
-  int64_t add(const std::shared_ptr<gearbox::gnn::MatrixPlan>& plan) {
+  int64_t add(const std::shared_ptr<gearbox::gnn::MatrixPlan>& plan, c10::Device device) {
     std::lock_guard lock(mu_);
     const int64_t id = next_++;
-    plans_.emplace(id, plan);
+    plans_.emplace(id, Entry{plan, device});
     return id;
   }
   void remove(int64_t id) {
     std::lock_guard lock(mu_);
     plans_.erase(id);
   }
-  std::shared_ptr<gearbox::gnn::MatrixPlan> find(int64_t id) {
+  RegisteredPlan find(int64_t id) {
     std::lock_guard lock(mu_);
     auto it = plans_.find(id);
-    return it == plans_.end() ? nullptr : it->second.lock();
+    if (it == plans_.end()) return {};
+    return {it->second.plan.lock(), it->second.device};
   }
 
  private:
+  struct Entry {
+    std::weak_ptr<gearbox::gnn::MatrixPlan> plan;
+    c10::Device device;
+  };
   std::mutex mu_;
   int64_t next_ = 1;
-  std::unordered_map<int64_t, std::weak_ptr<gearbox::gnn::MatrixPlan>> plans_;
+  std::unordered_map<int64_t, Entry> plans_;
 };
 
 // The kernels run with torch's intra-op thread count (torch.set_num_threads). Applied when it
@@ -56,10 +61,9 @@ PlanRegistry& registry() {
 }
 
 torch::Tensor spmm_cpu(const torch::Tensor& x, int64_t plan_id, bool transpose) {
-  const auto plan = registry().find(plan_id);
-  TORCH_CHECK_VALUE(plan != nullptr, "gearbox_gnn.spmm(): argument 'plan' (id ", plan_id,
-                    ") is no longer alive; keep a reference to the Plan while using it");
-  return run_plan(*plan, x, transpose, "gearbox_gnn.spmm(): argument 'x'");
+  const RegisteredPlan p = find_plan(plan_id);
+  check_input(*p.plan, p.device, x, "gearbox_gnn.spmm(): argument 'x'");
+  return run_plan(*p.plan, x, transpose, "gearbox_gnn.spmm(): argument 'x'");
 }
 
 const c10::TypedOperatorHandle<torch::Tensor(const torch::Tensor&, int64_t, bool)>& spmm_op() {
@@ -95,8 +99,27 @@ torch::Tensor spmm_autograd(const torch::Tensor& x, int64_t plan_id, bool transp
 
 }  // namespace
 
-int64_t register_plan(const std::shared_ptr<gearbox::gnn::MatrixPlan>& plan) {
-  return registry().add(plan);
+int64_t register_plan(const std::shared_ptr<gearbox::gnn::MatrixPlan>& plan, c10::Device device) {
+  return registry().add(plan, device);
+}
+
+RegisteredPlan find_plan(int64_t id) {
+  RegisteredPlan p = registry().find(id);
+  TORCH_CHECK_VALUE(p.plan != nullptr, "gearbox_gnn.spmm(): argument 'plan' (id ", id,
+                    ") is no longer alive; keep a reference to the Plan while using it");
+  return p;
+}
+
+void check_input(const gearbox::gnn::MatrixPlan& plan, c10::Device device, const torch::Tensor& x,
+                 const char* who) {
+  TORCH_CHECK_VALUE(x.device() == device, who, " is on ", x.device(),
+                    " but argument 'plan' was built for ", device);
+  TORCH_CHECK_TYPE(x.scalar_type() == torch::kFloat, who, " must be float32, got ",
+                   x.scalar_type());
+  TORCH_CHECK_VALUE(x.dim() == 2 && x.size(0) == plan.nodes(), who,
+                    " must have shape [num_nodes=", plan.nodes(), ", F], got ", x.sizes());
+  TORCH_CHECK_VALUE(x.size(1) >= 1 && x.size(1) <= (1 << 16), who,
+                    "'s width must be in [1, 65536], got ", x.size(1));
 }
 
 void unregister_plan(int64_t id) {
@@ -105,13 +128,10 @@ void unregister_plan(int64_t id) {
 
 torch::Tensor run_plan(gearbox::gnn::MatrixPlan& plan, const torch::Tensor& x, bool transpose,
                        const char* who) {
-  TORCH_CHECK_TYPE(x.scalar_type() == torch::kFloat, who, " must be float32, got ",
-                   x.scalar_type());
-  TORCH_CHECK_VALUE(x.device().is_cpu(), who, " must be on the CPU, got ", x.device());
-  TORCH_CHECK_VALUE(x.dim() == 2 && x.size(0) == plan.nodes(), who,
-                    " must have shape [num_nodes=", plan.nodes(), ", F], got ", x.sizes());
-  TORCH_CHECK_VALUE(x.size(1) >= 1 && x.size(1) <= (1 << 16), who,
-                    "'s width must be in [1, 65536], got ", x.size(1));
+  check_input(plan, c10::Device(c10::DeviceType::CPU), x, who);
+  TORCH_CHECK_VALUE(plan.device() == gearbox::gnn::Device::kCpu, who,
+                    " is on the CPU but argument 'plan' was built for ",
+                    gearbox::gnn::device_name(plan.device()));
   const auto xc = x.contiguous();
   auto y = pooled_empty(plan.nodes(), x.size(1));
   if (plan.nodes() == 0) return y;

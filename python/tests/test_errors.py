@@ -21,7 +21,8 @@ def test_x_wrong_dtype(plan4):
 
 
 def test_x_wrong_device(plan4):
-    with pytest.raises(ValueError, match=r"argument 'x' must be on the CPU.*meta"):
+    with pytest.raises(ValueError, match=r"argument 'x' is on meta but argument 'plan' was "
+                                         r"built for cpu"):
         gearbox_gnn.spmm(plan4, torch.randn(4, 4, device="meta"))
 
 
@@ -53,8 +54,10 @@ def test_edge_index_wrong_dtype_shape_device():
         gearbox_gnn.plan(EI.float(), 4)
     with pytest.raises(ValueError, match=r"argument 'adj' must be edge_index of shape \[2, E\]"):
         gearbox_gnn.plan(torch.zeros(3, 4, dtype=torch.int64), 4)
-    with pytest.raises(ValueError, match=r"argument 'adj' must be on the CPU"):
+    with pytest.raises(ValueError, match=r"argument 'adj' must be on cpu or cuda .*got meta"):
         gearbox_gnn.plan(EI.to("meta"), 4, num_nodes=4)
+    with pytest.raises(ValueError, match=r"argument 'edge_weight' is on meta but 'adj' is on"):
+        gearbox_gnn.plan(EI, 4, num_nodes=4, edge_weight=torch.ones(4, device="meta"))
     with pytest.raises(TypeError, match=r"argument 'adj' must be edge_index"):
         gearbox_gnn.plan([[0, 1], [1, 0]], 4)
 
@@ -78,15 +81,19 @@ def test_extension_checks_its_own_inputs():
     # The C++ layer is the last line: out-of-range ids and bad tensors raise, never crash.
     ones = torch.ones(2)
     with pytest.raises(ValueError, match=r"adjacency index out of range"):
-        _C.Plan(torch.tensor([0, 9]), torch.tensor([1, 0]), ones, 4, 4, "lp", 64, 0, 1, False, "x")
+        _C.Plan(torch.tensor([0, 9]), torch.tensor([1, 0]), ones, 4, 4, "lp", 64, 0, 1, False, "x",
+                "cpu")
     with pytest.raises(TypeError, match=r"int64"):
         _C.Plan(torch.tensor([0, 1], dtype=torch.int32), torch.tensor([1, 0]), ones, 4, 4, "lp",
-                64, 0, 1, False, "x")
+                64, 0, 1, False, "x", "cpu")
     with pytest.raises(ValueError, match=r"reorder"):
         _C.Plan(torch.tensor([0, 1]), torch.tensor([1, 0]), ones, 4, 4, "zz", 64, 0, 1, False,
-                "x")
+                "x", "cpu")
+    with pytest.raises(ValueError, match=r"argument 'device' must be cpu or cuda:N, got meta"):
+        _C.Plan(torch.tensor([0, 1]), torch.tensor([1, 0]), ones, 4, 4, "lp", 64, 0, 1, False,
+                "x", "meta")
     p = _C.Plan(torch.tensor([0, 1]), torch.tensor([1, 0]), ones, 4, 4, "lp", 64, 0, 1, False,
-                "x")
+                "x", "cpu")
     with pytest.raises(TypeError, match=r"x must be float32"):
         p.run(torch.ones(4, 2, dtype=torch.float64), False)
     with pytest.raises(ValueError, match=r"x must have shape"):
@@ -107,8 +114,11 @@ def test_layers_name_bad_arguments(layer):
         layer(x, torch.tensor([[0, 7], [1, 2]]))
     with pytest.raises(TypeError, match=r"argument 'x' must be float32"):
         layer(x.double(), EI)
-    with pytest.raises(ValueError, match=r"argument 'x' must be on the CPU"):
+    with pytest.raises(ValueError, match=r"argument 'edge_index' is on cpu but argument 'x' "
+                                         r"is on meta"):
         layer(x.to("meta"), EI)
+    with pytest.raises(ValueError, match=r"argument 'x' must be on cpu or cuda .*got meta"):
+        layer(x.to("meta"), EI.to("meta"))
 
 
 def test_unsupported_layer_options():

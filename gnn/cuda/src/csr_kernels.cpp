@@ -57,7 +57,8 @@ class CusparseKernel final : public CudaKernel {
     if (rows_ == 0) return;
     if (nnz_ == 0) {  // cuSPARSE need not accept an empty matrix: Y = 0 (+ Y) directly
       if (!acc)
-        check_cuda(cudaMemsetAsync(y, 0, sizeof(float) * static_cast<std::size_t>(rows_) * f),
+        check_cuda(cudaMemsetAsync(y, 0, sizeof(float) * static_cast<std::size_t>(rows_) * f,
+                                   current_stream()),
                    "cudaMemsetAsync");
       if (!ep.empty()) apply_epilogue(y, static_cast<std::size_t>(rows_), f, ep);
       return;

@@ -151,13 +151,13 @@ void launch(const CsrArgs& a, const float* x, float* y, bool acc, const float* b
   if (groups > 0) {
     const dim3 grid(static_cast<unsigned>((groups + kGroupsPerBlock - 1) / kGroupsPerBlock),
                     a.slabs);
-    row_pass<VEC, LANES, CH><<<grid, kThreads>>>(a, x, y, acc, bias, relu);
+    row_pass<VEC, LANES, CH><<<grid, kThreads, 0, current_stream()>>>(a, x, y, acc, bias, relu);
     check_launch("csr row pass");
   }
   if (a.nseg > 0) {
     const dim3 grid(static_cast<unsigned>((a.nseg + kGroupsPerBlock - 1) / kGroupsPerBlock),
                     a.slabs);
-    segment_pass<VEC, LANES, CH><<<grid, kThreads>>>(a, x, y);
+    segment_pass<VEC, LANES, CH><<<grid, kThreads, 0, current_stream()>>>(a, x, y);
     check_launch("csr segment pass");
     if (bias || relu) epilogue(y, a.nlong, a.f, bias, relu, a.long_rows);
   }
@@ -229,19 +229,20 @@ void csr_spmm(const CsrArgs& a, const float* x, float* y, bool acc, const float*
 void epilogue(float* y, std::int64_t rows, int f, const float* bias, bool relu,
               const std::int32_t* row_list) {
   if (rows <= 0 || f <= 0 || (!bias && !relu)) return;
-  epilogue_kernel<<<grid_for(rows * f), 256>>>(y, rows, f, bias, relu, row_list);
+  epilogue_kernel<<<grid_for(rows * f), 256, 0, current_stream()>>>(y, rows, f, bias, relu,
+                                                                    row_list);
   check_launch("epilogue");
 }
 
 void zero_ranges(float* y, const std::int32_t* ranges, int nranges, int f) {
   if (nranges <= 0) return;
-  zero_ranges_kernel<<<nranges, 256>>>(y, ranges, f);
+  zero_ranges_kernel<<<nranges, 256, 0, current_stream()>>>(y, ranges, f);
   check_launch("zero rows");
 }
 
 void to_bf16(const float* in, void* out, std::size_t n) {
   if (n == 0) return;
-  to_bf16_kernel<<<grid_for(static_cast<std::int64_t>(n)), 256>>>(
+  to_bf16_kernel<<<grid_for(static_cast<std::int64_t>(n)), 256, 0, current_stream()>>>(
       in, static_cast<__nv_bfloat16*>(out), n);
   check_launch("bf16 conversion");
 }

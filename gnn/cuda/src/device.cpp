@@ -27,12 +27,21 @@ void check_cusparse(cusparseStatus_t s, const char* what) {
     throw Error::runtime(std::string(what) + ": " + cusparseGetErrorString(s));
 }
 
+namespace {
+thread_local cudaStream_t stream_of_thread = nullptr;
+}  // namespace
+
+cudaStream_t current_stream() {
+  return stream_of_thread;
+}
+
 cublasHandle_t cublas_handle() {
   static cublasHandle_t h = [] {
     cublasHandle_t x = nullptr;
     check_cublas(cublasCreate(&x), "cublasCreate");
     return x;
   }();
+  check_cublas(cublasSetStream(h, current_stream()), "cublasSetStream");
   return h;
 }
 
@@ -42,6 +51,7 @@ cusparseHandle_t cusparse_handle() {
     check_cusparse(cusparseCreate(&x), "cusparseCreate");
     return x;
   }();
+  check_cusparse(cusparseSetStream(h, current_stream()), "cusparseSetStream");
   return h;
 }
 
@@ -111,6 +121,10 @@ void DeviceBuffer::fill_bytes(int value) {
 
 bool device_available() {
   return !cuda_devices().empty();
+}
+
+void* set_stream(void* stream) {
+  return std::exchange(detail::stream_of_thread, static_cast<cudaStream_t>(stream));
 }
 
 void synchronize() {

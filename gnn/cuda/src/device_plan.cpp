@@ -13,19 +13,20 @@
 #include "gearbox/core/error.hpp"
 #include "gearbox/gnn/device_registry.hpp"
 #include "handles.hpp"
+#include "launch.hpp"
 
 namespace gearbox::gnn::cuda {
 
 namespace {
 
-// Seconds of one run of fn on the default stream, between two CUDA events.
+// Seconds of one run of fn on the current stream, between two CUDA events.
 double event_seconds(const std::function<void()>& fn) {
   cudaEvent_t start = nullptr, stop = nullptr;
   detail::check_cuda(cudaEventCreate(&start), "cudaEventCreate");
   detail::check_cuda(cudaEventCreate(&stop), "cudaEventCreate");
-  cudaEventRecord(start);
+  cudaEventRecord(start, detail::current_stream());
   fn();
-  cudaEventRecord(stop);
+  cudaEventRecord(stop, detail::current_stream());
   const cudaError_t e = cudaEventSynchronize(stop);
   float ms = 0;
   if (e == cudaSuccess) cudaEventElapsedTime(&ms, start, stop);
@@ -74,6 +75,9 @@ void register_cuda() {
     d.kernels = detail::cuda_kernel_specs();
     d.timer = event_seconds;
     d.select = select_for_plan;
+    d.row_order = detail::make_row_order;
+    d.set_stream = set_stream;
+    d.synchronize = synchronize;
     register_device(std::move(d));
   });
 }

@@ -1,12 +1,18 @@
 // Entry points of the .cu files in plain C++17 types (nvcc compiles the .cu files as C++17
-// and cannot include the engine's C++20 headers). All launches are asynchronous on the
-// default stream; each checks the launch and throws gearbox::Error::runtime on failure.
+// and cannot include the engine's C++20 headers). All launches are asynchronous on this
+// thread's current stream (current_stream(): the default stream unless set_stream() chose
+// another); each checks the launch and throws gearbox::Error::runtime on failure.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
+struct CUstream_st;  // cudaStream_t is CUstream_st*
+
 namespace gearbox::gnn::cuda::detail {
+
+// The stream this thread's launches go to (null: the default stream).
+CUstream_st* current_stream();
 
 // The CSR row pass and segment pass (see csr_launch.hpp for the shape's meaning).
 struct CsrArgs {
@@ -45,6 +51,9 @@ void zero_ranges(float* y, const std::int32_t* ranges, int nranges, int f);
 
 // out[i] = bf16(in[i]) (round to nearest even) for i < n; out holds n 16-bit values.
 void to_bf16(const float* in, void* out, std::size_t n);
+
+// out row i = in row rows[i] for i < n rows of width f (a row permutation's gather).
+void gather_rows(const float* in, const std::int32_t* rows, std::int64_t n, int f, float* out);
 
 // Throws Error::runtime naming `what` if the last launch failed.
 void check_launch(const char* what);

@@ -89,7 +89,7 @@ template <int NSUB>
 void launch(const TileArgs& t, const float* x, int f, float* y, bool acc, const float* bias,
             bool relu) {
   const dim3 grid((t.windows + kWarps - 1) / kWarps, (f + 16 * NSUB - 1) / (16 * NSUB));
-  tile_kernel<NSUB><<<grid, kWarps * 32>>>(t, x, f, y, acc, bias, relu);
+  tile_kernel<NSUB><<<grid, kWarps * 32, 0, current_stream()>>>(t, x, f, y, acc, bias, relu);
   check_launch("tile kernel");
 }
 

@@ -2,8 +2,10 @@
 // the output poisoned (NaN) before each run so that an unwritten element fails, and the
 // relative error ||y - ref|| / ||ref|| held to the kernel's precision (fp32 1e-5, tf32 1e-3,
 // bf16 1e-2). Skipped with a visible line on machines without a CUDA device.
+#include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -15,6 +17,7 @@
 #include "gearbox/gnn/cuda/cuda_kernels.hpp"
 #include "gearbox/gnn/cuda/device_plan.hpp"
 #include "gearbox/gnn/density_split.hpp"
+#include "gearbox/gnn/matrix_plan.hpp"
 #include "gearbox/gnn/plan.hpp"
 #include "graphs.hpp"
 
@@ -275,4 +278,47 @@ TEST(CudaKernels, ThePlanApiPlansAndRunsOnTheGpuFromATemporaryMatrix) {
   EXPECT_EQ(plan.plan_for(f).candidate().device, Device::kCuda);
   EXPECT_NE(plan.plan_for(f).candidate().whole, "cusparse");
   EXPECT_TRUE(plan.explain()[std::to_string(f)].contains("anchor_cusparse_ms"));
+}
+
+// The plan a PyTorch user gets (MatrixPlan, the extension's one code path) on the GPU: X and Y
+// in the caller's node order (the reordering moved nodes, so the device gathers rows around
+// the kernels), forward and transpose, queued on a stream of the caller's that is not the
+// default one, against the float64 reference.
+TEST(CudaKernels, MatrixPlanRunsInTheCallersOrderOnTheCallersStream) {
+  SKIP_WITHOUT_DEVICE();
+  register_cuda();
+  std::mt19937 rng(29);
+  const index_t n = 900;
+  Csr a = awkward_graph(n, n, 0.003, false, rng);
+  std::vector<index_t> shuffle(static_cast<std::size_t>(n));
+  for (index_t i = 0; i < n; ++i) shuffle[i] = i;
+  std::shuffle(shuffle.begin(), shuffle.end(), rng);
+  a = permute_symmetric(a, shuffle);
+  const Csr at = transpose(a);
+  MatrixPlanOptions o;
+  o.reorder = ReorderMethod::kLabelProp;
+  o.max_block = 32;
+  o.selector.device = Device::kCuda;
+  o.selector.use_cache = false;
+  o.selector.reps = 3;
+  MatrixPlan plan(Csr(a), 16, o);
+  ASSERT_EQ(plan.device(), Device::kCuda);
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+  for (const int f : {16, 5}) {
+    const auto x = random_floats(static_cast<std::size_t>(n) * f, rng);
+    for (const bool tr : {false, true}) {
+      std::vector<double> want(x.size());
+      spmm_double(tr ? at : a, x, f, want, false);
+      DeviceBuffer dx = to_device(x), dy(x.size() * sizeof(float));
+      dy.fill_bytes(0xff);
+      synchronize();
+      plan.run(dx.as<float>(), f, dy.as<float>(), tr, stream);
+      ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+      std::vector<float> got(x.size());
+      dy.download(got.data(), got.size() * sizeof(float));
+      EXPECT_LE(relative_error(got, want), 1e-2) << "f=" << f << " transpose=" << tr;
+    }
+  }
+  cudaStreamDestroy(stream);
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "gearbox/core/stats.hpp"
@@ -20,6 +21,28 @@ struct DeviceSupport {
   // Null for the CPU, whose selection is AdaptiveAggregator's own (measured with the
   // caller's input, cached, re-checked).
   DeviceSelector select;
+  // Null for the CPU. Makes a plan that takes X and Y in the caller's node order (old_of_new:
+  // the inverse of its reordering) on this device; see DeviceRowOrder.
+  std::function<std::unique_ptr<DeviceRowOrder>(const std::vector<index_t>& old_of_new)> row_order;
+  // Null for the CPU. Sends this thread's later work on the device to `stream` (the device's
+  // queue handle, e.g. a cudaStream_t; null: its default queue); returns the previous one.
+  std::function<void*(void* stream)> set_stream;
+  // Null for the CPU. Waits until all work queued on the device has finished.
+  std::function<void()> synchronize;
+};
+
+// Sends this thread's work on device d to `stream` while the scope lives (a no-op for the CPU
+// or a device without streams); the previous stream is restored after.
+class DeviceStreamScope {
+ public:
+  DeviceStreamScope(Device d, void* stream);
+  ~DeviceStreamScope();
+  DeviceStreamScope(const DeviceStreamScope&) = delete;
+  DeviceStreamScope& operator=(const DeviceStreamScope&) = delete;
+
+ private:
+  const DeviceSupport* support_ = nullptr;
+  void* previous_ = nullptr;
 };
 
 // Adds a device and its kernels; a device registered before is left as it was.

@@ -34,10 +34,14 @@ class MatrixPlan {
   // now. Error::input when A is not square.
   MatrixPlan(Csr a, int feature_width, MatrixPlanOptions opt);
 
-  // Y = A X (transpose: Y = A^T X) for X, Y: nodes() x f, row-major, in the caller's order.
-  // The first call for a new width (or the first transposed call of a non-symmetric A)
-  // selects kernels for it. Thread-safe (calls are serialised).
-  void run(const float* x, int f, float* y, bool transpose);
+  // Y = A X (transpose: Y = A^T X) for X, Y: nodes() x f, row-major, in the caller's order,
+  // in the memory of the plan's device (opt.selector.device). The first call for a new width
+  // (or the first transposed call of a non-symmetric A) selects kernels for it (on a device:
+  // on its default stream, finished before returning). On a device the run is queued on
+  // `stream` (e.g. a cudaStream_t; null: the default stream) and may still be running on
+  // return; a run on another stream than the previous run's first waits for the device (the
+  // plan's scratch buffers are reused). Thread-safe (calls are serialised).
+  void run(const float* x, int f, float* y, bool transpose, void* stream = nullptr);
 
   // The `gearbox gnn plan --json` document for width f (f = 0: the planned width).
   nlohmann::json document(int f = 0);
@@ -46,12 +50,14 @@ class MatrixPlan {
 
   // Median ms of `reps` calls of run(f, transpose = false) from C++ on fixed inputs (X and Y in
   // the caller's order, kernels as selected), the cost a caller's wrapper is compared to.
+  // CPU plans only (Error::usage otherwise).
   double kernel_ms(int f, int reps);
 
   index_t nodes() const { return n_; }
   offset_t nnz() const { return nnz_; }
   int feature_width() const { return width_; }
   bool symmetric() const { return symmetric_; }
+  Device device() const { return opt_.selector.device; }
   // Chosen kernels per width ({"forward": .., "transpose": ..} once the transpose is planned).
   nlohmann::json kernels() const;
 
@@ -68,6 +74,7 @@ class MatrixPlan {
   std::shared_ptr<const Csr> planned_;  // P A P^T (the transpose's plan is built from it)
   CallerOrder caller_;  // old_of_new of the ordering (null when it keeps every node in place)
   std::unique_ptr<AdaptiveAggregator> fwd_, bwd_;
+  void* last_stream_ = nullptr;  // the device stream of the previous run
   mutable std::mutex mu_;
 };
 

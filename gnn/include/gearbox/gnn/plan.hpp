@@ -84,14 +84,29 @@ using DeviceSelector = std::function<std::vector<WidthChoice>(
 // X and Y are given in the caller's node order rather than the planned one.
 using CallerOrder = std::shared_ptr<const std::vector<index_t>>;
 
+// X and Y in the caller's node order on a device other than the CPU: X copied into the planned
+// order and Y back, in the device's memory, with its own scratch buffers (reused by the next
+// run: runs must be ordered on the device). A device registers how it makes one
+// (DeviceSupport::row_order, device_registry.hpp).
+class DeviceRowOrder {
+ public:
+  virtual ~DeviceRowOrder() = default;
+  // X (n x f, caller order, device memory) in the planned order, in a scratch buffer.
+  virtual const float* to_planned(const float* x, int f) = 0;
+  // The scratch buffer (n x f) the kernels write Y into, in the planned order.
+  virtual float* planned_output(int f) = 0;
+  // Y (n x f, caller order, device memory) from planned_output(f).
+  virtual void to_caller(int f, float* y) = 0;
+};
+
 // An executable plan: Y = A X with one candidate's kernels on the candidate's device (X and Y
 // in that device's memory); owns its subgraphs and kernels and shares ownership of A (the
 // whole-matrix kernel points into it), so no caller's temporary can leave it dangling. The
 // sparse remainder (whose CSR covers every row) writes Y first, the block classes then add
-// their rows. With a caller order (CPU only), X and Y are in the caller's node order (A is
+// their rows. With a caller order, X and Y are in the caller's node order (A is
 // the planned P A P^T): the kernels read and write through the permutation
 // (Kernel::in_caller_order) when every chosen kernel can, else X is copied into the planned
-// order and Y back around them.
+// order and Y back around them (on another device, by its DeviceRowOrder).
 class ExecPlan {
  public:
   ExecPlan(std::shared_ptr<const Csr> a, const std::vector<BlockInfo>& blocks, const Candidate& c,
@@ -113,7 +128,8 @@ class ExecPlan {
   std::unique_ptr<Kernel> whole_;
   CallerOrder order_;
   bool fused_ = false;
-  mutable std::vector<float> xbuf_, ybuf_;  // the copies when not fused
+  mutable std::vector<float> xbuf_, ybuf_;        // the copies when not fused (CPU)
+  std::unique_ptr<DeviceRowOrder> device_order_;  // the copies on another device
 };
 
 // The plan of one matrix on one device (opt.device): Y = A X, selecting per width on first
@@ -133,6 +149,8 @@ class AdaptiveAggregator {
   void run(const float* x, int f, float* y);
   // Selects for width f now (with random inputs) without computing anything for the caller.
   const ExecPlan& plan_for(int f);
+  // Whether width f has been selected.
+  bool has_plan(int f) const { return plans_.count(f) > 0; }
   // Selects every width not yet planned (a device selection prepares each kernel once for
   // all of them).
   void prepare(const std::vector<int>& widths);

@@ -1,6 +1,7 @@
 // The gnn engine's CUDA kernels behind the Kernel interface (Device::kCuda): x and y passed
-// to run() are DEVICE pointers, and runs are asynchronous on the default stream (call
-// synchronize() before reading y or timing on the host). One kernel per density class:
+// to run() are DEVICE pointers, and runs are asynchronous on the calling thread's current
+// stream (the default stream unless set_stream() chose another; call synchronize() before
+// reading y or timing on the host). One kernel per density class:
 //   "csr"        CSR SpMM, fp32 (sparse remainder; any class): float4 loads, several rows
 //                per warp for narrow features, long rows split across warps.
 //   "csr-narrow", "csr-wholerows"  its launch variants (at most 16 lanes per row; rows up
@@ -50,6 +51,10 @@ inline constexpr double kTensorOverFp32 = 8.0;
 
 // True when a CUDA device is visible.
 bool device_available();
+
+// Sends this thread's later launches (kernels, cuBLAS and cuSPARSE calls, async copies) to
+// `stream` (a cudaStream_t; null: the default stream); returns the previous one.
+void* set_stream(void* stream);
 
 // Waits for all device work; Error::runtime naming the failure if any launch failed.
 void synchronize();
