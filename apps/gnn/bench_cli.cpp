@@ -11,6 +11,7 @@
 #include "cuda_device.hpp"
 #include "gearbox/core/cli.hpp"
 #include "gearbox/core/error.hpp"
+#include "gearbox/core/huge_pages.hpp"
 #include "gearbox/core/machine.hpp"
 #include "gearbox/core/output.hpp"
 #include "gearbox/core/paths.hpp"
@@ -36,6 +37,7 @@ struct BenchArgs {
   int dim = 64, block = 1024, epochs = 3;
   double min_seconds = 0.3;
   bool no_pyg = false, no_epoch = false;
+  bool huge_pages = false;  // X and Y on transparent huge pages instead of std::vector
   std::string device = "cpu";
   bool block_given = false;
   int reps = 30;
@@ -166,16 +168,26 @@ void run_bench(const BenchArgs& a) {
   gnn::PreparedGraph given = gnn::prepare_graph(a.graph, gnn::ReorderMethod::kNone, a.block,
                                                 a.common.seed, false, bytes_per_node);
   const gnn::index_t n = given.ahat.rows;
-  std::vector<float> x(static_cast<std::size_t>(n) * f), y(x.size());
+  // X and Y: std::vector (16-byte aligned, 4 KiB pages), or with --huge-pages 2 MiB-aligned
+  // buffers on transparent huge pages (what a caller that asks for them passes).
+  const std::size_t xy_size = static_cast<std::size_t>(n) * f;
+  std::vector<float> xv, yv;
+  HugePageFloats xh(a.huge_pages ? xy_size : 0), yh(a.huge_pages ? xy_size : 0);
+  if (!a.huge_pages) {
+    xv.resize(xy_size);
+    yv.resize(xy_size);
+  }
+  float* const x = a.huge_pages ? xh.data() : xv.data();
+  float* const y = a.huge_pages ? yh.data() : yv.data();
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> ud(-1, 1);
-  for (auto& v : x) v = ud(rng);
+  for (std::size_t i = 0; i < xy_size; ++i) x[i] = ud(rng);
   std::cerr << "gnn bench: aggregation, Eigen\n";
   double eigen_ms;
   {
     const gnn::EigenSpmm eig(given.ahat);
     eigen_ms = gnn::median_ms(
-        gnn::Device::kCpu, [&] { eig.run(x.data(), f, y.data(), t); }, timed_for(a.min_seconds));
+        gnn::Device::kCpu, [&] { eig.run(x, f, y, t); }, timed_for(a.min_seconds));
   }
   std::cerr << "gnn bench: PyG\n";
   const Json pyg = run_pyg(given.data.adj, f, t, !a.no_pyg);
@@ -188,14 +200,13 @@ void run_bench(const BenchArgs& a) {
                     // that its re-check against CSR after warm-up applies here as in training
   // Warm-up calls, enough for the re-check to run (when a split was chosen) before the timed
   // rounds: the decision timed below is the one training keeps.
-  for (int i = 0; i <= gnn::SelectorOptions{}.recheck_after; ++i) agg.run(x.data(), f, y.data());
+  for (int i = 0; i <= gnn::SelectorOptions{}.recheck_after; ++i) agg.run(x, f, y);
   // CSR in the given order, CSR on the reordered graph and the adaptive plan, interleaved in the
   // same rounds: their ratios are same-run ratios even on a busy machine.
   std::cerr << "gnn bench: aggregation, CSR given / CSR reordered / adaptive (interleaved)\n";
   const auto rounds =
-      interleaved_ms({[&] { gnn::spmm_csr(given.ahat, x.data(), f, y.data(), false); },
-                      [&] { gnn::spmm_csr(re.ahat, x.data(), f, y.data(), false); },
-                      [&] { agg.run(x.data(), f, y.data()); }},
+      interleaved_ms({[&] { gnn::spmm_csr(given.ahat, x, f, y, false); },
+                      [&] { gnn::spmm_csr(re.ahat, x, f, y, false); }, [&] { agg.run(x, f, y); }},
                      a.min_seconds);
   const double csr_ms = summarize(rounds[0]).median, csr_re_ms = summarize(rounds[1]).median,
                adaptive_ms = summarize(rounds[2]).median;
@@ -214,7 +225,7 @@ void run_bench(const BenchArgs& a) {
     cfg.epochs = a.epochs;
     cfg.hidden = f;
     cfg.evaluate_each_epoch = false;
-    const gnn::Features feats{nullptr, x.data(), f};
+    const gnn::Features feats{nullptr, x, f};
     auto csr_fn = [&](const float* in, int w, float* out) {
       gnn::spmm_csr(given.ahat, in, w, out, false);
     };
@@ -302,6 +313,9 @@ void run_bench(const BenchArgs& a) {
               {"nodes", n},
               {"nnz", given.ahat.nnz()},
               {"threads", t},
+              {"buffers",
+               {{"kind", a.huge_pages ? "huge_pages" : "vector"},
+                {"huge_pages_advised", a.huge_pages && xh.huge_pages() && yh.huge_pages()}}},
               {"pyg", pyg}};
   if (a.common.json) {
     write_json(std::cout, doc);
@@ -367,6 +381,8 @@ void register_gnn_bench(CLI::App& gnn) {
       ->check(finite_range(0.0, 60.0))
       ->capture_default_str();
   cmd->add_flag("--no-pyg", args->no_pyg, "skip the PyG baseline");
+  cmd->add_flag("--huge-pages", args->huge_pages,
+                "CPU: X and Y on 2 MiB transparent huge pages (default: std::vector)");
   cmd->add_flag("--no-epoch", args->no_epoch, "skip the training-epoch comparison");
   cmd->add_option("--reps", args->reps, "timed runs per measurement with cuda (median)")
       ->check(CLI::Range(1, 1000))

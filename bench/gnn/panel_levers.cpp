@@ -3,8 +3,9 @@
 // reordered graph: the panel kernel (AVX-512 / AVX2), with and without feature tiling, in row
 // mode, with software prefetch distances, and the split into the entries inside their row's
 // diagonal block and those outside, each timed alone.
-// Usage: gnn_panel_levers GRAPH [DIM] [THREADS] [MAX_BLOCK] [ROUNDS]
+// Usage: gnn_panel_levers GRAPH [DIM] [THREADS] [MAX_BLOCK] [ROUNDS] [ONLY]
 //   e.g. gnn_panel_levers sbm:n=200000,block=256,din=16,dout=4,seed=0 128 2 1024 15
+//   ONLY (optional): comma-separated parts of variant names to run, e.g. "registry,inside,outside"
 #include <omp.h>
 
 #include <algorithm>
@@ -15,8 +16,10 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "gearbox/core/huge_pages.hpp"
 #include "gearbox/core/stats.hpp"
 #include "gearbox/gnn/density_split.hpp"
 #include "gearbox/gnn/kernels.hpp"
@@ -86,6 +89,20 @@ int main(int argc, char** argv) {
     vs.push_back({"panel (registry default), X Y 64-byte aligned",
                   [&, raw] { raw->run(xa, f, ya, false); }});
   }
+  // X and Y on 2 MiB pages (transparent huge pages asked for with madvise; the machine's
+  // default is 4 KiB pages, so every random gather of an X row is a TLB miss and a page walk).
+  HugePageFloats xh_store(x.size()), yh_store(y.size());
+  float* xh = xh_store.data();
+  float* yh = yh_store.data();
+  std::copy(x.begin(), x.end(), xh);
+  vs.push_back({"csr (reordered), X Y on 2 MiB pages", [&] { spmm_csr(a, xh, f, yh, false); }});
+  {
+    auto k = make_panel_kernel(whole, best_simd());
+    const Kernel* raw = k.get();
+    keep.push_back(std::move(k));
+    vs.push_back(
+        {"panel (registry default), X Y on 2 MiB pages", [&, raw] { raw->run(xh, f, yh, false); }});
+  }
   vs.push_back({"inside only: csr", [&] { spmm_csr(inside, x.data(), f, y.data(), false); }});
   kernel("inside only: panel row mode",
          make_panel_kernel(Subgraph{&inside, whole.blocks}, SimdLevel::kAvx512, 0));
@@ -97,6 +114,18 @@ int main(int argc, char** argv) {
   for (int pd : {0, 8})
     kernel("outside only: panel row mode, pf " + std::to_string(pd),
            make_panel_kernel(Subgraph{&outside, whole.blocks}, SimdLevel::kAvx512, 0, pd));
+  // The two parts alone on 2 MiB pages.
+  for (const auto& [name, part] : {std::pair{"inside only: panel row mode", &inside},
+                                   std::pair{"outside only: panel row mode, pf 8", &outside}}) {
+    auto k = make_panel_kernel(Subgraph{part, whole.blocks}, SimdLevel::kAvx512, 0, 8);
+    const Kernel* raw = k.get();
+    keep.push_back(std::move(k));
+    vs.push_back({std::string(name) + ", 2 MiB pages", [&, raw] { raw->run(xh, f, yh, false); }});
+  }
+  std::vector<Variant> chosen;  // the anchor and the variants ONLY selects
+  for (std::size_t i = 0; i < vs.size(); ++i)
+    if (i == 0 || args->selected(vs[i].name)) chosen.push_back(std::move(vs[i]));
+  vs = std::move(chosen);
   // Wall time and process CPU time (both threads summed; OMP_WAIT_POLICY=passive keeps idle
   // threads off the CPU): on a machine shared with other work the CPU time is the steadier.
   const auto cpu_ms = [] {

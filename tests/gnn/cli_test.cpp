@@ -48,8 +48,7 @@ class GnnCli : public ::testing::Test {
   }
   // Exit 2 with one line naming `what`; stdout empty, or under --json (`json`) one error
   // document.
-  static void expect_one_line_naming(const CliRun& r, const std::string& what,
-                                     bool json = false) {
+  static void expect_one_line_naming(const CliRun& r, const std::string& what, bool json = false) {
     EXPECT_EQ(r.code, 2) << r.err;
     EXPECT_NE(r.err.find(what), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "not one line:\n" << r.err;
@@ -165,6 +164,15 @@ TEST_F(GnnCli, BenchJsonIsOneDocumentAndBadInputIsRefused) {
   const auto j = one_document(r);
   EXPECT_EQ(j["nodes"], 400);
   EXPECT_TRUE(j["aggregation"]["adaptive_ms"].is_number());
+  EXPECT_EQ(j["buffers"]["kind"], "vector");
+  // X and Y on huge pages: the same bench, its buffers reported as such.
+  const CliRun h =
+      gearbox({"gnn", "bench", "--graph", kSbm, "--dim", "8", "--threads", "1", "--no-pyg",
+               "--no-epoch", "--min-seconds", "0", "--huge-pages", "--json"});
+  ASSERT_EQ(h.code, 0) << h.err;
+  const auto hj = one_document(h);
+  EXPECT_EQ(hj["buffers"]["kind"], "huge_pages");
+  EXPECT_TRUE(hj["aggregation"]["adaptive_ms"].is_number());
   expect_one_line_naming(gearbox({"gnn", "bench", "--graph", kSbm, "--min-seconds", "nan"}),
                          "--min-seconds");
   expect_one_line_naming(gearbox({"gnn", "bench", "--graph", kSbm, "--bogus"}), "--bogus");
