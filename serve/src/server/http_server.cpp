@@ -76,8 +76,9 @@ struct ApiServer::Impl {
   void routes();
   void generate(const httplib::Request& req, httplib::Response& res, Endpoint endpoint);
   // The response's logprobs: the echoed prompt's records (the first without a logprob, as
-  // OpenAI's and llama.cpp's servers give it; their text `prompt_bytes` long once `strip`
-  // leading bytes are dropped, as detokenizing does) then the generated tokens', when `cut`
+  // OpenAI's and llama.cpp's servers give it; their text `prompt_bytes` long once the first
+  // token with text has `strip` leading bytes dropped, as detokenizing does: SentencePiece's
+  // space prefix) then the generated tokens', when `cut`
   // (stop strings were given) only those that begin within the `text_bytes` returned.
   // text_prompt: the prompt was text, so its control tokens are listed as they were spelled.
   Json logprobs_json(Endpoint endpoint, const std::vector<TokenLogprob>& prompt, bool text_prompt,
@@ -133,12 +134,21 @@ Json ApiServer::Impl::logprobs_json(Endpoint endpoint, const std::vector<TokenLo
                                     std::size_t text_bytes, bool cut) const {
   std::vector<LogprobEntry> entries;
   auto entry = [&](const TokenLogprob& r, bool first) { return entry_of(r, first); };
+  // `at`: where the next token's text begins in the echoed text. Detokenizing drops the `strip`
+  // bytes from the first token that has text (not from a control token spelled before it), so
+  // that token begins at `at` and the ones after it `strip` bytes earlier than their sum says.
   std::size_t at = 0;
+  bool stripped = false;
   for (std::size_t i = 0; i < prompt.size(); ++i) {
     entries.push_back(entry(prompt[i], i == 0));
+    const bool has_text = !entries.back().text.empty();
     if (text_prompt) entries.back().text = runner.prompt_token_text(prompt[i].token);
-    entries.back().offset = std::min(i == 0 ? 0 : at - std::min(at, strip), prompt_bytes);
+    entries.back().offset = std::min(at, prompt_bytes);
     at += entries.back().text.size();
+    if (has_text && !stripped) {
+      stripped = true;
+      at -= std::min(at, strip);
+    }
   }
   at = 0;
   for (const auto& r : generated) {

@@ -9,10 +9,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 #include <random>
 
 #include "../model_files.hpp"
@@ -37,16 +39,20 @@ struct Fixture {
   std::unique_ptr<ApiServer> server;
 };
 
-Fixture start_smollm() {
+Fixture start_server(const std::filesystem::path& model) {
   Fixture f;
   EngineRunnerOptions opt;
   opt.threads = 1;
-  f.runner = EngineRunner::load(test::find_model_file(test::kSmolLmFile).string(), opt);
+  f.runner = EngineRunner::load(model.string(), opt);
   ServerOptions so;
   so.port = 0;
   f.server = std::make_unique<ApiServer>(*f.runner, so);
   f.server->start();
   return f;
+}
+
+Fixture start_smollm() {
+  return start_server(test::find_model_file(test::kSmolLmFile));
 }
 
 Json post(int port, const std::string& path, const Json& body, int want_status = 200) {
@@ -408,6 +414,114 @@ TEST(Logprobs, EchoOfASentencePiecePromptIsThePromptAsSent) {
     const std::string tok = lp["tokens"][i];
     EXPECT_EQ(prompt.substr(lp["text_offset"][i].get<std::size_t>(), tok.size()), tok) << i;
   }
+}
+
+// The OpenAI contract of an echo's text_offset, checked on each model's tokenizer (SmolLM2:
+// byte-level BPE; Gemma 3: SentencePiece without a space prefix; stories260K: SentencePiece
+// with one), for prompts with control tokens at the start, middle and end, multibyte text and
+// leading/double spaces: `text` is the prompt as sent then the completion, text_offset[i] is
+// the byte where token i's text starts in it, and text[text_offset[i]:text_offset[i+1]] is
+// token i's bytes (its spelling for a control token written in a text prompt, nothing for one
+// sent as an id). The one exception is the space a SentencePiece tokenizer with a space prefix
+// puts in front of the first text token: it is not in the text, so that token's slice is its
+// bytes without it (a control token before it does not move where it begins).
+void expect_echo_offsets_follow_the_text(const std::filesystem::path& model,
+                                         const std::vector<std::string>& controls,
+                                         bool space_prefix) {
+  Fixture f = start_server(model);
+  const Tokenizer& tok = f.runner->model().tokenizer();
+  ASSERT_EQ(tok.strips_leading_space(), space_prefix);
+  for (const std::string& name : controls) {
+    const std::int32_t id = tok.find_piece(name);
+    ASSERT_TRUE(id >= 0 && tok.is_control(id)) << name << " is not a control token";
+  }
+  const std::string a = controls.at(0), b = controls.at(1);
+  const std::vector<std::string> prompts = {
+      a + "Hello world",
+      "Hello" + a + "user\nHi there",
+      a + "a b" + b + " c",
+      "end of text" + b,
+      b,
+      "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e and emoji \xf0\x9f\x99\x82\xf0\x9f\x9a\x80 text",
+      "  leading  and double  spaces ",
+      " x" + a + "  \xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x99\x82" + b + b + " y\n\nz",
+  };
+  for (const std::string& prompt : prompts) {
+    // The prompt as text (twice: scored only, and with 3 tokens generated), then as its ids
+    // (echoed as their text: control tokens have none).
+    for (int variant : {0, 1, 2}) {
+      const bool as_ids = variant == 2;
+      const int max_tokens = variant == 1 ? 3 : 0;
+      SCOPED_TRACE("prompt '" + prompt + "', max_tokens " + std::to_string(max_tokens) +
+                   (as_ids ? ", as ids" : ""));
+      // The prompt's ids as the server parses a text prompt (control tokens spelled in it are
+      // tokens), less the BOS it adds, which echo does not list.
+      std::vector<std::int32_t> ids = f.runner->encode(prompt, true);
+      if (!ids.empty() && ids[0] == f.runner->prompt_bos()) ids.erase(ids.begin());
+      const std::size_t n_prompt = ids.size();
+      const Json r = post(f.server->port(), "/v1/completions",
+                          {{"prompt", as_ids ? Json::array({ids}) : Json(prompt)},
+                           {"max_tokens", max_tokens},
+                           {"echo", true},
+                           {"logprobs", 0},
+                           {"temperature", 0},
+                           {"ignore_eos", true}});
+      const std::string text = r["choices"][0]["text"];
+      if (!as_ids) {
+        ASSERT_EQ(text.substr(0, prompt.size()), prompt) << r.dump();
+      }
+      const Json& lp = r["choices"][0]["logprobs"];
+      const std::size_t n = lp["tokens"].size();
+      ASSERT_EQ(lp["text_offset"].size(), n);
+      ASSERT_EQ(n, n_prompt + static_cast<std::size_t>(max_tokens)) << r.dump();
+      auto offset = [&](std::size_t i) {
+        return i < n ? lp["text_offset"][i].get<std::size_t>() : text.size();
+      };
+      ASSERT_EQ(offset(0), 0u);
+      bool first_text = true;
+      for (std::size_t i = 0; i < n; ++i) {
+        SCOPED_TRACE("token " + std::to_string(i));
+        ASSERT_LE(offset(i), offset(i + 1)) << lp["text_offset"].dump();
+        const std::string slice = text.substr(offset(i), offset(i + 1) - offset(i));
+        const std::string json_token = lp["tokens"][i];
+        if (i >= n_prompt) {  // generated: the JSON token is the text unless not whole UTF-8
+          if (json_token.find("\xef\xbf\xbd") == std::string::npos) {
+            EXPECT_EQ(slice, json_token);
+          }
+          continue;
+        }
+        const std::string bytes =
+            tok.is_control(ids[i]) && !as_ids ? tok.piece(ids[i]) : tok.token_bytes(ids[i]);
+        std::string in_text = bytes;
+        if (!tok.is_control(ids[i]) && !bytes.empty() && first_text) {
+          first_text = false;
+          if (space_prefix && bytes[0] == ' ') in_text.erase(0, 1);
+        }
+        EXPECT_EQ(slice, in_text) << "offsets " << lp["text_offset"].dump();
+        if (json_token.find("\xef\xbf\xbd") == std::string::npos) {
+          EXPECT_EQ(json_token, bytes);
+        }
+      }
+    }
+  }
+}
+
+TEST(Logprobs, EchoOffsetsFollowTheTextOnGpt2Bpe) {
+  SKIP_WITHOUT_SMOLLM();
+  expect_echo_offsets_follow_the_text(test::find_model_file(test::kSmolLmFile),
+                                      {"<|im_start|>", "<|im_end|>"}, false);
+}
+
+TEST(Logprobs, EchoOffsetsFollowTheTextOnSentencePieceWithoutSpacePrefix) {
+  const auto path = test::find_model_file("gemma-3-270m-Q4_K_M.gguf");
+  GEARBOX_REQUIRE_FILE(path);
+  expect_echo_offsets_follow_the_text(path, {"<start_of_turn>", "<end_of_turn>"}, false);
+}
+
+TEST(Logprobs, EchoOffsetsFollowTheTextOnSentencePieceWithSpacePrefix) {
+  const auto path = models_dir() ? std::optional(*models_dir() / "stories260K.gguf") : std::nullopt;
+  GEARBOX_REQUIRE_FILE(path);
+  expect_echo_offsets_follow_the_text(*path, {"<s>", "</s>"}, true);
 }
 
 TEST(Logprobs, ChatLogprobsCarryBytesAndTopAlternatives) {
