@@ -237,8 +237,11 @@ std::vector<Token> EngineRunner::encode(std::string_view text, bool add_bos) con
 }
 
 std::string EngineRunner::prompt_token_text(Token t) const {
-  const Tokenizer& tok = model_->tokenizer();
-  return tok.is_control(t) ? tok.piece(t) : tok.token_bytes(t);
+  return model_->tokenizer().prompt_spelling(t);
+}
+
+bool EngineRunner::matched_whole(Token t) const {
+  return model_->tokenizer().is_matched_whole(t);
 }
 
 std::string EngineRunner::detokenize(std::span<const Token> tokens) const {

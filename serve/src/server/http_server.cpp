@@ -77,8 +77,8 @@ struct ApiServer::Impl {
   void generate(const httplib::Request& req, httplib::Response& res, Endpoint endpoint);
   // The response's logprobs: the echoed prompt's records (the first without a logprob, as
   // OpenAI's and llama.cpp's servers give it; their text `prompt_bytes` long once the first
-  // token with text has `strip` leading bytes dropped, as detokenizing does: SentencePiece's
-  // space prefix) then the generated tokens', when `cut`
+  // token with text, and in a text prompt the first of every run of text, has `strip` leading
+  // bytes dropped: SentencePiece's space prefix) then the generated tokens', when `cut`
   // (stop strings were given) only those that begin within the `text_bytes` returned.
   // text_prompt: the prompt was text, so its control tokens are listed as they were spelled.
   Json logprobs_json(Endpoint endpoint, const std::vector<TokenLogprob>& prompt, bool text_prompt,
@@ -134,19 +134,25 @@ Json ApiServer::Impl::logprobs_json(Endpoint endpoint, const std::vector<TokenLo
                                     std::size_t text_bytes, bool cut) const {
   std::vector<LogprobEntry> entries;
   auto entry = [&](const TokenLogprob& r, bool first) { return entry_of(r, first); };
-  // `at`: where the next token's text begins in the echoed text. Detokenizing drops the `strip`
-  // bytes from the first token that has text (not from a control token spelled before it), so
-  // that token begins at `at` and the ones after it `strip` bytes earlier than their sum says.
+  // `at`: where the next token's text begins in the echoed text. The `strip` bytes (a
+  // SentencePiece space prefix) are not in the text at the first token that has text: a token
+  // prompt's first one (detokenizing drops them there only), and in a text prompt the first
+  // one of every run of text (the encoder put them in front of the text and after every token
+  // it matched whole from its spelling). Such a token begins at `at`, the ones after it
+  // `strip` bytes earlier than their sum says.
   std::size_t at = 0;
-  bool stripped = false;
+  bool fresh = true;
   for (std::size_t i = 0; i < prompt.size(); ++i) {
     entries.push_back(entry(prompt[i], i == 0));
     const bool has_text = !entries.back().text.empty();
+    const bool whole = text_prompt && runner.matched_whole(prompt[i].token);
     if (text_prompt) entries.back().text = runner.prompt_token_text(prompt[i].token);
     entries.back().offset = std::min(at, prompt_bytes);
     at += entries.back().text.size();
-    if (has_text && !stripped) {
-      stripped = true;
+    if (whole) {
+      fresh = true;
+    } else if (has_text && fresh) {
+      fresh = false;
       at -= std::min(at, strip);
     }
   }

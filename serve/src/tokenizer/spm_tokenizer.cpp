@@ -122,16 +122,19 @@ std::vector<std::int32_t> SpmTokenizer::encode(std::string_view text, bool add_b
     }
     parts = std::move(split);
   }
-  bool first_text = true;
+  // As llama.cpp: the space prefix goes in front of the text and of every run of text that
+  // follows a token matched whole (control, user-defined, unknown), not only the first.
+  bool after_token = true;
   for (const auto& [frag, id] : parts) {
     if (id >= 0) {
       out.push_back(id);
+      after_token = true;
       continue;
     }
     std::string s;
     s.reserve(frag.size() + 3);
-    if (add_space_prefix_ && first_text) s += kSpace;
-    first_text = false;
+    if (add_space_prefix_ && after_token) s += kSpace;
+    after_token = false;
     for (const char c : frag) {
       if (c == ' ')
         s += kSpace;

@@ -11,7 +11,7 @@
 namespace gearbox::serve {
 
 namespace {
-constexpr std::int32_t kTypeNormal = 1, kTypeControl = 3, kTypeUserDefined = 4;
+constexpr std::int32_t kTypeNormal = 1, kTypeUnknown = 2, kTypeControl = 3, kTypeUserDefined = 4;
 
 std::int32_t token_id(const GgufFile& f, const char* key, std::size_t n_vocab) {
   const auto v = f.get_int(key);
@@ -117,8 +117,7 @@ void Tokenizer::index_pieces() {
   std::sort(sorted_pieces_.begin(), sorted_pieces_.end());
   std::vector<std::int32_t> ids;
   for (std::size_t i = 0; i < pieces_.size(); ++i)
-    if ((token_type_[i] == kTypeControl || token_type_[i] == kTypeUserDefined) &&
-        !pieces_[i].empty())
+    if (is_matched_whole(static_cast<std::int32_t>(i)) && !pieces_[i].empty())
       ids.push_back(static_cast<std::int32_t>(i));
   special_ = matcher_of(std::move(ids));
   // Every special token we know starts with '<' or '['; others are not matched as special.
@@ -195,6 +194,19 @@ bool Tokenizer::is_end_of_generation(std::int32_t id) const {
 
 bool Tokenizer::is_control(std::int32_t id) const {
   return id >= 0 && id < n_vocab() && token_type_[static_cast<std::size_t>(id)] == kTypeControl;
+}
+
+bool Tokenizer::is_matched_whole(std::int32_t id) const {
+  if (id < 0 || id >= n_vocab()) return false;
+  const auto type = token_type_[static_cast<std::size_t>(id)];
+  return type == kTypeControl || type == kTypeUnknown || type == kTypeUserDefined;
+}
+
+std::string Tokenizer::prompt_spelling(std::int32_t id) const {
+  const bool no_text =
+      is_control(id) ||
+      (id >= 0 && id < n_vocab() && token_type_[static_cast<std::size_t>(id)] == kTypeUnknown);
+  return no_text ? piece(id) : token_bytes(id);
 }
 
 std::string DetokenizeStream::push(std::int32_t id) {

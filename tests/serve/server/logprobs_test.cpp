@@ -423,8 +423,10 @@ TEST(Logprobs, EchoOfASentencePiecePromptIsThePromptAsSent) {
 // the byte where token i's text starts in it, and text[text_offset[i]:text_offset[i+1]] is
 // token i's bytes (its spelling for a control token written in a text prompt, nothing for one
 // sent as an id). The one exception is the space a SentencePiece tokenizer with a space prefix
-// puts in front of the first text token: it is not in the text, so that token's slice is its
-// bytes without it (a control token before it does not move where it begins).
+// puts in front of the text: it is not in the text, so that token's slice is its bytes
+// without it. As llama.cpp's tokenizer does, a text prompt gets that space in front of every
+// run of text after a control token too; a prompt sent as ids is echoed as its detokenized
+// text, where only the first one is dropped.
 void expect_echo_offsets_follow_the_text(const std::filesystem::path& model,
                                          const std::vector<std::string>& controls,
                                          bool space_prefix) {
@@ -493,7 +495,9 @@ void expect_echo_offsets_follow_the_text(const std::filesystem::path& model,
         const std::string bytes =
             tok.is_control(ids[i]) && !as_ids ? tok.piece(ids[i]) : tok.token_bytes(ids[i]);
         std::string in_text = bytes;
-        if (!tok.is_control(ids[i]) && !bytes.empty() && first_text) {
+        if (tok.is_control(ids[i])) {
+          if (!as_ids) first_text = true;  // the text after it was encoded as a fresh run
+        } else if (!bytes.empty() && first_text) {
           first_text = false;
           if (space_prefix && bytes[0] == ' ') in_text.erase(0, 1);
         }

@@ -61,6 +61,7 @@ class EngineRunner final : public ModelRunner {
   KvUsage kv_usage() const override;
   std::vector<Token> encode(std::string_view text, bool add_bos) const override;
   std::string prompt_token_text(Token t) const override;
+  bool matched_whole(Token t) const override;
   std::string token_text(Token t) const override;
   Token prompt_bos() const override;
   std::string detokenize(std::span<const Token> tokens) const override;

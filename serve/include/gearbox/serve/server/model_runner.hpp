@@ -125,6 +125,13 @@ class ModelRunner {
   // How token `t` is spelled in a text prompt: a control token its spelling there (the text
   // encode(text, true) turned into it), any other its token_text().
   virtual std::string prompt_token_text(Token t) const { return token_text(t); }
+  // True when a text prompt's `t` was matched whole from its spelling (control, unknown and
+  // user-defined tokens), so the text after it was encoded as a fresh run (with a SentencePiece
+  // space prefix in front where the model has one).
+  virtual bool matched_whole(Token t) const {
+    (void)t;
+    return false;
+  }
   // The text of `tokens` as a whole (a SentencePiece model drops the space its encoder put in
   // front of the text); by default their token_text() joined.
   virtual std::string detokenize(std::span<const Token> tokens) const {

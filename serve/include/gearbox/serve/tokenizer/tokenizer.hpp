@@ -70,6 +70,13 @@ class Tokenizer {
   bool is_end_of_generation(std::int32_t id) const;
   // True for control tokens (not normal text).
   bool is_control(std::int32_t id) const;
+  // True for the tokens a text prompt's spelling is matched to whole, before the rest is
+  // encoded (control, unknown and user-defined tokens, as llama.cpp's special tokens): the
+  // text after one is encoded as a fresh run (a SentencePiece space prefix in front).
+  bool is_matched_whole(std::int32_t id) const;
+  // How `id` is spelled in a text prompt: control and unknown tokens (no text of their own)
+  // their piece, any other its token_bytes().
+  std::string prompt_spelling(std::int32_t id) const;
 
   // The Jinja chat template stored in the file ("" when none).
   const std::string& chat_template() const { return chat_template_; }
