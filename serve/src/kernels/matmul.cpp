@@ -392,6 +392,10 @@ namespace {
 
 constexpr int kRowTile = 16;
 
+bool is_float_type(TensorType t) {
+  return t == TensorType::kF32 || t == TensorType::kF16 || t == TensorType::kBF16;
+}
+
 bool is_k_quant(TensorType t) {
   return t == TensorType::kQ2_K || t == TensorType::kQ3_K || t == TensorType::kQ4_K ||
          t == TensorType::kQ5_K || t == TensorType::kQ6_K;
@@ -507,11 +511,21 @@ void matmul_many(std::span<const MatmulJob> jobs, Activations& x) {
   if (jobs.size() > kMaxJobs) throw Error::usage("matmul_many: more than 8 products");
   ProductPlan plans[kMaxJobs];
   int first_tile[kMaxJobs + 1] = {0};
-  for (std::size_t j = 0; j < jobs.size(); ++j) {
-    plans[j] = plan_product(*jobs[j].w, x, jobs[j].y);
-    first_tile[j + 1] = first_tile[j] + plans[j].tiles;
+  std::size_t n_tiled = 0;
+  for (const MatmulJob& job : jobs) {
+    if (x.cols() != job.w->cols)
+      throw Error::usage("matmul: activation width does not match the weights");
+    // Float weights in a batch of enough rows: sgemm (see matmul_sgemm for why not the others).
+    if (is_float_type(job.w->type) && x.n() > 1 && x.n() >= sgemm_min_rows()) {
+      matmul_sgemm(*job.w, x.data(), x.n(), job.y);
+      continue;
+    }
+    plans[n_tiled] = plan_product(*job.w, x, job.y);
+    first_tile[n_tiled + 1] = first_tile[n_tiled] + plans[n_tiled].tiles;
+    ++n_tiled;
   }
-  const int n_jobs = static_cast<int>(jobs.size()), total = first_tile[n_jobs];
+  const int total = first_tile[n_tiled];
+  if (total == 0) return;
   const float* xf = x.data();
   const int n = x.n();
   // One parallel region for all the products: one fork/join instead of one per product.

@@ -5,7 +5,9 @@
 // products) and blocks are multiplied in integer SIMD registers (AVX2, with AVX-VNNI where the
 // compiler targets it), four activation rows per pass over a weight row in batched products,
 // with OpenMP over weight rows. K-quant rows of batched products (and Q2_K/Q3_K/Q5_K always)
-// are unpacked to floats, once per row for all activation rows. Plain references beside them.
+// are unpacked to floats, once per row for all activation rows. Float weights (F32, F16, BF16)
+// in batches of sgemm_min_rows() rows go through sgemm (matmul_sgemm). Plain references beside
+// them.
 #pragma once
 
 #include <cstddef>
@@ -69,6 +71,24 @@ struct MatmulJob {
 // Results equal matmul's, bit for bit.
 // At most 8 jobs (Error::usage beyond).
 void matmul_many(std::span<const MatmulJob> jobs, Activations& x);
+
+// y (n x rows) = x (n x cols) * W^T by OpenBLAS's sgemm, the weights (any type weight_matrix
+// accepts) dequantized a panel of rows at a time (about 1 MiB of floats, to stay in L2), float
+// activations. With several threads the panels are split across them (sgemm on one thread
+// each); GEARBOX_SGEMM_THREADS=blas runs the panels in turn on OpenBLAS's threads instead.
+// matmul and matmul_many use it for F32/F16/BF16 weights from sgemm_min_rows() rows. Quantized
+// types keep their own kernels, whose per-block order of sums is llama.cpp's: sgemm sums the
+// same products in another order, and those float roundings flip the next layer's 8-bit
+// roundings of the activations, so the logits move away from llama.cpp's (0.03 to 0.2 at the
+// first position of SmolLM2, 1e-3 before) and Gemma 3's perplexity on the test text moves by
+// 0.4% with the BLAS build's kernels (docs/serve-engine-bench.md).
+void matmul_sgemm(const WeightMatrix& w, const float* x, int n, float* y);
+
+// Activation rows from which matmul uses matmul_sgemm for float weights:
+// GEARBOX_SGEMM_MIN_ROWS when set (read once; a value above any batch turns the path off), else
+// kSgemmMinRowsDefault.
+constexpr int kSgemmMinRowsDefault = 16;
+int sgemm_min_rows();
 
 // Reference: weights dequantized to float, products summed in double, activations in float.
 void matmul_reference(const WeightMatrix& w, const float* x, int n, float* y);
