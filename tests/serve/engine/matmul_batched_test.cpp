@@ -1,7 +1,9 @@
-// The sgemm path of batched products (weights dequantized a panel at a time, OpenBLAS's sgemm)
-// against the float reference (dequantized weights, products summed in double) on random
-// matrices of every weight type, sizes that are not multiples of the panel, 1..70 tokens,
-// 1 and 2 threads; and matmul / matmul_many taking that path from sgemm_min_rows() rows.
+// Batched products (prefill, perplexity): the sgemm path (weights dequantized a panel at a time,
+// OpenBLAS's sgemm) against the float reference (dequantized weights, products summed in
+// double) on random matrices of every weight type, sizes that are not multiples of the panel,
+// 1..70 tokens, 1 and 2 threads; matmul / matmul_many taking that path from sgemm_min_rows()
+// rows; and the quantized types' batched kernels (two activation rows per register where the
+// CPU has AVX-512) equal to their one-row arithmetic bit for bit.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,6 +15,7 @@
 #include "gearbox/core/threads.hpp"
 #include "gearbox/serve/gguf/tensor_type.hpp"
 #include "gearbox/serve/kernels/fp16.hpp"
+#include "gearbox/serve/kernels/kquant.hpp"
 #include "gearbox/serve/kernels/matmul.hpp"
 
 namespace gearbox::serve {
@@ -153,6 +156,47 @@ TEST(MatmulSgemm, MatmulTakesTheSgemmPathFromMinRows) {
   EXPECT_EQ(yb, sb);
   for (std::size_t i = 0; i < yc.size(); ++i)  // Q8_0 activations: the integer arithmetic
     EXPECT_NEAR(yc[i], rc[i], 1e-4 * (1 + std::fabs(rc[i]))) << i;
+}
+
+// Batched products of the quantized types give each activation row exactly what that row alone
+// gets from the same arithmetic: Q4_0/Q5_0/Q8_0 on Q8_0 activations as the one-row integer
+// kernel, Q4_K/Q6_K on float activations as dot_q*_k_f32 (one-row products of those use Q8_K).
+// 37 rows: two groups of 16 for the pair kernels, then the four- and one-row kernels; 21 weight
+// rows: a tile of 16 and a short one.
+TEST(MatmulBatched, QuantizedKernelsEqualTheOneRowArithmetic) {
+  std::mt19937 rng(8);
+  std::uniform_real_distribution<float> act(-2.0f, 2.0f);
+  const int rows = 21, cols = 512, n = 37;
+  for (const TensorType type : {TensorType::kQ4_0, TensorType::kQ5_0, TensorType::kQ8_0,
+                                TensorType::kQ4_K, TensorType::kQ6_K})
+    for (const int threads : {1, 2}) {
+      SCOPED_TRACE(testing::Message()
+                   << tensor_type_name(static_cast<std::uint32_t>(type)) << " threads=" << threads);
+      ThreadScope scope(threads);
+      const RandomMatrix m = random_matrix(type, rows, cols, rng);
+      std::vector<float> x(static_cast<std::size_t>(n) * cols);
+      for (auto& v : x) v = act(rng);
+      std::vector<float> batched(static_cast<std::size_t>(n) * rows), one(rows);
+      Activations a(x.data(), n, cols);
+      matmul(m.w, a, batched.data());
+      for (int t = 0; t < n; ++t) {
+        const float* xt = x.data() + static_cast<std::size_t>(t) * cols;
+        if (type == TensorType::kQ4_K || type == TensorType::kQ6_K) {
+          for (int r = 0; r < rows; ++r) {
+            const std::uint8_t* wr = m.w.data + m.w.row_bytes * static_cast<std::size_t>(r);
+            one[static_cast<std::size_t>(r)] =
+                type == TensorType::kQ4_K ? dot_q4_k_f32(wr, xt, cols) : dot_q6_k_f32(wr, xt, cols);
+          }
+        } else {
+          Activations single(xt, 1, cols);
+          matmul(m.w, single, one.data());
+        }
+        for (int r = 0; r < rows; ++r)
+          ASSERT_EQ(batched[static_cast<std::size_t>(t) * rows + r],
+                    one[static_cast<std::size_t>(r)])
+              << "t=" << t << " r=" << r;
+      }
+    }
 }
 
 }  // namespace
