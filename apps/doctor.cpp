@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "gearbox/core/blas_kernels.hpp"
 #include "gearbox/core/cli.hpp"
 #include "gearbox/core/cuda.hpp"
 #include "gearbox/core/machine.hpp"
@@ -27,6 +28,7 @@ Json doctor_report(bool probe, int threads) {
               {"avx512f", cpu.avx512f}};
   j["threads"] = set_threads(threads);
   j["blas"] = blas_info();
+  j["blas_core"] = blas_core_name();
   Json devices = Json::array();
   for (const auto& d : cuda_devices()) {
     devices.push_back({{"index", d.index},

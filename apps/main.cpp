@@ -2,9 +2,11 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "gearbox/core/blas_kernels.hpp"
 #include "gearbox/core/cli.hpp"
 
 int main(int argc, char** argv) {
+  gearbox::reexec_for_blas_kernels(argv);  // OpenBLAS kernels for this CPU (blas_kernels.hpp)
   CLI::App app{"gearbox: GNN training (gnn), cluster scheduling (sched), LLM serving (serve)",
                "gearbox"};
   app.set_version_flag("--version", GEARBOX_VERSION);

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "gearbox/core/blas_kernels.hpp"
 #include "gearbox/core/error.hpp"
 #include "gearbox/core/machine.hpp"
 #include "gearbox/core/output.hpp"
@@ -35,6 +36,7 @@ double process_cpu_seconds() {
 
 int main(int argc, char** argv) try {
   using namespace gearbox;
+  reexec_for_blas_kernels(argv);  // as the gearbox binary does
   using namespace gearbox::serve;
   if (argc < 2) {
     std::cerr

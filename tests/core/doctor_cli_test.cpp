@@ -57,4 +57,29 @@ TEST(DoctorCli, ThreadsBeyondTheCoresAreClampedWithANote) {
   }
 }
 
+// OpenBLAS runs kernels for this CPU: a CPU with AVX2 + FMA never gets the generic Prescott
+// (SSE3) kernels that Debian 12's OpenBLAS falls back to for CPUs newer than it (the binary
+// re-executes itself with OPENBLAS_CORETYPE; core/include/gearbox/core/blas_kernels.hpp).
+TEST(DoctorCli, BlasKernelsSuitTheCpu) {
+  gearbox::testing::TempDir cache;
+  const CliRun r = doctor({"--json", "--no-probe"}, cache);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  const std::string core = j.at("blas_core").get<std::string>();
+  EXPECT_FALSE(core.empty());
+  if (j["cpu"]["avx2"].get<bool>() && j["cpu"]["fma"].get<bool>()) {
+    EXPECT_NE(core, "Prescott") << j["blas"];
+  }
+}
+
+// A user's own OPENBLAS_CORETYPE is left as it is.
+TEST(DoctorCli, UsersBlasCoreTypeIsKept) {
+  gearbox::testing::TempDir cache;
+  const CliRun r = gearbox::testing::run_argv(
+      {GEARBOX_BINARY, "doctor", "--json", "--no-probe"},
+      {"GEARBOX_CACHE=" + cache.path().string(), "OPENBLAS_CORETYPE=PRESCOTT"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out).at("blas_core").get<std::string>(), "Prescott");
+}
+
 }  // namespace

@@ -1,5 +1,6 @@
 #include "gearbox/serve/kernels/matmul.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "gearbox/core/error.hpp"
@@ -262,6 +263,100 @@ float dot_f16_f32(const std::uint8_t* w, const float* x, int n) {
   for (; i < n; ++i) s += fp16_to_float(load_u16(w + 2 * i)) * x[i];
   return s;
 }
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__) && \
+    defined(__AVX512VNNI__)
+#define GEARBOX_AVX512_PAIRS 1
+// GCC 12's AVX-512 headers fill "undefined" registers that its own warnings then flag
+// (GCC bug 105593); nothing here reads an uninitialised value.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+// Kernels on two activation rows per 512-bit register (Activations' pair layouts), kPairs pairs
+// per pass over a weight row: the low 256 bits of each accumulator are exactly the 256-bit
+// accumulator of the kernels above for the even row, the high 256 bits for the odd row (same
+// lanes, same products, same order of sums), so the results equal theirs bit for bit.
+constexpr int kPairs = 8, kPairTokens = 2 * kPairs;
+
+inline void store_pair(__m512 acc, float* out) {
+  out[0] = hsum(_mm512_castps512_ps256(acc));
+  out[1] = hsum(_mm512_extractf32x8_ps(acc, 1));
+}
+
+// dot_signed_q8_0 for kPairTokens activation rows (pairs at xp + p * pair_bytes, their scales at
+// xs + p * pair_floats); out[t] for row t of the group.
+template <__m256i (*Values)(const std::uint8_t*), std::size_t kBytes>
+void dot_signed_q8_0_pairs(const std::uint8_t* w, const std::uint8_t* xp, std::size_t pair_bytes,
+                           const float* xs, std::size_t pair_floats, int nb, float* out) {
+  __m512 acc[kPairs];
+  for (int p = 0; p < kPairs; ++p) acc[p] = _mm512_setzero_ps();
+  for (int b = 0; b < nb; ++b, w += kBytes) {
+    const __m512i q = _mm512_broadcast_i64x4(Values(w));
+    const __mmask64 neg = _mm512_movepi8_mask(q);  // x is negated where q < 0 (sign_epi8)
+    const __m512i aq = _mm512_abs_epi8(q);
+    const __m512 dw = _mm512_set1_ps(f16(w));
+    const std::size_t ob = static_cast<std::size_t>(b) * 64, os = static_cast<std::size_t>(b) * 16;
+    for (int p = 0; p < kPairs; ++p) {
+      const __m512i x = _mm512_loadu_si512(xp + p * pair_bytes + ob);
+      const __m512i sx = _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x);
+      const __m512 s = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), aq, sx));
+      const __m512 d = _mm512_mul_ps(dw, _mm512_loadu_ps(xs + p * pair_floats + os));
+      acc[p] = _mm512_fmadd_ps(d, s, acc[p]);
+    }
+  }
+  for (int p = 0; p < kPairs; ++p) store_pair(acc[p], out + 2 * p);
+}
+
+using DotPairs = void (*)(const std::uint8_t* w, const std::uint8_t* xp, std::size_t pair_bytes,
+                          const float* xs, std::size_t pair_floats, int nb, float* out);
+
+DotPairs dot_pairs(TensorType type) {
+  switch (type) {
+    case TensorType::kQ4_0:
+      return dot_signed_q8_0_pairs<q4_0_values, 18>;
+    case TensorType::kQ5_0:
+      return dot_signed_q8_0_pairs<q5_0_values, 22>;
+    case TensorType::kQ8_0:
+      return dot_signed_q8_0_pairs<q8_0_values, 34>;
+    default:
+      return nullptr;
+  }
+}
+
+// dot_unpacked_k (dot_f32 per super-block of an unpacked K-quant row, summed in order) of
+// `nrows` unpacked rows (w, row r at w + r * cols) with kPairTokens activation rows in
+// float_pairs layout (pair p at xp + p * pair_floats): out[r * kPairTokens + t]. Super-blocks
+// outermost, so one super-block of the group's activations (16 KB) stays in L1 across the rows.
+void dot_unpacked_k_pairs(const float* w, int nrows, const float* xp, std::size_t pair_floats,
+                          int cols, float* out) {
+  std::fill_n(out, static_cast<std::size_t>(nrows) * kPairTokens, 0.0f);
+  for (int b = 0; b < cols / kQkK; ++b) {
+    const std::size_t ob = static_cast<std::size_t>(b) * kQkK * 2;
+    for (int r = 0; r < nrows; ++r) {
+      __m512 acc0[kPairs], acc1[kPairs];
+      for (int p = 0; p < kPairs; ++p) acc0[p] = acc1[p] = _mm512_setzero_ps();
+      const float* wb = w + static_cast<std::size_t>(r) * cols + b * kQkK;
+      for (int i = 0; i < kQkK; i += 16) {  // dot_f32's two accumulators: chunks i and i + 8
+        const __m512 w0 = _mm512_broadcast_f32x8(_mm256_loadu_ps(wb + i));
+        const __m512 w1 = _mm512_broadcast_f32x8(_mm256_loadu_ps(wb + i + 8));
+        for (int p = 0; p < kPairs; ++p) {
+          const float* x = xp + p * pair_floats + ob + 2 * static_cast<std::size_t>(i);
+          acc0[p] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x), acc0[p]);
+          acc1[p] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + 16), acc1[p]);
+        }
+      }
+      float* o = out + static_cast<std::size_t>(r) * kPairTokens;
+      for (int p = 0; p < kPairs; ++p) {
+        float s[2];
+        store_pair(_mm512_add_ps(acc0[p], acc1[p]), s);
+        o[2 * p] += s[0];
+        o[2 * p + 1] += s[1];
+      }
+    }
+  }
+}
+#pragma GCC diagnostic pop
+#endif
 #endif
 
 // One weight row r against activation row t (fast path).
@@ -372,6 +467,37 @@ const std::uint8_t* Activations::q8_k() {
   return q8_k_.data();
 }
 
+const std::uint8_t* Activations::q8_0_pairs() {
+  if (q8_0_pairs_.empty() && n_ >= 2) {
+    const std::uint8_t* q = q8_0();
+    const std::size_t nb = static_cast<std::size_t>(cols_ / 32), pairs = n_ / 2;
+    q8_0_pairs_.resize(pairs * nb * 64);
+    q8_0_pair_scales_.resize(pairs * nb * 16);
+    for (std::size_t p = 0; p < pairs; ++p)
+      for (std::size_t b = 0; b < nb; ++b)
+        for (std::size_t h = 0; h < 2; ++h) {
+          const std::size_t src = (2 * p + h) * nb + b, dst = p * nb + b;
+          std::memcpy(q8_0_pairs_.data() + dst * 64 + 32 * h, q + src * kQ8_0Bytes + 2, 32);
+          std::fill_n(q8_0_pair_scales_.data() + dst * 16 + 8 * h, 8, q8_0_scales_[src]);
+        }
+  }
+  return q8_0_pairs_.data();
+}
+
+const float* Activations::float_pairs() {
+  if (float_pairs_.empty() && n_ >= 2) {
+    const std::size_t chunks = static_cast<std::size_t>(cols_ / 8), pairs = n_ / 2;
+    float_pairs_.resize(pairs * chunks * 16);
+    for (std::size_t p = 0; p < pairs; ++p)
+      for (std::size_t c = 0; c < chunks; ++c)
+        for (std::size_t h = 0; h < 2; ++h)
+          std::memcpy(float_pairs_.data() + (p * chunks + c) * 16 + 8 * h,
+                      x_ + (2 * p + h) * static_cast<std::size_t>(cols_) + 8 * c,
+                      8 * sizeof(float));
+  }
+  return float_pairs_.data();
+}
+
 const std::uint8_t* Activations::q8_1() {
   if (q8_1_.empty()) {
     const std::size_t rb = static_cast<std::size_t>(cols_ / 32) * kQ8_1Bytes;
@@ -391,6 +517,10 @@ const std::uint8_t* Activations::q8_1() {
 namespace {
 
 constexpr int kRowTile = 16;
+
+bool is_float_type(TensorType t) {
+  return t == TensorType::kF32 || t == TensorType::kF16 || t == TensorType::kBF16;
+}
 
 bool is_k_quant(TensorType t) {
   return t == TensorType::kQ2_K || t == TensorType::kQ3_K || t == TensorType::kQ4_K ||
@@ -417,6 +547,11 @@ struct ProductPlan {
 #ifdef GEARBOX_AVX2
   DotRows dot1, dot4;  // the weight type's one- and four-row kernels (nullptr: none)
 #endif
+#ifdef GEARBOX_AVX512_PAIRS
+  DotPairs dotp;  // the type's kernel on pairs of Q8_0 rows (nullptr: none)
+  const std::uint8_t* qp;
+  const float *qps, *xfp;  // Q8_0 pair scales; float pairs (batched K-quant products)
+#endif
 };
 
 ProductPlan plan_product(const WeightMatrix& w, Activations& x, float* y) {
@@ -441,6 +576,13 @@ ProductPlan plan_product(const WeightMatrix& w, Activations& x, float* y) {
   p.dot1 = dot_rows<1>(w.type);
   p.dot4 = dot_rows<4>(w.type);
 #endif
+#ifdef GEARBOX_AVX512_PAIRS
+  const bool pairs = x.n() >= kPairTokens;
+  p.dotp = pairs && fmt == 80 ? dot_pairs(w.type) : nullptr;
+  p.qp = p.dotp ? x.q8_0_pairs() : nullptr;
+  p.qps = p.dotp ? x.q8_0_pair_scales() : nullptr;
+  p.xfp = pairs && is_k_quant(w.type) && !p.q ? x.float_pairs() : nullptr;
+#endif
   return p;
 }
 
@@ -462,15 +604,49 @@ void product_tile(const ProductPlan& p, const float* xf, int n, int tile) {
     for (int r = r0; r < r1; ++r)
       dequantize_row(w.type, w.data + static_cast<std::size_t>(r) * w.row_bytes,
                      unpacked.data() + static_cast<std::size_t>(r - r0) * cols, cols);
-    for (int t = 0; t < n; ++t)
+    int t0 = 0;
+#ifdef GEARBOX_AVX512_PAIRS
+    if (p.xfp) {
+      const std::size_t pair_floats = static_cast<std::size_t>(cols) * 2;
+      float out[kRowTile * kPairTokens];
+      for (; t0 + kPairTokens <= n; t0 += kPairTokens) {
+        dot_unpacked_k_pairs(unpacked.data(), r1 - r0,
+                             p.xfp + static_cast<std::size_t>(t0 / 2) * pair_floats, pair_floats,
+                             cols, out);
+        for (int r = r0; r < r1; ++r)
+          for (int k = 0; k < kPairTokens; ++k)
+            y[static_cast<std::size_t>(t0 + k) * rows + r] = out[(r - r0) * kPairTokens + k];
+      }
+    }
+#endif
+    for (int t = t0; t < n; ++t)
       for (int r = r0; r < r1; ++r)
         y[static_cast<std::size_t>(t) * rows + r] =
             dot_unpacked_k(unpacked.data() + static_cast<std::size_t>(r - r0) * cols,
                            xf + static_cast<std::size_t>(t) * cols, cols);
     return;
   }
+  int t0 = 0;
+#ifdef GEARBOX_AVX512_PAIRS
+  if (p.dotp) {
+    // Groups of kPairTokens activation rows against each weight row of the tile, the group's
+    // activations staying in L1 across the tile's rows.
+    const int nb = cols / 32;
+    const std::size_t pair_bytes = static_cast<std::size_t>(nb) * 64,
+                      pair_floats = static_cast<std::size_t>(nb) * 16;
+    float out[kPairTokens];
+    for (; t0 + kPairTokens <= n; t0 += kPairTokens)
+      for (int r = r0; r < r1; ++r) {
+        const std::size_t pair0 = static_cast<std::size_t>(t0 / 2);
+        p.dotp(w.data + static_cast<std::size_t>(r) * w.row_bytes, p.qp + pair0 * pair_bytes,
+               pair_bytes, p.qps + pair0 * pair_floats, pair_floats, nb, out);
+        for (int k = 0; k < kPairTokens; ++k)
+          y[static_cast<std::size_t>(t0 + k) * rows + r] = out[k];
+      }
+  }
+#endif
   for (int r = r0; r < r1; ++r) {
-    int t = 0;
+    int t = t0;
 #ifdef GEARBOX_AVX2
     // Four activation rows per pass over the weight row where the type has the kernel (each
     // block unpacked once for four), then one at a time: same arithmetic per row either way.
@@ -507,11 +683,21 @@ void matmul_many(std::span<const MatmulJob> jobs, Activations& x) {
   if (jobs.size() > kMaxJobs) throw Error::usage("matmul_many: more than 8 products");
   ProductPlan plans[kMaxJobs];
   int first_tile[kMaxJobs + 1] = {0};
-  for (std::size_t j = 0; j < jobs.size(); ++j) {
-    plans[j] = plan_product(*jobs[j].w, x, jobs[j].y);
-    first_tile[j + 1] = first_tile[j] + plans[j].tiles;
+  std::size_t n_tiled = 0;
+  for (const MatmulJob& job : jobs) {
+    if (x.cols() != job.w->cols)
+      throw Error::usage("matmul: activation width does not match the weights");
+    // Float weights in a batch of enough rows: sgemm (see matmul_sgemm for why not the others).
+    if (is_float_type(job.w->type) && x.n() > 1 && x.n() >= sgemm_min_rows()) {
+      matmul_sgemm(*job.w, x.data(), x.n(), job.y);
+      continue;
+    }
+    plans[n_tiled] = plan_product(*job.w, x, job.y);
+    first_tile[n_tiled + 1] = first_tile[n_tiled] + plans[n_tiled].tiles;
+    ++n_tiled;
   }
-  const int n_jobs = static_cast<int>(jobs.size()), total = first_tile[n_jobs];
+  const int total = first_tile[n_tiled];
+  if (total == 0) return;
   const float* xf = x.data();
   const int n = x.n();
   // One parallel region for all the products: one fork/join instead of one per product.

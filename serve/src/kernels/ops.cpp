@@ -9,6 +9,11 @@
 #define GEARBOX_AVX2 1
 #endif
 
+#ifdef GEARBOX_AVX2
+// glibc's vector tanhf (libmvec, AVX2 variant, 8 floats; within 1 to 2 ulp as its scalar one).
+extern "C" __m256 _ZGVdN8v_tanhf(__m256 x);
+#endif
+
 namespace gearbox::serve {
 
 float dot_f32(const float* a, const float* b, int n) {
@@ -61,7 +66,20 @@ void swiglu_reference(float* gate, const float* up, std::size_t n) {
 
 void geglu(float* gate, const float* up, std::size_t n) {
   constexpr float kC = 0.7978845608028654f;  // sqrt(2 / pi)
-  for (std::size_t i = 0; i < n; ++i) {
+  std::size_t i = 0;
+#ifdef GEARBOX_AVX2
+  // Eight at a time through libmvec's tanhf: the scalar libm call was 14% of Gemma 3's prefill.
+  const __m256 c = _mm256_set1_ps(kC), a = _mm256_set1_ps(0.044715f), one = _mm256_set1_ps(1.0f),
+               half = _mm256_set1_ps(0.5f);
+  for (; i + 8 <= n; i += 8) {
+    const __m256 g = _mm256_loadu_ps(gate + i);
+    const __m256 inner = _mm256_fmadd_ps(_mm256_mul_ps(a, g), g, one);
+    const __m256 th = _ZGVdN8v_tanhf(_mm256_mul_ps(_mm256_mul_ps(c, g), inner));
+    const __m256 gelu = _mm256_mul_ps(_mm256_mul_ps(half, g), _mm256_add_ps(one, th));
+    _mm256_storeu_ps(gate + i, _mm256_mul_ps(gelu, _mm256_loadu_ps(up + i)));
+  }
+#endif
+  for (; i < n; ++i) {
     const float g = gate[i];
     gate[i] = 0.5f * g * (1.0f + std::tanh(kC * g * (1.0f + 0.044715f * g * g))) * up[i];
   }

@@ -4,8 +4,12 @@
 // Q4_0/Q5_0/Q8_0 weights, Q8_1 for Q4_1/Q5_1, as llama.cpp does; Q8_K for Q4_K/Q6_K in one-row
 // products) and blocks are multiplied in integer SIMD registers (AVX2, with AVX-VNNI where the
 // compiler targets it), four activation rows per pass over a weight row in batched products,
-// with OpenMP over weight rows. K-quant rows of batched products (and Q2_K/Q3_K/Q5_K always)
-// are unpacked to floats, once per row for all activation rows. Plain references beside them.
+// with OpenMP over weight rows; where the CPU has AVX-512 (BW, DQ, VNNI), batched products of
+// Q4_0/Q5_0/Q8_0 and K-quants take 16 activation rows per pass, two per 512-bit register, with
+// each row's lanes and order of sums those of the 256-bit kernels (equal results, bit for bit).
+// K-quant rows of batched products (and Q2_K/Q3_K/Q5_K always) are unpacked to floats, once per row
+// for all activation rows. Float weights (F32, F16, BF16) in batches of sgemm_min_rows() rows go
+// through sgemm (matmul_sgemm). Plain references beside them.
 #pragma once
 
 #include <cstddef>
@@ -47,12 +51,21 @@ class Activations {
   // The blocks' scales as floats (Q8_0: d per block; Q8_1: d, s per block), filled with them.
   const float* q8_0_scales() const { return q8_0_scales_.data(); }
   const float* q8_1_scales() const { return q8_1_scales_.data(); }
+  // Rows 2p and 2p + 1 side by side (p < n / 2), the layout of the kernels that multiply two
+  // activation rows per 512-bit register: q8_0_pairs() has per block their two Q8_0 quant
+  // arrays (64 bytes) and q8_0_pair_scales() their two scales each repeated 8 times (16
+  // floats; valid after q8_0_pairs()); float_pairs() has per 8 columns their 8 floats each.
+  const std::uint8_t* q8_0_pairs();
+  const float* q8_0_pair_scales() const { return q8_0_pair_scales_.data(); }
+  const float* float_pairs();
 
  private:
   const float* x_;
   int n_, cols_;
   std::vector<std::uint8_t> q8_0_, q8_1_, q8_k_;
   std::vector<float> q8_0_scales_, q8_1_scales_;
+  std::vector<std::uint8_t> q8_0_pairs_;
+  std::vector<float> q8_0_pair_scales_, float_pairs_;
 };
 
 // y (n x rows) = x (n x cols) * W^T, with the fast kernels, multithreaded.
@@ -69,6 +82,24 @@ struct MatmulJob {
 // Results equal matmul's, bit for bit.
 // At most 8 jobs (Error::usage beyond).
 void matmul_many(std::span<const MatmulJob> jobs, Activations& x);
+
+// y (n x rows) = x (n x cols) * W^T by OpenBLAS's sgemm, the weights (any type weight_matrix
+// accepts) dequantized a panel of rows at a time (about 1 MiB of floats, to stay in L2), float
+// activations. With several threads the panels are split across them (sgemm on one thread
+// each); GEARBOX_SGEMM_THREADS=blas runs the panels in turn on OpenBLAS's threads instead.
+// matmul and matmul_many use it for F32/F16/BF16 weights from sgemm_min_rows() rows. Quantized
+// types keep their own kernels, whose per-block order of sums is llama.cpp's: sgemm sums the
+// same products in another order, and those float roundings flip the next layer's 8-bit
+// roundings of the activations, so the logits move away from llama.cpp's (0.03 to 0.2 at the
+// first position of SmolLM2, 1e-3 before) and Gemma 3's perplexity on the test text moves by
+// 0.4% with the BLAS build's kernels (docs/serve-engine-bench.md).
+void matmul_sgemm(const WeightMatrix& w, const float* x, int n, float* y);
+
+// Activation rows from which matmul uses matmul_sgemm for float weights:
+// GEARBOX_SGEMM_MIN_ROWS when set (read once; a value above any batch turns the path off), else
+// kSgemmMinRowsDefault.
+constexpr int kSgemmMinRowsDefault = 16;
+int sgemm_min_rows();
 
 // Reference: weights dequantized to float, products summed in double, activations in float.
 void matmul_reference(const WeightMatrix& w, const float* x, int n, float* y);
