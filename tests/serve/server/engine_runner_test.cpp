@@ -14,15 +14,25 @@
 #include "gearbox/core/paths.hpp"
 #include "gearbox/serve/server/http_server.hpp"
 #include "gearbox/testing/data.hpp"
+#include "scheduler_drain.hpp"
 
 namespace gearbox::serve::server {
 namespace {
 
-std::unique_ptr<EngineRunner> load_stories(EngineRunnerOptions opt = {}) {
+std::optional<std::filesystem::path> stories_path() {
   const auto dir = models_dir();
-  if (!dir || !std::filesystem::exists(*dir / "stories260K.gguf")) return nullptr;
+  return dir ? std::optional(*dir / "stories260K.gguf") : std::nullopt;
+}
+
+// Skips (fails under GEARBOX_REQUIRE_DATA=1) when stories260K.gguf is absent.
+#define REQUIRE_STORIES() GEARBOX_REQUIRE_FILE(stories_path())
+
+// stories260K on one thread, or null when the file is absent (a load error throws).
+std::unique_ptr<EngineRunner> load_stories(EngineRunnerOptions opt = {}) {
+  const auto path = stories_path();
+  if (!path || !std::filesystem::exists(*path)) return nullptr;
   opt.threads = 1;
-  return EngineRunner::load((*dir / "stories260K.gguf").string(), opt);
+  return EngineRunner::load(path->string(), opt);
 }
 
 httplib::Client loopback(int port) {
@@ -134,8 +144,8 @@ double metric(const std::string& exposition, const std::string& name) {
 }
 
 TEST(EngineRunner, AnyNumberOfDistinctPoliciesOverTime) {
+  REQUIRE_STORIES();
   auto runner = load_stories();
-  if (!runner) GTEST_SKIP() << "skipped: stories260K.gguf not found";
   auto server = serve_on_free_port(*runner);
   // Ten distinct streaming windows, one after another (the server used to keep 8 slots).
   for (int w = 16; w < 26; ++w) {
@@ -161,8 +171,8 @@ TEST(EngineRunner, AnyNumberOfDistinctPoliciesOverTime) {
 }
 
 TEST(EngineRunner, EveryRequestIsBoundedByMaxModelLen) {
+  REQUIRE_STORIES();
   auto runner = load_stories();
-  if (!runner) GTEST_SKIP() << "skipped: stories260K.gguf not found";
   const std::size_t model_len = runner->max_model_len(CapSpec{});
   ASSERT_GT(model_len, 0u);
   auto server = serve_on_free_port(*runner);
@@ -191,61 +201,67 @@ TEST(EngineRunner, EveryRequestIsBoundedByMaxModelLen) {
 }
 
 TEST(EngineRunner, PreemptionUnderATightBudgetKeepsEveryAnswer) {
-  // Six greedy requests of three policies at a budget holding a fraction of their worst cases:
-  // all complete (none fails), each with the text it gets alone, and the resident KV bytes
-  // never exceed the budget.
-  EngineRunnerOptions probe_opt;
-  auto probe = load_stories(probe_opt);
-  if (!probe) GTEST_SKIP() << "skipped: stories260K.gguf not found";
+  // Six greedy requests of three policies at a budget holding a fraction of their worst cases,
+  // all queued before the scheduler's first step (driven here step by step, so they run at
+  // once on any machine, however loaded): sequences are preempted and recomputed, all complete
+  // (none fails), each with the text it gets alone, and the KV bytes held never exceed the
+  // budget.
+  REQUIRE_STORIES();
+  auto probe = load_stories();
   const std::size_t block = probe->kv_bytes(CapSpec{}, 1);  // one f32 block of 16 tokens
   EngineRunnerOptions opt;
   opt.kv_budget_bytes = 8 * block;
   auto runner = load_stories(opt);
-  ServerOptions so;
-  so.scheduler.max_running = 6;
-  auto server = serve_on_free_port(*runner, so);
-  const int port = server->port();
-  const std::vector<Json> caps = {Json(nullptr), Json{{"policy", "quant:int8"}},
-                                  Json{{"policy", "streaming"}, {"window", 16}}};
-  auto body = [&](std::size_t i) {
-    Json b{{"prompt", "Once upon a time, there was a"}, {"max_tokens", 40}, {"temperature", 0}};
-    if (!caps[i % 3].is_null()) b["cap"] = caps[i % 3];
-    return b;
+  MetricsRegistry registry;
+  ServeMetrics metrics{registry};
+  SchedulerOptions so;
+  so.max_running = 6;
+  const std::vector<CapSpec> caps = {CapSpec{}, CapSpec{"quant:int8", {}},
+                                     CapSpec{"streaming", {{"window", "16"}}}};
+  const std::vector<Token> prompt = runner->encode("Once upon a time, there was a", true);
+  auto request = [&](std::size_t i) {
+    GenerationParams p;
+    p.prompt = prompt;
+    p.max_tokens = 40;
+    p.sampling.temperature = 0;
+    p.cap = caps[i % 3];
+    return p;
   };
   std::vector<std::string> alone(3);
   for (std::size_t i = 0; i < 3; ++i) {
-    auto [status, j] = post(port, body(i));
-    ASSERT_EQ(status, 200) << j.dump();
-    alone[i] = j["choices"][0]["text"];
+    BatchScheduler s(*runner, so, metrics);
+    std::vector<std::shared_ptr<GenerationStream>> st = {s.submit(request(i))};
+    std::vector<StreamUpdate> ends;
+    alone[i] = testing::drain(s, st, &ends).at(0);
+    ASSERT_EQ(ends.at(0).reason, FinishReason::kLength) << ends.at(0).error;
+    EXPECT_EQ(s.preemptions(), 0u);
   }
-  std::vector<std::pair<int, Json>> out(6);
-  std::vector<std::thread> th;
-  for (std::size_t i = 0; i < 6; ++i) th.emplace_back([&, i] { out[i] = post(port, body(i)); });
-  for (auto& t : th) t.join();
+  BatchScheduler s(*runner, so, metrics);
+  std::vector<std::shared_ptr<GenerationStream>> st;
+  for (std::size_t i = 0; i < 6; ++i) st.push_back(s.submit(request(i)));
+  std::vector<StreamUpdate> ends;
+  const auto text = testing::drain(s, st, &ends);
   for (std::size_t i = 0; i < 6; ++i) {
-    ASSERT_EQ(out[i].first, 200) << i << " " << out[i].second.dump();
-    EXPECT_EQ(out[i].second["choices"][0]["text"], alone[i % 3]) << i;
-    EXPECT_EQ(out[i].second["usage"]["completion_tokens"], 40) << i;
+    ASSERT_EQ(ends[i].reason, FinishReason::kLength) << i << " " << ends[i].error;
+    EXPECT_EQ(text[i], alone[i % 3]) << i;
+    EXPECT_EQ(ends[i].completion_tokens, 40u) << i;
   }
-  auto metrics = loopback(port).Get("/metrics");
-  ASSERT_TRUE(metrics);
-  EXPECT_EQ(metrics->body.find("gearbox_requests_total{finish_reason=\"error\"} 1"),
-            std::string::npos);
-  EXPECT_GT(metric(metrics->body, "gearbox_preemptions_total"), 0.0) << metrics->body;
-  // The high-water mark of the KV bytes held (not a sample that a loaded machine can miss).
-  const double peak = metric(metrics->body, "gearbox_kv_bytes_peak");
-  EXPECT_GT(peak, 0.0) << metrics->body;
-  EXPECT_LE(peak, static_cast<double>(opt.kv_budget_bytes));
-  server->stop();
+  EXPECT_GT(s.preemptions(), 0u);
+  EXPECT_EQ(metrics.preemptions.value(), static_cast<double>(s.preemptions()));
+  const KvUsage kv = runner->kv_usage();
+  EXPECT_GT(kv.peak_bytes, 0u);
+  EXPECT_LE(kv.peak_bytes, opt.kv_budget_bytes);
+  EXPECT_EQ(metrics.kv_bytes_peak.value(), static_cast<double>(kv.peak_bytes));  // the gauge
+  s.stop();
   EXPECT_EQ(runner->kv_usage().bytes_in_use, 0u);
 }
 
 TEST(EngineRunner, PrefixCacheGivesTheUncachedAnswer) {
+  REQUIRE_STORIES();
   auto cached = load_stories();  // prefix caching on (the default)
   EngineRunnerOptions off;
   off.prefix_cache = false;
   auto plain = load_stories(off);
-  if (!cached || !plain) GTEST_SKIP() << "skipped: stories260K.gguf not found";
   const std::string story =
       "Once upon a time, there was a little girl named Lily. She loved to play outside in the "
       "park with her friends. One day, she saw a big red ball under a tree and";

@@ -7,10 +7,12 @@
 
 #include "fake_runner.hpp"
 #include "gearbox/core/error.hpp"
+#include "scheduler_drain.hpp"
 
 namespace gearbox::serve::server {
 namespace {
 
+using testing::drain;
 using testing::FakeModelRunner;
 using testing::kFakeScript;
 
@@ -26,32 +28,6 @@ GenerationParams params(std::size_t prompt_len, std::size_t max_tokens) {
   p.max_tokens = max_tokens;
   p.sampling.temperature = 0;
   return p;
-}
-
-// Steps until every stream has finished (bounded); returns their texts.
-std::vector<std::string> drain(BatchScheduler& s,
-                               std::vector<std::shared_ptr<GenerationStream>>& st,
-                               std::vector<StreamUpdate>* ends = nullptr) {
-  std::vector<std::string> text(st.size());
-  std::vector<bool> done(st.size(), false);
-  for (int guard = 0; guard < 10000; ++guard) {
-    s.step();
-    bool all = true;
-    for (std::size_t i = 0; i < st.size(); ++i) {
-      if (done[i]) continue;
-      auto u = st[i]->next(std::chrono::milliseconds(0));
-      text[i] += u.text;
-      if (u.finished) {
-        done[i] = true;
-        if (ends) (*ends).resize(st.size()), (*ends)[i] = u;
-      } else {
-        all = false;
-      }
-    }
-    if (all) return text;
-  }
-  ADD_FAILURE() << "streams did not finish";
-  return text;
 }
 
 TEST(BatchScheduler, DecodesAllRunningSequencesInOneBatch) {
