@@ -47,12 +47,11 @@ KvView widen(const KvView& kv, int kv_dim, std::vector<float>& storage) {
   if (kv.elem == KvElem::kF32) return kv;
   const Rows16 rows = flatten16(kv);
   const std::size_t n = rows.k.size(), d = static_cast<std::size_t>(kv_dim);
-  storage.resize(2 * n * d);
-  for (std::size_t r = 0; r < n; ++r)
-    for (std::size_t c = 0; c < d; ++c) {
-      storage[r * d + c] = fp16_to_float(rows.k[r][c]);
-      storage[(n + r) * d + c] = fp16_to_float(rows.v[r][c]);
-    }
+  if (storage.size() < 2 * n * d) storage.resize(2 * n * d);
+  for (std::size_t r = 0; r < n; ++r) {
+    fp16_to_floats(rows.k[r], d, storage.data() + r * d);
+    fp16_to_floats(rows.v[r], d, storage.data() + (n + r) * d);
+  }
   KvView out;
   out.spans.push_back({storage.data(), storage.data() + n * d, static_cast<int>(n), d, d});
   return out;
@@ -82,7 +81,9 @@ void attention(const AttentionShape& s, const float* q, int n_q, const KvView& v
                      (s.window <= 0 || view.n_rows() <= s.window);
   if (tiled && view.elem == KvElem::kF16)
     return attn::attention_tiled(s, q, n_q, attn::flatten16(view), out);
-  std::vector<float> wide;
+  // The widened rows: kept per thread between calls (a decode step widens every layer's view;
+  // a fresh vector cost an allocation and a zero fill of the whole view each time).
+  thread_local std::vector<float> wide;
   const Rows rows = view.elem == KvElem::kF32
                         ? flatten(view)
                         : flatten(attn::widen(view, s.n_head_kv * s.head_dim, wide));

@@ -100,7 +100,12 @@ void add_bias_rows(float* x, std::size_t n_rows, const std::vector<float>& bias)
 
 // Each value rounded to the nearest fp16.
 void round_to_f16(float* p, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) p[i] = fp16_to_float(float_to_fp16(p[i]));
+  std::uint16_t h[256];
+  for (std::size_t i = 0; i < n; i += 256) {
+    const std::size_t m = std::min<std::size_t>(256, n - i);
+    floats_to_fp16(p + i, m, h);
+    fp16_to_floats(h, m, p + i);
+  }
 }
 
 // x += y, elementwise.

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "gearbox/core/error.hpp"
@@ -164,6 +165,34 @@ TEST(Fp16, RoundTripsAndRoundsToNearestEven) {
   EXPECT_EQ(fp16_to_float(0x0001), std::ldexp(1.0f, -24));
 }
 
+// The vector conversions (F16C where the CPU has it, scalar tails) give the scalar ones' bits
+// on every fp16 value, at an odd offset so the scalar tail runs too.
+TEST(Fp16, VectorConversionsEqualTheScalarOnes) {
+  std::vector<std::uint16_t> h(0x10000 + 3);
+  for (std::uint32_t i = 0; i < 0x10000; ++i) h[i + 3] = static_cast<std::uint16_t>(i);
+  std::vector<float> f(h.size());
+  fp16_to_floats(h.data() + 3, 0x10000, f.data() + 3);
+  for (std::uint32_t i = 0; i < 0x10000; ++i) {
+    const float want = fp16_to_float(static_cast<std::uint16_t>(i));
+    if (std::isnan(want)) {
+      EXPECT_TRUE(std::isnan(f[i + 3])) << i;
+      continue;
+    }
+    std::uint32_t a, b;
+    std::memcpy(&a, &f[i + 3], 4);
+    std::memcpy(&b, &want, 4);
+    EXPECT_EQ(a, b) << i;
+  }
+  std::mt19937 rng(5);
+  std::vector<float> x(1003);
+  std::uniform_real_distribution<float> u(-70000.0f, 70000.0f);
+  for (std::size_t i = 0; i < x.size(); ++i)
+    x[i] = i % 3 == 0 ? u(rng) : u(rng) * 1e-6f;  // normals, subnormals, overflow to inf
+  std::vector<std::uint16_t> y(x.size());
+  floats_to_fp16(x.data(), x.size(), y.data());
+  for (std::size_t i = 0; i < x.size(); ++i) EXPECT_EQ(y[i], float_to_fp16(x[i])) << x[i];
+}
+
 // GELU-tanh gating (Gemma) against the double reference: eight at a time through libmvec's
 // tanhf, the rest scalar; inputs across both tails of tanh and around 0.
 TEST(Ops, GegluMatchesReference) {
@@ -228,6 +257,37 @@ TEST(Attention, FastMatchesReferenceWithGqaCausalAndSpans) {
     if (n_q > 1) {
       EXPECT_GT(w1.back(), 0.0f);
     }
+  }
+}
+
+// An fp16 KV view on the float-weights path (the one llama.cpp's f16 cache without flash
+// attention matches: widened to floats per call, in storage kept per thread between calls):
+// views of changing sizes one after another, each against the reference.
+TEST(Attention, F16ViewsOfChangingSizesMatchTheReference) {
+  std::mt19937 rng(17);
+  const int n_head = 4, n_kv = 1, hd = 40, kvd = n_kv * hd;
+  for (const auto& [n_rows, n_q] : {std::pair{300, 1}, {7, 3}, {513, 1}, {33, 33}, {1, 1}}) {
+    SCOPED_TRACE(testing::Message() << "rows=" << n_rows << " q=" << n_q);
+    auto k = random_vec(static_cast<std::size_t>(n_rows) * kvd, rng),
+         v = random_vec(static_cast<std::size_t>(n_rows) * kvd, rng);
+    std::vector<std::uint16_t> k16(k.size()), v16(v.size());
+    floats_to_fp16(k.data(), k.size(), k16.data());
+    floats_to_fp16(v.data(), v.size(), v16.data());
+    const auto q = random_vec(static_cast<std::size_t>(n_q) * n_head * hd, rng);
+    KvView view;
+    view.elem = KvElem::kF16;
+    KvSpan sp;
+    sp.n = n_rows;
+    sp.k_stride = sp.v_stride = static_cast<std::size_t>(kvd);
+    sp.k16 = k16.data();
+    sp.v16 = v16.data();
+    view.spans.push_back(sp);
+    AttentionShape s{n_head, n_kv, hd, 1.0f / std::sqrt(static_cast<float>(hd))};
+    s.f16_weights = true;
+    std::vector<float> out(q.size()), ref(q.size());
+    attention(s, q.data(), n_q, view, out.data());
+    attention_reference(s, q.data(), n_q, view, ref.data());
+    for (std::size_t i = 0; i < out.size(); ++i) EXPECT_NEAR(out[i], ref[i], 1e-4) << i;
   }
 }
 
