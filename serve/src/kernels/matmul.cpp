@@ -1,5 +1,7 @@
 #include "gearbox/serve/kernels/matmul.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -443,10 +445,15 @@ WeightMatrix weight_matrix(const GgufTensor& t) {
   return w;
 }
 
+// Activation layouts of at least this many rows (a prefill batch) are made on all threads; a
+// decode step's few rows stay on the caller's (a fork/join would cost more than they do).
+constexpr int kParallelActivationRows = 32;
+
 const std::uint8_t* Activations::q8_0() {
   if (q8_0_.empty()) {
     const std::size_t rb = static_cast<std::size_t>(cols_ / 32) * kQ8_0Bytes;
     q8_0_.resize(rb * static_cast<std::size_t>(n_));
+#pragma omp parallel for if (n_ >= kParallelActivationRows) schedule(static)
     for (int t = 0; t < n_; ++t)
       quantize_row_q8_0(x_ + static_cast<std::size_t>(t) * cols_, q8_0_.data() + rb * t, cols_);
     const std::size_t nb = static_cast<std::size_t>(cols_ / 32) * static_cast<std::size_t>(n_);
@@ -461,6 +468,7 @@ const std::uint8_t* Activations::q8_k() {
   if (q8_k_.empty()) {
     const std::size_t rb = static_cast<std::size_t>(cols_ / kQkK) * kQ8KBytes;
     q8_k_.resize(rb * static_cast<std::size_t>(n_));
+#pragma omp parallel for if (n_ >= kParallelActivationRows) schedule(static)
     for (int t = 0; t < n_; ++t)
       quantize_row_q8_k(x_ + static_cast<std::size_t>(t) * cols_, q8_k_.data() + rb * t, cols_);
   }
@@ -473,6 +481,7 @@ const std::uint8_t* Activations::q8_0_pairs() {
     const std::size_t nb = static_cast<std::size_t>(cols_ / 32), pairs = n_ / 2;
     q8_0_pairs_.resize(pairs * nb * 64);
     q8_0_pair_scales_.resize(pairs * nb * 16);
+#pragma omp parallel for if (pairs >= kParallelActivationRows / 2) schedule(static)
     for (std::size_t p = 0; p < pairs; ++p)
       for (std::size_t b = 0; b < nb; ++b)
         for (std::size_t h = 0; h < 2; ++h) {
@@ -488,6 +497,7 @@ const float* Activations::float_pairs() {
   if (float_pairs_.empty() && n_ >= 2) {
     const std::size_t chunks = static_cast<std::size_t>(cols_ / 8), pairs = n_ / 2;
     float_pairs_.resize(pairs * chunks * 16);
+#pragma omp parallel for if (pairs >= kParallelActivationRows / 2) schedule(static)
     for (std::size_t p = 0; p < pairs; ++p)
       for (std::size_t c = 0; c < chunks; ++c)
         for (std::size_t h = 0; h < 2; ++h)
@@ -502,6 +512,7 @@ const std::uint8_t* Activations::q8_1() {
   if (q8_1_.empty()) {
     const std::size_t rb = static_cast<std::size_t>(cols_ / 32) * kQ8_1Bytes;
     q8_1_.resize(rb * static_cast<std::size_t>(n_));
+#pragma omp parallel for if (n_ >= kParallelActivationRows) schedule(static)
     for (int t = 0; t < n_; ++t)
       quantize_row_q8_1(x_ + static_cast<std::size_t>(t) * cols_, q8_1_.data() + rb * t, cols_);
     const std::size_t nb = static_cast<std::size_t>(cols_ / 32) * static_cast<std::size_t>(n_);
@@ -701,7 +712,10 @@ void matmul_many(std::span<const MatmulJob> jobs, Activations& x) {
   const float* xf = x.data();
   const int n = x.n();
   // One parallel region for all the products: one fork/join instead of one per product.
-#pragma omp parallel for schedule(static)
+  // Dynamic chunks of about 1/8 of a thread's share: a thread slowed by other work on its core
+  // (or given costlier tiles) leaves its last chunks to the others instead of holding them up.
+  const int chunk = std::max(1, total / (8 * omp_get_max_threads()));
+#pragma omp parallel for schedule(dynamic, chunk)
   for (int g = 0; g < total; ++g) {
     int j = 0;
     while (g >= first_tile[j + 1]) ++j;

@@ -377,14 +377,15 @@ void Model::run_layers(KvCache& cache, std::span<const Step> steps, std::span<fl
       const RopeSpec& rope = L.local ? rope_local_ : st.rope ? *st.rope : rope_;
       const std::vector<std::int32_t>& pos = L.local ? s.pos_local : s.pos;
       const std::size_t n = st.tokens.size();
+#pragma omp parallel for if (n >= kParallelRows) schedule(static)
       for (std::size_t i = off; i < off + n; ++i) {
         apply_rope(rope, s.q.data() + i * QD, c.n_head, pos[i]);
         apply_rope(rope, s.k.data() + i * KD, c.n_head_kv, pos[i]);
-      }
-      if (f16_attention_) {
-        round_to_f16(s.q.data() + off * QD, n * QD);
-        round_to_f16(s.k.data() + off * KD, n * KD);
-        round_to_f16(s.v.data() + off * KD, n * KD);
+        if (f16_attention_) {
+          round_to_f16(s.q.data() + i * QD, QD);
+          round_to_f16(s.k.data() + i * KD, KD);
+          round_to_f16(s.v.data() + i * KD, KD);
+        }
       }
       cache.write(l, st.seq, static_cast<int>(n), s.k.data() + off * KD, s.v.data() + off * KD);
       if (together) {
