@@ -110,7 +110,9 @@ int main(int argc, char** argv) try {
     tg_cpu.push_back(1e3 * c_tg / n_tg);
     step_ms.push_back(summarize(steps).median);
   }
-  const MachineProfile prof = machine_profile(threads);
+  // The floor's bandwidth probed now, after the timed runs and under the same conditions (the
+  // cached machine_profile() may come from another day's load).
+  const MachineProfile prof = probe_machine(threads);
   const double bytes = static_cast<double>(model->weight_bytes_per_token());
   Json j;
   j["engine"] = "gearbox";
