@@ -17,6 +17,9 @@ namespace gearbox::serve {
 
 namespace {
 
+// Rows per group of the 16-row kernels' activation layout (kPairTokens there).
+constexpr int kGroupRows = 16;
+
 // Which 8-bit activation format a weight type multiplies with (0: floats; 256: Q8_K).
 constexpr int kFmtQ8K = 256;
 int act_format(TensorType t) {
@@ -285,43 +288,78 @@ inline void store_pair(__m512 acc, float* out) {
   out[1] = hsum(_mm512_extractf32x8_ps(acc, 1));
 }
 
-// dot_signed_q8_0 for kPairTokens activation rows (pairs at xp + p * pair_bytes, their scales at
-// xs + p * pair_floats); out[t] for row t of the group.
-template <__m256i (*Values)(const std::uint8_t*), std::size_t kBytes>
-void dot_signed_q8_0_pairs(const std::uint8_t* w, const std::uint8_t* xp, std::size_t pair_bytes,
-                           const float* xs, std::size_t pair_floats, int nb, float* out) {
-  __m512 acc[kPairs];
-  for (int p = 0; p < kPairs; ++p) acc[p] = _mm512_setzero_ps();
-  for (int b = 0; b < nb; ++b, w += kBytes) {
-    const __m512i q = _mm512_broadcast_i64x4(Values(w));
-    const __mmask64 neg = _mm512_movepi8_mask(q);  // x is negated where q < 0 (sign_epi8)
-    const __m512i aq = _mm512_abs_epi8(q);
-    const __m512 dw = _mm512_set1_ps(f16(w));
-    const std::size_t ob = static_cast<std::size_t>(b) * 64, os = static_cast<std::size_t>(b) * 16;
+static_assert(kPairTokens == kGroupRows);
+
+// dot_signed_q8_0 for the kPairTokens activation rows of one group of Activations'
+// q8_0_groups() layout (g: the group's first block; gb: its bias sums), against kW weight rows
+// at once (row i at w + i * row_bytes); out[i * kPairTokens + t] for weight row i and row t of
+// the group. The weights enter as unsigned values u = q + bias (UValues), each 32-bit lane
+// starting from -bias times its four activations' sum, so every lane ends at exactly the sum
+// of q * x that the sign trick of dot_signed_q8_0 gives (Q8_0 activations lie in -127..127):
+// the same lanes, then the same float arithmetic, so the results equal its bit for bit. The
+// activations no longer depend on the weights' signs, so each load of them serves kW rows.
+template <int kW, __m256i (*UValues)(const std::uint8_t*), std::size_t kBytes>
+void dot_unsigned_q8_0_group(const std::uint8_t* w, std::size_t row_bytes, const std::uint8_t* g,
+                             const std::int32_t* gb, int nb, float* out) {
+  __m512 acc[kW][kPairs];
+  for (int i = 0; i < kW; ++i)
+    for (int p = 0; p < kPairs; ++p) acc[i][p] = _mm512_setzero_ps();
+  for (int b = 0; b < nb; ++b, w += kBytes, g += kPairs * 128, gb += kPairs * 16) {
+    __m512i u[kW];
+    __m512 dw[kW];
+    for (int i = 0; i < kW; ++i) {
+      u[i] = _mm512_broadcast_i64x4(UValues(w + i * row_bytes));
+      dw[i] = _mm512_set1_ps(f16(w + i * row_bytes));
+    }
     for (int p = 0; p < kPairs; ++p) {
-      const __m512i x = _mm512_loadu_si512(xp + p * pair_bytes + ob);
-      const __m512i sx = _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x);
-      const __m512 s = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), aq, sx));
-      const __m512 d = _mm512_mul_ps(dw, _mm512_loadu_ps(xs + p * pair_floats + os));
-      acc[p] = _mm512_fmadd_ps(d, s, acc[p]);
+      const __m512i x = _mm512_loadu_si512(g + p * 128);
+      const __m512i start = _mm512_loadu_si512(gb + p * 16);
+      const __m512 xs = _mm512_loadu_ps(g + p * 128 + 64);
+      for (int i = 0; i < kW; ++i) {
+        const __m512 s = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, u[i], x));
+        acc[i][p] = _mm512_fmadd_ps(_mm512_mul_ps(dw[i], xs), s, acc[i][p]);
+      }
     }
   }
-  for (int p = 0; p < kPairs; ++p) store_pair(acc[p], out + 2 * p);
+  for (int i = 0; i < kW; ++i)
+    for (int p = 0; p < kPairs; ++p) store_pair(acc[i][p], out + i * kPairTokens + 2 * p);
 }
 
-using DotPairs = void (*)(const std::uint8_t* w, const std::uint8_t* xp, std::size_t pair_bytes,
-                          const float* xs, std::size_t pair_floats, int nb, float* out);
+// The unsigned values of a block (signed value + the type's bias).
+inline __m256i q4_0_unsigned(const std::uint8_t* w) {
+  return nibbles(w + 2);
+}
+inline __m256i q5_0_unsigned(const std::uint8_t* w) {
+  return q5_values(w + 6, w + 2);
+}
+inline __m256i q8_0_unsigned(const std::uint8_t* w) {
+  return _mm256_xor_si256(load32(w + 2), _mm256_set1_epi8(static_cast<char>(0x80)));
+}
 
-DotPairs dot_pairs(TensorType type) {
+using DotGroup = void (*)(const std::uint8_t* w, std::size_t row_bytes, const std::uint8_t* g,
+                          const std::int32_t* gb, int nb, float* out);
+
+// The 16-row kernels of a weight type on two weight rows and on one, and the bias of its
+// unsigned values (false: none).
+bool dot_group(TensorType type, DotGroup& two, DotGroup& one, int& bias) {
   switch (type) {
     case TensorType::kQ4_0:
-      return dot_signed_q8_0_pairs<q4_0_values, 18>;
+      bias = 8;
+      two = dot_unsigned_q8_0_group<2, q4_0_unsigned, 18>;
+      one = dot_unsigned_q8_0_group<1, q4_0_unsigned, 18>;
+      return true;
     case TensorType::kQ5_0:
-      return dot_signed_q8_0_pairs<q5_0_values, 22>;
+      bias = 16;
+      two = dot_unsigned_q8_0_group<2, q5_0_unsigned, 22>;
+      one = dot_unsigned_q8_0_group<1, q5_0_unsigned, 22>;
+      return true;
     case TensorType::kQ8_0:
-      return dot_signed_q8_0_pairs<q8_0_values, 34>;
+      bias = 128;
+      two = dot_unsigned_q8_0_group<2, q8_0_unsigned, 34>;
+      one = dot_unsigned_q8_0_group<1, q8_0_unsigned, 34>;
+      return true;
     default:
-      return nullptr;
+      return false;
   }
 }
 
@@ -475,22 +513,44 @@ const std::uint8_t* Activations::q8_k() {
   return q8_k_.data();
 }
 
-const std::uint8_t* Activations::q8_0_pairs() {
-  if (q8_0_pairs_.empty() && n_ >= 2) {
+const std::uint8_t* Activations::q8_0_groups() {
+  if (q8_0_groups_.empty() && n_ >= kGroupRows) {
     const std::uint8_t* q = q8_0();
-    const std::size_t nb = static_cast<std::size_t>(cols_ / 32), pairs = n_ / 2;
-    q8_0_pairs_.resize(pairs * nb * 64);
-    q8_0_pair_scales_.resize(pairs * nb * 16);
-#pragma omp parallel for if (pairs >= kParallelActivationRows / 2) schedule(static)
-    for (std::size_t p = 0; p < pairs; ++p)
+    const std::size_t nb = static_cast<std::size_t>(cols_ / 32), groups = n_ / kGroupRows;
+    q8_0_groups_.resize(groups * nb * (kGroupRows / 2) * 128);
+#pragma omp parallel for if (groups >= 2) schedule(static)
+    for (std::size_t g = 0; g < groups; ++g)
       for (std::size_t b = 0; b < nb; ++b)
-        for (std::size_t h = 0; h < 2; ++h) {
-          const std::size_t src = (2 * p + h) * nb + b, dst = p * nb + b;
-          std::memcpy(q8_0_pairs_.data() + dst * 64 + 32 * h, q + src * kQ8_0Bytes + 2, 32);
-          std::fill_n(q8_0_pair_scales_.data() + dst * 16 + 8 * h, 8, q8_0_scales_[src]);
+        for (std::size_t p = 0; p < kGroupRows / 2; ++p) {
+          std::uint8_t* dst = q8_0_groups_.data() + ((g * nb + b) * (kGroupRows / 2) + p) * 128;
+          float scales[16];
+          for (std::size_t h = 0; h < 2; ++h) {
+            const std::size_t src = (g * kGroupRows + 2 * p + h) * nb + b;
+            std::memcpy(dst + 32 * h, q + src * kQ8_0Bytes + 2, 32);
+            std::fill_n(scales + 8 * h, 8, q8_0_scales_[src]);
+          }
+          std::memcpy(dst + 64, scales, sizeof scales);
         }
   }
-  return q8_0_pairs_.data();
+  return q8_0_groups_.data();
+}
+
+const std::int32_t* Activations::q8_0_group_bias_sums(int bias) {
+  const int slot = bias == 8 ? 0 : bias == 16 ? 1 : bias == 128 ? 2 : -1;
+  if (slot < 0) throw Error::usage("q8_0_group_bias_sums: bias must be 8, 16 or 128");
+  std::vector<std::int32_t>& sums = group_bias_sums_[slot];
+  if (sums.empty() && n_ >= kGroupRows) {
+    const std::uint8_t* gq = q8_0_groups();
+    const std::size_t units = q8_0_groups_.size() / 128;  // (group, block, pair)
+    sums.resize(units * 16);
+#pragma omp parallel for if (units >= 1024) schedule(static)
+    for (std::size_t u = 0; u < units; ++u)
+      for (std::size_t l = 0; l < 16; ++l) {
+        const auto* x = reinterpret_cast<const std::int8_t*>(gq + u * 128 + 4 * l);
+        sums[u * 16 + l] = -bias * (x[0] + x[1] + x[2] + x[3]);
+      }
+  }
+  return sums.data();
 }
 
 const float* Activations::float_pairs() {
@@ -559,9 +619,10 @@ struct ProductPlan {
   DotRows dot1, dot4;  // the weight type's one- and four-row kernels (nullptr: none)
 #endif
 #ifdef GEARBOX_AVX512_PAIRS
-  DotPairs dotp;  // the type's kernel on pairs of Q8_0 rows (nullptr: none)
-  const std::uint8_t* qp;
-  const float *qps, *xfp;  // Q8_0 pair scales; float pairs (batched K-quant products)
+  DotGroup dotg2, dotg1;  // the type's kernels on groups of 16 Q8_0 rows (nullptr: none)
+  const std::uint8_t* qg;
+  const std::int32_t* qgb;  // the groups' bias sums for the kernels' bias
+  const float* xfp;         // float pairs (batched K-quant products)
 #endif
 };
 
@@ -589,9 +650,11 @@ ProductPlan plan_product(const WeightMatrix& w, Activations& x, float* y) {
 #endif
 #ifdef GEARBOX_AVX512_PAIRS
   const bool pairs = x.n() >= kPairTokens;
-  p.dotp = pairs && fmt == 80 ? dot_pairs(w.type) : nullptr;
-  p.qp = p.dotp ? x.q8_0_pairs() : nullptr;
-  p.qps = p.dotp ? x.q8_0_pair_scales() : nullptr;
+  int bias = 0;
+  p.dotg2 = p.dotg1 = nullptr;
+  const bool grouped = pairs && fmt == 80 && dot_group(w.type, p.dotg2, p.dotg1, bias);
+  p.qg = grouped ? x.q8_0_groups() : nullptr;
+  p.qgb = grouped ? x.q8_0_group_bias_sums(bias) : nullptr;
   p.xfp = pairs && is_k_quant(w.type) && !p.q ? x.float_pairs() : nullptr;
 #endif
   return p;
@@ -639,21 +702,26 @@ void product_tile(const ProductPlan& p, const float* xf, int n, int tile) {
   }
   int t0 = 0;
 #ifdef GEARBOX_AVX512_PAIRS
-  if (p.dotp) {
-    // Groups of kPairTokens activation rows against each weight row of the tile, the group's
-    // activations staying in L1 across the tile's rows.
+  if (p.dotg2) {
+    // Groups of kPairTokens activation rows against the tile's weight rows two at a time (the
+    // last one alone), the group's activations staying in L1 across the tile's rows.
     const int nb = cols / 32;
-    const std::size_t pair_bytes = static_cast<std::size_t>(nb) * 64,
-                      pair_floats = static_cast<std::size_t>(nb) * 16;
-    float out[kPairTokens];
-    for (; t0 + kPairTokens <= n; t0 += kPairTokens)
-      for (int r = r0; r < r1; ++r) {
-        const std::size_t pair0 = static_cast<std::size_t>(t0 / 2);
-        p.dotp(w.data + static_cast<std::size_t>(r) * w.row_bytes, p.qp + pair0 * pair_bytes,
-               pair_bytes, p.qps + pair0 * pair_floats, pair_floats, nb, out);
-        for (int k = 0; k < kPairTokens; ++k)
-          y[static_cast<std::size_t>(t0 + k) * rows + r] = out[k];
+    const std::size_t group_bytes = static_cast<std::size_t>(nb) * kPairs * 128,
+                      group_sums = static_cast<std::size_t>(nb) * kPairs * 16;
+    float out[2 * kPairTokens];
+    for (; t0 + kPairTokens <= n; t0 += kPairTokens) {
+      const std::size_t g = static_cast<std::size_t>(t0 / kPairTokens);
+      const std::uint8_t* gq = p.qg + g * group_bytes;
+      const std::int32_t* gs = p.qgb + g * group_sums;
+      for (int r = r0; r < r1; r += 2) {
+        const int k = std::min(2, r1 - r);
+        (k == 2 ? p.dotg2 : p.dotg1)(w.data + static_cast<std::size_t>(r) * w.row_bytes,
+                                     w.row_bytes, gq, gs, nb, out);
+        for (int i = 0; i < k; ++i)
+          for (int t = 0; t < kPairTokens; ++t)
+            y[static_cast<std::size_t>(t0 + t) * rows + r + i] = out[i * kPairTokens + t];
       }
+    }
   }
 #endif
   for (int r = r0; r < r1; ++r) {

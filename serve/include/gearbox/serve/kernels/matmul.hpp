@@ -51,12 +51,17 @@ class Activations {
   // The blocks' scales as floats (Q8_0: d per block; Q8_1: d, s per block), filled with them.
   const float* q8_0_scales() const { return q8_0_scales_.data(); }
   const float* q8_1_scales() const { return q8_1_scales_.data(); }
-  // Rows 2p and 2p + 1 side by side (p < n / 2), the layout of the kernels that multiply two
-  // activation rows per 512-bit register: q8_0_pairs() has per block their two Q8_0 quant
-  // arrays (64 bytes) and q8_0_pair_scales() their two scales each repeated 8 times (16
-  // floats; valid after q8_0_pairs()); float_pairs() has per 8 columns their 8 floats each.
-  const std::uint8_t* q8_0_pairs();
-  const float* q8_0_pair_scales() const { return q8_0_pair_scales_.data(); }
+  // Rows in groups of 16 (rows 16g .. 16g + 15; whole groups only), the layout of the kernels
+  // that multiply 16 activation rows per pass over weight rows, two per 512-bit register:
+  // q8_0_groups() has per group, per block, per pair of the group's rows (2p, 2p + 1) 128
+  // bytes: their two Q8_0 quant arrays (64 bytes), then their two scales each repeated 8
+  // times (16 floats). q8_0_group_bias_sums(bias) has, per group, block and pair, 16 int32:
+  // -bias times the sum of each 4 consecutive quants of those 64 bytes, the start of the
+  // kernels that multiply the weights' unsigned values (signed value + bias: 8, 16 or 128 for
+  // Q4_0, Q5_0, Q8_0), whose lanes then hold exactly the signed products' sums. Rows 2p and
+  // 2p + 1 side by side in float_pairs(): per 8 columns their 8 floats each.
+  const std::uint8_t* q8_0_groups();
+  const std::int32_t* q8_0_group_bias_sums(int bias);
   const float* float_pairs();
 
  private:
@@ -64,8 +69,9 @@ class Activations {
   int n_, cols_;
   std::vector<std::uint8_t> q8_0_, q8_1_, q8_k_;
   std::vector<float> q8_0_scales_, q8_1_scales_;
-  std::vector<std::uint8_t> q8_0_pairs_;
-  std::vector<float> q8_0_pair_scales_, float_pairs_;
+  std::vector<std::uint8_t> q8_0_groups_;
+  std::vector<std::int32_t> group_bias_sums_[3];  // for bias 8, 16, 128
+  std::vector<float> float_pairs_;
 };
 
 // y (n x rows) = x (n x cols) * W^T, with the fast kernels, multithreaded.
