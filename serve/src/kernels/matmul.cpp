@@ -277,10 +277,10 @@ float dot_f16_f32(const std::uint8_t* w, const float* x, int n) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
-// Kernels on two activation rows per 512-bit register (Activations' pair layouts), kPairs pairs
-// per pass over a weight row: the low 256 bits of each accumulator are exactly the 256-bit
-// accumulator of the kernels above for the even row, the high 256 bits for the odd row (same
-// lanes, same products, same order of sums), so the results equal theirs bit for bit.
+// Kernels on two activation rows per 512-bit register (Activations' q8_0_groups() and
+// float_pairs()), kPairs pairs per pass over a weight row: the low 256 bits of each accumulator are
+// exactly the 256-bit accumulator of the kernels above for the even row, the high 256 bits for the
+// odd row (same lanes, same products, same order of sums), so the results equal theirs bit for bit.
 constexpr int kPairs = 8, kPairTokens = 2 * kPairs;
 
 inline void store_pair(__m512 acc, float* out) {
