@@ -62,6 +62,15 @@ int main(int argc, char** argv) {
     vs.push_back({std::move(name), [&, raw] { raw->run(x.data(), f, y.data(), false); }});
   };
   vs.push_back({"csr (reordered)", [&] { spmm_csr(a, x.data(), f, y.data(), false); }});
+  // The CSR loop's own levers: the AVX2 loop (the default before the AVX-512 one) and the
+  // AVX-512 loop's prefetch distance.
+  vs.push_back({"csr avx2", [&] {
+                  spmm_csr_simd(a, x.data(), f, y.data(), false, nullptr, SimdLevel::kAvx2);
+                }});
+  for (int pd : {0, 8, 32})
+    vs.push_back({"csr avx512, pf " + std::to_string(pd), [&, pd] {
+                    spmm_csr_simd(a, x.data(), f, y.data(), false, nullptr, SimdLevel::kAvx512, pd);
+                  }});
   kernel("panel (registry default)", make_panel_kernel(whole, best_simd()));
   kernel("panel avx512, untiled (64-wide)", make_panel_kernel(whole, SimdLevel::kAvx512, 1));
   kernel("panel avx2, row mode", make_panel_kernel(whole, SimdLevel::kAvx2));
@@ -82,6 +91,8 @@ int main(int argc, char** argv) {
   float* ya = aligned(y_store);
   std::copy(x.begin(), x.end(), xa);
   vs.push_back({"csr (reordered), X Y 64-byte aligned", [&] { spmm_csr(a, xa, f, ya, false); }});
+  vs.push_back({"csr avx2, X Y 64-byte aligned",
+                [&] { spmm_csr_simd(a, xa, f, ya, false, nullptr, SimdLevel::kAvx2); }});
   {
     auto k = make_panel_kernel(whole, best_simd());
     const Kernel* raw = k.get();

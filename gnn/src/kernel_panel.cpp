@@ -6,17 +6,14 @@
 // held in registers; tiled mode sweeps the panel once per tile of the feature dimension, the
 // tile as wide as lets the panel's slice of X stay in L1 (measured slower: the repeated
 // passes cost more than the L2 hits they avoid).
-// Inner loops: AVX-512 (16 floats, masked tails) or AVX2/FMA, chosen at run time, each with
-// two partial sums per vector so that short tiles still keep enough FMAs in flight.
-#include <immintrin.h>
+// Inner loops: kernel_rows.cpp (AVX-512, AVX2/FMA or scalar, chosen at construction).
 #include <omp.h>
 
 #include <algorithm>
-#include <cstdint>
-#include <cstring>
 
 #include "gearbox/gnn/kernels.hpp"
-#include "kernel_row_simd.hpp"
+#include "kernel_rows.hpp"
+#include "kernel_threads.hpp"
 
 namespace gearbox::gnn {
 
@@ -27,194 +24,7 @@ constexpr index_t kGapPanel = 128;
 // Widest tile: 4 AVX-512 vectors per row (with two partial sums each, 8 accumulators).
 constexpr int kMaxTile = 64;
 // Row mode (tile_bytes 0): a row's slice of up to 8 AVX-512 vectors (16 accumulators).
-constexpr int kRowTile = 128;
-
-// ---- AVX-512 --------------------------------------------------------------------------------
-// y[0:w] (=|+=) sum_k v[k] x[c[k], 0:w], w <= 16 * NV, the first vector masked by `first` and
-// the last by `last` (lanes outside the masks are neither read nor written).
-// PF: software prefetch of the X rows pd entries ahead (the tile's lines of each), also past
-// this row into the next rows' entries (c[len .. avail) are valid indices), clamped to the
-// last one. The prefetch is branch-free: with a branch in the loop GCC 12 kept the
-// accumulators in memory (a load and a store around every FMA, measured 1.5x slower).
-template <int NV, bool PF>
-__attribute__((target("avx512f"))) void tile_row_512(const index_t* c, const float* v, offset_t len,
-                                                     const float* x, std::ptrdiff_t f, float* y,
-                                                     bool acc, __mmask16 first, __mmask16 last,
-                                                     int pd, offset_t avail) {
-  const auto mask = [first, last](int i) {
-    return static_cast<__mmask16>((i == 0 ? first : 0xffff) & (i + 1 == NV ? last : 0xffff));
-  };
-  __m512 s0[NV], s1[NV];
-#pragma GCC unroll 16
-  for (int i = 0; i < NV; ++i) {
-    const __mmask16 m = mask(i);
-    s0[i] = acc ? _mm512_maskz_loadu_ps(m, y + 16 * i) : _mm512_setzero_ps();
-    s1[i] = _mm512_setzero_ps();
-  }
-  offset_t k = 0;
-  for (; k + 2 <= len; k += 2) {
-    if constexpr (PF) {
-      const offset_t q = k + pd < avail - 1 ? k + pd : avail - 2;
-      const float* p0 = x + static_cast<std::ptrdiff_t>(c[q]) * f;
-      const float* p1 = x + static_cast<std::ptrdiff_t>(c[q + 1]) * f;
-#pragma GCC unroll 16
-      for (int i = 0; i < NV; ++i) {
-        _mm_prefetch(reinterpret_cast<const char*>(p0 + 16 * i), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(p1 + 16 * i), _MM_HINT_T0);
-      }
-    }
-    const __m512 w0 = _mm512_set1_ps(v[k]), w1 = _mm512_set1_ps(v[k + 1]);
-    const float* x0 = x + static_cast<std::ptrdiff_t>(c[k]) * f;
-    const float* x1 = x + static_cast<std::ptrdiff_t>(c[k + 1]) * f;
-#pragma GCC unroll 16
-    for (int i = 0; i < NV; ++i) {
-      const __mmask16 m = mask(i);
-      s0[i] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(m, x0 + 16 * i), s0[i]);
-      s1[i] = _mm512_fmadd_ps(w1, _mm512_maskz_loadu_ps(m, x1 + 16 * i), s1[i]);
-    }
-  }
-  if (k < len) {
-    const __m512 w0 = _mm512_set1_ps(v[k]);
-    const float* x0 = x + static_cast<std::ptrdiff_t>(c[k]) * f;
-#pragma GCC unroll 16
-    for (int i = 0; i < NV; ++i) {
-      const __mmask16 m = mask(i);
-      s0[i] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(m, x0 + 16 * i), s0[i]);
-    }
-  }
-#pragma GCC unroll 16
-  for (int i = 0; i < NV; ++i) {
-    const __mmask16 m = mask(i);
-    _mm512_mask_storeu_ps(y + 16 * i, m, _mm512_add_ps(s0[i], s1[i]));
-  }
-}
-
-template <int NV>
-__attribute__((target("avx512f"))) void tile_row_512(const index_t* c, const float* v, offset_t len,
-                                                     const float* x, std::ptrdiff_t f, float* y,
-                                                     bool acc, __mmask16 first, __mmask16 last,
-                                                     int pd, offset_t avail) {
-  if (pd > 0 && avail >= 2)
-    tile_row_512<NV, true>(c, v, len, x, f, y, acc, first, last, pd, avail);
-  else
-    tile_row_512<NV, false>(c, v, len, x, f, y, acc, first, last, pd, avail);
-}
-
-// One panel [r0, r1), columns [j, j + w) of every row.
-// When the slice starts off a 64-byte boundary by the same d floats in X and Y rows (as
-// std::vector's 16-byte alignment gives; f a multiple of 16 keeps it the same in every row),
-// every load would span two cache lines: the slice is then taken as w / 16 + 1 vectors from
-// the boundary below it, the first masked to lanes >= d and the last to lanes < d (measured:
-// X at a 64-byte boundary made this kernel 1.18x faster on sbm 200k/256).
-__attribute__((target("avx512f"))) void panel_tile_512(const Csr& a, index_t r0, index_t r1,
-                                                       const float* x, int f, float* y,
-                                                       const index_t* yrow, bool acc, int j, int w,
-                                                       int pd) {
-  const auto xa = reinterpret_cast<std::uintptr_t>(x + j) % 64;
-  const auto ya = reinterpret_cast<std::uintptr_t>(y + j) % 64;
-  const int d = static_cast<int>(xa / 4);
-  const bool shift = xa != 0 && xa == ya && xa % 4 == 0 && f % 16 == 0 && w % 16 == 0 && w <= 128;
-  const int nv = shift ? w / 16 + 1 : (w + 15) / 16;
-  const __mmask16 first = shift ? static_cast<__mmask16>(0xffffu << d) : __mmask16(0xffff);
-  const __mmask16 last = shift ? static_cast<__mmask16>((1u << d) - 1u)
-                               : static_cast<__mmask16>((1u << (w - 16 * (nv - 1))) - 1u);
-  const int back = shift ? d : 0;  // the slice is read and written from `back` floats before it
-  const offset_t* rp = a.rowptr.data();
-  for (index_t r = r0; r < r1; ++r) {
-    const index_t* c = a.col.data() + rp[r];
-    const float* v = a.val.data() + rp[r];
-    const offset_t len = rp[r + 1] - rp[r], avail = a.nnz() - rp[r];
-    float* yr = y + static_cast<std::ptrdiff_t>(yrow ? yrow[r] : r) * f + j - back;
-    const float* xj = x + j - back;
-    switch (nv) {
-#define GEARBOX_PANEL_CASE(N)                                           \
-  case N:                                                               \
-    tile_row_512<N>(c, v, len, xj, f, yr, acc, first, last, pd, avail); \
-    break;
-      GEARBOX_PANEL_CASE(1)
-      GEARBOX_PANEL_CASE(2)
-      GEARBOX_PANEL_CASE(3)
-      GEARBOX_PANEL_CASE(4)
-      GEARBOX_PANEL_CASE(5)
-      GEARBOX_PANEL_CASE(6)
-      GEARBOX_PANEL_CASE(7)
-      GEARBOX_PANEL_CASE(8)
-      GEARBOX_PANEL_CASE(9)
-#undef GEARBOX_PANEL_CASE
-    }
-  }
-}
-
-// ---- AVX2 / FMA -----------------------------------------------------------------------------
-template <int NV>
-__attribute__((target("avx2,fma"))) void tile_row_256(const index_t* c, const float* v,
-                                                      offset_t len, const float* x,
-                                                      std::ptrdiff_t f, float* y, bool acc) {
-  __m256 s0[NV], s1[NV];
-  for (int i = 0; i < NV; ++i) {
-    s0[i] = acc ? _mm256_loadu_ps(y + 8 * i) : _mm256_setzero_ps();
-    s1[i] = _mm256_setzero_ps();
-  }
-  offset_t k = 0;
-  for (; k + 2 <= len; k += 2) {
-    const __m256 w0 = _mm256_broadcast_ss(v + k), w1 = _mm256_broadcast_ss(v + k + 1);
-    const float* x0 = x + static_cast<std::ptrdiff_t>(c[k]) * f;
-    const float* x1 = x + static_cast<std::ptrdiff_t>(c[k + 1]) * f;
-    for (int i = 0; i < NV; ++i) {
-      s0[i] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x0 + 8 * i), s0[i]);
-      s1[i] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x1 + 8 * i), s1[i]);
-    }
-  }
-  if (k < len) {
-    const __m256 w0 = _mm256_broadcast_ss(v + k);
-    const float* x0 = x + static_cast<std::ptrdiff_t>(c[k]) * f;
-    for (int i = 0; i < NV; ++i) s0[i] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x0 + 8 * i), s0[i]);
-  }
-  for (int i = 0; i < NV; ++i) _mm256_storeu_ps(y + 8 * i, _mm256_add_ps(s0[i], s1[i]));
-}
-
-// Scalar columns [j, j + w) of one row (the AVX2 path's tail, and the scalar path).
-void tile_row_scalar(const index_t* c, const float* v, offset_t len, const float* x,
-                     std::ptrdiff_t f, float* y, bool acc, int w) {
-  if (!acc) std::fill(y, y + w, 0.0f);
-  for (offset_t k = 0; k < len; ++k) {
-    const float* xr = x + static_cast<std::ptrdiff_t>(c[k]) * f;
-    for (int q = 0; q < w; ++q) y[q] += v[k] * xr[q];
-  }
-}
-
-__attribute__((target("avx2,fma"))) void panel_tile_256(const Csr& a, index_t r0, index_t r1,
-                                                        const float* x, int f, float* y,
-                                                        const index_t* yrow, bool acc, int j,
-                                                        int w) {
-  const offset_t* rp = a.rowptr.data();
-  for (index_t r = r0; r < r1; ++r) {
-    const index_t* c = a.col.data() + rp[r];
-    const float* v = a.val.data() + rp[r];
-    const offset_t len = rp[r + 1] - rp[r];
-    float* yr = y + static_cast<std::ptrdiff_t>(yrow ? yrow[r] : r) * f + j;
-    const float* xj = x + j;
-    int q = 0;
-    for (; q + 32 <= w; q += 32) tile_row_256<4>(c, v, len, xj + q, f, yr + q, acc);
-    if (q + 16 <= w) {
-      tile_row_256<2>(c, v, len, xj + q, f, yr + q, acc);
-      q += 16;
-    }
-    if (q + 8 <= w) {
-      tile_row_256<1>(c, v, len, xj + q, f, yr + q, acc);
-      q += 8;
-    }
-    if (q < w) tile_row_scalar(c, v, len, xj + q, f, yr + q, acc, w - q);
-  }
-}
-
-void panel_tile_scalar(const Csr& a, index_t r0, index_t r1, const float* x, int f, float* y,
-                       const index_t* yrow, bool acc, int j, int w) {
-  const offset_t* rp = a.rowptr.data();
-  for (index_t r = r0; r < r1; ++r)
-    tile_row_scalar(a.col.data() + rp[r], a.val.data() + rp[r], rp[r + 1] - rp[r], x + j, f,
-                    y + static_cast<std::ptrdiff_t>(yrow ? yrow[r] : r) * f + j, acc, w);
-}
+constexpr int kRowTile = detail::kRowSlice;
 
 class PanelKernel final : public Kernel {
  public:
@@ -314,18 +124,8 @@ class PanelKernel final : public Kernel {
  private:
   void tile(const Csr& m, index_t r0, index_t r1, const float* x, int f, float* y, bool acc, int j,
             int w, int pd) const {
-    const index_t* yrow = y_rows_.empty() ? nullptr : y_rows_.data();
-    switch (simd_) {
-      case SimdLevel::kAvx512:
-        panel_tile_512(m, r0, r1, x, f, y, yrow, acc, j, w, pd);
-        break;
-      case SimdLevel::kAvx2:
-        panel_tile_256(m, r0, r1, x, f, y, yrow, acc, j, w);
-        break;
-      case SimdLevel::kScalar:
-        panel_tile_scalar(m, r0, r1, x, f, y, yrow, acc, j, w);
-        break;
-    }
+    detail::rows_slice(simd_, m, r0, r1, x, f, y, y_rows_.empty() ? nullptr : y_rows_.data(), acc,
+                       j, w, pd);
   }
 
   SimdLevel simd_;

@@ -9,12 +9,12 @@
 #include "cpu_kernel_specs.hpp"
 #include "gearbox/core/error.hpp"
 #include "gearbox/gnn/kernels.hpp"
-#include "kernel_row_simd.hpp"
+#include "kernel_rows.hpp"
+#include "kernel_threads.hpp"
 
 namespace gearbox::gnn {
 
 using detail::balanced_row;
-using detail::gather_row;
 
 void spmm_reference(const Csr& a, const float* x, int f, float* y, bool accumulate) {
   for (index_t r = 0; r < a.rows; ++r) {
@@ -27,19 +27,31 @@ void spmm_reference(const Csr& a, const float* x, int f, float* y, bool accumula
   }
 }
 
-void spmm_csr(const Csr& a, const float* x, int f, float* y, bool accumulate,
-              const index_t* y_rows) {
+namespace {
+
+// Rows [r0, r1) of spmm_csr_simd (one thread's share); `simd` is supported by this CPU.
+void csr_rows(const Csr& a, index_t r0, index_t r1, const float* x, int f, float* y, bool acc,
+              const index_t* y_rows, SimdLevel simd, int prefetch) {
+  detail::rows_full(simd, a, r0, r1, x, f, y, y_rows, acc, prefetch);
+}
+
+}  // namespace
+
+void spmm_csr_simd(const Csr& a, const float* x, int f, float* y, bool accumulate,
+                   const index_t* y_rows, SimdLevel simd, int prefetch) {
+  if (static_cast<int>(simd) > static_cast<int>(best_simd())) simd = best_simd();
   const offset_t* rp = a.rowptr.data();
-  const index_t* ci = a.col.data();
-  const float* vv = a.val.data();
 #pragma omp parallel if (detail::worth_threads((a.nnz() + a.rows) * f))
   {
     const int nt = omp_get_num_threads(), t = omp_get_thread_num();
     const index_t r0 = balanced_row(rp, a.rows, t, nt), r1 = balanced_row(rp, a.rows, t + 1, nt);
-    for (index_t r = r0; r < r1; ++r)
-      gather_row(ci + rp[r], vv + rp[r], rp[r + 1] - rp[r], x, f,
-                 y + static_cast<std::ptrdiff_t>(y_rows ? y_rows[r] : r) * f, accumulate);
+    csr_rows(a, r0, r1, x, f, y, accumulate, y_rows, simd, prefetch);
   }
+}
+
+void spmm_csr(const Csr& a, const float* x, int f, float* y, bool accumulate,
+              const index_t* y_rows) {
+  spmm_csr_simd(a, x, f, y, accumulate, y_rows, best_simd(), kCsrPrefetch);
 }
 
 Csr remap_columns(const Csr& a, const std::vector<index_t>& old_of_new) {
@@ -103,18 +115,23 @@ CostEstimate csr_cost(const Subgraph& s, int f, const MachineProfile& m) {
 // ---- DCSR: only non-empty rows -------------------------------------------------------------
 class DcsrKernel final : public Kernel {
  public:
-  explicit DcsrKernel(const Csr& a) : rows_(a.rows), col_(a.col), val_(a.val) {
-    ptr_.push_back(0);
+  // packed_: the non-empty rows of `a` in order (row i of packed_ is row row_[i] of a).
+  explicit DcsrKernel(const Csr& a) : rows_(a.rows) {
+    packed_.cols = a.cols;  // rowptr starts as {0}
     for (index_t r = 0; r < a.rows; ++r)
       if (a.degree(r) > 0) {
         row_.push_back(r);
-        ptr_.push_back(a.rowptr[r + 1]);
+        packed_.rowptr.push_back(a.rowptr[r + 1] - a.rowptr[0]);
       }
+    packed_.rows = static_cast<index_t>(row_.size());
+    packed_.col.assign(a.col.begin() + a.rowptr[0], a.col.begin() + a.rowptr[a.rows]);
+    packed_.val.assign(a.val.begin() + a.rowptr[0], a.val.begin() + a.rowptr[a.rows]);
   }
   void run(const float* x, int f, float* y, bool acc) const override {
-    const index_t nr = static_cast<index_t>(row_.size());
-    const offset_t* rp = ptr_.data();
-#pragma omp parallel if (detail::worth_threads((static_cast <offset_t>(col_.size()) + rows_) * f))
+    const index_t nr = packed_.rows;
+    const offset_t* rp = packed_.rowptr.data();
+    const SimdLevel simd = best_simd();
+#pragma omp parallel if (detail::worth_threads((packed_.nnz() + rows_) * f))
     {
       const int nt = omp_get_num_threads(), t = omp_get_thread_num();
       if (!acc) {  // zero all rows first (each thread its slice), then write the non-empty ones
@@ -124,16 +141,14 @@ class DcsrKernel final : public Kernel {
 #pragma omp barrier
       }
       const index_t i0 = balanced_row(rp, nr, t, nt), i1 = balanced_row(rp, nr, t + 1, nt);
-      for (index_t i = i0; i < i1; ++i)
-        gather_row(col_.data() + rp[i], val_.data() + rp[i], rp[i + 1] - rp[i], x, f,
-                   y + static_cast<std::ptrdiff_t>(row_[i]) * f, true);
+      csr_rows(packed_, i0, i1, x, f, y, true, row_.data(), simd, kCsrPrefetch);
     }
   }
   const char* name() const override {
     return "dcsr";
   }
   std::size_t format_bytes() const override {
-    return row_.size() * 12 + col_.size() * 8;
+    return row_.size() * 12 + packed_.col.size() * 8;
   }
   // The rows it writes and the columns it reads mapped; every row is still zeroed when
   // !acc (the map is a permutation), so the same loop serves.
@@ -141,16 +156,14 @@ class DcsrKernel final : public Kernel {
     if (static_cast<index_t>(old_of_new.size()) != rows_) return nullptr;
     auto k = std::make_unique<DcsrKernel>(*this);
     for (auto& r : k->row_) r = old_of_new[static_cast<std::size_t>(r)];
-    for (auto& c : k->col_) c = old_of_new[static_cast<std::size_t>(c)];
+    for (auto& c : k->packed_.col) c = old_of_new[static_cast<std::size_t>(c)];
     return k;
   }
 
  private:
   index_t rows_;
+  Csr packed_;
   std::vector<index_t> row_;
-  std::vector<offset_t> ptr_;
-  std::vector<index_t> col_;
-  std::vector<float> val_;
 };
 
 CostEstimate dcsr_cost(const Subgraph& s, int f, const MachineProfile& m) {

@@ -109,7 +109,15 @@ class Plan {
   // y reused across calls), timed in C++ around that call alone; ms. For the benchmark of
   // the extension's overhead (bench/gnn/torch_bench.py).
   double run_into_ms(const torch::Tensor& x, const torch::Tensor& y, bool transpose) {
+    return run_loop_ms(x, y, transpose, 1);
+  }
+
+  // The same, `calls` times back to back (as a C++ training loop calls it), timed around the
+  // whole loop; mean ms per call.
+  double run_loop_ms(const torch::Tensor& x, const torch::Tensor& y, bool transpose,
+                     int64_t calls) {
     TORCH_CHECK_VALUE(device_.is_cpu(), "run_into_ms times CPU plans only");
+    TORCH_CHECK_VALUE(calls >= 1 && calls <= 1000000, "calls must be in [1, 1000000], got ", calls);
     for (const auto* t : {&x, &y})
       TORCH_CHECK_VALUE(t->scalar_type() == torch::kFloat && t->device().is_cpu() &&
                             t->is_contiguous() && t->dim() == 2 && t->size(0) == plan_->nodes() &&
@@ -119,8 +127,11 @@ class Plan {
     py::gil_scoped_release nogil;
     gearbox::ThreadScope scope(threads);
     const auto t0 = std::chrono::steady_clock::now();
-    plan_->run(x.data_ptr<float>(), static_cast<int>(x.size(1)), y.data_ptr<float>(), transpose);
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    for (int64_t i = 0; i < calls; ++i)
+      plan_->run(x.data_ptr<float>(), static_cast<int>(x.size(1)), y.data_ptr<float>(), transpose);
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+               .count() /
+           static_cast<double>(calls);
   }
 
   std::string explain(int64_t f) {
@@ -237,6 +248,8 @@ PYBIND11_MODULE(_C, m) {
            py::arg("threads"), py::arg("use_cache"), py::arg("name"), py::arg("device"))
       .def("run", &Plan::run, py::arg("x"), py::arg("transpose"))
       .def("run_into_ms", &Plan::run_into_ms, py::arg("x"), py::arg("y"), py::arg("transpose"))
+      .def("run_loop_ms", &Plan::run_loop_ms, py::arg("x"), py::arg("y"), py::arg("transpose"),
+           py::arg("calls"))
       .def("explain", &Plan::explain, py::arg("width"))
       .def("explain_json", &Plan::explain_json, py::arg("width"))
       .def("kernels", &Plan::kernels)

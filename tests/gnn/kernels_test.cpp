@@ -62,6 +62,33 @@ void expect_close(const std::vector<float>& a, const std::vector<float>& b, cons
     ASSERT_NEAR(a[i], b[i], 1e-4f * (1 + std::abs(b[i]))) << what << " at " << i;
 }
 
+// X and Y of `size` floats placed ox / oy floats past a 64-byte boundary, Y between guard
+// floats that a kernel must leave as they are (masked-out lanes are never written).
+struct PlacedXY {
+  static constexpr int kGuard = 32;
+  static constexpr float kGuardValue = 7.0f;
+  std::size_t size;
+  std::vector<float> xs, ys;
+  float* x;
+  float* y;
+  PlacedXY(std::size_t n, int ox, int oy)
+      : size(n), xs(n + 64), ys(n + 64 + 2 * kGuard), x(at(xs, ox)), y(at(ys, kGuard + oy)) {}
+  static float* at(std::vector<float>& v, int skip) {
+    const auto mis = reinterpret_cast<std::uintptr_t>(v.data()) % 64;
+    return v.data() + (64 - mis) % 64 / 4 + skip;
+  }
+  void set_y(const std::vector<float>& y0) {
+    std::fill(ys.begin(), ys.end(), kGuardValue);
+    std::copy(y0.begin(), y0.end(), y);
+  }
+  std::vector<float> y_values() const { return std::vector<float>(y, y + size); }
+  void expect_guards_untouched() const {
+    for (const float* g = y - kGuard; g < y; ++g) ASSERT_EQ(*g, kGuardValue) << "guard before Y";
+    for (const float* g = y + size; g < y + size + kGuard; ++g)
+      ASSERT_EQ(*g, kGuardValue) << "guard after Y";
+  }
+};
+
 }  // namespace
 
 TEST(Kernels, EveryKernelMatchesReferenceOnAwkwardShapes) {
@@ -117,6 +144,55 @@ TEST(Kernels, TunedCsrMatchesReferenceWithManyThreadsAndFewRows) {
       expect_close(got, want, "csr");
     }
   }
+}
+
+TEST(Kernels, CsrEverySimdLevelMatchesReference) {
+  // spmm_csr_simd at every level (scalar, AVX2, AVX-512 with prefetch off, odd and the
+  // default distance), widths around the 16-float vector and the 128-float slice, X and Y at
+  // 64-byte boundaries and 0..15 floats past them (alike and unlike), with and without an
+  // output row map; guard floats around Y must stay as they were.
+  std::mt19937 rng(29);
+  const index_t n = 700;
+  const Csr a = random_graph(n, 0.02, true, rng);
+  std::vector<index_t> perm(static_cast<std::size_t>(n));
+  for (index_t i = 0; i < n; ++i) perm[static_cast<std::size_t>(i)] = (i * 37 + 11) % n;
+  gearbox::ThreadScope threads(2);
+  int checked = 0;
+  for (SimdLevel simd : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512})
+    for (int pd : {0, 3, kCsrPrefetch})
+      for (int f : {1, 15, 16, 17, 100, 128, 129, 272})
+        for (const auto& [ox, oy] : {std::pair{0, 0}, {4, 4}, {3, 9}})
+          for (bool mapped : {false, true}) {
+            const std::size_t size = static_cast<std::size_t>(n) * f;
+            PlacedXY b(size, ox, oy);
+            const auto xv = random_dense(size, rng), y0 = random_dense(size, rng);
+            std::copy(xv.begin(), xv.end(), b.x);
+            for (bool acc : {false, true}) {
+              b.set_y(y0);
+              // Mapped: row r of A X lands in Y row perm[r].
+              std::vector<float> want = y0, ar(size);
+              if (mapped) {
+                for (index_t r = 0; r < n; ++r)
+                  std::copy_n(y0.begin() + static_cast<std::ptrdiff_t>(perm[r]) * f, f,
+                              ar.begin() + static_cast<std::ptrdiff_t>(r) * f);
+                spmm_reference(a, xv.data(), f, ar.data(), acc);
+                for (index_t r = 0; r < n; ++r)
+                  std::copy_n(ar.begin() + static_cast<std::ptrdiff_t>(r) * f, f,
+                              want.begin() + static_cast<std::ptrdiff_t>(perm[r]) * f);
+              } else {
+                spmm_reference(a, xv.data(), f, want.data(), acc);
+              }
+              spmm_csr_simd(a, b.x, f, b.y, acc, mapped ? perm.data() : nullptr, simd, pd);
+              SCOPED_TRACE(std::string(simd_name(simd)) + " pf=" + std::to_string(pd) +
+                           " f=" + std::to_string(f) + " x+" + std::to_string(ox) + " y+" +
+                           std::to_string(oy) + " mapped=" + std::to_string(mapped) +
+                           " acc=" + std::to_string(acc));
+              expect_close(b.y_values(), want, "csr");
+              b.expect_guards_untouched();
+              ++checked;
+            }
+          }
+  EXPECT_EQ(checked, 3 * 3 * 8 * 3 * 2 * 2);
 }
 
 TEST(Kernels, SplitPartsSumToTheWhole) {
@@ -195,7 +271,6 @@ TEST(Kernels, PanelKernelAtEveryAlignmentOfXAndY) {
   const Csr a = random_graph(n, 0.02, true, rng);
   const std::vector<BlockInfo> blocks = diagonal_blocks(a, {0, 100, 356, 357, n});
   gearbox::ThreadScope threads(2);
-  constexpr int kGuard = 32;
   int checked = 0;
   for (SimdLevel simd : {SimdLevel::kAvx2, SimdLevel::kAvx512})
     for (std::size_t tile_bytes : {kPanelRowMode, kPanelTileBytes}) {
@@ -203,29 +278,20 @@ TEST(Kernels, PanelKernelAtEveryAlignmentOfXAndY) {
       for (int f : {16, 20, 48, 128, 144})
         for (const auto& [ox, oy] : {std::pair{0, 0}, {1, 1}, {4, 4}, {15, 15}, {4, 0}, {3, 9}}) {
           const std::size_t size = static_cast<std::size_t>(n) * f;
-          std::vector<float> xs(size + 64), ys(size + 64 + 2 * kGuard);
-          const auto at = [](std::vector<float>& v, int skip) {
-            const auto mis = reinterpret_cast<std::uintptr_t>(v.data()) % 64;
-            return v.data() + (64 - mis) % 64 / 4 + skip;
-          };
-          float* x = at(xs, ox);
-          float* y = at(ys, kGuard + oy);
+          PlacedXY b(size, ox, oy);
           const auto xv = random_dense(size, rng), y0 = random_dense(size, rng);
-          std::copy(xv.begin(), xv.end(), x);
+          std::copy(xv.begin(), xv.end(), b.x);
           for (bool acc : {false, true}) {
-            std::fill(ys.begin(), ys.end(), 7.0f);
-            std::copy(y0.begin(), y0.end(), y);
+            b.set_y(y0);
             std::vector<float> want = y0;
             spmm_reference(a, xv.data(), f, want.data(), acc);
-            k->run(x, f, y, acc);
+            k->run(b.x, f, b.y, acc);
             SCOPED_TRACE(std::string(simd_name(simd)) +
                          " tile_bytes=" + std::to_string(tile_bytes) + " f=" + std::to_string(f) +
                          " x+" + std::to_string(ox) + " y+" + std::to_string(oy) +
                          " acc=" + std::to_string(acc));
-            expect_close(std::vector<float>(y, y + size), want, "panel");
-            for (float* g = y - kGuard; g < y; ++g) ASSERT_EQ(*g, 7.0f) << "guard before Y";
-            for (float* g = y + size; g < y + size + kGuard; ++g)
-              ASSERT_EQ(*g, 7.0f) << "guard after Y";
+            expect_close(b.y_values(), want, "panel");
+            b.expect_guards_untouched();
             ++checked;
           }
         }

@@ -76,19 +76,33 @@ std::vector<const KernelSpec*> kernels_for(DensityClass c, Device device = Devic
 // Plain reference: Y (=|+=) A X, serial scalar loops.
 void spmm_reference(const Csr& a, const float* x, int f, float* y, bool accumulate);
 
-// The tuned CSR SpMM (nnz-balanced OpenMP rows, AVX2/FMA register-blocked feature chunks).
-// y_rows (optional, a permutation of A's rows): row r of A X is written to Y row y_rows[r].
-void spmm_csr(const Csr& a, const float* x, int f, float* y, bool accumulate,
-              const index_t* y_rows = nullptr);
-
-// A copy of `a` with every column index c replaced by old_of_new[c] (for in_caller_order).
-Csr remap_columns(const Csr& a, const std::vector<index_t>& old_of_new);
-
 // Vector instruction sets the run-time dispatched kernels can use, in increasing order.
 enum class SimdLevel { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
 // The best level this CPU supports (cpuid, checked once).
 SimdLevel best_simd();
 const char* simd_name(SimdLevel s);
+
+// The tuned CSR SpMM (nnz-balanced OpenMP rows, SIMD register-blocked feature slices).
+// y_rows (optional, a permutation of A's rows): row r of A X is written to Y row y_rows[r].
+// Runs spmm_csr_simd() with best_simd() and kCsrPrefetch.
+void spmm_csr(const Csr& a, const float* x, int f, float* y, bool accumulate,
+              const index_t* y_rows = nullptr);
+
+// Software prefetch distance (entries ahead, across rows) of the AVX-512 CSR loop. Measured
+// on sbm 200k/256 (64-byte aligned X and Y, 2 threads): distance 16 2.0x the AVX2 loop on the
+// reordered graph and 1.2x in the given order, 8 1.9x and 1.2x, none 1.5x and 1.15x
+// (docs/gnn-bench.md).
+inline constexpr int kCsrPrefetch = 16;
+
+// spmm_csr with a chosen instruction set (a level the CPU lacks falls back to best_simd()):
+// AVX-512 takes each row's 128-float slices in registers (two partial sums per vector) with
+// the X rows `prefetch` entries ahead prefetched; AVX2 the same in 32-float slices without
+// prefetch; scalar the plain loop (kernel_rows.cpp). The seam for tests and the levers bench.
+void spmm_csr_simd(const Csr& a, const float* x, int f, float* y, bool accumulate,
+                   const index_t* y_rows, SimdLevel simd, int prefetch = kCsrPrefetch);
+
+// A copy of `a` with every column index c replaced by old_of_new[c] (for in_caller_order).
+Csr remap_columns(const Csr& a, const std::vector<index_t>& old_of_new);
 
 // The community-panel kernel ("panel" in the registry) with a chosen instruction set (levels
 // the CPU lacks fall back to best_simd()): rows in panels = s.blocks (rows outside every block
