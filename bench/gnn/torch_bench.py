@@ -104,6 +104,29 @@ def overhead_paired(plan, x, rounds, loop_ms=20.0):
     return statistics.median(cpp_ms), ratios[0], ratios[1]
 
 
+def fixed_call_cost_us(calls=20000, rounds=7):
+    """The extension's own cost per call, apart from the kernel: back-to-back calls on a 2-node
+    graph (the kernel then takes well under a microsecond) of gearbox_gnn.spmm, of the binding
+    alone (Plan._c.run) and of the C++ loop (Plan._c.run_loop_ms, timed inside C++); median
+    microseconds per call over interleaved rounds."""
+    p = gearbox_gnn.plan(torch.tensor([[0, 1], [1, 0]]), 8, num_nodes=2, use_cache=False)
+    x = torch.randn(2, 8)
+    y = torch.empty_like(x)
+
+    def loop(fn):
+        t = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        return (time.perf_counter() - t) * 1e6 / calls
+
+    us = {"extension": [], "binding": [], "cpp": []}
+    for _ in range(rounds):
+        us["extension"].append(loop(lambda: gearbox_gnn.spmm(p, x)))
+        us["binding"].append(loop(lambda: p._c.run(x, False)))
+        us["cpp"].append(p._c.run_loop_ms(x, y, False, calls) * 1e3)
+    return {k: statistics.median(v) for k, v in us.items()}
+
+
 def bench_graph(spec, f, classes, warmup, reps, epochs=True):
     edge_index, n = gearbox_gnn.load_graph(spec)
     gen = torch.Generator().manual_seed(0)
@@ -177,7 +200,8 @@ def main():
         print(f"torch_bench: {spec}", file=sys.stderr)
         rows.append(bench_graph(spec, a.dim, a.classes, a.warmup, a.reps,
                                 not a.aggregation_only))
-    doc = {"threads": a.threads, "torch": torch.__version__, "dim": a.dim, "results": rows}
+    doc = {"threads": a.threads, "torch": torch.__version__, "dim": a.dim, "results": rows,
+           "call_cost_us_2_nodes": fixed_call_cost_us()}
     try:
         import torch_geometric
         doc["torch_geometric"] = torch_geometric.__version__
@@ -199,6 +223,9 @@ def main():
               f"{ag['gearbox_ms']:>9.2f}{ag['speedup']:>6.2f}{ag['cpp_call_ms']:>8.3f}"
               f"{ag['extension_over_cpp_paired']:>8.3f}{ag['binding_over_cpp_paired']:>9.3f} | "
               f"{epoch_cols} | {ag['kernels']}")
+    c = doc["call_cost_us_2_nodes"]
+    print(f"per call on a 2-node graph (the extension's own cost): gearbox_gnn.spmm "
+          f"{c['extension']:.2f} us, binding {c['binding']:.2f} us, C++ loop {c['cpp']:.2f} us")
 
 
 if __name__ == "__main__":
