@@ -1,5 +1,6 @@
 // `gearbox gnn train --graph cora --model gcn|sage|gin --epochs 200 --hidden 16 --lr 0.01
-//  --weight-decay 5e-4 --dropout 0.5 --seed S [--kernels auto|csr] [--device cpu|cuda] [--json]`
+//  --weight-decay 5e-4 --dropout 0.5 --seed S [--kernels auto|csr] [--device cpu|cuda [--tf32]]
+//  [--json]`
 #include <iostream>
 #include <memory>
 #include <random>
@@ -37,6 +38,11 @@ void run_train(TrainArgs a) {
         .field("--model")
         .expected("gcn")
         .found(a.model);
+  if (a.cfg.tf32 && a.device != "cuda")
+    throw Error::usage("--tf32 is a GPU mode")
+        .field("--tf32")
+        .expected("--device cuda")
+        .found(a.device);
   a.cfg.seed = a.common.seed;
   const bool adaptive = a.kernels == "auto";
   const auto method = adaptive ? gnn::parse_reorder(a.reorder) : gnn::ReorderMethod::kNone;
@@ -108,6 +114,7 @@ void run_train(TrainArgs a) {
                 {"lr", a.cfg.lr},
                 {"weight_decay", a.cfg.weight_decay},
                 {"dropout", a.cfg.dropout},
+                {"tf32", a.cfg.tf32},
                 {"seed", a.common.seed}}},
               {"epochs", epochs},
               {"plan", plan}};
@@ -153,6 +160,8 @@ void register_gnn_train(CLI::App& gnn) {
   cmd->add_option("--in-dim", args->in_dim, "random feature width when the graph has none")
       ->check(CLI::Range(1, 65536))
       ->capture_default_str();
+  cmd->add_flag("--tf32", args->cfg.tf32,
+                "with --device cuda: the dense products on TF32 tensor cores (FP32 accumulation)");
   add_device_flag(*cmd, args->device);
   add_common_flags(*cmd, args->common);
   cmd->callback([args] { run_train(*args); });

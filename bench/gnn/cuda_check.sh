@@ -48,6 +48,9 @@ if want cli; then
   timeout 60 "$gb" gnn train --device cuda --graph cora --epochs 200 --seed 1 --json \
     >"$out/cli_train.json" 2>"$out/cli_train.err"
   echo "cli train rc=$?" >>"$out/summary.txt"
+  timeout 60 "$gb" gnn train --device cuda --tf32 --graph cora --epochs 200 --seed 1 --json \
+    >"$out/cli_train_tf32.json" 2>"$out/cli_train_tf32.err"
+  echo "cli train --tf32 rc=$?" >>"$out/summary.txt"
   timeout 60 "$gb" gnn plan --device cuda --graph pubmed --dim 64 >"$out/cli_plan.txt" 2>&1
   echo "cli plan rc=$?" >>"$out/summary.txt"
   timeout 60 "$gb" gnn bench --device cuda --graph cora --dim 64 >"$out/cli_bench.txt" 2>&1
@@ -81,7 +84,7 @@ cat "$out/machine.txt"
 echo "== missing libraries:"; cat "$out/ldd-missing.txt"
 echo "== tests:"; grep -hE "PASSED|FAILED|tests ran|max relative error|cora GCN" "$out"/*_test.log 2>/dev/null | head -30
 grep -h "Failure\|Expected\|Which is" "$out"/*_test.log 2>/dev/null | head -10
-echo "== cli:"; python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('train', d['device'], 'test acc', d['test_accuracy'], 'epoch ms', d['epoch_ms_median'], 'kernels', json.dumps(d['kernels'])[:300])" "$out/cli_train.json" 2>&1 | head -3
+echo "== cli:"; for j in cli_train cli_train_tf32; do python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('train', d['device'], 'tf32', d['config'].get('tf32'), 'test acc', d['test_accuracy'], 'epoch ms', d['epoch_ms_median'], 'kernels', json.dumps(d['kernels'])[:300])" "$out/$j.json" 2>&1 | head -3; done
 tail -3 "$out/cli_train.err" 2>/dev/null; cat "$out/cli_plan.txt" "$out/cli_bench.txt" 2>/dev/null | tail -25
 echo "== bench:"; head -1 "$out/bench.err" 2>/dev/null; cat "$out/bench.txt" 2>/dev/null
 grep -h "CHECK FAILED\|error" "$out/bench.err" 2>/dev/null | head

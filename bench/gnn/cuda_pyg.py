@@ -52,6 +52,16 @@ def time_steps(step, reps, warmup=3):
     return statistics.median(times)
 
 
+def with_tf32(fn):
+    """fn() with torch's CUDA matmuls on TF32 tensor cores (allow_tf32), restored after."""
+    before = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        return fn()
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = before
+
+
 def gcn_step_ms(n, edge_index, f, hidden, classes, reps, sparse):
     from torch_geometric.nn import GCNConv
 
@@ -120,11 +130,16 @@ def main():
         n, edge_index = load_graph(args.edges, entry, device)
         for f in dims:
             row = {"graph": entry["graph"], "nodes": n, "edges": entry["edges"], "dim": f, "hidden": args.hidden}
-            for key, fn in (
+            steps = [
                 ("spmm_ms", lambda: spmm_ms(n, edge_index, f, args.reps)),
                 ("train_step_sparse_ms", lambda: gcn_step_ms(n, edge_index, f, args.hidden, args.classes, args.reps, True)),
                 ("train_step_edge_index_ms", lambda: gcn_step_ms(n, edge_index, f, args.hidden, args.classes, args.reps, False)),
-            ):
+            ]
+            if f == dims[-1] and device.type == "cuda":
+                # Beside gearbox's TF32 train step: the sparse path with torch's TF32 matmuls.
+                steps.append(("train_step_sparse_tf32_ms", lambda: with_tf32(
+                    lambda: gcn_step_ms(n, edge_index, f, args.hidden, args.classes, args.reps, True))))
+            for key, fn in steps:
                 try:
                     row[key] = fn()
                 except Exception as e:  # a path that cannot run is reported, not fatal
@@ -133,8 +148,11 @@ def main():
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
             fmt = lambda v: f"{v:9.3f}" if v is not None else "     null"
+            tf32 = (f" | step sparse TF32 {fmt(row['train_step_sparse_tf32_ms'])}"
+                    if "train_step_sparse_tf32_ms" in row else "")
             print(f"{entry['graph'][:28]:28s} {n:9d} {f:4d} | {fmt(row['spmm_ms'])} | "
-                  f"{fmt(row['train_step_sparse_ms']):>11s} {fmt(row['train_step_edge_index_ms']):>11s}", flush=True)
+                  f"{fmt(row['train_step_sparse_ms']):>11s} {fmt(row['train_step_edge_index_ms']):>11s}"
+                  f"{tf32}", flush=True)
             rows.append(row)
     if args.json_out:
         with open(args.json_out, "w") as fh:

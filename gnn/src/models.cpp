@@ -156,6 +156,10 @@ TrainResult train_model(ModelKind kind, index_t nodes, const Features& x,
                         const std::vector<index_t>& test, const Aggregation& agg,
                         const TrainConfig& cfg, std::ostream* progress) {
   check_training_inputs(nodes, labels, classes, train);
+  if (cfg.tf32)
+    throw Error::usage("TF32 products are a GPU mode: the CPU trainer runs FP32")
+        .field("tf32")
+        .expected("--device cuda");
   double agg_ms = 0;
   const auto timed = [&agg_ms](const AggregateFn& fn) -> AggregateFn {
     if (!fn) return {};

@@ -147,6 +147,13 @@ TEST_F(GnnCli, TrainRefusesNonFiniteAndMeaninglessHyperparameters) {
   }
 }
 
+TEST_F(GnnCli, TrainRefusesTf32OnTheCpu) {
+  // TF32 products are a GPU mode: on the CPU the flag is refused, naming it, not ignored.
+  expect_one_line_naming(
+      gearbox({"gnn", "train", "--graph", kSbm, "--epochs", "2", "--tf32", "--json"}), "--tf32",
+      true);
+}
+
 TEST_F(GnnCli, TrainBadLabelFileNamesFileLineAndField) {
   tmp_.write("g.adj.mtx", "%%MatrixMarket matrix coordinate pattern general\n3 3 2\n1 2\n2 3\n");
   const fs::path labels = tmp_.write("g.labels.txt", "0\n999999\n1\n");

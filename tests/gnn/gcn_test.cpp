@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <random>
 
+#include "gearbox/core/error.hpp"
 #include "gearbox/core/threads.hpp"
 #include "gearbox/gnn/gcn.hpp"
 #include "gearbox/gnn/generators.hpp"
@@ -48,6 +49,25 @@ TEST(Gcn, LearnsPlantedCommunitiesWithCsrAndAdaptiveAlike) {
   const TrainResult b = train_gcn(600, f, comm, 4, train, val, test, ad, cfg, nullptr);
   EXPECT_NEAR(b.test_acc, a.test_acc, 0.02);
   EXPECT_LT(b.epochs.back().loss, b.epochs.front().loss);
+}
+
+TEST(Gcn, CpuTrainerRefusesTf32) {
+  // TF32 products are a GPU mode: the CPU trainer says so instead of silently running FP32.
+  const Csr ahat =
+      gcn_normalize(generate_sbm({.n = 40, .block = 10, .din = 4, .dout = 1, .seed = 1}));
+  std::vector<float> x(40u * 4, 1.f);
+  std::vector<std::int32_t> labels(40, 0);
+  std::vector<index_t> train{0, 1, 2};
+  TrainConfig cfg;
+  cfg.epochs = 1;
+  cfg.tf32 = true;
+  const auto csr = [&](const float* in, int w, float* out) { spmm_csr(ahat, in, w, out, false); };
+  try {
+    train_gcn(40, Features{nullptr, x.data(), 4}, labels, 2, train, {}, {}, csr, cfg, nullptr);
+    FAIL() << "tf32 accepted by the CPU trainer";
+  } catch (const gearbox::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("tf32"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Gcn, CoraReachesEightyPercent) {

@@ -231,26 +231,31 @@ nlohmann::json run_device_bench(const DeviceBenchOptions& o, std::FILE* table,
       for (auto& l : labels) l = static_cast<std::int32_t>(rng() % o.classes);
       std::vector<index_t> all(static_cast<std::size_t>(b.rows));
       for (index_t i = 0; i < b.rows; ++i) all[i] = i;
-      TrainConfig cfg;
-      cfg.epochs = 3 + o.reps / 3;
-      cfg.hidden = o.hidden;
-      cfg.evaluate_each_epoch = false;
-      const TrainResult tr = train_gcn_device(
-          b.rows, Features{nullptr, feat.data(), f}, labels, o.classes, all, {}, {},
-          [&](const float* x, int w, float* y) { plan.run(x, w, y); }, cfg, nullptr);
-      std::vector<double> ms;
-      for (std::size_t e = 3; e < tr.epochs.size(); ++e) ms.push_back(tr.epochs[e].ms);
-      const double step = summarize(ms).median;
-      std::fprintf(table, "%-28s train step (GCN %d-%d-%d, all nodes, %zu epochs): %.3f ms\n",
-                   g.substr(0, 28).c_str(), f, o.hidden, o.classes, ms.size(), step);
-      std::fflush(table);
-      report["train"].push_back({{"graph", g},
-                                 {"dim", f},
-                                 {"hidden", o.hidden},
-                                 {"classes", o.classes},
-                                 {"train_step_ms", step},
-                                 {"aggregate_ms_total", tr.aggregate_ms_total},
-                                 {"plan", plan.candidate().to_json()}});
+      for (const bool tf32 : {false, true}) {
+        TrainConfig cfg;
+        cfg.epochs = 3 + o.reps / 3;
+        cfg.hidden = o.hidden;
+        cfg.evaluate_each_epoch = false;
+        cfg.tf32 = tf32;
+        const TrainResult tr = train_gcn_device(
+            b.rows, Features{nullptr, feat.data(), f}, labels, o.classes, all, {}, {},
+            [&](const float* x, int w, float* y) { plan.run(x, w, y); }, cfg, nullptr);
+        std::vector<double> ms;
+        for (std::size_t e = 3; e < tr.epochs.size(); ++e) ms.push_back(tr.epochs[e].ms);
+        const double step = summarize(ms).median;
+        std::fprintf(table, "%-28s train step (GCN %d-%d-%d, all nodes, %zu epochs, %s): %.3f ms\n",
+                     g.substr(0, 28).c_str(), f, o.hidden, o.classes, ms.size(),
+                     tf32 ? "TF32 products" : "FP32", step);
+        std::fflush(table);
+        report["train"].push_back({{"graph", g},
+                                   {"dim", f},
+                                   {"hidden", o.hidden},
+                                   {"classes", o.classes},
+                                   {"products", tf32 ? "tf32" : "fp32"},
+                                   {"train_step_ms", step},
+                                   {"aggregate_ms_total", tr.aggregate_ms_total},
+                                   {"plan", plan.candidate().to_json()}});
+      }
     }
     if (!o.json_out.empty()) {  // rewritten after each graph: a run cut short keeps its rows
       std::ofstream out(o.json_out);

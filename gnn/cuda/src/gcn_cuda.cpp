@@ -23,13 +23,23 @@ namespace {
 using detail::check_cublas;
 using detail::check_cuda;
 
-// c[m x n] = op(a) op(b), row-major, FP32 (the column-major call computes c^T).
-void gemm(bool ta, bool tb, int m, int n, int k, const float* a, const float* b, float* c) {
+// c[m x n] = op(a) op(b), row-major (the column-major call computes c^T): FP32, or with tf32
+// FP32 data multiplied on TF32 tensor cores with FP32 accumulation.
+void gemm(bool tf32, bool ta, bool tb, int m, int n, int k, const float* a, const float* b,
+          float* c) {
   const float one = 1.f, zero = 0.f;
-  check_cublas(cublasSgemm(detail::cublas_handle(), tb ? CUBLAS_OP_T : CUBLAS_OP_N,
-                           ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &one, b, tb ? k : n, a,
-                           ta ? m : k, &zero, c, n),
-               "cublasSgemm");
+  const cublasOperation_t opa = tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+                          opb = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+  if (!tf32) {
+    check_cublas(cublasSgemm(detail::cublas_handle(), opa, opb, n, m, k, &one, b, tb ? k : n, a,
+                             ta ? m : k, &zero, c, n),
+                 "cublasSgemm");
+    return;
+  }
+  check_cublas(cublasGemmEx(detail::cublas_handle(), opa, opb, n, m, k, &one, b, CUDA_R_32F,
+                            tb ? k : n, a, CUDA_R_32F, ta ? m : k, &zero, c, CUDA_R_32F, n,
+                            CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT),
+               "cublasGemmEx (TF32)");
 }
 
 DeviceBuffer floats(std::size_t n) {
@@ -118,12 +128,12 @@ TrainResult train_gcn_device(index_t nodes, const Features& x,
         detail::dropout_copy(src, x_dense.as<float>(), n * in, cfg.seed, s_in, p, keep_scale);
         src = x_dense.as<float>();
       }
-      gemm(false, false, nodes, hid, in, src, w1.as<float>(), xw.as<float>());
+      gemm(cfg.tf32, false, false, nodes, hid, in, src, w1.as<float>(), xw.as<float>());
     }
     agg(xw.as<float>(), hid, h1pre.as<float>());
     detail::relu_dropout(h1pre.as<float>(), h1.as<float>(), mask.as<std::uint8_t>(), n * hid,
                          cfg.seed, s_h, p, keep_scale, training);
-    gemm(false, false, nodes, out, hid, h1.as<float>(), w2.as<float>(), hw.as<float>());
+    gemm(cfg.tf32, false, false, nodes, out, hid, h1.as<float>(), w2.as<float>(), hw.as<float>());
     agg(hw.as<float>(), out, z.as<float>());
   };
   auto count_correct = [&](const DeviceBuffer& ids, std::size_t count) {
@@ -158,8 +168,8 @@ TrainResult train_gcn_device(index_t nodes, const Features& x,
     detail::sum_squares(w1.as<float>(), nw1, d_l2);
     // Backward: the aggregation's transpose is itself (A_hat symmetric).
     agg(dz.as<float>(), out, dhw.as<float>());
-    gemm(true, false, hid, out, nodes, h1.as<float>(), dhw.as<float>(), gw2.as<float>());
-    gemm(false, true, nodes, hid, out, dhw.as<float>(), w2.as<float>(), dh1.as<float>());
+    gemm(cfg.tf32, true, false, hid, out, nodes, h1.as<float>(), dhw.as<float>(), gw2.as<float>());
+    gemm(cfg.tf32, false, true, nodes, hid, out, dhw.as<float>(), w2.as<float>(), dh1.as<float>());
     detail::relu_dropout_backward(dh1.as<float>(), h1pre.as<float>(), mask.as<std::uint8_t>(),
                                   n * hid, p > 0 ? keep_scale : 1.0f);
     agg(dh1.as<float>(), hid, dxw.as<float>());
@@ -168,8 +178,8 @@ TrainResult train_gcn_device(index_t nodes, const Features& x,
                             xt->nnz);
       xt->spmm(dxw.as<float>(), hid, gw1.as<float>(), false);
     } else {
-      gemm(true, false, in, hid, nodes, p > 0 ? x_dense.as<float>() : x_dense0.as<float>(),
-           dxw.as<float>(), gw1.as<float>());
+      gemm(cfg.tf32, true, false, in, hid, nodes,
+           p > 0 ? x_dense.as<float>() : x_dense0.as<float>(), dxw.as<float>(), gw1.as<float>());
     }
     b1t *= 0.9f;
     b2t *= 0.999f;

@@ -33,6 +33,9 @@ struct TrainConfig {
   float dropout = 0.5f;
   std::uint64_t seed = 0;
   bool evaluate_each_epoch = true;  // val accuracy per epoch (not timed)
+  // The device trainer's dense products on TF32 tensor cores (10-bit mantissa inputs, FP32
+  // accumulation) instead of FP32; the CPU trainers refuse it.
+  bool tf32 = false;
 };
 
 struct EpochStats {
