@@ -70,9 +70,11 @@ def overhead_paired(plan, x, rounds, loop_ms=20.0):
     runs both loops in both orders and takes the geometric mean of the two ratios (single
     alternating calls, measured before, let each side's output evict the other's X and Y on
     graphs that fit the caches: a cache effect of 10-25%, not the extension's cost). Returns
-    the median C++ ms per call and the medians over rounds of (gearbox_gnn.spmm / C++) and
-    (Plan._c.run / C++): the whole Python call (argument checks, dispatcher, autograd kernel,
-    output allocation, freeing it) and the binding alone."""
+    the median C++ ms per call and the medians over rounds of (gearbox_gnn.spmm / C++),
+    (gearbox_gnn.spmm on an x that requires grad / C++) and (Plan._c.run / C++): the whole
+    Python call (argument checks, dispatcher, autograd kernel, output allocation, freeing it;
+    with grad: also the autograd node each call records, freed with the output) and the
+    binding alone."""
     y = torch.empty_like(x)
     one = plan._c.run_loop_ms(x, y, False, 3)  # faults Y's pages in; sizes the loops
     calls = max(1, min(100000, int(loop_ms / max(one, 1e-4))))
@@ -81,6 +83,14 @@ def overhead_paired(plan, x, rounds, loop_ms=20.0):
         t = time.perf_counter()
         for _ in range(calls):
             gearbox_gnn.spmm(plan, x)
+        return (time.perf_counter() - t) * 1e3 / calls
+
+    x_grad = x.detach().requires_grad_()
+
+    def ext_grad():
+        t = time.perf_counter()
+        for _ in range(calls):
+            gearbox_gnn.spmm(plan, x_grad)
         return (time.perf_counter() - t) * 1e3 / calls
 
     def binding():
@@ -93,7 +103,7 @@ def overhead_paired(plan, x, rounds, loop_ms=20.0):
         return plan._c.run_loop_ms(x, y, False, calls)
 
     cpp_ms, ratios = [], []
-    for fn in (ext, binding):
+    for fn in (ext, ext_grad, binding):
         ratio = []
         for _ in range(max(rounds // 2, 1)):
             a1, c1 = fn(), cpp()
@@ -101,12 +111,13 @@ def overhead_paired(plan, x, rounds, loop_ms=20.0):
             cpp_ms += [c1, c2]
             ratio.append(math.sqrt((a1 / c1) * (a2 / c2)))  # the order's effect cancels
         ratios.append(statistics.median(ratio))
-    return statistics.median(cpp_ms), ratios[0], ratios[1]
+    return statistics.median(cpp_ms), ratios[0], ratios[1], ratios[2]
 
 
 def fixed_call_cost_us(calls=20000, rounds=7):
     """The extension's own cost per call, apart from the kernel: back-to-back calls on a 2-node
-    graph (the kernel then takes well under a microsecond) of gearbox_gnn.spmm, of the binding
+    graph (the kernel then takes well under a microsecond) of gearbox_gnn.spmm (x without and
+    with requires_grad: the second records an autograd node per call), of the binding
     alone (Plan._c.run) and of the C++ loop (Plan._c.run_loop_ms, timed inside C++); median
     microseconds per call over interleaved rounds."""
     p = gearbox_gnn.plan(torch.tensor([[0, 1], [1, 0]]), 8, num_nodes=2, use_cache=False)
@@ -119,9 +130,11 @@ def fixed_call_cost_us(calls=20000, rounds=7):
             fn()
         return (time.perf_counter() - t) * 1e6 / calls
 
-    us = {"extension": [], "binding": [], "cpp": []}
+    x_grad = x.detach().requires_grad_()
+    us = {"extension": [], "extension_with_grad": [], "binding": [], "cpp": []}
     for _ in range(rounds):
         us["extension"].append(loop(lambda: gearbox_gnn.spmm(p, x)))
+        us["extension_with_grad"].append(loop(lambda: gearbox_gnn.spmm(p, x_grad)))
         us["binding"].append(loop(lambda: p._c.run(x, False)))
         us["cpp"].append(p._c.run_loop_ms(x, y, False, calls) * 1e3)
     return {k: statistics.median(v) for k, v in us.items()}
@@ -147,10 +160,11 @@ def bench_graph(spec, f, classes, warmup, reps, epochs=True):
         [lambda: torch.sparse.mm(ahat, x), lambda: gearbox_gnn.spmm(plan, x)], 25, reps * 2)
     # The extension's overhead: gearbox_gnn.spmm against the same call from C++
     # (MatrixPlan::run on the same plan, X and Y in the caller's order), paired round by round.
-    cpp_ms, overhead, binding = overhead_paired(plan, x, max(reps, 10))
+    cpp_ms, overhead, overhead_grad, binding = overhead_paired(plan, x, max(reps, 10))
     row = {"graph": spec, "nodes": n, "edges": int(edge_index.size(1)), "dim": f,
            "aggregation": {"pyg_sparse_mm_ms": agg_pyg, "gearbox_ms": agg_ours,
                            "cpp_call_ms": cpp_ms, "extension_over_cpp_paired": overhead,
+                           "extension_with_grad_over_cpp_paired": overhead_grad,
                            "binding_over_cpp_paired": binding,
                            "speedup": agg_pyg / agg_ours, "plan_seconds": plan_s,
                            "kernels": plan.kernels()}}
@@ -213,7 +227,7 @@ def main():
     print(f"torch {torch.__version__}, {a.threads} threads, F = {a.dim} (median ms; "
           f"speedup = PyG / gearbox)")
     print(f"{'graph':<28}{'nodes':>9}{'edges':>11} | {'agg PyG':>9}{'agg ours':>9}{'x':>6}"
-          f"{'C++':>8}{'ext/C++':>8}{'bind/C++':>9} | {'epoch PyG':>10}{'epoch ours':>11}"
+          f"{'C++':>8}{'ext/C++':>8}{'grad/C++':>9}{'bind/C++':>9} | {'epoch PyG':>10}{'epoch ours':>11}"
           f"{'x':>6} | kernels (F)")
     for r in rows:
         ag, ep = r["aggregation"], r.get("epoch")
@@ -221,11 +235,13 @@ def main():
                       if ep else f"{'-':>10}{'-':>11}{'-':>6}")
         print(f"{r['graph']:<28}{r['nodes']:>9}{r['edges']:>11} | {ag['pyg_sparse_mm_ms']:>9.2f}"
               f"{ag['gearbox_ms']:>9.2f}{ag['speedup']:>6.2f}{ag['cpp_call_ms']:>8.3f}"
-              f"{ag['extension_over_cpp_paired']:>8.3f}{ag['binding_over_cpp_paired']:>9.3f} | "
+              f"{ag['extension_over_cpp_paired']:>8.3f}"
+              f"{ag['extension_with_grad_over_cpp_paired']:>9.3f}{ag['binding_over_cpp_paired']:>9.3f} | "
               f"{epoch_cols} | {ag['kernels']}")
     c = doc["call_cost_us_2_nodes"]
     print(f"per call on a 2-node graph (the extension's own cost): gearbox_gnn.spmm "
-          f"{c['extension']:.2f} us, binding {c['binding']:.2f} us, C++ loop {c['cpp']:.2f} us")
+          f"{c['extension']:.2f} us ({c['extension_with_grad']:.2f} us on an x requiring grad), "
+          f"binding {c['binding']:.2f} us, C++ loop {c['cpp']:.2f} us")
 
 
 if __name__ == "__main__":

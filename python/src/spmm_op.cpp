@@ -93,7 +93,13 @@ class SpmmFunction : public torch::autograd::Function<SpmmFunction> {
   }
 };
 
+// Without a gradient to record (grad mode off, or x not requiring grad) the call goes straight
+// to the device kernel: no autograd node is built for it.
 torch::Tensor spmm_autograd(const torch::Tensor& x, int64_t plan_id, bool transpose) {
+  if (!at::GradMode::is_enabled() || !x.requires_grad()) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return spmm_op().call(x, plan_id, transpose);
+  }
   return SpmmFunction::apply(x, plan_id, transpose);
 }
 
