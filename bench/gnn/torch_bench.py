@@ -160,7 +160,7 @@ def bench_graph(spec, f, classes, warmup, reps, epochs=True):
         [lambda: torch.sparse.mm(ahat, x), lambda: gearbox_gnn.spmm(plan, x)], 25, reps * 2)
     # The extension's overhead: gearbox_gnn.spmm against the same call from C++
     # (MatrixPlan::run on the same plan, X and Y in the caller's order), paired round by round.
-    cpp_ms, overhead, overhead_grad, binding = overhead_paired(plan, x, max(reps, 10))
+    cpp_ms, overhead, overhead_grad, binding = overhead_paired(plan, x, max(2 * reps, 22))
     row = {"graph": spec, "nodes": n, "edges": int(edge_index.size(1)), "dim": f,
            "aggregation": {"pyg_sparse_mm_ms": agg_pyg, "gearbox_ms": agg_ours,
                            "cpp_call_ms": cpp_ms, "extension_over_cpp_paired": overhead,
