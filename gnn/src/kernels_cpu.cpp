@@ -27,16 +27,6 @@ void spmm_reference(const Csr& a, const float* x, int f, float* y, bool accumula
   }
 }
 
-namespace {
-
-// Rows [r0, r1) of spmm_csr_simd (one thread's share); `simd` is supported by this CPU.
-void csr_rows(const Csr& a, index_t r0, index_t r1, const float* x, int f, float* y, bool acc,
-              const index_t* y_rows, SimdLevel simd, int prefetch) {
-  detail::rows_full(simd, a, r0, r1, x, f, y, y_rows, acc, prefetch);
-}
-
-}  // namespace
-
 void spmm_csr_simd(const Csr& a, const float* x, int f, float* y, bool accumulate,
                    const index_t* y_rows, SimdLevel simd, int prefetch) {
   if (static_cast<int>(simd) > static_cast<int>(best_simd())) simd = best_simd();
@@ -45,7 +35,7 @@ void spmm_csr_simd(const Csr& a, const float* x, int f, float* y, bool accumulat
   {
     const int nt = omp_get_num_threads(), t = omp_get_thread_num();
     const index_t r0 = balanced_row(rp, a.rows, t, nt), r1 = balanced_row(rp, a.rows, t + 1, nt);
-    csr_rows(a, r0, r1, x, f, y, accumulate, y_rows, simd, prefetch);
+    detail::rows_full(simd, a, r0, r1, x, f, y, y_rows, accumulate, prefetch);
   }
 }
 
@@ -141,7 +131,7 @@ class DcsrKernel final : public Kernel {
 #pragma omp barrier
       }
       const index_t i0 = balanced_row(rp, nr, t, nt), i1 = balanced_row(rp, nr, t + 1, nt);
-      csr_rows(packed_, i0, i1, x, f, y, true, row_.data(), simd, kCsrPrefetch);
+      detail::rows_full(simd, packed_, i0, i1, x, f, y, row_.data(), true, kCsrPrefetch);
     }
   }
   const char* name() const override {

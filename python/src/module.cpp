@@ -105,18 +105,12 @@ class Plan {
     return gearbox_py::run_plan(*plan_, x, transpose, "x");
   }
 
-  // The same product as a C++ caller makes it: MatrixPlan::run from x into y (both given,
-  // y reused across calls), timed in C++ around that call alone; ms. For the benchmark of
-  // the extension's overhead (bench/gnn/torch_bench.py).
-  double run_into_ms(const torch::Tensor& x, const torch::Tensor& y, bool transpose) {
-    return run_loop_ms(x, y, transpose, 1);
-  }
-
-  // The same, `calls` times back to back (as a C++ training loop calls it), timed around the
-  // whole loop; mean ms per call.
+  // The same product as a C++ training loop makes it: MatrixPlan::run from x into y (both
+  // given, y reused), `calls` times back to back, timed in C++ around the whole loop; mean ms
+  // per call. For the benchmark of the extension's overhead (bench/gnn/torch_bench.py).
   double run_loop_ms(const torch::Tensor& x, const torch::Tensor& y, bool transpose,
                      int64_t calls) {
-    TORCH_CHECK_VALUE(device_.is_cpu(), "run_into_ms times CPU plans only");
+    TORCH_CHECK_VALUE(device_.is_cpu(), "run_loop_ms times CPU plans only");
     TORCH_CHECK_VALUE(calls >= 1 && calls <= 1000000, "calls must be in [1, 1000000], got ", calls);
     for (const auto* t : {&x, &y})
       TORCH_CHECK_VALUE(t->scalar_type() == torch::kFloat && t->device().is_cpu() &&
@@ -247,7 +241,6 @@ PYBIND11_MODULE(_C, m) {
            py::arg("feature_width"), py::arg("reorder"), py::arg("block"), py::arg("seed"),
            py::arg("threads"), py::arg("use_cache"), py::arg("name"), py::arg("device"))
       .def("run", &Plan::run, py::arg("x"), py::arg("transpose"))
-      .def("run_into_ms", &Plan::run_into_ms, py::arg("x"), py::arg("y"), py::arg("transpose"))
       .def("run_loop_ms", &Plan::run_loop_ms, py::arg("x"), py::arg("y"), py::arg("transpose"),
            py::arg("calls"))
       .def("explain", &Plan::explain, py::arg("width"))
