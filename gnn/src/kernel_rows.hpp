@@ -1,7 +1,8 @@
 // Row-range inner loops shared by the CPU kernels (CSR, DCSR, panel): rows [r0, r1) of A X
 // for one slice of the feature dimension, AVX-512 (16 floats, masked tails, software
-// prefetch), AVX2/FMA or scalar, each with two partial sums per vector so that short rows still
-// keep enough FMAs in flight. Internal to gearbox_gnn.
+// prefetch; two partial sums per vector so that short rows still keep enough FMAs in flight),
+// AVX2/FMA (64-float slices with one sum per vector, narrower ones with two) or scalar.
+// Internal to gearbox_gnn.
 #pragma once
 
 #include "gearbox/gnn/kernels.hpp"

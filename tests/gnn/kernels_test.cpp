@@ -71,8 +71,15 @@ struct PlacedXY {
   std::vector<float> xs, ys;
   float* x;
   float* y;
-  PlacedXY(std::size_t n, int ox, int oy)
-      : size(n), xs(n + 64), ys(n + 64 + 2 * kGuard), x(at(xs, ox)), y(at(ys, kGuard + oy)) {}
+  // X holds a copy of xv.
+  PlacedXY(const std::vector<float>& xv, int ox, int oy)
+      : size(xv.size()),
+        xs(size + 64),
+        ys(size + 64 + 2 * kGuard),
+        x(at(xs, ox)),
+        y(at(ys, kGuard + oy)) {
+    std::copy(xv.begin(), xv.end(), x);
+  }
   static float* at(std::vector<float>& v, int skip) {
     const auto mis = reinterpret_cast<std::uintptr_t>(v.data()) % 64;
     return v.data() + (64 - mis) % 64 / 4 + skip;
@@ -164,9 +171,8 @@ TEST(Kernels, CsrEverySimdLevelMatchesReference) {
         for (const auto& [ox, oy] : {std::pair{0, 0}, {4, 4}, {3, 9}})
           for (bool mapped : {false, true}) {
             const std::size_t size = static_cast<std::size_t>(n) * f;
-            PlacedXY b(size, ox, oy);
             const auto xv = random_dense(size, rng), y0 = random_dense(size, rng);
-            std::copy(xv.begin(), xv.end(), b.x);
+            PlacedXY b(xv, ox, oy);
             for (bool acc : {false, true}) {
               b.set_y(y0);
               // Mapped: row r of A X lands in Y row perm[r].
@@ -278,9 +284,8 @@ TEST(Kernels, PanelKernelAtEveryAlignmentOfXAndY) {
       for (int f : {16, 20, 48, 128, 144})
         for (const auto& [ox, oy] : {std::pair{0, 0}, {1, 1}, {4, 4}, {15, 15}, {4, 0}, {3, 9}}) {
           const std::size_t size = static_cast<std::size_t>(n) * f;
-          PlacedXY b(size, ox, oy);
           const auto xv = random_dense(size, rng), y0 = random_dense(size, rng);
-          std::copy(xv.begin(), xv.end(), b.x);
+          PlacedXY b(xv, ox, oy);
           for (bool acc : {false, true}) {
             b.set_y(y0);
             std::vector<float> want = y0;

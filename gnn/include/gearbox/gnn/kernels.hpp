@@ -89,15 +89,17 @@ void spmm_csr(const Csr& a, const float* x, int f, float* y, bool accumulate,
               const index_t* y_rows = nullptr);
 
 // Software prefetch distance (entries ahead, across rows) of the AVX-512 CSR loop. Measured
-// on sbm 200k/256 (64-byte aligned X and Y, 2 threads): distance 16 2.0x the AVX2 loop on the
-// reordered graph and 1.2x in the given order, 8 1.9x and 1.2x, none 1.5x and 1.15x
-// (docs/gnn-bench.md).
+// on sbm 200k/256 by a prototype (64-byte aligned X and Y, lp blocks of 64, 2 threads,
+// 2026-12-07): distance 16 2.0x the old AVX2 loop on the reordered graph and 1.2x in the given
+// order, 8 1.9x and 1.2x, none 1.5x and 1.15x; in the levers bench 8, 16 and 32 were within
+// noise of each other (docs/gnn-bench.md).
 inline constexpr int kCsrPrefetch = 16;
 
 // spmm_csr with a chosen instruction set (a level the CPU lacks falls back to best_simd()):
 // AVX-512 takes each row's 128-float slices in registers (two partial sums per vector) with
-// the X rows `prefetch` entries ahead prefetched; AVX2 the same in 32-float slices without
-// prefetch; scalar the plain loop (kernel_rows.cpp). The seam for tests and the levers bench.
+// the X rows `prefetch` entries ahead prefetched; AVX2 in 64-float slices (one sum per
+// vector; narrower tails two) without prefetch; scalar the plain loop (kernel_rows.cpp). The
+// seam for tests and the levers bench.
 void spmm_csr_simd(const Csr& a, const float* x, int f, float* y, bool accumulate,
                    const index_t* y_rows, SimdLevel simd, int prefetch = kCsrPrefetch);
 
