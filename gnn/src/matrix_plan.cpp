@@ -1,6 +1,8 @@
 #include "gearbox/gnn/matrix_plan.hpp"
 
 #include <algorithm>
+#include <functional>
+#include <random>
 #include <sstream>
 
 #include "gearbox/core/error.hpp"
@@ -16,6 +18,11 @@ bool same_matrix(const Csr& a, const Csr& b) {
   return a.rows == b.rows && a.cols == b.cols && a.rowptr == b.rowptr && a.col == b.col &&
          a.val == b.val;
 }
+
+// Interleaved rounds of the order choice: at least the selector's reps, more for fast
+// kernels (about this many seconds in all), at most kMaxRounds.
+constexpr double kChoiceSeconds = 0.02;
+constexpr int kMaxRounds = 101;
 
 }  // namespace
 
@@ -36,6 +43,7 @@ MatrixPlan::MatrixPlan(Csr a, int feature_width, MatrixPlanOptions opt) : opt_(s
   Csr p = identity_ ? std::move(a) : permute_symmetric(a, order_.new_of_old);
   symmetric_ = same_matrix(p, transpose(p));
   planned_ = std::make_shared<const Csr>(std::move(p));
+  if (!identity_) given_ = std::make_shared<const Csr>(std::move(a));
   if (!identity_) {  // X and Y stay in the caller's order: the kernels map rows (ExecPlan)
     std::vector<index_t> old_of_new(static_cast<std::size_t>(n_));
     for (index_t i = 0; i < n_; ++i) old_of_new[order_.new_of_old[i]] = i;
@@ -45,8 +53,79 @@ MatrixPlan::MatrixPlan(Csr a, int feature_width, MatrixPlanOptions opt) : opt_(s
                                               opt_.threads, caller_);
   if (n_ == 0) return;
   fwd_->plan_for(width_);
+  order_choice(false, width_, nullptr, nullptr);
   if (device() != Device::kCpu && device_support(device()).synchronize)
     device_support(device()).synchronize();  // the device's preparation finished
+}
+
+const Csr& MatrixPlan::given(bool transpose) {
+  if (!transpose || symmetric_) return *given_;
+  if (!given_t_) given_t_ = std::make_shared<const Csr>(gnn::transpose(*given_));
+  return *given_t_;
+}
+
+const MatrixPlan::OrderChoice& MatrixPlan::order_choice(bool transpose, int f, const float* x,
+                                                        float* y) {
+  const std::pair<bool, int> key{transpose && !symmetric_, f};
+  if (auto it = order_choice_.find(key); it != order_choice_.end()) return it->second;
+  OrderChoice c;
+  if (!given_ || opt_.selector.force_csr || device() != Device::kCpu || n_ == 0)
+    return order_choice_.emplace(key, std::move(c)).first->second;
+  const std::size_t size = static_cast<std::size_t>(n_) * f;
+  std::vector<float> xs, ys;
+  if (!x) {
+    xs.resize(size);
+    std::mt19937 rng(1);
+    std::uniform_real_distribution<float> d(-1, 1);
+    for (auto& v : xs) v = d(rng);
+    x = xs.data();
+  }
+  if (!y) {
+    ys.resize(size);
+    y = ys.data();
+  }
+  const ExecPlan& reordered = aggregator(transpose).plan_for(f);
+  const Csr& g = given(transpose);
+  Candidate as_given;
+  as_given.label = "csr-given";
+  as_given.whole = "csr";
+  const std::function<void()> run_reordered = [&] { reordered.run(x, f, y); };
+  const std::function<void()> run_given = [&] { spmm_csr(g, x, f, y, false); };
+  const auto timed = [&](const Candidate& cand, const std::function<void()>& fn) {
+    if (opt_.selector.timer) return opt_.selector.timer(cand, fn);
+    Stopwatch w;
+    fn();
+    return w.ms();
+  };
+  run_reordered();  // warm-up
+  run_given();
+  std::vector<double> ms_reordered, ms_given;
+  int rounds = std::max(1, opt_.selector.reps);
+  for (int r = 0; r < rounds; ++r) {
+    ms_reordered.push_back(timed(reordered.candidate(), run_reordered));
+    ms_given.push_back(timed(as_given, run_given));
+    if (r == 0 && !opt_.selector.timer) {  // fast kernels: more rounds for the same noise
+      const double pair_s = (ms_reordered[0] + ms_given[0]) * 1e-3;
+      rounds =
+          std::clamp(static_cast<int>(kChoiceSeconds / std::max(pair_s, 1e-9)), rounds, kMaxRounds);
+    }
+  }
+  const PairedComparison cmp = compare_paired(ms_reordered, ms_given, kSelectMargin);
+  c.given = !cmp.wins;
+  c.why = {{"choice", c.given ? "given" : "reordered"},
+           {"reordered_ms", cmp.cand_ms},
+           {"given_csr_ms", cmp.csr_ms},
+           {"paired_ratio", cmp.median_ratio},
+           {"rounds", ms_reordered.size()}};
+  return order_choice_.emplace(key, std::move(c)).first->second;
+}
+
+void MatrixPlan::run_cpu(bool transpose, const float* x, int f, float* y) {
+  if (order_choice(transpose, f, x, y).given) {
+    spmm_csr(given(transpose), x, f, y, false);
+    return;
+  }
+  aggregator(transpose).run(x, f, y);
 }
 
 AdaptiveAggregator& MatrixPlan::aggregator(bool transpose) {
@@ -60,13 +139,13 @@ AdaptiveAggregator& MatrixPlan::aggregator(bool transpose) {
 
 void MatrixPlan::run(const float* x, int f, float* y, bool transpose, void* stream) {
   std::lock_guard lock(mu_);
-  AdaptiveAggregator& agg = aggregator(transpose);
   if (n_ == 0) return;
   const Device d = device();
   if (d == Device::kCpu) {
-    agg.run(x, f, y);
+    run_cpu(transpose, x, f, y);
     return;
   }
+  AdaptiveAggregator& agg = aggregator(transpose);
   const DeviceSupport& support = device_support(d);
   if (!agg.has_plan(f)) {  // select and prepare on the default stream, done before `stream`
     agg.plan_for(f);
@@ -88,11 +167,11 @@ double MatrixPlan::kernel_ms(int f, int reps) {
   std::lock_guard lock(mu_);
   const std::size_t size = static_cast<std::size_t>(n_) * f;
   std::vector<float> x(size, 0.5f), y(size);
-  fwd_->run(x.data(), f, y.data());  // selects for f when new; warm-up
+  run_cpu(false, x.data(), f, y.data());  // selects for f when new; warm-up
   std::vector<double> ms;
   for (int r = 0; r < std::max(1, reps); ++r) {
     Stopwatch w;
-    fwd_->run(x.data(), f, y.data());
+    run_cpu(false, x.data(), f, y.data());
     ms.push_back(w.ms());
   }
   return summarize(ms).median;
@@ -100,8 +179,16 @@ double MatrixPlan::kernel_ms(int f, int reps) {
 
 nlohmann::json MatrixPlan::document(int f) {
   std::lock_guard lock(mu_);
-  return plan_document(opt_.name, reorder_name(opt_.reorder), order_, *fwd_, f > 0 ? f : width_,
-                       opt_.threads);
+  const int w = f > 0 ? f : width_;
+  nlohmann::json doc =
+      plan_document(opt_.name, reorder_name(opt_.reorder), order_, *fwd_, w, opt_.threads);
+  if (n_ == 0) return doc;
+  const OrderChoice& c = order_choice(false, w, nullptr, nullptr);
+  if (!c.why.is_null()) {
+    if (c.given) doc["caller_order"] = "given";
+    doc["caller_order_measured"] = c.why;
+  }
+  return doc;
 }
 
 std::string MatrixPlan::text(int f) {
@@ -113,8 +200,14 @@ std::string MatrixPlan::text(int f) {
 
 nlohmann::json MatrixPlan::kernels() const {
   std::lock_guard lock(mu_);
-  if (!bwd_) return fwd_->kernels();
-  return {{"forward", fwd_->kernels()}, {"transpose", bwd_->kernels()}};
+  const auto as_chosen = [&](nlohmann::json k, bool transposed) {
+    for (const auto& [key, c] : order_choice_)
+      if (key.first == transposed && c.given) k[std::to_string(key.second)] = "csr-given";
+    return k;
+  };
+  if (!bwd_) return as_chosen(fwd_->kernels(), false);
+  return {{"forward", as_chosen(fwd_->kernels(), false)},
+          {"transpose", as_chosen(bwd_->kernels(), true)}};
 }
 
 }  // namespace gearbox::gnn

@@ -151,8 +151,8 @@ std::size_t ExecPlan::format_bytes() const {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-// Paired-ratio margins a split must beat plain CSR by: at selection, and at the re-check.
-constexpr double kSelectMargin = 0.95, kRecheckMargin = 0.98;
+// The paired-ratio margin a chosen split must still beat plain CSR by at the re-check.
+constexpr double kRecheckMargin = 0.98;
 
 // Dense blocks may hold at most this many bytes (a dense block of density d costs 1/d times
 // its CSR entries): candidates above are not proposed.

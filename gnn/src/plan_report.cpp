@@ -26,7 +26,8 @@ Json plan_document(const std::string& graph, const std::string& reorder, const O
       {"choice", ex["choice"]},
       {"reason", ex["reason"]},
       {"selection_seconds", agg.selection_seconds()}};
-  // X and Y in the caller's node order (MatrixPlan): "fused" into the kernels or "copied".
+  // X and Y in the caller's node order (MatrixPlan): "fused" into the kernels or "copied"
+  // (MatrixPlan::document may say "given" instead).
   if (ex.contains("caller_order")) doc["caller_order"] = ex["caller_order"];
   return doc;
 }
@@ -65,6 +66,17 @@ void write_plan_text(std::ostream& out, const Json& doc) {
   t.print(out);
   out << "\nchoice: " << doc["choice"]["label"].get<std::string>() << " -- "
       << doc["reason"].get<std::string>() << "\n";
+  // A plan over the caller's node order (MatrixPlan): the reordered plan against plain CSR on
+  // the matrix as given.
+  if (doc.contains("caller_order_measured")) {
+    const Json& m = doc["caller_order_measured"];
+    out << "caller's order: "
+        << (m["choice"] == "given" ? "plain CSR on the matrix as given"
+                                   : "the reordered plan, X and Y through the permutation")
+        << " (reordered " << fmt_num(m["reordered_ms"].get<double>(), 3) << " ms, as given "
+        << fmt_num(m["given_csr_ms"].get<double>(), 3) << " ms, paired ratio "
+        << fmt_num(m["paired_ratio"].get<double>(), 3) << " over " << m["rounds"] << " rounds)\n";
+  }
 }
 
 }  // namespace gearbox::gnn

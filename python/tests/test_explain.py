@@ -1,6 +1,8 @@
 """Plan.explain() is `gearbox gnn plan`'s report: same text (up to measured numbers) and the
-same JSON document for Cora planned from Python as the CLI plans it (plus "caller_order":
-"fused" or "copied", how a plan over the caller's node order runs its kernels)."""
+same JSON document for Cora planned from Python as the CLI plans it, plus what only a plan over
+the caller's node order has: "caller_order" ("fused", "copied" or "given": how X and Y reach the
+kernels) with "caller_order_measured" (the reordered plan against plain CSR on the matrix as
+given) and its line at the end of the text."""
 
 import json
 import os
@@ -47,9 +49,14 @@ def test_explain_is_the_cli_report():
     py_text = p.explain()
     py_doc = p.explain_json()
 
-    # The one key only a plan over the caller's node order has: how X and Y reach the kernels.
-    assert set(py_doc) - {"caller_order"} == set(cli_doc)
-    assert py_doc.get("caller_order", "fused") in ("fused", "copied")
+    # The keys only a plan over the caller's node order has: how X and Y reach the kernels,
+    # chosen by measurement against plain CSR on the matrix as given.
+    assert set(py_doc) - {"caller_order", "caller_order_measured"} == set(cli_doc)
+    measured = py_doc["caller_order_measured"]
+    assert measured["choice"] in ("given", "reordered")
+    assert py_doc["caller_order"] == ("given" if measured["choice"] == "given" else "fused")
+    assert measured["reordered_ms"] > 0 and measured["given_csr_ms"] > 0
+    assert measured["rounds"] >= 7
     for k in ("graph", "nodes", "nnz", "dim", "threads"):
         assert py_doc[k] == cli_doc[k], k
     # The decomposition's per-class part follows the chosen thresholds (a measured choice).
@@ -60,6 +67,8 @@ def test_explain_is_the_cli_report():
                                                           cli_doc["candidates"]]
 
     cli_lines, py_lines = cli_text.splitlines(), py_text.splitlines()
+    assert py_lines[-1].startswith("caller's order: "), py_lines[-1]
+    py_lines = py_lines[:-1]
     assert len(py_lines) == len(cli_lines)
     for a, b in zip(py_lines, cli_lines):
         if b.startswith("choice: "):

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <functional>
 #include <random>
 
 #include "gearbox/core/error.hpp"
@@ -125,6 +126,57 @@ TEST_F(MatrixPlanTest, SymmetricMatrixReusesItsPlanAndExplainsLikeTheCli) {
   EXPECT_EQ(text.rfind("graph sbm: 600 nodes, " + std::to_string(a.nnz()) + " nnz", 0), 0u);
   EXPECT_NE(text.find("\nchoice: " + doc["choice"]["label"].get<std::string>() + " -- "),
             std::string::npos);
+}
+
+TEST_F(MatrixPlanTest, CallersOrderKeepsTheReorderedPlanOnlyWhenClearlyFaster) {
+  // The reordered plan against plain CSR on the matrix as given, per width and direction,
+  // by paired rounds (timed here by a fake timer that still runs each candidate): clearly
+  // faster keeps it ("fused"), a tie or slower gives "given"; either way the products equal
+  // the reference, forward and transposed (a directed matrix: the transpose has its own plan).
+  const index_t n = 333;
+  const Csr a = shuffled(directed(n, 9, 3), 7);
+  const Csr at = transpose(a);
+  for (const double given_ms : {2.0, 1.0, 0.5}) {
+    MatrixPlanOptions o;
+    o.reorder = ReorderMethod::kLabelProp;
+    o.max_block = 16;
+    o.threads = 2;
+    o.selector.use_cache = false;
+    int given_runs = 0;
+    o.selector.timer = [&](const Candidate& c, const std::function<void()>& run) {
+      run();
+      if (c.label != "csr-given") return 1.0;
+      ++given_runs;
+      return given_ms;
+    };
+    MatrixPlan plan(a, 16, o);
+    // Reordered 1 ms against 2 ms as given: ratio 0.5 < 0.95 wins; 1.0 ties; 2.0 loses.
+    const bool want_given = given_ms <= 1.0;
+    const auto doc = plan.document();
+    ASSERT_TRUE(doc.contains("caller_order_measured")) << doc.dump();
+    EXPECT_EQ(doc["caller_order_measured"]["choice"], want_given ? "given" : "reordered");
+    EXPECT_NEAR(doc["caller_order_measured"]["paired_ratio"].get<double>(), 1.0 / given_ms, 1e-9);
+    EXPECT_EQ(doc["caller_order"], want_given ? "given" : "fused");
+    EXPECT_NE(plan.text().find(want_given ? "caller's order: plain CSR on the matrix as given"
+                                          : "caller's order: the reordered plan"),
+              std::string::npos);
+    EXPECT_EQ(given_runs, o.selector.reps) << "one timed run as given per round";
+    for (const int f : {16, 3}) {
+      const auto x = rnd(static_cast<std::size_t>(n) * f, 5);
+      std::vector<float> want(x.size()), got(x.size(), 7.f);
+      spmm_reference(a, x.data(), f, want.data(), false);
+      plan.run(x.data(), f, got.data(), false);
+      for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-4f) << i;
+      spmm_reference(at, x.data(), f, want.data(), false);
+      plan.run(x.data(), f, got.data(), true);
+      for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-4f) << i;
+    }
+    // Each (direction, width) measured once: forward and transposed at 16 and 3.
+    EXPECT_EQ(given_runs, 4 * o.selector.reps);
+    const auto k = plan.kernels();
+    for (const char* dir : {"forward", "transpose"})
+      for (const char* f : {"16", "3"}) EXPECT_EQ(k[dir][f] == "csr-given", want_given) << k.dump();
+  }
 }
 
 TEST_F(MatrixPlanTest, RefusesNonSquare) {

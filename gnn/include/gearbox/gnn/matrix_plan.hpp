@@ -3,13 +3,19 @@
 // matrix's symmetrised pattern, selects the density split and kernels per feature width
 // (AdaptiveAggregator), and runs Y = A X or Y = A^T X with X and Y in the caller's order
 // (the kernels read X rows and write Y rows through the permutation, so no permuted copy is
-// made per call; see ExecPlan). The plan owns the matrix, its reordered copy and, once
-// needed, the transpose's plan.
+// made per call; see ExecPlan). Writing Y through the permutation scatters each thread's rows
+// among the other thread's (measured 1.25-1.5x slower than plain CSR on Cora-sized graphs,
+// where the reordering gains little), so per width and direction the reordered plan is
+// measured against plain CSR on the matrix as given, on the CPU, and kept only when it is
+// clearly faster (the selector's margin); else plain CSR runs on the caller's matrix. The plan
+// owns the matrix as given, its reordered copy and, once needed, the transpose's plan.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -43,7 +49,10 @@ class MatrixPlan {
   // plan's scratch buffers are reused). Thread-safe (calls are serialised).
   void run(const float* x, int f, float* y, bool transpose, void* stream = nullptr);
 
-  // The `gearbox gnn plan --json` document for width f (f = 0: the planned width).
+  // The `gearbox gnn plan --json` document for width f (f = 0: the planned width), with
+  // "caller_order" ("fused", "copied", or "given": plain CSR on the matrix as given) and, on
+  // the CPU when the ordering moved nodes, "caller_order_measured" (the two medians, the paired
+  // ratio and the rounds).
   nlohmann::json document(int f = 0);
   // Its text, as `gearbox gnn plan` prints it.
   std::string text(int f = 0);
@@ -58,11 +67,27 @@ class MatrixPlan {
   int feature_width() const { return width_; }
   bool symmetric() const { return symmetric_; }
   Device device() const { return opt_.selector.device; }
-  // Chosen kernels per width ({"forward": .., "transpose": ..} once the transpose is planned).
+  // Chosen kernels per width ({"forward": .., "transpose": ..} once the transpose is planned);
+  // "csr-given" where plain CSR on the matrix as given was chosen.
   nlohmann::json kernels() const;
 
  private:
+  // How one direction runs at one width: the reordered plan, or plain CSR on the matrix as
+  // given (`why`: the measurement; null when there was nothing to choose).
+  struct OrderChoice {
+    bool given = false;
+    nlohmann::json why;
+  };
   AdaptiveAggregator& aggregator(bool transpose);
+  // The caller's matrix as given (or its transpose, made once needed).
+  const Csr& given(bool transpose);
+  // The choice for (transpose, f), measured on first use with x and y when given (else with
+  // random inputs): interleaved rounds of both, the reordered plan kept when it is clearly
+  // faster (compare_paired with kSelectMargin). Only on the CPU, when the ordering moved nodes
+  // and CSR is not forced; else the reordered plan, unmeasured.
+  const OrderChoice& order_choice(bool transpose, int f, const float* x, float* y);
+  // Y = A X (or A^T X) on the CPU as chosen.
+  void run_cpu(bool transpose, const float* x, int f, float* y);
 
   MatrixPlanOptions opt_;
   index_t n_ = 0;
@@ -72,6 +97,9 @@ class MatrixPlan {
   bool identity_ = true;  // the ordering keeps every node in place
   Ordering order_;
   std::shared_ptr<const Csr> planned_;  // P A P^T (the transpose's plan is built from it)
+  // A as given and A^T once needed (null when the ordering keeps every node in place).
+  std::shared_ptr<const Csr> given_, given_t_;
+  std::map<std::pair<bool, int>, OrderChoice> order_choice_;  // per (transposed plan, width)
   CallerOrder caller_;  // old_of_new of the ordering (null when it keeps every node in place)
   std::unique_ptr<AdaptiveAggregator> fwd_, bwd_;
   void* last_stream_ = nullptr;  // the device stream of the previous run

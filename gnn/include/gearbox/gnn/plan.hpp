@@ -189,6 +189,10 @@ class AdaptiveAggregator {
   double selection_s_ = 0;
 };
 
+// The paired-ratio margin a candidate must beat plain CSR by at selection (a tie within noise
+// goes to CSR).
+inline constexpr double kSelectMargin = 0.95;
+
 // A candidate against plain CSR over the same interleaved rounds: ratios cand/csr per round.
 struct PairedComparison {
   double median_ratio = 1, upper_ratio = 1;  // median and upper quartile of the ratios
