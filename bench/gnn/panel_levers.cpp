@@ -1,8 +1,10 @@
 // Measures the CPU aggregation levers one by one on one graph, interleaved in the same rounds
 // (so that a busy machine slows all alike), each as a same-run ratio to plain CSR on the
 // reordered graph: the panel kernel (AVX-512 / AVX2), with and without feature tiling, in row
-// mode, with software prefetch distances, and the split into the entries inside their row's
-// diagonal block and those outside, each timed alone.
+// mode, with software prefetch distances, the split into the entries inside their row's
+// diagonal block and those outside, each timed alone, and plain CSR with X and Y in the
+// caller's node order (the PyTorch extension's case: the permutation fused, or the graph as
+// given, or MatrixPlan's measured choice between them).
 // Usage: gnn_panel_levers GRAPH [DIM] [THREADS] [MAX_BLOCK] [ROUNDS] [ONLY]
 //   e.g. gnn_panel_levers sbm:n=200000,block=256,din=16,dout=4,seed=0 128 2 1024 15
 //   ONLY (optional): comma-separated parts of variant names to run, e.g. "registry,inside,outside"
@@ -23,6 +25,7 @@
 #include "gearbox/core/stats.hpp"
 #include "gearbox/gnn/density_split.hpp"
 #include "gearbox/gnn/kernels.hpp"
+#include "gearbox/gnn/matrix_plan.hpp"
 #include "gearbox/gnn/prepare.hpp"
 #include "lever_args.hpp"
 
@@ -62,12 +65,36 @@ int main(int argc, char** argv) {
     vs.push_back({std::move(name), [&, raw] { raw->run(x.data(), f, y.data(), false); }});
   };
   vs.push_back({"csr (reordered)", [&] { spmm_csr(a, x.data(), f, y.data(), false); }});
+  // X and Y in the caller's (given) order, as the PyTorch extension has them: plain CSR on the
+  // reordered rows with the permutation fused into the loop (X read and Y written through it;
+  // and each half alone), plain CSR on the graph as given, and MatrixPlan choosing between the
+  // two by measurement (X here stands for the caller's X: the same random values).
+  std::vector<index_t> old_of_new(p.order.new_of_old.size());
+  for (std::size_t i = 0; i < old_of_new.size(); ++i)
+    old_of_new[static_cast<std::size_t>(p.order.new_of_old[i])] = static_cast<index_t>(i);
+  const Csr caller = remap_columns(a, old_of_new);
+  vs.push_back({"csr, caller's order (permutation fused)",
+                [&] { spmm_csr(caller, x.data(), f, y.data(), false, old_of_new.data()); }});
+  vs.push_back(
+      {"csr, X caller Y planned", [&] { spmm_csr(caller, x.data(), f, y.data(), false); }});
+  vs.push_back({"csr, X planned Y caller",
+                [&] { spmm_csr(a, x.data(), f, y.data(), false, old_of_new.data()); }});
+  const PreparedGraph given = prepare_graph(graph, ReorderMethod::kNone, block, 0, false);
+  vs.push_back({"csr, given order", [&] { spmm_csr(given.ahat, x.data(), f, y.data(), false); }});
+  MatrixPlanOptions mo;
+  mo.threads = threads;
+  mo.max_block = block;
+  mo.selector.use_cache = false;
+  MatrixPlan mplan(given.ahat, f, mo);
+  std::fprintf(stderr, "matrix plan: %s\n", mplan.kernels().dump().c_str());
+  vs.push_back({"matrix plan (caller's order, as chosen)",
+                [&] { mplan.run(x.data(), f, y.data(), false); }});
   // The CSR loop's own levers: the AVX2 loop (the default before the AVX-512 one) and the
   // AVX-512 loop's prefetch distance.
   vs.push_back({"csr avx2", [&] {
                   spmm_csr_simd(a, x.data(), f, y.data(), false, nullptr, SimdLevel::kAvx2);
                 }});
-  for (int pd : {0, 8, 32})
+  for (int pd : {0, 8, 16, 32})
     vs.push_back({"csr avx512, pf " + std::to_string(pd), [&, pd] {
                     spmm_csr_simd(a, x.data(), f, y.data(), false, nullptr, SimdLevel::kAvx512, pd);
                   }});
@@ -91,6 +118,10 @@ int main(int argc, char** argv) {
   float* ya = aligned(y_store);
   std::copy(x.begin(), x.end(), xa);
   vs.push_back({"csr (reordered), X Y 64-byte aligned", [&] { spmm_csr(a, xa, f, ya, false); }});
+  vs.push_back({"csr, caller's order (fused), X Y 64-byte aligned",
+                [&] { spmm_csr(caller, xa, f, ya, false, old_of_new.data()); }});
+  vs.push_back(
+      {"csr, given order, X Y 64-byte aligned", [&] { spmm_csr(given.ahat, xa, f, ya, false); }});
   vs.push_back({"csr avx2, X Y 64-byte aligned",
                 [&] { spmm_csr_simd(a, xa, f, ya, false, nullptr, SimdLevel::kAvx2); }});
   {
@@ -145,8 +176,14 @@ int main(int argc, char** argv) {
     return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
   };
   std::vector<std::vector<double>> ms(vs.size()), cpu(vs.size());
+  // Each timed call follows an untimed call of the same variant, so that every variant finds
+  // its own X and Y wherever they fit in the caches, whichever variant ran before it (the
+  // aligned and 2 MiB-page variants use buffers of their own: timed straight after them, the
+  // next variant found its X and Y evicted; on cache-sized graphs that cost the anchor, timed
+  // first in each round, up to 1.3x).
   for (int r = -1; r < rounds; ++r)
     for (std::size_t i = 0; i < vs.size(); ++i) {
+      vs[i].run();
       Stopwatch w;
       const double c0 = cpu_ms();
       vs[i].run();
