@@ -21,7 +21,7 @@ bool same_matrix(const Csr& a, const Csr& b) {
 
 // Interleaved rounds of the order choice: at least the selector's reps, more for fast
 // kernels (about this many seconds in all), at most kMaxRounds.
-constexpr double kChoiceSeconds = 0.02;
+constexpr double kChoiceSeconds = 0.1;
 constexpr int kMaxRounds = 101;
 
 }  // namespace
