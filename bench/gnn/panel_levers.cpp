@@ -86,7 +86,8 @@ int main(int argc, char** argv) {
   mo.max_block = block;
   mo.selector.use_cache = false;
   MatrixPlan mplan(given.ahat, f, mo);
-  std::fprintf(stderr, "matrix plan: %s\n", mplan.kernels().dump().c_str());
+  std::fprintf(stderr, "matrix plan: %s %s\n", mplan.kernels().dump().c_str(),
+               mplan.document()["caller_order_measured"].dump().c_str());
   vs.push_back({"matrix plan (caller's order, as chosen)",
                 [&] { mplan.run(x.data(), f, y.data(), false); }});
   // The CSR loop's own levers: the AVX2 loop (the default before the AVX-512 one) and the
@@ -177,12 +178,16 @@ int main(int argc, char** argv) {
   };
   std::vector<std::vector<double>> ms(vs.size()), cpu(vs.size());
   // Each timed call follows an untimed call of the same variant, so that every variant finds
-  // its own X and Y wherever they fit in the caches, whichever variant ran before it (the
-  // aligned and 2 MiB-page variants use buffers of their own: timed straight after them, the
-  // next variant found its X and Y evicted; on cache-sized graphs that cost the anchor, timed
-  // first in each round, up to 1.3x).
-  for (int r = -1; r < rounds; ++r)
-    for (std::size_t i = 0; i < vs.size(); ++i) {
+  // its own X and Y wherever they fit in the caches, and each round runs the variants in a new
+  // random order, so that no variant always follows the same one. (Timed first in every round,
+  // straight after the 2 MiB-page variant, the anchor read up to 1.5x slower than the same
+  // loop elsewhere in the round on cora, and still 1.25x with the untimed call alone.)
+  std::vector<std::size_t> order(vs.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::mt19937 shuffle_rng(7);
+  for (int r = -1; r < rounds; ++r) {
+    std::shuffle(order.begin(), order.end(), shuffle_rng);
+    for (const std::size_t i : order) {
       vs[i].run();
       Stopwatch w;
       const double c0 = cpu_ms();
@@ -191,6 +196,7 @@ int main(int argc, char** argv) {
       ms[i].push_back(w.ms());
       cpu[i].push_back(cpu_ms() - c0);
     }
+  }
   const double bytes = static_cast<double>(a.nnz()) * 8 + (a.rows + 1) * 8.0 + 2.0 * a.rows * f * 4;
   std::printf(
       "%s: %d nodes, %lld nnz, F=%d, %d threads, best SIMD %s, %zu blocks; compulsory %.1f MB\n",
