@@ -43,8 +43,10 @@ MatrixPlan::MatrixPlan(Csr a, int feature_width, MatrixPlanOptions opt) : opt_(s
   Csr p = identity_ ? std::move(a) : permute_symmetric(a, order_.new_of_old);
   symmetric_ = same_matrix(p, transpose(p));
   planned_ = std::make_shared<const Csr>(std::move(p));
-  if (!identity_) given_ = std::make_shared<const Csr>(std::move(a));
-  if (!identity_) {  // X and Y stay in the caller's order: the kernels map rows (ExecPlan)
+  // X and Y stay in the caller's order: the kernels map rows (ExecPlan), or plain CSR runs on A
+  // as given (order_choice).
+  if (!identity_) {
+    given_ = std::make_shared<const Csr>(std::move(a));
     std::vector<index_t> old_of_new(static_cast<std::size_t>(n_));
     for (index_t i = 0; i < n_; ++i) old_of_new[order_.new_of_old[i]] = i;
     caller_ = std::make_shared<const std::vector<index_t>>(std::move(old_of_new));
