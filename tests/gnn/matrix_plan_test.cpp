@@ -179,6 +179,42 @@ TEST_F(MatrixPlanTest, CallersOrderKeepsTheReorderedPlanOnlyWhenClearlyFaster) {
   }
 }
 
+TEST_F(MatrixPlanTest, CallersOrderChoiceIsMeasuredAgainAfterWarmUp) {
+  // Chosen at planning time (the reordered plan, CSR as given timed 2x slower), measured
+  // again on the caller's inputs after recheck_after calls (CSR as given now 2x faster): the
+  // plan switches, keeps the first measurement under "first", and stays correct.
+  const index_t n = 333;
+  const Csr a = shuffled(directed(n, 9, 3), 7);
+  double given_ms = 2.0;
+  MatrixPlanOptions o;
+  o.reorder = ReorderMethod::kLabelProp;
+  o.max_block = 16;
+  o.threads = 2;
+  o.selector.use_cache = false;
+  o.selector.recheck_after = 3;
+  o.selector.timer = [&](const Candidate& c, const std::function<void()>& run) {
+    run();
+    return c.label == "csr-given" ? given_ms : 1.0;
+  };
+  MatrixPlan plan(a, 16, o);
+  EXPECT_NE(plan.kernels()["16"], "csr-given");
+  given_ms = 0.5;
+  const auto x = rnd(static_cast<std::size_t>(n) * 16, 5);
+  std::vector<float> want(x.size()), got(x.size());
+  spmm_reference(a, x.data(), 16, want.data(), false);
+  for (int call = 1; call <= 4; ++call) {
+    std::fill(got.begin(), got.end(), 7.f);
+    plan.run(x.data(), 16, got.data(), false);
+    for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-4f) << i;
+    EXPECT_EQ(plan.kernels()["16"] == "csr-given", call >= 3) << "after call " << call;
+  }
+  const auto why = plan.document()["caller_order_measured"];
+  EXPECT_EQ(why["choice"], "given");
+  EXPECT_EQ(why["after_calls"], 3);
+  EXPECT_EQ(why["first"]["choice"], "reordered");
+  EXPECT_EQ(plan.document()["caller_order"], "given");
+}
+
 TEST_F(MatrixPlanTest, RefusesNonSquare) {
   Csr a;
   a.rows = 3;

@@ -7,7 +7,9 @@
 // among the other thread's (measured 1.25-1.5x slower than plain CSR on Cora-sized graphs,
 // where the reordering gains little), so per width and direction the reordered plan is
 // measured against plain CSR on the matrix as given, on the CPU, and kept only when it is
-// clearly faster (the selector's margin); else plain CSR runs on the caller's matrix. The plan
+// clearly faster (the selector's margin); else plain CSR runs on the caller's matrix. The
+// choice is measured once more on the caller's inputs after the selector's recheck_after
+// calls (as a chosen split is). The plan
 // owns the matrix as given, its reordered copy and, once needed, the transpose's plan.
 #pragma once
 
@@ -73,19 +75,25 @@ class MatrixPlan {
 
  private:
   // How one direction runs at one width: the reordered plan, or plain CSR on the matrix as
-  // given (`why`: the measurement; null when there was nothing to choose).
+  // given (`why`: the measurement, with the first one under "first" once re-checked; null when
+  // there was nothing to choose).
   struct OrderChoice {
     bool given = false;
     nlohmann::json why;
+    int calls = 0;           // run() calls since the choice, until re-checked
+    bool rechecked = false;  // measured again after opt.selector.recheck_after calls
   };
   AdaptiveAggregator& aggregator(bool transpose);
   // The caller's matrix as given (or its transpose, made once needed).
   const Csr& given(bool transpose);
-  // The choice for (transpose, f), measured on first use with x and y when given (else with
-  // random inputs): interleaved rounds of both, the reordered plan kept when it is clearly
-  // faster (compare_paired with kSelectMargin). Only on the CPU, when the ordering moved nodes
-  // and CSR is not forced; else the reordered plan, unmeasured.
-  const OrderChoice& order_choice(bool transpose, int f, const float* x, float* y);
+  // The choice for (transpose, f), measured (measure_order) on first use with x and y when
+  // given (else with random inputs). Only on the CPU, when the ordering moved nodes and CSR is
+  // not forced; else the reordered plan, unmeasured.
+  OrderChoice& order_choice(bool transpose, int f, const float* x, float* y);
+  // Interleaved rounds of the reordered plan and plain CSR on the matrix as given: "choice"
+  // is "reordered" only when it is clearly faster (compare_paired with kSelectMargin), with
+  // both medians, the paired ratio and the rounds.
+  nlohmann::json measure_order(bool transpose, int f, const float* x, float* y);
   // Y = A X (or A^T X) on the CPU as chosen.
   void run_cpu(bool transpose, const float* x, int f, float* y);
 
