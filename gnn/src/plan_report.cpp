@@ -75,7 +75,12 @@ void write_plan_text(std::ostream& out, const Json& doc) {
                                    : "the reordered plan, X and Y through the permutation")
         << " (reordered " << fmt_num(m["reordered_ms"].get<double>(), 3) << " ms, as given "
         << fmt_num(m["given_csr_ms"].get<double>(), 3) << " ms, paired ratio "
-        << fmt_num(m["paired_ratio"].get<double>(), 3) << " over " << m["rounds"] << " rounds)\n";
+        << fmt_num(m["paired_ratio"].get<double>(), 3) << " over " << m["rounds"] << " rounds"
+        << (m.contains("after_calls")
+                ? ", re-checked after " + m["after_calls"].dump() +
+                      " calls; first: " + m["first"]["choice"].get<std::string>()
+                : std::string())
+        << ")\n";
   }
 }
 

@@ -213,6 +213,8 @@ TEST_F(MatrixPlanTest, CallersOrderChoiceIsMeasuredAgainAfterWarmUp) {
   EXPECT_EQ(why["after_calls"], 3);
   EXPECT_EQ(why["first"]["choice"], "reordered");
   EXPECT_EQ(plan.document()["caller_order"], "given");
+  EXPECT_NE(plan.text().find("re-checked after 3 calls; first: reordered"), std::string::npos)
+      << plan.text();
 }
 
 TEST_F(MatrixPlanTest, RefusesNonSquare) {
