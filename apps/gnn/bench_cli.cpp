@@ -1,6 +1,7 @@
 // `gearbox gnn bench --graph G --dim F [--json]`: aggregation (one A_hat X) and one GCN
 // training epoch, side by side in one run: our CSR in the given order, the same CSR on the
 // reordered graph, Eigen's sparse x dense, the adaptive plan, and PyG GCNConv on torch CPU.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -62,20 +63,28 @@ MeasureOptions timed_for(double min_seconds) {
   return mo;
 }
 
-// Runs fns[0], fns[1], ... in turn, round after round (after one warm-up each), for at least
-// min_seconds per function and 5 rounds (at most 400): interference hits all alike. Returns
-// each function's times in ms, round i of every vector measured back to back.
+// Runs every function once per round, round after round, for at least min_seconds of timed
+// runs per function and 5 rounds (at most 400): interference hits all alike. Each round takes
+// the functions in a new order, and each timed run follows an untimed run of the same
+// function (as the selector measures: AdaptiveAggregator::measure_interleaved), so that no
+// function always pays for the cache state the same other one leaves. Returns each
+// function's times in ms, round i of every vector measured in the same round.
 std::vector<std::vector<double>> interleaved_ms(const std::vector<std::function<void()>>& fns,
                                                 double min_seconds) {
-  for (const auto& fn : fns) fn();
   std::vector<std::vector<double>> ms(fns.size());
-  Stopwatch total;
+  std::vector<std::size_t> order(fns.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::mt19937 shuffle_rng(1);
+  double timed_s = 0;
   for (int round = 0; round < 400; ++round) {
-    if (round >= 5 && total.seconds() >= min_seconds * static_cast<double>(fns.size())) break;
-    for (std::size_t i = 0; i < fns.size(); ++i) {
+    if (round >= 5 && timed_s >= min_seconds * static_cast<double>(fns.size())) break;
+    std::shuffle(order.begin(), order.end(), shuffle_rng);
+    for (const std::size_t i : order) {
+      fns[i]();
       Stopwatch w;
       fns[i]();
       ms[i].push_back(w.ms());
+      timed_s += ms[i].back() * 1e-3;
     }
   }
   return ms;

@@ -317,10 +317,19 @@ std::vector<std::vector<double>> AdaptiveAggregator::measure_interleaved(
     const std::vector<const ExecPlan*>& plans, const float* x, int f, int reps) const {
   std::vector<float> y(static_cast<std::size_t>(a_->rows) * f);
   std::vector<std::vector<double>> ms(plans.size());
-  for (const ExecPlan* p : plans) p->run(x, f, y.data());  // warm-up
-  for (int r = 0; r < std::max(1, reps); ++r)
-    for (std::size_t i = 0; i < plans.size(); ++i) {
+  // Each round runs the plans in a new order (no plan always follows the same one), and each
+  // timed run follows an untimed run of the same plan, which leaves X, the matrix and Y's
+  // lines where that plan's threads want them: timed straight after another plan, a run paid
+  // for the other's placement (the levers bench's anchor, always after the same variant, read
+  // up to 1.5x slower than the same loop elsewhere in its rounds).
+  std::vector<std::size_t> order(plans.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::mt19937 shuffle_rng(static_cast<unsigned>(f));
+  for (int r = 0; r < std::max(1, reps); ++r) {
+    std::shuffle(order.begin(), order.end(), shuffle_rng);
+    for (const std::size_t i : order) {
       const auto once = [&] { plans[i]->run(x, f, y.data()); };
+      once();
       if (opt_.timer) {
         ms[i].push_back(opt_.timer(plans[i]->candidate(), once));
       } else {
@@ -329,6 +338,7 @@ std::vector<std::vector<double>> AdaptiveAggregator::measure_interleaved(
         ms[i].push_back(w.ms());
       }
     }
+  }
   return ms;
 }
 

@@ -7,12 +7,12 @@
 //
 // The CPU's selection: a cost model (bytes and flops against the measured machine) proposes
 // candidate kernel sets; the best-predicted candidates and plain CSR are then measured on the
-// first aggregation call, interleaved (A B C A B C ...) so that interference from other
-// processes hits all alike; a split wins only when its per-round ratio to plain CSR is below
-// 0.95 at the median and below 1 at the upper quartile (a tie within noise goes to CSR).
-// After warm-up (a number of later calls) a chosen split is measured again against plain
-// CSR, interleaved, and replaced by CSR if it is now the slower. The choice is cached in
-// cache_dir()/gnn-plans and explained as JSON. Other devices register their own selection
+// first aggregation call, interleaved (every plan once per round, in a new order each round)
+// so that interference from other processes hits all alike; a split wins only when its per-round
+// ratio to plain CSR is below 0.95 at the median and below 1 at the upper quartile (a tie within
+// noise goes to CSR). After warm-up (a number of later calls) a chosen split is measured again
+// against plain CSR, interleaved, and replaced by CSR if it is now the slower. The choice is cached
+// in cache_dir()/gnn-plans and explained as JSON. Other devices register their own selection
 // (cuda::register_cuda(): every class kernel timed alone, the fastest composite chosen).
 //
 // Ownership: a plan shares ownership of the matrix it was built for (std::shared_ptr<const
@@ -171,7 +171,9 @@ class AdaptiveAggregator {
   void select_on_device(const std::vector<int>& widths);
   // Re-measures width f's chosen split against plain CSR; switches to CSR when it is slower.
   void recheck(int f, const float* x);
-  // Each plan's run times (ms), measured interleaved (round r runs plans 0, 1, ... in turn).
+  // Each plan's run times (ms), measured interleaved: every round runs each plan once, in a
+  // new order, each timed run after an untimed run of the same plan (round i of every vector
+  // measured in the same round).
   std::vector<std::vector<double>> measure_interleaved(const std::vector<const ExecPlan*>& plans,
                                                        const float* x, int f, int reps) const;
   void write_cache(int f, const Candidate& choice, const nlohmann::json& candidates) const;
