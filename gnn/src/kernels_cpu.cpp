@@ -41,7 +41,8 @@ void spmm_csr_simd(const Csr& a, const float* x, int f, float* y, bool accumulat
 
 void spmm_csr(const Csr& a, const float* x, int f, float* y, bool accumulate,
               const index_t* y_rows) {
-  spmm_csr_simd(a, x, f, y, accumulate, y_rows, best_simd(), kCsrPrefetch);
+  spmm_csr_simd(a, x, f, y, accumulate, y_rows, best_simd(),
+                f > kCsrNoPrefetchMaxWidth ? kCsrPrefetch : 0);
 }
 
 Csr remap_columns(const Csr& a, const std::vector<index_t>& old_of_new) {

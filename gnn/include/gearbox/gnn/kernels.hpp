@@ -84,7 +84,8 @@ const char* simd_name(SimdLevel s);
 
 // The tuned CSR SpMM (nnz-balanced OpenMP rows, SIMD register-blocked feature slices).
 // y_rows (optional, a permutation of A's rows): row r of A X is written to Y row y_rows[r].
-// Runs spmm_csr_simd() with best_simd() and kCsrPrefetch.
+// Runs spmm_csr_simd() with best_simd() and kCsrPrefetch, or without prefetch when f is at
+// most kCsrNoPrefetchMaxWidth.
 void spmm_csr(const Csr& a, const float* x, int f, float* y, bool accumulate,
               const index_t* y_rows = nullptr);
 
@@ -94,6 +95,14 @@ void spmm_csr(const Csr& a, const float* x, int f, float* y, bool accumulate,
 // order, 8 1.9x and 1.2x, none 1.5x and 1.15x; in the levers bench 8, 16 and 32 were within
 // noise of each other (docs/gnn-bench.md).
 inline constexpr int kCsrPrefetch = 16;
+
+// The widest feature width spmm_csr runs without software prefetch. At F = 16 an X row is one
+// cache line and the prefetch (with the index load it needs) costs as much as the load it
+// hides: without it the loop ran 1.20-1.28x faster on musae-facebook, pubmed, email-enron and
+// sbm 200k/256 (levers bench in random order, 2 threads, 2026-12-07 18:45-18:52 UTC). From F = 32 it
+// pays where X exceeds the caches (sbm 200k/256: 1.2x at F = 32, 1.13x at 64, 1.12x at 128)
+// and costs up to 1.07x where X fits (pubmed, musae-facebook at 32 and 64).
+inline constexpr int kCsrNoPrefetchMaxWidth = 16;
 
 // spmm_csr with a chosen instruction set (a level the CPU lacks falls back to best_simd()):
 // AVX-512 takes each row's 128-float slices in registers (two partial sums per vector) with
