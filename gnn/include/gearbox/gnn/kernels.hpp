@@ -99,9 +99,9 @@ inline constexpr int kCsrPrefetch = 16;
 // The widest feature width spmm_csr runs without software prefetch. At F = 16 an X row is one
 // cache line and the prefetch (with the index load it needs) costs as much as the load it
 // hides: without it the loop ran 1.20-1.28x faster on musae-facebook, pubmed, email-enron and
-// sbm 200k/256 (levers bench in random order, 2 threads, 2026-12-07 18:45-18:52 UTC). From F = 32 it
-// pays where X exceeds the caches (sbm 200k/256: 1.2x at F = 32, 1.13x at 64, 1.12x at 128)
-// and costs up to 1.07x where X fits (pubmed, musae-facebook at 32 and 64).
+// sbm 200k/256 (levers bench in random order, 2 threads, 2026-12-07 18:45-18:52 UTC). From F = 32
+// it pays where X exceeds the caches (sbm 200k/256: 1.2x at F = 32, 1.13x at 64, 1.12x at 128) and
+// costs up to 1.07x where X fits (pubmed, musae-facebook at 32 and 64).
 inline constexpr int kCsrNoPrefetchMaxWidth = 16;
 
 // spmm_csr with a chosen instruction set (a level the CPU lacks falls back to best_simd()):
