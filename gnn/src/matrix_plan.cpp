@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <functional>
-#include <random>
 #include <sstream>
 
 #include "gearbox/core/error.hpp"
@@ -81,10 +80,7 @@ nlohmann::json MatrixPlan::measure_order(bool transpose, int f, const float* x, 
   const std::size_t size = static_cast<std::size_t>(n_) * f;
   std::vector<float> xs, ys;
   if (!x) {
-    xs.resize(size);
-    std::mt19937 rng(1);
-    std::uniform_real_distribution<float> d(-1, 1);
-    for (auto& v : xs) v = d(rng);
+    xs = random_features(size);
     x = xs.data();
   }
   if (!y) {

@@ -263,11 +263,16 @@ const ExecPlan& AdaptiveAggregator::plan_for(int f) {
     select_on_device({f});
     return *plans_.at(f);
   }
-  std::vector<float> x(static_cast<std::size_t>(a_->cols) * f);
+  const std::vector<float> x = random_features(static_cast<std::size_t>(a_->cols) * f);
+  return select(f, x.data());
+}
+
+std::vector<float> random_features(std::size_t count) {
+  std::vector<float> x(count);
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> d(-1, 1);
   for (auto& v : x) v = d(rng);
-  return select(f, x.data());
+  return x;
 }
 
 void AdaptiveAggregator::prepare(const std::vector<int>& widths) {

@@ -206,6 +206,10 @@ struct PairedComparison {
 PairedComparison compare_paired(const std::vector<double>& cand_ms,
                                 const std::vector<double>& csr_ms, double margin);
 
+// `count` values drawn uniformly from [-1, 1) with a fixed seed: the stand-in for a caller's X
+// when a selection has none.
+std::vector<float> random_features(std::size_t count);
+
 // The candidates the cost model proposes for width f, best predicted first (plain CSR
 // included), with predicted_ms filled in.
 std::vector<Candidate> propose_candidates(const Csr& a, const std::vector<BlockInfo>& blocks, int f,
