@@ -280,9 +280,10 @@ void run_bench(const BenchArgs& a) {
   // The selector's final decision against this run's timing: a split kept after the re-check
   // should be faster than CSR on the reordered graph in these rounds (paired ratio > 1);
   // plain CSR is the same kernel, so it agrees by construction.
-  const bool split = !agg.plan_for(f).candidate().whole_csr();
+  const gnn::Candidate& kept = agg.plan_for(f).candidate();
+  const bool split = !kept.whole_csr();  // a split, or CSR without prefetch ("csr-nopf")
   const double final_ratio = paired_ratio(rounds[1], rounds[2]);
-  Json decision = {{"kept", split ? "split" : "csr"},
+  Json decision = {{"kept", kept.whole.empty() ? std::string("split") : kept.whole},
                    {"recheck", ex.value("recheck", Json(nullptr))},
                    {"csr_reordered_over_adaptive_paired", final_ratio},
                    {"agrees_with_timing", !split || final_ratio > 1.0}};

@@ -69,30 +69,41 @@ CostEstimate finish(CostEstimate c, const MachineProfile& m, double flop_eff) {
 }
 
 // ---- CSR ---------------------------------------------------------------------------------
+// "csr": spmm_csr (software prefetch from F > kCsrNoPrefetchMaxWidth); "csr-nopf": the same
+// loop without software prefetch at every width (the whole-matrix variant the selector
+// measures against it from F > kCsrNoPrefetchMaxWidth: where X stays in the caches the
+// prefetch only takes load slots).
 class CsrKernel final : public Kernel {
  public:
-  explicit CsrKernel(const Csr& a) : a_(&a) {}
+  CsrKernel(const Csr& a, bool prefetch) : a_(&a), prefetch_(prefetch) {}
   // In the caller's order: owns the column-remapped copy and the output row map.
-  CsrKernel(Csr remapped, std::vector<index_t> y_rows)
-      : own_(std::make_unique<Csr>(std::move(remapped))), y_rows_(std::move(y_rows)) {
+  CsrKernel(Csr remapped, std::vector<index_t> y_rows, bool prefetch)
+      : own_(std::make_unique<Csr>(std::move(remapped))),
+        y_rows_(std::move(y_rows)),
+        prefetch_(prefetch) {
     a_ = own_.get();
   }
   void run(const float* x, int f, float* y, bool acc) const override {
-    spmm_csr(*a_, x, f, y, acc, y_rows_.empty() ? nullptr : y_rows_.data());
+    const index_t* rows = y_rows_.empty() ? nullptr : y_rows_.data();
+    if (prefetch_)
+      spmm_csr(*a_, x, f, y, acc, rows);
+    else
+      spmm_csr_simd(*a_, x, f, y, acc, rows, best_simd(), 0);
   }
-  const char* name() const override { return "csr"; }
+  const char* name() const override { return prefetch_ ? "csr" : "csr-nopf"; }
   std::size_t format_bytes() const override {
     return a_->rowptr.size() * 8 + a_->col.size() * 8 + y_rows_.size() * 4;
   }
   std::unique_ptr<Kernel> in_caller_order(const std::vector<index_t>& old_of_new) const override {
     if (!y_rows_.empty()) return nullptr;  // already in the caller's order
-    return std::make_unique<CsrKernel>(remap_columns(*a_, old_of_new), old_of_new);
+    return std::make_unique<CsrKernel>(remap_columns(*a_, old_of_new), old_of_new, prefetch_);
   }
 
  private:
   const Csr* a_;  // the subgraph outlives the kernel (the plan owns both), or own_
   std::unique_ptr<Csr> own_;
   std::vector<index_t> y_rows_;  // empty: row r is written to row r
+  bool prefetch_;
 };
 
 CostEstimate csr_cost(const Subgraph& s, int f, const MachineProfile& m) {
@@ -373,7 +384,14 @@ std::vector<KernelSpec> make_registry() {
                Device::kCpu,
                {DC::kDense, DC::kMedium, DC::kSparse},
                false,
-               [](const Subgraph& s) { return std::make_unique<CsrKernel>(*s.a); },
+               [](const Subgraph& s) { return std::make_unique<CsrKernel>(*s.a, true); },
+               csr_cost});
+  // Whole-matrix only (no density class): proposed beside "csr" by propose_candidates().
+  r.push_back({"csr-nopf",
+               Device::kCpu,
+               {},
+               false,
+               [](const Subgraph& s) { return std::make_unique<CsrKernel>(*s.a, false); },
                csr_cost});
   r.push_back({"panel",
                Device::kCpu,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <random>
 #include <sstream>
 
 #include "gearbox/core/error.hpp"
@@ -72,6 +73,7 @@ MatrixPlan::OrderChoice& MatrixPlan::order_choice(bool transpose, int f, const f
   if (given_ && !opt_.selector.force_csr && device() == Device::kCpu && n_ > 0) {
     c.why = measure_order(transpose, f, x, y);
     c.given = c.why["choice"] == "given";
+    c.given_nopf = c.why["given_kernel"] == "csr-nopf";
   }
   return order_choice_.emplace(key, std::move(c)).first->second;
 }
@@ -89,11 +91,19 @@ nlohmann::json MatrixPlan::measure_order(bool transpose, int f, const float* x, 
   }
   const ExecPlan& reordered = aggregator(transpose).plan_for(f);
   const Csr& g = given(transpose);
-  Candidate as_given;
+  Candidate as_given, as_given_nopf;
   as_given.label = "csr-given";
   as_given.whole = "csr";
+  as_given_nopf.label = "csr-nopf-given";
+  as_given_nopf.whole = "csr-nopf";
+  // Plain CSR as given also without software prefetch where it would prefetch (as the
+  // selector's "csr-nopf" candidate on the reordered matrix).
+  const bool try_nopf = f > kCsrNoPrefetchMaxWidth;
   const std::function<void()> run_reordered = [&] { reordered.run(x, f, y); };
   const std::function<void()> run_given = [&] { spmm_csr(g, x, f, y, false); };
+  const std::function<void()> run_given_nopf = [&] {
+    spmm_csr_simd(g, x, f, y, false, nullptr, best_simd(), 0);
+  };
   const auto timed = [&](const Candidate& cand, const std::function<void()>& fn) {
     if (opt_.selector.timer) return opt_.selector.timer(cand, fn);
     Stopwatch w;
@@ -105,25 +115,49 @@ nlohmann::json MatrixPlan::measure_order(bool transpose, int f, const float* x, 
   // core's cache (single alternating runs chose CSR as given on pubmed at a paired ratio of
   // 1.04, where the levers bench, timing each after its own run, put the reordered plan 1.18x
   // ahead).
-  std::vector<double> ms_reordered, ms_given;
+  std::vector<double> ms_reordered, ms_given, ms_given_nopf;
+  struct Timed {
+    const Candidate* cand;
+    const std::function<void()>* run;
+    std::vector<double>* ms;
+  };
+  std::vector<Timed> variants{{&reordered.candidate(), &run_reordered, &ms_reordered},
+                              {&as_given, &run_given, &ms_given}};
+  if (try_nopf) variants.push_back({&as_given_nopf, &run_given_nopf, &ms_given_nopf});
+  // A new order each round (as the selector's rounds): no variant always follows the same one.
+  std::mt19937 shuffle_rng(static_cast<unsigned>(f) * 2 + (transpose ? 1 : 0));
   int rounds = std::max(1, opt_.selector.reps);
   for (int r = 0; r < rounds; ++r) {
-    run_reordered();
-    ms_reordered.push_back(timed(reordered.candidate(), run_reordered));
-    run_given();
-    ms_given.push_back(timed(as_given, run_given));
+    std::shuffle(variants.begin(), variants.end(), shuffle_rng);
+    double round_ms = 0;
+    for (const Timed& v : variants) {
+      (*v.run)();
+      v.ms->push_back(timed(*v.cand, *v.run));
+      round_ms += v.ms->back();
+    }
     if (r == 0 && !opt_.selector.timer) {  // fast kernels: more rounds for the same noise
-      const double pair_s = 2 * (ms_reordered[0] + ms_given[0]) * 1e-3;
-      rounds =
-          std::clamp(static_cast<int>(kChoiceSeconds / std::max(pair_s, 1e-9)), rounds, kMaxRounds);
+      const double round_s = 2 * round_ms * 1e-3;
+      rounds = std::clamp(static_cast<int>(kChoiceSeconds / std::max(round_s, 1e-9)), rounds,
+                          kMaxRounds);
+    }
+  }
+  // CSR as given: without prefetch only when that is clearly faster (the selector's rule).
+  nlohmann::json out = {{"given_kernel", "csr"}};
+  if (try_nopf) {
+    const PairedComparison pf = compare_paired(ms_given_nopf, ms_given, kSelectMargin);
+    out["given_nopf_over_csr_paired"] = pf.median_ratio;
+    if (pf.wins) {
+      out["given_kernel"] = "csr-nopf";
+      ms_given = std::move(ms_given_nopf);
     }
   }
   const PairedComparison cmp = compare_paired(ms_reordered, ms_given, kSelectMargin);
-  return {{"choice", cmp.wins ? "reordered" : "given"},
-          {"reordered_ms", cmp.cand_ms},
-          {"given_csr_ms", cmp.csr_ms},
-          {"paired_ratio", cmp.median_ratio},
-          {"rounds", ms_reordered.size()}};
+  out["choice"] = cmp.wins ? "reordered" : "given";
+  out["reordered_ms"] = cmp.cand_ms;
+  out["given_csr_ms"] = cmp.csr_ms;
+  out["paired_ratio"] = cmp.median_ratio;
+  out["rounds"] = ms_reordered.size();
+  return out;
 }
 
 void MatrixPlan::run_cpu(bool transpose, const float* x, int f, float* y) {
@@ -134,13 +168,17 @@ void MatrixPlan::run_cpu(bool transpose, const float* x, int f, float* y) {
       ++c.calls >= opt_.selector.recheck_after) {
     nlohmann::json again = measure_order(transpose, f, x, y);
     c.given = again["choice"] == "given";
+    c.given_nopf = again["given_kernel"] == "csr-nopf";
     again["first"] = std::move(c.why);
     again["after_calls"] = c.calls;
     c.why = std::move(again);
     c.rechecked = true;
   }
   if (c.given) {
-    spmm_csr(given(transpose), x, f, y, false);
+    if (c.given_nopf)
+      spmm_csr_simd(given(transpose), x, f, y, false, nullptr, best_simd(), 0);
+    else
+      spmm_csr(given(transpose), x, f, y, false);
     return;
   }
   aggregator(transpose).run(x, f, y);
@@ -220,7 +258,8 @@ nlohmann::json MatrixPlan::kernels() const {
   std::lock_guard lock(mu_);
   const auto as_chosen = [&](nlohmann::json k, bool transposed) {
     for (const auto& [key, c] : order_choice_)
-      if (key.first == transposed && c.given) k[std::to_string(key.second)] = "csr-given";
+      if (key.first == transposed && c.given)
+        k[std::to_string(key.second)] = c.given_nopf ? "csr-nopf-given" : "csr-given";
     return k;
   };
   if (!bwd_) return as_chosen(fwd_->kernels(), false);

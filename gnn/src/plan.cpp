@@ -168,7 +168,7 @@ std::string cache_key(const Csr& a, const std::vector<index_t>& starts, int f, i
   const CpuInfo cpu = cpu_info();
   for (char ch : cpu.model) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
   return std::to_string(h) + "-f" + std::to_string(f) + "-t" + std::to_string(threads) +
-         (caller_order ? "-c" : "") + "-v2";
+         (caller_order ? "-c" : "") + "-v3";
 }
 
 fs::path cache_file(const std::string& key) {
@@ -193,6 +193,16 @@ std::vector<Candidate> propose_candidates(const Csr& a, const std::vector<BlockI
   Candidate whole = whole_csr_candidate();
   whole.predicted_ms = find_kernel("csr").cost(Subgraph{&a, {}}, f, m).seconds * 1e3;
   out.push_back(whole);
+  // Where plain CSR prefetches (F > kCsrNoPrefetchMaxWidth), the same loop without: the
+  // prefetch pays where X exceeds the caches and costs load slots where it fits (levers bench,
+  // 2026-12-07: 1.07-1.3x either way depending on the graph, not on F alone). Same cost model:
+  // only the measurement tells them apart.
+  if (f > kCsrNoPrefetchMaxWidth) {
+    Candidate nopf = whole;
+    nopf.label = nopf.whole = "csr-nopf";
+    nopf.kernel[static_cast<int>(DensityClass::kSparse)] = "csr-nopf";
+    out.push_back(nopf);
+  }
   const struct {
     const char* label;
     SplitThresholds th;
@@ -446,10 +456,10 @@ const ExecPlan& AdaptiveAggregator::select(int f, const float* x) {
   // Measure plain CSR and the best predicted others, interleaved, by their medians.
   std::vector<Candidate*> measured;
   std::vector<std::unique_ptr<ExecPlan>> plans;
-  int others = 0;
+  int others = 0;  // splits measured (the whole-matrix candidates always are)
   for (auto& c : cands) {
-    if (!c.whole_csr() && others >= opt_.max_measured) continue;
-    if (!c.whole_csr()) ++others;
+    if (c.whole.empty() && others >= opt_.max_measured) continue;
+    if (c.whole.empty()) ++others;
     plans.push_back(std::make_unique<ExecPlan>(a_, blocks_, c, order_));
     measured.push_back(&c);
   }
@@ -483,7 +493,7 @@ const ExecPlan& AdaptiveAggregator::select(int f, const float* x) {
   ex["cached"] = false;
   if (best->whole_csr())
     ex["reason"] =
-        "no split candidate beat plain CSR clearly (paired ratio < 0.95 at the median and < 1 "
+        "no candidate beat plain CSR clearly (paired ratio < 0.95 at the median and < 1 "
         "at the upper quartile of the interleaved rounds): plain CSR";
   else
     ex["reason"] = "fastest clear winner: paired ratio " + fmt_num(best_ratio, 3) +

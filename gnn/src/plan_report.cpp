@@ -71,8 +71,10 @@ void write_plan_text(std::ostream& out, const Json& doc) {
   if (doc.contains("caller_order_measured")) {
     const Json& m = doc["caller_order_measured"];
     out << "caller's order: "
-        << (m["choice"] == "given" ? "plain CSR on the matrix as given"
-                                   : "the reordered plan, X and Y through the permutation")
+        << (m["choice"] != "given" ? "the reordered plan, X and Y through the permutation"
+            : m.value("given_kernel", "csr") == "csr-nopf"
+                ? "plain CSR on the matrix as given, without software prefetch"
+                : "plain CSR on the matrix as given")
         << " (reordered " << fmt_num(m["reordered_ms"].get<double>(), 3) << " ms, as given "
         << fmt_num(m["given_csr_ms"].get<double>(), 3) << " ms, paired ratio "
         << fmt_num(m["paired_ratio"].get<double>(), 3) << " over " << m["rounds"] << " rounds"

@@ -101,7 +101,7 @@ struct PlacedXY {
 TEST(Kernels, EveryKernelMatchesReferenceOnAwkwardShapes) {
   std::mt19937 rng(42);
   gearbox::ThreadScope threads(2);
-  int checked = 0;
+  int checked = 0, whole_checked = 0;
   for (index_t n : {1, 2, 9, 37, 300}) {
     for (bool huge : {false, true}) {
       const Csr a = random_graph(n, 0.02, huge, rng);
@@ -132,10 +132,25 @@ TEST(Kernels, EveryKernelMatchesReferenceOnAwkwardShapes) {
             }
           }
         }
+        // Whole-matrix kernels (no density class: "csr-nopf") on the whole matrix.
+        for (const auto& spec : kernel_registry()) {
+          if (spec.device != Device::kCpu || !spec.classes.empty()) continue;
+          auto k = spec.make(Subgraph{&a, {}});
+          for (bool acc : {false, true}) {
+            std::vector<float> want = y0, got = y0;
+            spmm_reference(a, x.data(), f, want.data(), acc);
+            k->run(x.data(), f, got.data(), acc);
+            SCOPED_TRACE(spec.name + " (whole) n=" + std::to_string(n) + " f=" + std::to_string(f) +
+                         " acc=" + std::to_string(acc));
+            expect_close(got, want, spec.name.c_str());
+            ++whole_checked;
+          }
+        }
       }
     }
   }
   EXPECT_GT(checked, 300);
+  EXPECT_GE(whole_checked, 100) << "csr-nopf ran on every shape";
 }
 
 TEST(Kernels, TunedCsrMatchesReferenceWithManyThreadsAndFewRows) {
@@ -226,6 +241,10 @@ TEST(Kernels, RegistryKeyedByClassAndDevice) {
   EXPECT_FALSE(kernels_for(DensityClass::kSparse).empty());
   EXPECT_TRUE(kernels_for(DensityClass::kDense, Device::kCuda).empty());
   EXPECT_EQ(find_kernel("csr").name, "csr");
+  EXPECT_EQ(find_kernel("csr-nopf").name, "csr-nopf");
+  for (int c = 0; c < kDensityClasses; ++c)  // whole-matrix only: never a class's kernel
+    for (const KernelSpec* spec : kernels_for(static_cast<DensityClass>(c)))
+      EXPECT_NE(spec->name, "csr-nopf");
   EXPECT_THROW(find_kernel("nope"), gearbox::Error);
 }
 
@@ -328,8 +347,8 @@ std::vector<float> reference_in_caller_order(const Csr& a, const std::vector<ind
 }  // namespace
 
 TEST(Kernels, InCallerOrderReadsAndWritesThroughThePermutation) {
-  // Every kernel that can fuse the permutation (csr, dcsr, panel at every SIMD level) does,
-  // and its result in the caller's order equals the reference's; the others say they cannot.
+  // Every kernel that can fuse the permutation (csr, csr-nopf, dcsr, panel at every SIMD level)
+  // does, and its result in the caller's order equals the reference's; the others say they cannot.
   std::mt19937 rng(23);
   gearbox::ThreadScope threads(2);
   int fused = 0;
@@ -356,7 +375,8 @@ TEST(Kernels, InCallerOrderReadsAndWritesThroughThePermutation) {
                       make_panel_kernel(Subgraph{&a, blocks}, s));
     for (const auto& [name, k] : ks) {
       const auto p = k->in_caller_order(old_of_new);
-      const bool can = name == "csr" || name == "dcsr" || name.rfind("panel", 0) == 0;
+      const bool can =
+          name == "csr" || name == "csr-nopf" || name == "dcsr" || name.rfind("panel", 0) == 0;
       ASSERT_EQ(p != nullptr, can) << name;
       if (!p) continue;
       for (int f : {1, 7, 16, 33, 129}) {
@@ -374,5 +394,5 @@ TEST(Kernels, InCallerOrderReadsAndWritesThroughThePermutation) {
       }
     }
   }
-  EXPECT_EQ(fused, 5 * 5 * 5 * 2);
+  EXPECT_EQ(fused, 5 * 5 * 6 * 2);  // 5 sizes x 5 widths x 6 kernels x acc
 }

@@ -3,9 +3,11 @@
 // own their matrix (no reference to a caller's temporary survives construction).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <functional>
 #include <random>
+#include <set>
 
 #include "gearbox/core/error.hpp"
 #include "gearbox/gnn/generators.hpp"
@@ -57,6 +59,15 @@ Csr shuffled(const Csr& a, unsigned seed) {
 class MatrixPlanTest : public ::testing::Test {
  protected:
   void SetUp() override { setenv("GEARBOX_CACHE", dir_.path().c_str(), 1); }
+  // The order-choice tests' plan: label propagation in blocks of 16, 2 threads, no cache.
+  static MatrixPlanOptions order_choice_options() {
+    MatrixPlanOptions o;
+    o.reorder = ReorderMethod::kLabelProp;
+    o.max_block = 16;
+    o.threads = 2;
+    o.selector.use_cache = false;
+    return o;
+  }
   gearbox::testing::TempDir dir_;
 };
 
@@ -137,11 +148,7 @@ TEST_F(MatrixPlanTest, CallersOrderKeepsTheReorderedPlanOnlyWhenClearlyFaster) {
   const Csr a = shuffled(directed(n, 9, 3), 7);
   const Csr at = transpose(a);
   for (const double given_ms : {2.0, 1.0, 0.5}) {
-    MatrixPlanOptions o;
-    o.reorder = ReorderMethod::kLabelProp;
-    o.max_block = 16;
-    o.threads = 2;
-    o.selector.use_cache = false;
+    MatrixPlanOptions o = order_choice_options();
     int given_runs = 0;
     o.selector.timer = [&](const Candidate& c, const std::function<void()>& run) {
       run();
@@ -179,6 +186,56 @@ TEST_F(MatrixPlanTest, CallersOrderKeepsTheReorderedPlanOnlyWhenClearlyFaster) {
   }
 }
 
+TEST_F(MatrixPlanTest, CallersOrderMeasuresCsrAsGivenWithoutPrefetchWhereCsrPrefetches) {
+  // At a width where plain CSR prefetches, CSR as given is timed with and without software
+  // prefetch too: without is kept only when clearly faster, then weighed against the
+  // reordered plan. Products stay equal to the reference.
+  const index_t n = 333;
+  const Csr a = shuffled(directed(n, 9, 3), 7);
+  const int f = kCsrNoPrefetchMaxWidth + 16;
+  for (const double nopf_ms : {1.0, 1.45}) {
+    MatrixPlanOptions o = order_choice_options();
+    int nopf_runs = 0;
+    std::vector<std::string> seq;  // the order choice's timed runs (after the selection's)
+    o.selector.timer = [&](const Candidate& c, const std::function<void()>& run) {
+      run();
+      if (c.label == "csr-given" || !seq.empty()) seq.push_back(c.label);
+      if (c.label == "csr-given") return 1.5;
+      if (c.label != "csr-nopf-given") return 2.0;  // the reordered plan's candidates
+      ++nopf_runs;
+      return nopf_ms;
+    };
+    MatrixPlan plan(a, f, o);
+    const bool nopf = nopf_ms < 1.5 * kSelectMargin;  // 1.45 / 1.5 = 0.967: a tie
+    const auto why = plan.document()["caller_order_measured"];
+    EXPECT_EQ(why["choice"], "given") << why.dump();
+    EXPECT_EQ(why["given_kernel"], nopf ? "csr-nopf" : "csr");
+    EXPECT_NEAR(why["given_nopf_over_csr_paired"].get<double>(), nopf_ms / 1.5, 1e-9);
+    EXPECT_NEAR(why["given_csr_ms"].get<double>(), nopf ? nopf_ms : 1.5, 1e-9);
+    EXPECT_EQ(nopf_runs, o.selector.reps) << "one timed run per round";
+    // Each round times the three once, in a new order each round. seq starts at the first
+    // "csr-given", so the first round may be cut: whole rounds are those from seq.size() % 3.
+    ASSERT_GT(seq.size(), 3u * (o.selector.reps - 1));
+    ASSERT_LE(seq.size(), 3u * o.selector.reps);
+    const std::size_t cut = seq.size() % 3;
+    std::set<std::vector<std::string>> orders;
+    for (std::size_t i = cut; i < seq.size(); i += 3) {
+      std::vector<std::string> round(seq.begin() + i, seq.begin() + i + 3);
+      orders.insert(round);
+      std::sort(round.begin(), round.end());
+      EXPECT_EQ(std::adjacent_find(round.begin(), round.end()), round.end()) << "each once";
+    }
+    EXPECT_GT(orders.size(), 1u) << "the rounds do not all run in one order";
+    EXPECT_EQ(plan.kernels()[std::to_string(f)], nopf ? "csr-nopf-given" : "csr-given");
+    EXPECT_EQ(plan.text().find("without software prefetch") != std::string::npos, nopf);
+    const auto x = rnd(static_cast<std::size_t>(n) * f, 5);
+    std::vector<float> want(x.size()), got(x.size(), 7.f);
+    spmm_reference(a, x.data(), f, want.data(), false);
+    plan.run(x.data(), f, got.data(), false);
+    for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-4f) << i;
+  }
+}
+
 TEST_F(MatrixPlanTest, CallersOrderChoiceIsMeasuredAgainAfterWarmUp) {
   // Chosen at planning time (the reordered plan, CSR as given timed 2x slower), measured
   // again on the caller's inputs after recheck_after calls (CSR as given now 2x faster): the
@@ -186,11 +243,7 @@ TEST_F(MatrixPlanTest, CallersOrderChoiceIsMeasuredAgainAfterWarmUp) {
   const index_t n = 333;
   const Csr a = shuffled(directed(n, 9, 3), 7);
   double given_ms = 2.0;
-  MatrixPlanOptions o;
-  o.reorder = ReorderMethod::kLabelProp;
-  o.max_block = 16;
-  o.threads = 2;
-  o.selector.use_cache = false;
+  MatrixPlanOptions o = order_choice_options();
   o.selector.recheck_after = 3;
   o.selector.timer = [&](const Candidate& c, const std::function<void()>& run) {
     run();

@@ -149,6 +149,38 @@ TEST_F(PlanTest, ASplitMeasuredTwiceAsFastAsCsrWins) {
   EXPECT_DOUBLE_EQ(*c.measured_ms, 1.0);
 }
 
+TEST_F(PlanTest, CsrWithoutPrefetchIsMeasuredWhereCsrPrefetchesAndKeptOnlyWhenClearlyFaster) {
+  // From F > kCsrNoPrefetchMaxWidth the selector measures "csr-nopf" (the same loop without
+  // software prefetch) beside plain CSR and keeps it only when clearly faster; at or below
+  // that width plain CSR does not prefetch and the candidate is not proposed.
+  const Csr a = cliques(960);
+  const Ordering o = compute_ordering(a, ReorderMethod::kNone, 48, 0);
+  const int wide = kCsrNoPrefetchMaxWidth + 16;
+  for (const double nopf_ms : {1.0, 1.96}) {
+    std::map<std::string, int> runs;
+    SelectorOptions opt{.use_cache = false, .recheck_after = 0};
+    opt.timer = [&](const Candidate& c, const std::function<void()>& run) {
+      run();
+      ++runs[c.label];
+      return c.whole_csr() ? 2.0 : c.label == "csr-nopf" ? nopf_ms : 3.0;
+    };
+    AdaptiveAggregator agg(a, o.block_starts, opt, 2);
+    const auto x = rnd(960u * wide);
+    std::vector<float> want(x.size()), got(x.size(), 7.f);
+    spmm_reference(a, x.data(), wide, want.data(), false);
+    agg.run(x.data(), wide, got.data());
+    for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-4f);
+    EXPECT_EQ(runs["csr-nopf"], opt.reps) << "measured in every round";
+    const bool clear = nopf_ms < 2.0 * kSelectMargin;  // 1.96 / 2 = 0.98: a tie, CSR kept
+    EXPECT_EQ(agg.kernels()[std::to_string(wide)], clear ? "csr-nopf" : "csr")
+        << agg.explain().dump();
+    runs.clear();
+    agg.plan_for(kCsrNoPrefetchMaxWidth);
+    EXPECT_EQ(runs.count("csr-nopf"), 0u) << "plain CSR does not prefetch at this width";
+    EXPECT_GT(runs["csr"], 0);
+  }
+}
+
 TEST_F(PlanTest, ForcedCsrChoosesWholeCsrWhateverTheTimings) {
   // --kernels csr: plain CSR even when a split would measure ten times faster.
   const Csr a = cliques(960);

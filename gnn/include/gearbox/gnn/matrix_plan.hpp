@@ -70,7 +70,8 @@ class MatrixPlan {
   bool symmetric() const { return symmetric_; }
   Device device() const { return opt_.selector.device; }
   // Chosen kernels per width ({"forward": .., "transpose": ..} once the transpose is planned);
-  // "csr-given" where plain CSR on the matrix as given was chosen.
+  // "csr-given" where plain CSR on the matrix as given was chosen ("csr-nopf-given": the same
+  // without software prefetch, measured clearly faster).
   nlohmann::json kernels() const;
 
  private:
@@ -79,6 +80,7 @@ class MatrixPlan {
   // there was nothing to choose).
   struct OrderChoice {
     bool given = false;
+    bool given_nopf = false;  // CSR as given without software prefetch ("csr-nopf-given")
     nlohmann::json why;
     int calls = 0;           // run() calls since the choice, until re-checked
     bool rechecked = false;  // measured again after opt.selector.recheck_after calls
@@ -90,9 +92,11 @@ class MatrixPlan {
   // given (else with random inputs). Only on the CPU, when the ordering moved nodes and CSR is
   // not forced; else the reordered plan, unmeasured.
   OrderChoice& order_choice(bool transpose, int f, const float* x, float* y);
-  // Interleaved rounds of the reordered plan and plain CSR on the matrix as given: "choice"
-  // is "reordered" only when it is clearly faster (compare_paired with kSelectMargin), with
-  // both medians, the paired ratio and the rounds.
+  // Interleaved rounds of the reordered plan and plain CSR on the matrix as given (from
+  // F > kCsrNoPrefetchMaxWidth also CSR as given without prefetch, "given_kernel" "csr-nopf"
+  // when clearly faster than with): "choice" is "reordered" only when it is clearly faster
+  // than the chosen CSR as given (compare_paired with kSelectMargin), with both medians, the
+  // paired ratio and the rounds.
   nlohmann::json measure_order(bool transpose, int f, const float* x, float* y);
   // Y = A X (or A^T X) on the CPU as chosen.
   void run_cpu(bool transpose, const float* x, int f, float* y);

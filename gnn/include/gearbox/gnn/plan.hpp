@@ -41,7 +41,9 @@ namespace gearbox::gnn {
 struct Candidate {
   std::string label;
   Device device = Device::kCpu;
-  std::string whole;  // the kernel run on the whole matrix ("" = the split); CPU: "csr" or ""
+  // The kernel run on the whole matrix ("" = the split); CPU: "csr", "csr-nopf" (the same loop
+  // without software prefetch) or "".
+  std::string whole;
   SplitThresholds thresholds;
   std::array<std::string, kDensityClasses> kernel;
   double predicted_ms = 0;
@@ -58,7 +60,7 @@ using CandidateTimer = std::function<double(const Candidate& c, const std::funct
 
 struct SelectorOptions {
   Device device = Device::kCpu;  // where the plan runs (x and y live in its memory)
-  int max_measured = 4;          // candidates measured besides plain CSR
+  int max_measured = 4;          // splits measured besides the whole-matrix candidates
   int reps = 7;                  // measured runs per candidate (after one warm-up); median kept
   bool use_cache = true;         // read/write the chosen set in cache_dir()/gnn-plans
   bool force_csr = false;        // --kernels csr: no selection
