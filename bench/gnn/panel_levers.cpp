@@ -81,9 +81,8 @@ int main(int argc, char** argv) {
                 [&] { spmm_csr(a, x.data(), f, y.data(), false, old_of_new.data()); }});
   const PreparedGraph given = prepare_graph(graph, ReorderMethod::kNone, block, 0, false);
   vs.push_back({"csr, given order", [&] { spmm_csr(given.ahat, x.data(), f, y.data(), false); }});
-  vs.push_back({"csr, given order, pf 0", [&] {
-                  spmm_csr_simd(given.ahat, x.data(), f, y.data(), false, nullptr, best_simd(), 0);
-                }});
+  vs.push_back(
+      {"csr, given order, pf 0", [&] { spmm_csr_nopf(given.ahat, x.data(), f, y.data(), false); }});
   MatrixPlanOptions mo;
   mo.threads = threads;
   mo.max_block = block;

@@ -45,6 +45,11 @@ void spmm_csr(const Csr& a, const float* x, int f, float* y, bool accumulate,
                 f > kCsrNoPrefetchMaxWidth ? kCsrPrefetch : 0);
 }
 
+void spmm_csr_nopf(const Csr& a, const float* x, int f, float* y, bool accumulate,
+                   const index_t* y_rows) {
+  spmm_csr_simd(a, x, f, y, accumulate, y_rows, best_simd(), 0);
+}
+
 Csr remap_columns(const Csr& a, const std::vector<index_t>& old_of_new) {
   if (static_cast<index_t>(old_of_new.size()) != a.cols)
     throw Error::runtime("remap_columns: the permutation's size differs from the columns");
@@ -88,7 +93,7 @@ class CsrKernel final : public Kernel {
     if (prefetch_)
       spmm_csr(*a_, x, f, y, acc, rows);
     else
-      spmm_csr_simd(*a_, x, f, y, acc, rows, best_simd(), 0);
+      spmm_csr_nopf(*a_, x, f, y, acc, rows);
   }
   const char* name() const override { return prefetch_ ? "csr" : "csr-nopf"; }
   std::size_t format_bytes() const override {

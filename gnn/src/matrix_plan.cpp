@@ -101,9 +101,7 @@ nlohmann::json MatrixPlan::measure_order(bool transpose, int f, const float* x, 
   const bool try_nopf = f > kCsrNoPrefetchMaxWidth;
   const std::function<void()> run_reordered = [&] { reordered.run(x, f, y); };
   const std::function<void()> run_given = [&] { spmm_csr(g, x, f, y, false); };
-  const std::function<void()> run_given_nopf = [&] {
-    spmm_csr_simd(g, x, f, y, false, nullptr, best_simd(), 0);
-  };
+  const std::function<void()> run_given_nopf = [&] { spmm_csr_nopf(g, x, f, y, false); };
   const auto timed = [&](const Candidate& cand, const std::function<void()>& fn) {
     if (opt_.selector.timer) return opt_.selector.timer(cand, fn);
     Stopwatch w;
@@ -175,10 +173,7 @@ void MatrixPlan::run_cpu(bool transpose, const float* x, int f, float* y) {
     c.rechecked = true;
   }
   if (c.given) {
-    if (c.given_nopf)
-      spmm_csr_simd(given(transpose), x, f, y, false, nullptr, best_simd(), 0);
-    else
-      spmm_csr(given(transpose), x, f, y, false);
+    (c.given_nopf ? spmm_csr_nopf : spmm_csr)(given(transpose), x, f, y, false, nullptr);
     return;
   }
   aggregator(transpose).run(x, f, y);

@@ -89,6 +89,11 @@ const char* simd_name(SimdLevel s);
 void spmm_csr(const Csr& a, const float* x, int f, float* y, bool accumulate,
               const index_t* y_rows = nullptr);
 
+// spmm_csr without software prefetch at every width ("csr-nopf"; the plans measure it against
+// spmm_csr where that prefetches, and keep it only when clearly faster).
+void spmm_csr_nopf(const Csr& a, const float* x, int f, float* y, bool accumulate,
+                   const index_t* y_rows = nullptr);
+
 // Software prefetch distance (entries ahead, across rows) of the AVX-512 CSR loop. Measured
 // on sbm 200k/256 by a prototype (64-byte aligned X and Y, lp blocks of 64, 2 threads,
 // 2026-12-07): distance 16 2.0x the old AVX2 loop on the reordered graph and 1.2x in the given
