@@ -110,7 +110,7 @@ __attribute__((target("avx512f,prfchw"))) void rows_512(const Csr& a, index_t r0
     // Rows written through a permutation land anywhere in Y, where no hardware prefetcher
     // follows them: the next row's slice is prefetched for writing (prefetchw) while this
     // one's entries are summed. Measured with X and Y 64-byte aligned (levers bench, 31 and 21
-    // rounds, 2026-12-07 20:05 UTC): the fused caller's-order CSR 1.24-1.28x faster on cora
+    // rounds, 2026-12-07 20:02 UTC): the fused caller's-order CSR 1.24-1.28x faster on cora
     // and citeseer, 1.03-1.05x on pubmed, cond-mat-2005, musae-facebook and sbm 20k; 2, 4 or 8
     // rows ahead no better than 1.
     if (yrow && r + 1 < r1) {
