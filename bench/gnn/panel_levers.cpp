@@ -199,6 +199,10 @@ int main(int argc, char** argv) {
       cpu[i].push_back(cpu_ms() - c0);
     }
   }
+  // The plan's choice after the rounds: re-checked on this bench's X and Y after 20 calls.
+  if (args->selected("matrix plan"))
+    std::fprintf(stderr, "matrix plan after the rounds: %s %s\n", mplan.kernels().dump().c_str(),
+                 mplan.document()["caller_order_measured"].dump().c_str());
   const double bytes = static_cast<double>(a.nnz()) * 8 + (a.rows + 1) * 8.0 + 2.0 * a.rows * f * 4;
   std::printf(
       "%s: %d nodes, %lld nnz, F=%d, %d threads, best SIMD %s, %zu blocks; compulsory %.1f MB\n",

@@ -83,19 +83,22 @@ __attribute__((target("avx512f"))) void tile_row_512(const index_t* c, const flo
 }
 
 // One panel [r0, r1), columns [j, j + w) of every row.
-// When the slice starts off a 64-byte boundary by the same d floats in X and Y rows (as
-// std::vector's 16-byte alignment gives; f a multiple of 16 keeps it the same in every row),
-// every load would span two cache lines: the slice is then taken as w / 16 + 1 vectors from
-// the boundary below it, the first masked to lanes >= d and the last to lanes < d (measured:
-// X at a 64-byte boundary made this kernel 1.18x faster on sbm 200k/256).
+// When X's slice starts d floats past a 64-byte boundary (std::vector gives 16-byte alignment;
+// f a multiple of 16 keeps d the same in every row), every load of X would span two cache
+// lines: the slice is then taken as w / 16 + 1 vectors from the boundary below it, the first
+// masked to lanes >= d and the last to lanes < d (measured: X at a 64-byte boundary made this
+// kernel 1.18x faster on sbm 200k/256). Lane l of vector i is column j - d + 16 i + l in Y
+// too, read and written there with unaligned masked accesses whatever Y's own alignment: only
+// once per row, against every entry's loads of X. (Until 2026-12-07 the shift needed Y at the
+// same offset as X; with X 32 and Y 48 bytes past a boundary, as two heap blocks can be, plain
+// CSR ran 1.3x slower on ego-facebook at F = 128, 1.7x without prefetch.)
 __attribute__((target("avx512f,prfchw"))) void rows_512(const Csr& a, index_t r0, index_t r1,
                                                         const float* x, int f, float* y,
                                                         const index_t* yrow, bool acc, int j, int w,
                                                         int pd) {
   const auto xa = reinterpret_cast<std::uintptr_t>(x + j) % 64;
-  const auto ya = reinterpret_cast<std::uintptr_t>(y + j) % 64;
   const int d = static_cast<int>(xa / 4);
-  const bool shift = xa != 0 && xa == ya && xa % 4 == 0 && f % 16 == 0 && w % 16 == 0 && w <= 128;
+  const bool shift = xa != 0 && xa % 4 == 0 && f % 16 == 0 && w % 16 == 0 && w <= 128;
   const int nv = shift ? w / 16 + 1 : (w + 15) / 16;
   const __mmask16 first = shift ? static_cast<__mmask16>(0xffffu << d) : __mmask16(0xffff);
   const __mmask16 last = shift ? static_cast<__mmask16>((1u << d) - 1u)

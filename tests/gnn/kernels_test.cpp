@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <utility>
@@ -286,41 +288,77 @@ TEST(Kernels, PanelKernelEverySimdLevelMatchesReference) {
   EXPECT_EQ(checked, 3 * 5 * 12 * 2);
 }
 
-TEST(Kernels, PanelKernelAtEveryAlignmentOfXAndY) {
-  // X and Y placed 0..15 floats past a 64-byte boundary, alike (the AVX-512 path then reads
-  // and writes each row from the boundary below it, masked) and unlike (plain path); widths
-  // that are multiples of 16 (the masked path) and not; guard floats around Y must stay as
-  // they were (masked-out lanes are never written).
+TEST(Kernels, RowKernelsAtEveryAlignmentOfXAndY) {
+  // X and Y placed 0..15 floats past a 64-byte boundary, alike and unlike (the AVX-512 row loop
+  // reads X from the boundary below it, masked, and Y at the matching unaligned offsets);
+  // widths that are multiples of 16 (the masked path) and not; the panel kernel, plain CSR
+  // with and without prefetch, and CSR writing Y through a row map; guard floats around Y
+  // must stay as they were (masked-out lanes are never written).
   std::mt19937 rng(23);
   const index_t n = 600;
   const Csr a = random_graph(n, 0.02, true, rng);
   const std::vector<BlockInfo> blocks = diagonal_blocks(a, {0, 100, 356, 357, n});
+  std::vector<index_t> y_rows(static_cast<std::size_t>(n));
+  for (index_t i = 0; i < n; ++i) y_rows[static_cast<std::size_t>(i)] = i;
+  std::shuffle(y_rows.begin(), y_rows.end(), rng);
   gearbox::ThreadScope threads(2);
-  int checked = 0;
+  struct Case {
+    std::string name;
+    std::function<void(const float*, int, float*, bool)> run;
+    bool permuted;  // writes row r of A X to Y row y_rows[r]
+  };
+  std::vector<std::unique_ptr<Kernel>> panels;
+  std::vector<Case> cases;
   for (SimdLevel simd : {SimdLevel::kAvx2, SimdLevel::kAvx512})
     for (std::size_t tile_bytes : {kPanelRowMode, kPanelTileBytes}) {
-      auto k = make_panel_kernel(Subgraph{&a, blocks}, simd, tile_bytes, 8);
-      for (int f : {16, 20, 48, 128, 144})
-        for (const auto& [ox, oy] : {std::pair{0, 0}, {1, 1}, {4, 4}, {15, 15}, {4, 0}, {3, 9}}) {
-          const std::size_t size = static_cast<std::size_t>(n) * f;
-          const auto xv = random_dense(size, rng), y0 = random_dense(size, rng);
-          PlacedXY b(xv, ox, oy);
-          for (bool acc : {false, true}) {
-            b.set_y(y0);
-            std::vector<float> want = y0;
-            spmm_reference(a, xv.data(), f, want.data(), acc);
-            k->run(b.x, f, b.y, acc);
-            SCOPED_TRACE(std::string(simd_name(simd)) +
-                         " tile_bytes=" + std::to_string(tile_bytes) + " f=" + std::to_string(f) +
-                         " x+" + std::to_string(ox) + " y+" + std::to_string(oy) +
-                         " acc=" + std::to_string(acc));
-            expect_close(b.y_values(), want, "panel");
-            b.expect_guards_untouched();
-            ++checked;
-          }
-        }
+      panels.push_back(make_panel_kernel(Subgraph{&a, blocks}, simd, tile_bytes, 8));
+      const Kernel* k = panels.back().get();
+      cases.push_back(
+          {std::string("panel ") + simd_name(simd) + " tile_bytes=" + std::to_string(tile_bytes),
+           [k](const float* x, int f, float* y, bool acc) { k->run(x, f, y, acc); }, false});
     }
-  EXPECT_EQ(checked, 2 * 2 * 5 * 6 * 2);
+  cases.push_back({"csr",
+                   [&](const float* x, int f, float* y, bool acc) { spmm_csr(a, x, f, y, acc); },
+                   false});
+  cases.push_back(
+      {"csr-nopf",
+       [&](const float* x, int f, float* y, bool acc) { spmm_csr_nopf(a, x, f, y, acc); }, false});
+  cases.push_back(
+      {"csr, Y through a row map",
+       [&](const float* x, int f, float* y, bool acc) { spmm_csr(a, x, f, y, acc, y_rows.data()); },
+       true});
+  int checked = 0;
+  for (const Case& c : cases)
+    for (int f : {16, 20, 48, 128, 144})
+      for (const auto& [ox, oy] :
+           {std::pair{0, 0}, {1, 1}, {4, 4}, {15, 15}, {4, 0}, {3, 9}, {8, 12}, {0, 5}}) {
+        const std::size_t size = static_cast<std::size_t>(n) * f;
+        const auto xv = random_dense(size, rng), y0 = random_dense(size, rng);
+        PlacedXY b(xv, ox, oy);
+        for (bool acc : {false, true}) {
+          b.set_y(y0);
+          std::vector<float> want(size);
+          if (c.permuted) {  // Y row y_rows[r] (=|+=) (A X)[r]
+            std::vector<float> ax(size);
+            spmm_reference(a, xv.data(), f, ax.data(), false);
+            for (index_t r = 0; r < n; ++r)
+              for (int q = 0; q < f; ++q) {
+                const std::size_t at = static_cast<std::size_t>(y_rows[r]) * f + q;
+                want[at] = (acc ? y0[at] : 0.f) + ax[static_cast<std::size_t>(r) * f + q];
+              }
+          } else {
+            want = y0;
+            spmm_reference(a, xv.data(), f, want.data(), acc);
+          }
+          c.run(b.x, f, b.y, acc);
+          SCOPED_TRACE(c.name + " f=" + std::to_string(f) + " x+" + std::to_string(ox) + " y+" +
+                       std::to_string(oy) + " acc=" + std::to_string(acc));
+          expect_close(b.y_values(), want, c.name.c_str());
+          b.expect_guards_untouched();
+          ++checked;
+        }
+      }
+  EXPECT_EQ(checked, 7 * 5 * 8 * 2);
 }
 
 namespace {
