@@ -145,14 +145,24 @@ __attribute__((target("avx512f,prfchw"))) void rows_512(const Csr& a, index_t r0
 // y[0:8 NV] (=|+=) sum_k v[k] x[c[k], 0:8 NV] with S partial sums per vector (entries
 // alternate between them): S = 2 for short slices keeps enough FMAs in flight, S = 1 for the
 // 64-float slice (8 accumulators; 16 would leave no registers for the loads).
-template <int NV, int S>
+// M: the first vector is masked by `first` and the last by `last` (lanes outside the masks are
+// neither read nor written), for slices read from the 32-byte boundary below them.
+template <int NV, int S, bool M>
 __attribute__((target("avx2,fma"))) void tile_row_256(const index_t* c, const float* v,
                                                       offset_t len, const float* x,
-                                                      std::ptrdiff_t f, float* y, bool acc) {
+                                                      std::ptrdiff_t f, float* y, bool acc,
+                                                      __m256i first, __m256i last) {
+  const auto load = [first, last](const float* p, int i) {
+    if constexpr (M) {
+      if (i == 0) return _mm256_maskload_ps(p, first);
+      if (i + 1 == NV) return _mm256_maskload_ps(p, last);
+    }
+    return _mm256_loadu_ps(p);
+  };
   __m256 s[S][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < NV; ++i) {
-    s[0][i] = acc ? _mm256_loadu_ps(y + 8 * i) : _mm256_setzero_ps();
+    s[0][i] = acc ? load(y + 8 * i, i) : _mm256_setzero_ps();
     if constexpr (S == 2) s[1][i] = _mm256_setzero_ps();
   }
   offset_t k = 0;
@@ -162,20 +172,24 @@ __attribute__((target("avx2,fma"))) void tile_row_256(const index_t* c, const fl
       const __m256 w = _mm256_broadcast_ss(v + k + p);
       const float* xr = x + static_cast<std::ptrdiff_t>(c[k + p]) * f;
 #pragma GCC unroll 16
-      for (int i = 0; i < NV; ++i)
-        s[p][i] = _mm256_fmadd_ps(w, _mm256_loadu_ps(xr + 8 * i), s[p][i]);
+      for (int i = 0; i < NV; ++i) s[p][i] = _mm256_fmadd_ps(w, load(xr + 8 * i, i), s[p][i]);
     }
   }
   if (k < len) {
     const __m256 w = _mm256_broadcast_ss(v + k);
     const float* xr = x + static_cast<std::ptrdiff_t>(c[k]) * f;
 #pragma GCC unroll 16
-    for (int i = 0; i < NV; ++i) s[0][i] = _mm256_fmadd_ps(w, _mm256_loadu_ps(xr + 8 * i), s[0][i]);
+    for (int i = 0; i < NV; ++i) s[0][i] = _mm256_fmadd_ps(w, load(xr + 8 * i, i), s[0][i]);
   }
 #pragma GCC unroll 16
   for (int i = 0; i < NV; ++i) {
     if constexpr (S == 2) s[0][i] = _mm256_add_ps(s[0][i], s[1][i]);
-    _mm256_storeu_ps(y + 8 * i, s[0][i]);
+    if (M && i == 0)
+      _mm256_maskstore_ps(y, first, s[0][i]);
+    else if (M && i + 1 == NV)
+      _mm256_maskstore_ps(y + 8 * i, last, s[0][i]);
+    else
+      _mm256_storeu_ps(y + 8 * i, s[0][i]);
   }
 }
 
@@ -189,9 +203,22 @@ void tile_row_scalar(const index_t* c, const float* v, offset_t len, const float
   }
 }
 
+// The AVX2 rows. When X's slice starts s floats past a 32-byte boundary (s != 0; f and w
+// multiples of 8 keep s the same in every row and piece), half of the 32-byte loads of X would
+// span two cache lines: each piece is then read from the boundary below it, as one more vector
+// with the first and last masked, and Y at the matching unaligned offsets (as rows_512 does).
+// Measured (levers bench, 2026-12-07 20:43 UTC, F = 128, 31 rounds, X and Y 16 bytes past a
+// boundary): 1.22x faster than the unshifted loop on ego-facebook, 1.02-1.05x on cora, citeseer,
+// musae-facebook and blogcatalog, level on pubmed; still 1.05-1.17x slower than with X and Y
+// 64-byte aligned (the masked end loads, and one more vector per piece).
 __attribute__((target("avx2,fma"))) void rows_256(const Csr& a, index_t r0, index_t r1,
                                                   const float* x, int f, float* y,
                                                   const index_t* yrow, bool acc, int j, int w) {
+  const int s = static_cast<int>(reinterpret_cast<std::uintptr_t>(x + j) % 32 / 4);
+  const bool shift = s != 0 && f % 8 == 0 && w % 8 == 0;
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i first = _mm256_cmpgt_epi32(lane, _mm256_set1_epi32(s - 1));  // lanes >= s
+  const __m256i last = _mm256_cmpgt_epi32(_mm256_set1_epi32(s), lane);       // lanes < s
   const offset_t* rp = a.rowptr.data();
   for (index_t r = r0; r < r1; ++r) {
     const index_t* c = a.col.data() + rp[r];
@@ -200,17 +227,34 @@ __attribute__((target("avx2,fma"))) void rows_256(const Csr& a, index_t r0, inde
     float* yr = y + static_cast<std::ptrdiff_t>(yrow ? yrow[r] : r) * f + j;
     const float* xj = x + j;
     int q = 0;
-    for (; q + 64 <= w; q += 64) tile_row_256<8, 1>(c, v, len, xj + q, f, yr + q, acc);
+    if (shift) {
+      // Pieces of 64, 32, 16, 8 floats, each read from s floats before it.
+      for (; q + 64 <= w; q += 64)
+        tile_row_256<9, 1, true>(c, v, len, xj + q - s, f, yr + q - s, acc, first, last);
+      if (q + 32 <= w) {
+        tile_row_256<5, 1, true>(c, v, len, xj + q - s, f, yr + q - s, acc, first, last);
+        q += 32;
+      }
+      if (q + 16 <= w) {
+        tile_row_256<3, 2, true>(c, v, len, xj + q - s, f, yr + q - s, acc, first, last);
+        q += 16;
+      }
+      if (q + 8 <= w)
+        tile_row_256<2, 2, true>(c, v, len, xj + q - s, f, yr + q - s, acc, first, last);
+      continue;
+    }
+    for (; q + 64 <= w; q += 64)
+      tile_row_256<8, 1, false>(c, v, len, xj + q, f, yr + q, acc, first, last);
     if (q + 32 <= w) {
-      tile_row_256<4, 2>(c, v, len, xj + q, f, yr + q, acc);
+      tile_row_256<4, 2, false>(c, v, len, xj + q, f, yr + q, acc, first, last);
       q += 32;
     }
     if (q + 16 <= w) {
-      tile_row_256<2, 2>(c, v, len, xj + q, f, yr + q, acc);
+      tile_row_256<2, 2, false>(c, v, len, xj + q, f, yr + q, acc, first, last);
       q += 16;
     }
     if (q + 8 <= w) {
-      tile_row_256<1, 2>(c, v, len, xj + q, f, yr + q, acc);
+      tile_row_256<1, 2, false>(c, v, len, xj + q, f, yr + q, acc, first, last);
       q += 8;
     }
     if (q < w) tile_row_scalar(c, v, len, xj + q, f, yr + q, acc, w - q);

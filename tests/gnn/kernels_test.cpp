@@ -289,11 +289,12 @@ TEST(Kernels, PanelKernelEverySimdLevelMatchesReference) {
 }
 
 TEST(Kernels, RowKernelsAtEveryAlignmentOfXAndY) {
-  // X and Y placed 0..15 floats past a 64-byte boundary, alike and unlike (the AVX-512 row loop
-  // reads X from the boundary below it, masked, and Y at the matching unaligned offsets);
-  // widths that are multiples of 16 (the masked path) and not; the panel kernel, plain CSR
-  // with and without prefetch, and CSR writing Y through a row map; guard floats around Y
-  // must stay as they were (masked-out lanes are never written).
+  // X and Y placed 0..15 floats past a 64-byte boundary, alike and unlike (the AVX-512 and AVX2
+  // row loops read X from the 64- or 32-byte boundary below it, masked, and Y at the matching
+  // unaligned offsets); widths that are multiples of 16 or 8 (the masked paths) and not; the
+  // panel kernel, plain CSR (AVX-512 with and without prefetch, AVX2), and CSR writing Y through
+  // a row map; guard floats around Y must stay as they were (masked-out lanes are never
+  // written).
   std::mt19937 rng(23);
   const index_t n = 600;
   const Csr a = random_graph(n, 0.02, true, rng);
@@ -319,6 +320,11 @@ TEST(Kernels, RowKernelsAtEveryAlignmentOfXAndY) {
     }
   cases.push_back({"csr",
                    [&](const float* x, int f, float* y, bool acc) { spmm_csr(a, x, f, y, acc); },
+                   false});
+  cases.push_back({"csr avx2",
+                   [&](const float* x, int f, float* y, bool acc) {
+                     spmm_csr_simd(a, x, f, y, acc, nullptr, SimdLevel::kAvx2);
+                   },
                    false});
   cases.push_back(
       {"csr-nopf",
@@ -358,7 +364,7 @@ TEST(Kernels, RowKernelsAtEveryAlignmentOfXAndY) {
           ++checked;
         }
       }
-  EXPECT_EQ(checked, 7 * 5 * 8 * 2);
+  EXPECT_EQ(checked, 8 * 5 * 8 * 2);
 }
 
 namespace {
