@@ -101,6 +101,21 @@ int main(int argc, char** argv) {
     vs.push_back({"csr avx512, pf " + std::to_string(pd), [&, pd] {
                     spmm_csr_simd(a, x.data(), f, y.data(), false, nullptr, SimdLevel::kAvx512, pd);
                   }});
+  // The prefetch's target cache forced either way (the default, kAuto, takes L2 from 128-float
+  // row slices on).
+  for (const auto& [into, name] : {std::pair{PrefetchInto::kL1, "L1"}, {PrefetchInto::kL2, "L2"}}) {
+    for (int pd : {16, 32})
+      vs.push_back(
+          {std::string("csr avx512 into ") + name + ", pf " + std::to_string(pd), [&, pd, into] {
+             spmm_csr_simd(a, x.data(), f, y.data(), false, nullptr, SimdLevel::kAvx512, pd, into);
+           }});
+    vs.push_back({std::string("csr, given order, into ") + name, [&, into] {
+                    spmm_csr_simd(given.ahat, x.data(), f, y.data(), false, nullptr, best_simd(),
+                                  kCsrPrefetch, into);
+                  }});
+    kernel(std::string("panel (registry default) into ") + name,
+           make_panel_kernel(whole, best_simd(), kPanelRowMode, kPanelPrefetch, into));
+  }
   kernel("panel (registry default)", make_panel_kernel(whole, best_simd()));
   kernel("panel avx512, untiled (64-wide)", make_panel_kernel(whole, SimdLevel::kAvx512, 1));
   kernel("panel avx2, row mode", make_panel_kernel(whole, SimdLevel::kAvx2));

@@ -29,8 +29,8 @@ constexpr int kRowTile = detail::kRowSlice;
 class PanelKernel final : public Kernel {
  public:
   PanelKernel(const Csr& a, const std::vector<BlockInfo>& blocks, SimdLevel simd,
-              std::size_t tile_bytes, int prefetch)
-      : simd_(simd), tile_bytes_(tile_bytes), prefetch_(prefetch) {
+              std::size_t tile_bytes, int prefetch, PrefetchInto into)
+      : simd_(simd), tile_bytes_(tile_bytes), prefetch_(prefetch), into_(into) {
     // Panels: the blocks in row order, the rows between them in panels of kGapPanel.
     std::vector<BlockInfo> sorted(blocks);
     std::sort(sorted.begin(), sorted.end(),
@@ -125,12 +125,13 @@ class PanelKernel final : public Kernel {
   void tile(const Csr& m, index_t r0, index_t r1, const float* x, int f, float* y, bool acc, int j,
             int w, int pd) const {
     detail::rows_slice(simd_, m, r0, r1, x, f, y, y_rows_.empty() ? nullptr : y_rows_.data(), acc,
-                       j, w, pd);
+                       j, w, pd, into_);
   }
 
   SimdLevel simd_;
   std::size_t tile_bytes_;
-  int prefetch_;  // AVX-512 path: prefetch distance in entries (0: none)
+  int prefetch_;       // AVX-512 path: prefetch distance in entries (0: none)
+  PrefetchInto into_;  // and the cache it prefetches into
   std::vector<std::pair<index_t, index_t>> panels_;
   Csr in_, out_;                 // entries inside / outside their row's panel
   std::vector<index_t> y_rows_;  // empty: row r is written to Y row r, else to y_rows_[r]
@@ -161,10 +162,10 @@ const char* simd_name(SimdLevel s) {
 }
 
 std::unique_ptr<Kernel> make_panel_kernel(const Subgraph& s, SimdLevel simd, std::size_t tile_bytes,
-                                          int prefetch) {
+                                          int prefetch, PrefetchInto into) {
   // A level the CPU lacks would fault: fall back to the best one it has.
   if (static_cast<int>(simd) > static_cast<int>(best_simd())) simd = best_simd();
-  return std::make_unique<PanelKernel>(*s.a, s.blocks, simd, tile_bytes, prefetch);
+  return std::make_unique<PanelKernel>(*s.a, s.blocks, simd, tile_bytes, prefetch, into);
 }
 
 }  // namespace gearbox::gnn

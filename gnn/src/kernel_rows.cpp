@@ -16,9 +16,10 @@ namespace {
 // the last by `last` (lanes outside the masks are neither read nor written).
 // PF: software prefetch of the X rows pd entries ahead (the tile's lines of each), also past
 // this row into the next rows' entries (c[len .. avail) are valid indices), clamped to the
-// last one. The prefetch is branch-free: with a branch in the loop GCC 12 kept the
-// accumulators in memory (a load and a store around every FMA, measured 1.5x slower).
-template <int NV, bool PF>
+// last one; 0 none, 1 into L1 (T0), 2 into L2 (T1). The prefetch is branch-free: with a
+// branch in the loop GCC 12 kept the accumulators in memory (a load and a store around every
+// FMA, measured 1.5x slower).
+template <int NV, int PF>
 __attribute__((target("avx512f"))) void tile_row_512(const index_t* c, const float* v, offset_t len,
                                                      const float* x, std::ptrdiff_t f, float* y,
                                                      bool acc, __mmask16 first, __mmask16 last,
@@ -35,14 +36,15 @@ __attribute__((target("avx512f"))) void tile_row_512(const index_t* c, const flo
   }
   offset_t k = 0;
   for (; k + 2 <= len; k += 2) {
-    if constexpr (PF) {
+    if constexpr (PF != 0) {
+      constexpr _mm_hint kHint = PF == 2 ? _MM_HINT_T1 : _MM_HINT_T0;
       const offset_t q = k + pd < avail - 1 ? k + pd : avail - 2;
       const float* p0 = x + static_cast<std::ptrdiff_t>(c[q]) * f;
       const float* p1 = x + static_cast<std::ptrdiff_t>(c[q + 1]) * f;
 #pragma GCC unroll 16
       for (int i = 0; i < NV; ++i) {
-        _mm_prefetch(reinterpret_cast<const char*>(p0 + 16 * i), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(p1 + 16 * i), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(p0 + 16 * i), kHint);
+        _mm_prefetch(reinterpret_cast<const char*>(p1 + 16 * i), kHint);
       }
     }
     const __m512 w0 = _mm512_set1_ps(v[k]), w1 = _mm512_set1_ps(v[k + 1]);
@@ -75,11 +77,13 @@ template <int NV>
 __attribute__((target("avx512f"))) void tile_row_512(const index_t* c, const float* v, offset_t len,
                                                      const float* x, std::ptrdiff_t f, float* y,
                                                      bool acc, __mmask16 first, __mmask16 last,
-                                                     int pd, offset_t avail) {
-  if (pd > 0 && avail >= 2)
-    tile_row_512<NV, true>(c, v, len, x, f, y, acc, first, last, pd, avail);
+                                                     int pd, bool into_l2, offset_t avail) {
+  if (pd > 0 && avail >= 2 && into_l2)
+    tile_row_512<NV, 2>(c, v, len, x, f, y, acc, first, last, pd, avail);
+  else if (pd > 0 && avail >= 2)
+    tile_row_512<NV, 1>(c, v, len, x, f, y, acc, first, last, pd, avail);
   else
-    tile_row_512<NV, false>(c, v, len, x, f, y, acc, first, last, pd, avail);
+    tile_row_512<NV, 0>(c, v, len, x, f, y, acc, first, last, pd, avail);
 }
 
 // One panel [r0, r1), columns [j, j + w) of every row.
@@ -95,7 +99,7 @@ __attribute__((target("avx512f"))) void tile_row_512(const index_t* c, const flo
 __attribute__((target("avx512f,prfchw"))) void rows_512(const Csr& a, index_t r0, index_t r1,
                                                         const float* x, int f, float* y,
                                                         const index_t* yrow, bool acc, int j, int w,
-                                                        int pd) {
+                                                        int pd, PrefetchInto into) {
   const auto xa = reinterpret_cast<std::uintptr_t>(x + j) % 64;
   const int d = static_cast<int>(xa / 4);
   const bool shift = xa != 0 && xa % 4 == 0 && f % 16 == 0 && w % 16 == 0 && w <= 128;
@@ -104,6 +108,8 @@ __attribute__((target("avx512f,prfchw"))) void rows_512(const Csr& a, index_t r0
   const __mmask16 last = shift ? static_cast<__mmask16>((1u << d) - 1u)
                                : static_cast<__mmask16>((1u << (w - 16 * (nv - 1))) - 1u);
   const int back = shift ? d : 0;  // the slice is read and written from `back` floats before it
+  const bool into_l2 =
+      into == PrefetchInto::kL2 || (into == PrefetchInto::kAuto && w >= kL2PrefetchMinWidth);
   const offset_t* rp = a.rowptr.data();
   for (index_t r = r0; r < r1; ++r) {
     const index_t* c = a.col.data() + rp[r];
@@ -123,9 +129,9 @@ __attribute__((target("avx512f,prfchw"))) void rows_512(const Csr& a, index_t r0
     }
     const float* xj = x + j - back;
     switch (nv) {
-#define GEARBOX_PANEL_CASE(N)                                           \
-  case N:                                                               \
-    tile_row_512<N>(c, v, len, xj, f, yr, acc, first, last, pd, avail); \
+#define GEARBOX_PANEL_CASE(N)                                                    \
+  case N:                                                                        \
+    tile_row_512<N>(c, v, len, xj, f, yr, acc, first, last, pd, into_l2, avail); \
     break;
       GEARBOX_PANEL_CASE(1)
       GEARBOX_PANEL_CASE(2)
@@ -272,10 +278,11 @@ void rows_scalar(const Csr& a, index_t r0, index_t r1, const float* x, int f, fl
 }  // namespace
 
 void rows_slice(SimdLevel simd, const Csr& a, index_t r0, index_t r1, const float* x, int f,
-                float* y, const index_t* yrow, bool acc, int j, int w, int prefetch) {
+                float* y, const index_t* yrow, bool acc, int j, int w, int prefetch,
+                PrefetchInto into) {
   switch (simd) {
     case SimdLevel::kAvx512:
-      rows_512(a, r0, r1, x, f, y, yrow, acc, j, w, prefetch);
+      rows_512(a, r0, r1, x, f, y, yrow, acc, j, w, prefetch, into);
       break;
     case SimdLevel::kAvx2:
       rows_256(a, r0, r1, x, f, y, yrow, acc, j, w);
@@ -287,9 +294,9 @@ void rows_slice(SimdLevel simd, const Csr& a, index_t r0, index_t r1, const floa
 }
 
 void rows_full(SimdLevel simd, const Csr& a, index_t r0, index_t r1, const float* x, int f,
-               float* y, const index_t* yrow, bool acc, int prefetch) {
+               float* y, const index_t* yrow, bool acc, int prefetch, PrefetchInto into) {
   for (int j = 0; j < f; j += kRowSlice)
-    rows_slice(simd, a, r0, r1, x, f, y, yrow, acc, j, std::min(kRowSlice, f - j), prefetch);
+    rows_slice(simd, a, r0, r1, x, f, y, yrow, acc, j, std::min(kRowSlice, f - j), prefetch, into);
 }
 
 }  // namespace gearbox::gnn::detail

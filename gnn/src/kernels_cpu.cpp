@@ -28,14 +28,14 @@ void spmm_reference(const Csr& a, const float* x, int f, float* y, bool accumula
 }
 
 void spmm_csr_simd(const Csr& a, const float* x, int f, float* y, bool accumulate,
-                   const index_t* y_rows, SimdLevel simd, int prefetch) {
+                   const index_t* y_rows, SimdLevel simd, int prefetch, PrefetchInto into) {
   if (static_cast<int>(simd) > static_cast<int>(best_simd())) simd = best_simd();
   const offset_t* rp = a.rowptr.data();
 #pragma omp parallel if (detail::worth_threads((a.nnz() + a.rows) * f))
   {
     const int nt = omp_get_num_threads(), t = omp_get_thread_num();
     const index_t r0 = balanced_row(rp, a.rows, t, nt), r1 = balanced_row(rp, a.rows, t + 1, nt);
-    detail::rows_full(simd, a, r0, r1, x, f, y, y_rows, accumulate, prefetch);
+    detail::rows_full(simd, a, r0, r1, x, f, y, y_rows, accumulate, prefetch, into);
   }
 }
 

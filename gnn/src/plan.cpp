@@ -161,6 +161,8 @@ std::size_t dense_budget(const Csr& a) {
 }
 
 // caller_order: the candidates were measured reading X / writing Y through the permutation.
+// The version suffix changes when kernels change enough to make cached choices stale (v4: the
+// AVX-512 row loop prefetches 128-float slices into L2).
 std::string cache_key(const Csr& a, const std::vector<index_t>& starts, int f, int threads,
                       bool caller_order) {
   std::uint64_t h = checksum(a);
@@ -168,7 +170,7 @@ std::string cache_key(const Csr& a, const std::vector<index_t>& starts, int f, i
   const CpuInfo cpu = cpu_info();
   for (char ch : cpu.model) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
   return std::to_string(h) + "-f" + std::to_string(f) + "-t" + std::to_string(threads) +
-         (caller_order ? "-c" : "") + "-v3";
+         (caller_order ? "-c" : "") + "-v4";
 }
 
 fs::path cache_file(const std::string& key) {

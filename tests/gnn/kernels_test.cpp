@@ -172,9 +172,9 @@ TEST(Kernels, TunedCsrMatchesReferenceWithManyThreadsAndFewRows) {
 
 TEST(Kernels, CsrEverySimdLevelMatchesReference) {
   // spmm_csr_simd at every level (scalar, AVX2, AVX-512 with prefetch off, odd and the
-  // default distance), widths around the 16-float vector and the 128-float slice, X and Y at
-  // 64-byte boundaries and 0..15 floats past them (alike and unlike), with and without an
-  // output row map; guard floats around Y must stay as they were.
+  // default distance, into the cache chosen by width, L1 and L2), widths around the 16-float vector
+  // and the 128-float slice, X and Y at 64-byte boundaries and 0..15 floats past them (alike and
+  // unlike), with and without an output row map; guard floats around Y must stay as they were.
   std::mt19937 rng(29);
   const index_t n = 700;
   const Csr a = random_graph(n, 0.02, true, rng);
@@ -183,7 +183,11 @@ TEST(Kernels, CsrEverySimdLevelMatchesReference) {
   gearbox::ThreadScope threads(2);
   int checked = 0;
   for (SimdLevel simd : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512})
-    for (int pd : {0, 3, kCsrPrefetch})
+    for (const auto& [pd, into] : {std::pair{0, PrefetchInto::kAuto},
+                                   {3, PrefetchInto::kAuto},
+                                   {kCsrPrefetch, PrefetchInto::kAuto},
+                                   {kCsrPrefetch, PrefetchInto::kL1},
+                                   {5, PrefetchInto::kL2}})
       for (int f : {1, 15, 16, 17, 100, 128, 129, 272})
         for (const auto& [ox, oy] : {std::pair{0, 0}, {4, 4}, {3, 9}})
           for (bool mapped : {false, true}) {
@@ -205,17 +209,17 @@ TEST(Kernels, CsrEverySimdLevelMatchesReference) {
               } else {
                 spmm_reference(a, xv.data(), f, want.data(), acc);
               }
-              spmm_csr_simd(a, b.x, f, b.y, acc, mapped ? perm.data() : nullptr, simd, pd);
-              SCOPED_TRACE(std::string(simd_name(simd)) + " pf=" + std::to_string(pd) +
-                           " f=" + std::to_string(f) + " x+" + std::to_string(ox) + " y+" +
-                           std::to_string(oy) + " mapped=" + std::to_string(mapped) +
-                           " acc=" + std::to_string(acc));
+              spmm_csr_simd(a, b.x, f, b.y, acc, mapped ? perm.data() : nullptr, simd, pd, into);
+              SCOPED_TRACE(std::string(simd_name(simd)) + " pf=" + std::to_string(pd) + " into=" +
+                           std::to_string(static_cast<int>(into)) + " f=" + std::to_string(f) +
+                           " x+" + std::to_string(ox) + " y+" + std::to_string(oy) +
+                           " mapped=" + std::to_string(mapped) + " acc=" + std::to_string(acc));
               expect_close(b.y_values(), want, "csr");
               b.expect_guards_untouched();
               ++checked;
             }
           }
-  EXPECT_EQ(checked, 3 * 3 * 8 * 3 * 2 * 2);
+  EXPECT_EQ(checked, 3 * 5 * 8 * 3 * 2 * 2);
 }
 
 TEST(Kernels, SplitPartsSumToTheWhole) {
@@ -312,11 +316,14 @@ TEST(Kernels, RowKernelsAtEveryAlignmentOfXAndY) {
   std::vector<Case> cases;
   for (SimdLevel simd : {SimdLevel::kAvx2, SimdLevel::kAvx512})
     for (std::size_t tile_bytes : {kPanelRowMode, kPanelTileBytes}) {
-      panels.push_back(make_panel_kernel(Subgraph{&a, blocks}, simd, tile_bytes, 8));
-      const Kernel* k = panels.back().get();
-      cases.push_back(
-          {std::string("panel ") + simd_name(simd) + " tile_bytes=" + std::to_string(tile_bytes),
-           [k](const float* x, int f, float* y, bool acc) { k->run(x, f, y, acc); }, false});
+      for (PrefetchInto into : {PrefetchInto::kL1, PrefetchInto::kL2}) {
+        panels.push_back(make_panel_kernel(Subgraph{&a, blocks}, simd, tile_bytes, 8, into));
+        const Kernel* k = panels.back().get();
+        cases.push_back(
+            {std::string("panel ") + simd_name(simd) + " tile_bytes=" + std::to_string(tile_bytes) +
+                 " into=" + std::to_string(static_cast<int>(into)),
+             [k](const float* x, int f, float* y, bool acc) { k->run(x, f, y, acc); }, false});
+      }
     }
   cases.push_back({"csr",
                    [&](const float* x, int f, float* y, bool acc) { spmm_csr(a, x, f, y, acc); },
@@ -326,6 +333,13 @@ TEST(Kernels, RowKernelsAtEveryAlignmentOfXAndY) {
                      spmm_csr_simd(a, x, f, y, acc, nullptr, SimdLevel::kAvx2);
                    },
                    false});
+  for (PrefetchInto into : {PrefetchInto::kL1, PrefetchInto::kL2})
+    cases.push_back({"csr avx512 into=" + std::to_string(static_cast<int>(into)),
+                     [&, into](const float* x, int f, float* y, bool acc) {
+                       spmm_csr_simd(a, x, f, y, acc, nullptr, SimdLevel::kAvx512, kCsrPrefetch,
+                                     into);
+                     },
+                     false});
   cases.push_back(
       {"csr-nopf",
        [&](const float* x, int f, float* y, bool acc) { spmm_csr_nopf(a, x, f, y, acc); }, false});
@@ -364,7 +378,7 @@ TEST(Kernels, RowKernelsAtEveryAlignmentOfXAndY) {
           ++checked;
         }
       }
-  EXPECT_EQ(checked, 8 * 5 * 8 * 2);
+  EXPECT_EQ(checked, 14 * 5 * 8 * 2);
 }
 
 namespace {

@@ -101,6 +101,19 @@ void spmm_csr_nopf(const Csr& a, const float* x, int f, float* y, bool accumulat
 // noise of each other (docs/gnn-bench.md).
 inline constexpr int kCsrPrefetch = 16;
 
+// Where the AVX-512 row loop's software prefetch puts the X rows: into L1 (T0 hint) or L2 (T1
+// hint); kAuto: L2 for row slices of at least kL2PrefetchMinWidth floats, else L1. A T0
+// prefetch holds one of the core's 16 L1 fill buffers until its line arrives; a T1 prefetch
+// only an L2 miss slot (about 48 per core), so more rows are in flight. Measured (levers bench,
+// 2 threads, random order per round, 2026-12-07 21:55-22:01 UTC, docs/gnn-bench.md): at F = 128
+// L2 1.14-1.34x faster than L1 on the graphs whose X exceeds the caches (sbm 200k/256,
+// soc-slashdot0902, rmat 17, musae-github, email-enron, cond-mat-2005), 0.87-0.99x on those it
+// fits (ego-facebook, cora, citeseer, blogcatalog: there the plans' "csr-nopf" is faster than
+// both); at F = 64 and 32 (4 and 2 lines a row) L2 was mostly slower (0.85-1.0x, but
+// soc-slashdot0902 1.15x at F = 64).
+enum class PrefetchInto { kAuto, kL1, kL2 };
+inline constexpr int kL2PrefetchMinWidth = 128;
+
 // The widest feature width spmm_csr runs without software prefetch. At F = 16 an X row is one
 // cache line and the prefetch (with the index load it needs) costs as much as the load it
 // hides: without it the loop ran 1.20-1.28x faster on musae-facebook, pubmed, email-enron and
@@ -111,11 +124,12 @@ inline constexpr int kCsrNoPrefetchMaxWidth = 16;
 
 // spmm_csr with a chosen instruction set (a level the CPU lacks falls back to best_simd()):
 // AVX-512 takes each row's 128-float slices in registers (two partial sums per vector) with
-// the X rows `prefetch` entries ahead prefetched; AVX2 in 64-float slices (one sum per
-// vector; narrower tails two) without prefetch; scalar the plain loop (kernel_rows.cpp). The
-// seam for tests and the levers bench.
+// the X rows `prefetch` entries ahead prefetched into the cache `into` names; AVX2 in
+// 64-float slices (one sum per vector; narrower tails two) without prefetch; scalar the plain
+// loop (kernel_rows.cpp). The seam for tests and the levers bench.
 void spmm_csr_simd(const Csr& a, const float* x, int f, float* y, bool accumulate,
-                   const index_t* y_rows, SimdLevel simd, int prefetch = kCsrPrefetch);
+                   const index_t* y_rows, SimdLevel simd, int prefetch = kCsrPrefetch,
+                   PrefetchInto into = PrefetchInto::kAuto);
 
 // A copy of `a` with every column index c replaced by old_of_new[c] (for in_caller_order).
 Csr remap_columns(const Csr& a, const std::vector<index_t>& old_of_new);
@@ -129,7 +143,8 @@ Csr remap_columns(const Csr& a, const std::vector<index_t>& old_of_new);
 // one feature tile at a time over the panel, the tile sized so that the panel's slice of X
 // fits `tile_bytes` (L1), 16 to 64 floats wide. The seam for tests (AVX-512, AVX2 and scalar
 // paths) and for measuring the levers (bench/gnn/panel_levers.cpp).
-// `prefetch` > 0: the AVX-512 path prefetches the X rows that many entries ahead.
+// `prefetch` > 0: the AVX-512 path prefetches the X rows that many entries ahead, into the
+// cache `into` names.
 inline constexpr std::size_t kPanelRowMode = 0;
 inline constexpr std::size_t kPanelTileBytes = 32 * 1024;  // tiled mode's L1 budget
 // Measured on sbm 200k (blocks 256 and 1024): row mode with distance 8 1.41-1.46x CSR
@@ -137,6 +152,7 @@ inline constexpr std::size_t kPanelTileBytes = 32 * 1024;  // tiled mode's L1 bu
 inline constexpr int kPanelPrefetch = 8;
 std::unique_ptr<Kernel> make_panel_kernel(const Subgraph& s, SimdLevel simd,
                                           std::size_t tile_bytes = kPanelRowMode,
-                                          int prefetch = kPanelPrefetch);
+                                          int prefetch = kPanelPrefetch,
+                                          PrefetchInto into = PrefetchInto::kAuto);
 
 }  // namespace gearbox::gnn
