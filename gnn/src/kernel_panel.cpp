@@ -149,6 +149,15 @@ SimdLevel best_simd() {
   return level;
 }
 
+PrefetchInto resolve_prefetch_into(PrefetchInto into, int width) {
+  if (into != PrefetchInto::kAuto) return into;
+  static const bool amd = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_is("amd") != 0;
+  }();
+  return amd && width >= kL2PrefetchMinWidth ? PrefetchInto::kL2 : PrefetchInto::kL1;
+}
+
 const char* simd_name(SimdLevel s) {
   switch (s) {
     case SimdLevel::kAvx512:

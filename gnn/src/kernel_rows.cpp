@@ -108,8 +108,7 @@ __attribute__((target("avx512f,prfchw"))) void rows_512(const Csr& a, index_t r0
   const __mmask16 last = shift ? static_cast<__mmask16>((1u << d) - 1u)
                                : static_cast<__mmask16>((1u << (w - 16 * (nv - 1))) - 1u);
   const int back = shift ? d : 0;  // the slice is read and written from `back` floats before it
-  const bool into_l2 =
-      into == PrefetchInto::kL2 || (into == PrefetchInto::kAuto && w >= kL2PrefetchMinWidth);
+  const bool into_l2 = resolve_prefetch_into(into, w) == PrefetchInto::kL2;
   const offset_t* rp = a.rowptr.data();
   for (index_t r = r0; r < r1; ++r) {
     const index_t* c = a.col.data() + rp[r];

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <random>
@@ -220,6 +221,27 @@ TEST(Kernels, CsrEverySimdLevelMatchesReference) {
             }
           }
   EXPECT_EQ(checked, 3 * 5 * 8 * 3 * 2 * 2);
+}
+
+TEST(Kernels, AutoPrefetchTargetFollowsWidthAndCpuVendor) {
+  // kAuto: L2 on AMD CPUs from kL2PrefetchMinWidth-float slices on, else L1; a forced target
+  // is kept. The vendor is read here from /proc/cpuinfo, not through the CPUID path under test.
+  std::ifstream info("/proc/cpuinfo");
+  if (!info) GTEST_SKIP() << "/proc/cpuinfo is absent";
+  std::string line;
+  bool amd = false;
+  while (std::getline(info, line))
+    if (line.rfind("vendor_id", 0) == 0) {
+      amd = line.find("AuthenticAMD") != std::string::npos;
+      break;
+    }
+  EXPECT_EQ(resolve_prefetch_into(PrefetchInto::kAuto, kL2PrefetchMinWidth - 1), PrefetchInto::kL1);
+  EXPECT_EQ(resolve_prefetch_into(PrefetchInto::kAuto, 16), PrefetchInto::kL1);
+  EXPECT_EQ(resolve_prefetch_into(PrefetchInto::kAuto, kL2PrefetchMinWidth),
+            amd ? PrefetchInto::kL2 : PrefetchInto::kL1);
+  for (int w : {16, kL2PrefetchMinWidth})
+    for (PrefetchInto into : {PrefetchInto::kL1, PrefetchInto::kL2})
+      EXPECT_EQ(resolve_prefetch_into(into, w), into);
 }
 
 TEST(Kernels, SplitPartsSumToTheWhole) {

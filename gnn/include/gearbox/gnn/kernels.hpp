@@ -102,17 +102,20 @@ void spmm_csr_nopf(const Csr& a, const float* x, int f, float* y, bool accumulat
 inline constexpr int kCsrPrefetch = 16;
 
 // Where the AVX-512 row loop's software prefetch puts the X rows: into L1 (T0 hint) or L2 (T1
-// hint); kAuto: L2 for row slices of at least kL2PrefetchMinWidth floats, else L1. A T0
-// prefetch holds one of the core's 16 L1 fill buffers until its line arrives; a T1 prefetch
-// only an L2 miss slot (about 48 per core), so more rows are in flight. Measured (levers bench,
-// 2 threads, random order per round, 2026-12-07 21:55-22:01 UTC, docs/gnn-bench.md): at F = 128
-// L2 1.14-1.34x faster than L1 on the graphs whose X exceeds the caches (sbm 200k/256,
-// soc-slashdot0902, rmat 17, musae-github, email-enron, cond-mat-2005), 0.87-0.99x on those it
-// fits (ego-facebook, cora, citeseer, blogcatalog: there the plans' "csr-nopf" is faster than
-// both); at F = 64 and 32 (4 and 2 lines a row) L2 was mostly slower (0.85-1.0x, but
-// soc-slashdot0902 1.15x at F = 64).
+// hint); kAuto: what resolve_prefetch_into() says for the row slice's width on this CPU.
 enum class PrefetchInto { kAuto, kL1, kL2 };
 inline constexpr int kL2PrefetchMinWidth = 128;
+
+// kAuto resolved for a row slice of `width` floats: L2 on AMD CPUs for slices of at least
+// kL2PrefetchMinWidth floats, else L1 (`into` other than kAuto is returned as it is).
+// Measured on an AMD EPYC (Zen 4, 2 cores, levers bench, random order per round, 2026-12-07
+// 21:55-22:10 UTC, docs/gnn-bench.md): at F = 128 L2 1.14-1.35x faster than L1 on the graphs
+// whose X exceeds the caches (sbm 200k/256, soc-slashdot0902, rmat 17, musae-github,
+// email-enron, cond-mat-2005), 0.87-0.99x where X fits (there the plans' "csr-nopf" beats
+// both); at F = 64 and 32 (4 and 2 lines a row) mostly slower (0.85-1.0x). On the Intel Xeon
+// of the earlier measurements (the panel kernel's outside pass, T0 against T1) neither was
+// consistently faster, so other CPUs keep L1.
+PrefetchInto resolve_prefetch_into(PrefetchInto into, int width);
 
 // The widest feature width spmm_csr runs without software prefetch. At F = 16 an X row is one
 // cache line and the prefetch (with the index load it needs) costs as much as the load it
