@@ -243,6 +243,10 @@ def main():
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    # A dense GEMM first, as any PyG training script runs one (its Linear layers) before it
+    # aggregates: on an AMD EPYC (torch 2.15, oneMKL 2024.0; 2026-12-07) torch.sparse.mm on cora
+    # took 1.0-1.2 ms in a process that had not yet run an MKL GEMM and 0.20 ms after one.
+    torch.mm(torch.randn(512, 512), torch.randn(512, 512))
     rows = []
     for spec in a.graph or ["cora", "citeseer", "pubmed"]:
         print(f"torch_bench: {spec}", file=sys.stderr)
