@@ -109,11 +109,12 @@ inline constexpr int kL2PrefetchMinWidth = 128;
 // kAuto resolved for a row slice of `width` floats: L2 on AMD CPUs for slices of at least
 // kL2PrefetchMinWidth floats, else L1 (`into` other than kAuto is returned as it is).
 // Measured on an AMD EPYC (Zen 4, 2 cores, levers bench, random order per round, 2026-12-07
-// 21:55-22:10 UTC, docs/gnn-bench.md): at F = 128 L2 1.14-1.35x faster than L1 on the graphs
+// 22:07-22:12 UTC, docs/gnn-bench.md): at F = 128 L2 1.13-1.30x faster than L1 on the graphs
 // whose X exceeds the caches (sbm 200k/256, soc-slashdot0902, rmat 17, musae-github,
-// email-enron, cond-mat-2005), 0.87-0.99x where X fits (there the plans' "csr-nopf" beats
-// both); at F = 64 and 32 (4 and 2 lines a row) mostly slower (0.85-1.0x). On the Intel Xeon
-// of the earlier measurements (the panel kernel's outside pass, T0 against T1) neither was
+// email-enron, cond-mat-2005; 1.51x in the given order on sbm 200k/256), 0.84-0.97x where X
+// fits (there the plans' "csr-nopf" beats both); at F = 256 1.29-1.32x; at F = 64 and 32 (4
+// and 2 lines a row) mostly slower (0.83-1.0x), at F = 96 mixed. On the Intel Xeon of the
+// earlier measurements (the panel kernel's outside pass, T0 against T1) neither was
 // consistently faster, so other CPUs keep L1.
 PrefetchInto resolve_prefetch_into(PrefetchInto into, int width);
 
