@@ -97,6 +97,14 @@ int main(int argc, char** argv) {
   vs.push_back({"csr avx2", [&] {
                   spmm_csr_simd(a, x.data(), f, y.data(), false, nullptr, SimdLevel::kAvx2);
                 }});
+  vs.push_back({"csr avx2, pf 0", [&] {
+                  spmm_csr_simd(a, x.data(), f, y.data(), false, nullptr, SimdLevel::kAvx2, 0);
+                }});
+  for (const auto& [into, name] : {std::pair{PrefetchInto::kL1, "L1"}, {PrefetchInto::kL2, "L2"}})
+    vs.push_back({std::string("csr avx2, pf 16 into ") + name, [&, into] {
+                    spmm_csr_simd(a, x.data(), f, y.data(), false, nullptr, SimdLevel::kAvx2,
+                                  kCsrPrefetch, into);
+                  }});
   for (int pd : {0, 8, 16, 32})
     vs.push_back({"csr avx512, pf " + std::to_string(pd), [&, pd] {
                     spmm_csr_simd(a, x.data(), f, y.data(), false, nullptr, SimdLevel::kAvx512, pd);

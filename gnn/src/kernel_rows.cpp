@@ -152,11 +152,16 @@ __attribute__((target("avx512f,prfchw"))) void rows_512(const Csr& a, index_t r0
 // 64-float slice (8 accumulators; 16 would leave no registers for the loads).
 // M: the first vector is masked by `first` and the last by `last` (lanes outside the masks are
 // neither read nor written), for slices read from the 32-byte boundary below them.
-template <int NV, int S, bool M>
+// PF (S = 1 only): the slice's lines of the X row pd entries ahead (past this row too: c[len ..
+// avail) are valid indices) prefetched into L1 (1) or L2 (2); 0 none. Branch-free, as the
+// AVX-512 loop's.
+template <int NV, int S, bool M, int PF = 0>
 __attribute__((target("avx2,fma"))) void tile_row_256(const index_t* c, const float* v,
                                                       offset_t len, const float* x,
                                                       std::ptrdiff_t f, float* y, bool acc,
-                                                      __m256i first, __m256i last) {
+                                                      __m256i first, __m256i last, int pd = 0,
+                                                      offset_t avail = 0) {
+  static_assert(PF == 0 || S == 1, "prefetch only in the one-sum loop");
   const auto load = [first, last](const float* p, int i) {
     if constexpr (M) {
       if (i == 0) return _mm256_maskload_ps(p, first);
@@ -172,6 +177,13 @@ __attribute__((target("avx2,fma"))) void tile_row_256(const index_t* c, const fl
   }
   offset_t k = 0;
   for (; k + S <= len; k += S) {
+    if constexpr (PF != 0) {
+      constexpr _mm_hint kHint = PF == 2 ? _MM_HINT_T1 : _MM_HINT_T0;
+      const offset_t q = k + pd < avail ? k + pd : avail - 1;
+      const char* p0 = reinterpret_cast<const char*>(x + static_cast<std::ptrdiff_t>(c[q]) * f);
+#pragma GCC unroll 8
+      for (int l = 0; l < NV / 2 + 1; ++l) _mm_prefetch(p0 + 64 * l, kHint);
+    }
 #pragma GCC unroll 2
     for (int p = 0; p < S; ++p) {
       const __m256 w = _mm256_broadcast_ss(v + k + p);
@@ -216,9 +228,25 @@ void tile_row_scalar(const index_t* c, const float* v, offset_t len, const float
 // boundary): 1.22x faster than the unshifted loop on ego-facebook, 1.02-1.05x on cora, citeseer,
 // musae-facebook and blogcatalog, level on pubmed; still 1.05-1.17x slower than with X and Y
 // 64-byte aligned (the masked end loads, and one more vector per piece).
+// A 64-float piece: tile_row_256<NV, 1, M> with the prefetch the caller asked for.
+template <int NV, bool M>
+__attribute__((target("avx2,fma"))) void piece64_256(const index_t* c, const float* v, offset_t len,
+                                                     const float* x, std::ptrdiff_t f, float* y,
+                                                     bool acc, __m256i first, __m256i last, int pd,
+                                                     bool into_l2, offset_t avail) {
+  if (pd > 0 && into_l2)
+    tile_row_256<NV, 1, M, 2>(c, v, len, x, f, y, acc, first, last, pd, avail);
+  else if (pd > 0)
+    tile_row_256<NV, 1, M, 1>(c, v, len, x, f, y, acc, first, last, pd, avail);
+  else
+    tile_row_256<NV, 1, M>(c, v, len, x, f, y, acc, first, last);
+}
+
 __attribute__((target("avx2,fma"))) void rows_256(const Csr& a, index_t r0, index_t r1,
                                                   const float* x, int f, float* y,
-                                                  const index_t* yrow, bool acc, int j, int w) {
+                                                  const index_t* yrow, bool acc, int j, int w,
+                                                  int pd, PrefetchInto into) {
+  const bool into_l2 = resolve_prefetch_into(into, w) == PrefetchInto::kL2;
   const int s = static_cast<int>(reinterpret_cast<std::uintptr_t>(x + j) % 32 / 4);
   const bool shift = s != 0 && f % 8 == 0 && w % 8 == 0;
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -228,14 +256,15 @@ __attribute__((target("avx2,fma"))) void rows_256(const Csr& a, index_t r0, inde
   for (index_t r = r0; r < r1; ++r) {
     const index_t* c = a.col.data() + rp[r];
     const float* v = a.val.data() + rp[r];
-    const offset_t len = rp[r + 1] - rp[r];
+    const offset_t len = rp[r + 1] - rp[r], avail = a.nnz() - rp[r];
     float* yr = y + static_cast<std::ptrdiff_t>(yrow ? yrow[r] : r) * f + j;
     const float* xj = x + j;
     int q = 0;
     if (shift) {
       // Pieces of 64, 32, 16, 8 floats, each read from s floats before it.
       for (; q + 64 <= w; q += 64)
-        tile_row_256<9, 1, true>(c, v, len, xj + q - s, f, yr + q - s, acc, first, last);
+        piece64_256<9, true>(c, v, len, xj + q - s, f, yr + q - s, acc, first, last, pd, into_l2,
+                             avail);
       if (q + 32 <= w) {
         tile_row_256<5, 1, true>(c, v, len, xj + q - s, f, yr + q - s, acc, first, last);
         q += 32;
@@ -249,7 +278,7 @@ __attribute__((target("avx2,fma"))) void rows_256(const Csr& a, index_t r0, inde
       continue;
     }
     for (; q + 64 <= w; q += 64)
-      tile_row_256<8, 1, false>(c, v, len, xj + q, f, yr + q, acc, first, last);
+      piece64_256<8, false>(c, v, len, xj + q, f, yr + q, acc, first, last, pd, into_l2, avail);
     if (q + 32 <= w) {
       tile_row_256<4, 2, false>(c, v, len, xj + q, f, yr + q, acc, first, last);
       q += 32;
@@ -284,7 +313,7 @@ void rows_slice(SimdLevel simd, const Csr& a, index_t r0, index_t r1, const floa
       rows_512(a, r0, r1, x, f, y, yrow, acc, j, w, prefetch, into);
       break;
     case SimdLevel::kAvx2:
-      rows_256(a, r0, r1, x, f, y, yrow, acc, j, w);
+      rows_256(a, r0, r1, x, f, y, yrow, acc, j, w, prefetch, into);
       break;
     case SimdLevel::kScalar:
       rows_scalar(a, r0, r1, x, f, y, yrow, acc, j, w);

@@ -129,8 +129,8 @@ inline constexpr int kCsrNoPrefetchMaxWidth = 16;
 // spmm_csr with a chosen instruction set (a level the CPU lacks falls back to best_simd()):
 // AVX-512 takes each row's 128-float slices in registers (two partial sums per vector) with
 // the X rows `prefetch` entries ahead prefetched into the cache `into` names; AVX2 in
-// 64-float slices (one sum per vector; narrower tails two) without prefetch; scalar the plain
-// loop (kernel_rows.cpp). The seam for tests and the levers bench.
+// 64-float slices (one sum per vector, the same prefetch; narrower tails two sums, no
+// prefetch); scalar the plain loop (kernel_rows.cpp). The seam for tests and the levers bench.
 void spmm_csr_simd(const Csr& a, const float* x, int f, float* y, bool accumulate,
                    const index_t* y_rows, SimdLevel simd, int prefetch = kCsrPrefetch,
                    PrefetchInto into = PrefetchInto::kAuto);
