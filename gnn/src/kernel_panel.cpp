@@ -130,7 +130,7 @@ class PanelKernel final : public Kernel {
 
   SimdLevel simd_;
   std::size_t tile_bytes_;
-  int prefetch_;       // AVX-512 path: prefetch distance in entries (0: none)
+  int prefetch_;       // AVX-512 and AVX2 paths: prefetch distance in entries (0: none)
   PrefetchInto into_;  // and the cache it prefetches into
   std::vector<std::pair<index_t, index_t>> panels_;
   Csr in_, out_;                 // entries inside / outside their row's panel

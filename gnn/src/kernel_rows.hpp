@@ -14,10 +14,9 @@ namespace gearbox::gnn::detail {
 inline constexpr int kRowSlice = 128;
 
 // For each row r in [r0, r1): Y[yrow ? yrow[r] : r, j:j+w] (=|+=) A[r, :] X[:, j:j+w], with
-// w <= kRowSlice. prefetch > 0 (AVX-512 only): the X rows that many entries ahead are
-// prefetched (into the next rows' entries too), into the cache `into` names (kAuto:
-// resolve_prefetch_into(kAuto, w)). `simd` must be supported by this
-// CPU.
+// w <= kRowSlice. prefetch > 0 (AVX-512, and AVX2 in 64-float pieces): the X rows that many
+// entries ahead are prefetched (into the next rows' entries too), into the cache `into` names
+// (kAuto: resolve_prefetch_into(kAuto, w)). `simd` must be supported by this CPU.
 void rows_slice(SimdLevel simd, const Csr& a, index_t r0, index_t r1, const float* x, int f,
                 float* y, const index_t* yrow, bool acc, int j, int w, int prefetch,
                 PrefetchInto into = PrefetchInto::kAuto);

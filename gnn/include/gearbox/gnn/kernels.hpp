@@ -101,8 +101,8 @@ void spmm_csr_nopf(const Csr& a, const float* x, int f, float* y, bool accumulat
 // noise of each other (docs/gnn-bench.md).
 inline constexpr int kCsrPrefetch = 16;
 
-// Where the AVX-512 row loop's software prefetch puts the X rows: into L1 (T0 hint) or L2 (T1
-// hint); kAuto: what resolve_prefetch_into() says for the row slice's width on this CPU.
+// Where the row loops' software prefetch (AVX-512, AVX2) puts the X rows: into L1 (T0 hint) or L2
+// (T1 hint); kAuto: what resolve_prefetch_into() says for the row slice's width on this CPU.
 enum class PrefetchInto { kAuto, kL1, kL2 };
 inline constexpr int kL2PrefetchMinWidth = 128;
 
@@ -143,11 +143,11 @@ Csr remap_columns(const Csr& a, const std::vector<index_t>& old_of_new);
 // in panels of 128); per panel, each row's entries outside the panel are gathered whole-row,
 // then its entries inside the panel. Row mode (tile_bytes = kPanelRowMode, the registry's):
 // the inside entries row by row in slices of 128 floats held in registers, software prefetch
-// (AVX-512 path) only on the outside entries. Tiled mode (tile_bytes > 0): the inside entries
-// one feature tile at a time over the panel, the tile sized so that the panel's slice of X
+// (AVX-512 and AVX2 paths) only on the outside entries. Tiled mode (tile_bytes > 0): the inside
+// entries one feature tile at a time over the panel, the tile sized so that the panel's slice of X
 // fits `tile_bytes` (L1), 16 to 64 floats wide. The seam for tests (AVX-512, AVX2 and scalar
 // paths) and for measuring the levers (bench/gnn/panel_levers.cpp).
-// `prefetch` > 0: the AVX-512 path prefetches the X rows that many entries ahead, into the
+// `prefetch` > 0: the AVX-512 and AVX2 paths prefetch the X rows that many entries ahead, into the
 // cache `into` names.
 inline constexpr std::size_t kPanelRowMode = 0;
 inline constexpr std::size_t kPanelTileBytes = 32 * 1024;  // tiled mode's L1 budget
